@@ -1,0 +1,64 @@
+# peercache: `make run` serves the dashboard, `make test` runs every test.
+# Both install what they need first (rustup target, wasm-bindgen, Chromium,
+# npm packages), so they work on a fresh machine.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# One build directory outside the clone, so repeated runs (and CI) reuse it.
+export CARGO_TARGET_DIR ?= /var/tmp/peercache-target
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+WASM_BINDGEN_VERSION := 0.2.108
+SITE := $(CARGO_TARGET_DIR)/site
+PKG := $(SITE)/pkg
+SERVER_BIN := $(CARGO_TARGET_DIR)/debug/peercache
+export PEERCACHE_SITE_ROOT := $(SITE)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test setup setup-rust setup-browser build wasm server test-rust test-browser bench
+
+run: setup-rust build
+	$(SERVER_BIN) serve
+
+test: setup build test-rust test-browser
+
+setup: setup-rust setup-browser
+
+setup-rust:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 8 minutes, once)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked; \
+	fi
+
+setup-browser:
+	@if ! command -v chromium >/dev/null; then \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium fonts-noto-color-emoji; \
+	fi
+	@if ! command -v npm >/dev/null; then \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y nodejs npm; \
+	fi
+	@cd end2end && if ! cmp -s package-lock.json node_modules/.package-lock.json; then \
+	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; \
+	fi
+
+build: wasm server
+
+# The browser half: app compiled with `hydrate` to WASM, bound by wasm-bindgen.
+wasm:
+	cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+	mkdir -p $(PKG)
+	wasm-bindgen --target web --no-typescript --out-dir $(PKG) --out-name peercache \
+	  $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/frontend.wasm
+	cp style/main.css $(PKG)/peercache.css
+
+# The server half; built by the same command the tests use, so it is built once.
+server:
+	cargo test --no-run
+
+test-rust:
+	cargo test
+
+test-browser:
+	cd end2end && PEERCACHE_BIN=$(SERVER_BIN) npx playwright test

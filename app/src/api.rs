@@ -1,0 +1,38 @@
+//! Server functions: the dashboard's only way to the backend. Their bodies run
+//! on the server and ask the request context for the [`Backend`], the same
+//! object the JSON API uses, so both always report the same numbers.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::model::{CacheStats, PeerStatus};
+
+/// What the dashboard needs from the server. Defined here, implemented by the
+/// `server` crate over the real cache and P2P node, so `app` never depends on
+/// `server`.
+#[cfg(feature = "ssr")]
+pub trait Backend: Send + Sync + 'static {
+    fn peer_status(&self) -> PeerStatus;
+    fn cache_stats(&self) -> CacheStats;
+}
+
+#[cfg(feature = "ssr")]
+pub type SharedBackend = std::sync::Arc<dyn Backend>;
+
+#[cfg(feature = "ssr")]
+fn backend() -> Result<SharedBackend, ServerFnError> {
+    use_context::<SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("the peercache backend is not in the request context"))
+}
+
+/// Status of the P2P node (`GET /sfn/peer_status`).
+#[server(prefix = "/sfn", endpoint = "peer_status", input = GetUrl)]
+pub async fn get_peer_status() -> Result<PeerStatus, ServerFnError> {
+    Ok(backend()?.peer_status())
+}
+
+/// Cache statistics (`GET /sfn/cache_stats`).
+#[server(prefix = "/sfn", endpoint = "cache_stats", input = GetUrl)]
+pub async fn get_cache_stats() -> Result<CacheStats, ServerFnError> {
+    Ok(backend()?.cache_stats())
+}

@@ -1,0 +1,57 @@
+//! The "Cache Statistics" card: entries, size and hit rate of the local cache.
+
+use leptos::prelude::*;
+
+use crate::api::get_cache_stats;
+use crate::components::poll::{use_poll, POLL_PERIOD};
+use crate::format::{megabytes, percent, ERROR_LOADING};
+use crate::model::CacheStats;
+
+#[component]
+pub fn CacheCard() -> impl IntoView {
+    let (tick, refresh) = use_poll(POLL_PERIOD);
+    let stats = Resource::new(move || tick.get(), |_| get_cache_stats());
+    view! {
+        <section class="card" aria-labelledby="cache-card-title">
+            <h2 id="cache-card-title">"Cache Statistics"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
+                {move || Suspend::new(async move {
+                    match stats.await {
+                        Ok(stats) => view! { <CacheFields stats/> }.into_any(),
+                        Err(error) => view! { <CacheError error=error.to_string()/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <button class="refresh" on:click=move |_| refresh()>"📊 Refresh Cache"</button>
+        </section>
+    }
+}
+
+#[component]
+fn CacheFields(stats: CacheStats) -> impl IntoView {
+    view! {
+        <dl class="fields">
+            <dt>"Entries"</dt>
+            <dd id="cache-entries">{stats.total_entries}</dd>
+            <dt>"Size"</dt>
+            <dd id="cache-size">{megabytes(stats.total_size_mb)}</dd>
+            <dt>"Hit Rate"</dt>
+            <dd id="cache-hit-rate">{percent(stats.hit_rate)}</dd>
+        </dl>
+    }
+}
+
+#[component]
+fn CacheError(error: String) -> impl IntoView {
+    let (label, class) = ERROR_LOADING;
+    view! {
+        <dl class="fields">
+            <dt>"Entries"</dt>
+            <dd id="cache-entries" class=class title=error>{label}</dd>
+            <dt>"Size"</dt>
+            <dd id="cache-size">"—"</dd>
+            <dt>"Hit Rate"</dt>
+            <dd id="cache-hit-rate">"—"</dd>
+        </dl>
+    }
+}

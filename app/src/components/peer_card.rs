@@ -1,0 +1,63 @@
+//! The "P2P Peer System" card: node state with its colour, peer count and
+//! whether P2P is enabled (with the reason as a tooltip).
+
+use leptos::prelude::*;
+
+use crate::api::get_peer_status;
+use crate::components::poll::{use_poll, POLL_PERIOD};
+use crate::format::{enabled_label, node_state_badge, ERROR_LOADING};
+use crate::model::PeerStatus;
+
+#[component]
+pub fn PeerCard() -> impl IntoView {
+    let (tick, refresh) = use_poll(POLL_PERIOD);
+    let status = Resource::new(move || tick.get(), |_| get_peer_status());
+    view! {
+        <section class="card" aria-labelledby="peer-card-title">
+            <h2 id="peer-card-title">"P2P Peer System"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(status) => view! { <PeerFields status/> }.into_any(),
+                        Err(error) => view! { <PeerError error=error.to_string()/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <button class="refresh" on:click=move |_| refresh()>"🔄 Refresh Peers"</button>
+        </section>
+    }
+}
+
+#[component]
+fn PeerFields(status: PeerStatus) -> impl IntoView {
+    let (label, class) = node_state_badge(status.state);
+    let reason = status.reason.clone().unwrap_or_default();
+    let enabled_title = if status.enabled { String::new() } else { reason.clone() };
+    view! {
+        <dl class="fields">
+            <dt>"Status"</dt>
+            <dd id="peer-status" class=class title=reason.clone()>{label}</dd>
+            <dt>"Active Peers"</dt>
+            <dd id="peer-count">{status.peer_count}</dd>
+            <dt>"P2P Enabled"</dt>
+            <dd id="p2p-enabled" title=enabled_title>{enabled_label(status.enabled)}</dd>
+        </dl>
+        <p class="reason" id="peer-reason">{reason}</p>
+    }
+}
+
+#[component]
+fn PeerError(error: String) -> impl IntoView {
+    let (label, class) = ERROR_LOADING;
+    view! {
+        <dl class="fields">
+            <dt>"Status"</dt>
+            <dd id="peer-status" class=class title=error.clone()>{label}</dd>
+            <dt>"Active Peers"</dt>
+            <dd id="peer-count">"—"</dd>
+            <dt>"P2P Enabled"</dt>
+            <dd id="p2p-enabled">"—"</dd>
+        </dl>
+        <p class="reason" id="peer-reason">{format!("The server could not be reached: {error}")}</p>
+    }
+}

@@ -1,0 +1,139 @@
+//! The JSON shapes shared by the server (JSON API, server functions) and the
+//! browser. One definition of each, so `/api/mcp/...` and the dashboard can
+//! never disagree about a field.
+
+use serde::{Deserialize, Serialize};
+
+/// What the P2P node is doing, as one word; the dashboard colours by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// At least one peer is connected.
+    Active,
+    /// Enabled and running, but no peer is connected (yet).
+    Connecting,
+    /// Switched off by configuration, or not started.
+    Disabled,
+    /// Enabled but broken (for example its port is taken).
+    Failed,
+}
+
+/// `GET /api/mcp/peers`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub enabled: bool,
+    /// True only when at least one peer is connected.
+    pub active: bool,
+    pub state: NodeState,
+    pub peer_count: usize,
+    pub peer_id: Option<String>,
+    pub listen_addrs: Vec<String>,
+    pub peers: Vec<PeerInfo>,
+    /// Why the node is not active, in words a person can act on.
+    pub reason: Option<String>,
+}
+
+/// One connected peer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    pub addr: String,
+    pub direction: String,
+    pub latency_ms: Option<f64>,
+    pub agent: Option<String>,
+    pub protocols: Vec<String>,
+    pub connected_since: String,
+    pub entries_received: u64,
+    pub entries_sent: u64,
+}
+
+/// `GET /api/mcp/cache/stats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CacheStats {
+    pub available: bool,
+    pub total_entries: u64,
+    pub total_size_mb: f64,
+    /// Hits over lookups, 0..1; 0 when nothing was looked up yet.
+    pub hit_rate: f64,
+    pub total_hits: u64,
+    pub total_misses: u64,
+    pub total_requests: u64,
+    pub p2p_enabled: bool,
+    pub p2p_peers: usize,
+}
+
+/// Hits over requests as a fraction in 0..1, defined as 0 for no requests.
+pub fn hit_rate(hits: u64, requests: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        hits as f64 / requests as f64
+    }
+}
+
+/// Bytes as mebibytes, the unit the dashboard and `total_size_mb` use.
+pub fn bytes_to_mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Body of every JSON error: `{"error": "..."}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hit_rate_is_zero_without_requests_and_a_fraction_otherwise() {
+        assert_eq!(hit_rate(0, 0), 0.0);
+        assert_eq!(hit_rate(1, 4), 0.25);
+        assert_eq!(hit_rate(4, 4), 1.0);
+    }
+
+    #[test]
+    fn node_state_serializes_as_snake_case_word() {
+        assert_eq!(serde_json::to_string(&NodeState::Connecting).unwrap(), "\"connecting\"");
+        let back: NodeState = serde_json::from_str("\"failed\"").unwrap();
+        assert_eq!(back, NodeState::Failed);
+    }
+
+    #[test]
+    fn peer_status_has_the_documented_field_names() {
+        let status = PeerStatus {
+            enabled: false,
+            active: false,
+            state: NodeState::Disabled,
+            peer_count: 0,
+            peer_id: None,
+            listen_addrs: vec![],
+            peers: vec![],
+            reason: Some("P2P node not started".into()),
+        };
+        let json = serde_json::to_value(&status).unwrap();
+        for field in ["enabled", "active", "peer_count", "peers", "reason"] {
+            assert!(json.get(field).is_some(), "missing {field} in {json}");
+        }
+        assert_eq!(json["reason"], "P2P node not started");
+    }
+
+    #[test]
+    fn cache_stats_round_trips_through_json() {
+        let stats = CacheStats {
+            available: true,
+            total_entries: 3,
+            total_size_mb: bytes_to_mb(3 * 1024 * 1024),
+            hit_rate: hit_rate(1, 2),
+            total_hits: 1,
+            total_misses: 1,
+            total_requests: 2,
+            p2p_enabled: false,
+            p2p_peers: 0,
+        };
+        let json = serde_json::to_string(&stats).unwrap();
+        assert!(json.contains("\"total_size_mb\":3.0"), "{json}");
+        assert_eq!(serde_json::from_str::<CacheStats>(&json).unwrap(), stats);
+    }
+}

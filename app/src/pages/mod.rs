@@ -1,0 +1,3 @@
+//! One module per dashboard tab.
+
+pub mod overview;

@@ -1,0 +1,16 @@
+//! The Overview tab: the P2P and cache cards side by side.
+
+use leptos::prelude::*;
+
+use crate::components::cache_card::CacheCard;
+use crate::components::peer_card::PeerCard;
+
+#[component]
+pub fn Overview() -> impl IntoView {
+    view! {
+        <div class="cards">
+            <PeerCard/>
+            <CacheCard/>
+        </div>
+    }
+}

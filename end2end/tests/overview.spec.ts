@@ -1,0 +1,75 @@
+import { test, expect, type Page } from '@playwright/test';
+import { PeercacheServer } from './server';
+
+let server: PeercacheServer;
+
+test.beforeEach(async () => {
+  server = await PeercacheServer.start();
+});
+
+test.afterEach(async () => {
+  await server.stop();
+});
+
+async function openDashboard(page: Page) {
+  await page.goto(server.url);
+  // Set by an effect that only runs once the WASM has hydrated the page.
+  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
+}
+
+test('overview cards show the real values of the backend', async ({ page, request }) => {
+  const peers = await (await request.get(`${server.url}/api/mcp/peers`)).json();
+  const stats = await (await request.get(`${server.url}/api/mcp/cache/stats`)).json();
+  expect(peers.enabled).toBe(false);
+  expect(stats.total_entries).toBe(0);
+
+  await openDashboard(page);
+  await expect(page.locator('#peer-status')).toHaveText('✗ Disabled');
+  await expect(page.locator('#peer-status')).toHaveClass(/status-off/);
+  await expect(page.locator('#peer-count')).toHaveText(String(peers.peer_count));
+  await expect(page.locator('#p2p-enabled')).toHaveText('✗ Disabled');
+  await expect(page.locator('#p2p-enabled')).toHaveAttribute('title', peers.reason);
+  await expect(page.locator('#cache-entries')).toHaveText(String(stats.total_entries));
+  await expect(page.locator('#cache-size')).toHaveText('0.00 MB');
+  await expect(page.locator('#cache-hit-rate')).toHaveText('0.0%');
+  await expect(page.getByText('Loading...')).toHaveCount(0);
+  await page.screenshot({ path: 'screenshots/overview.png', fullPage: true });
+});
+
+test('first HTML already carries the values (server-side rendering)', async ({ request }) => {
+  const html = await (await request.get(server.url)).text();
+  expect(html).toContain('id="peer-status"');
+  expect(html).toContain('✗ Disabled');
+  expect(html).toContain('0.0%');
+  expect(html).not.toContain('Loading...');
+});
+
+test('refresh buttons ask the server again', async ({ page }) => {
+  await openDashboard(page);
+  const peerRequest = page.waitForRequest((r) => r.url().includes('/sfn/peer_status'));
+  await page.getByRole('button', { name: '🔄 Refresh Peers' }).click();
+  await peerRequest;
+  const cacheRequest = page.waitForRequest((r) => r.url().includes('/sfn/cache_stats'));
+  await page.getByRole('button', { name: '📊 Refresh Cache' }).click();
+  await cacheRequest;
+});
+
+test('cards poll by themselves every few seconds', async ({ page }) => {
+  await openDashboard(page);
+  const polled = await page.waitForRequest((r) => r.url().includes('/sfn/peer_status'), { timeout: 8_000 });
+  expect(polled.method()).toBe('GET');
+});
+
+test('a stopped server shows the error state, and a restarted one clears it', async ({ page }) => {
+  await openDashboard(page);
+  await server.stop();
+  await page.getByRole('button', { name: '🔄 Refresh Peers' }).click();
+  await expect(page.locator('#peer-status')).toHaveText('⚠ Error loading');
+  await expect(page.locator('#peer-status')).toHaveClass(/status-error/);
+  // Without a click: the next poll (5 s) must bring the cache card to the same state.
+  await expect(page.locator('#cache-entries')).toHaveText('⚠ Error loading', { timeout: 8_000 });
+
+  await server.restart();
+  await expect(page.locator('#peer-status')).toHaveText('✗ Disabled', { timeout: 8_000 });
+  await expect(page.locator('#cache-hit-rate')).toHaveText('0.0%', { timeout: 8_000 });
+});

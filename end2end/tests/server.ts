@@ -1,0 +1,72 @@
+// Starts real `peercache serve` processes on 127.0.0.1 with OS-chosen ports,
+// bounded in time, and stops them (and only them) afterwards.
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const BIN = process.env.PEERCACHE_BIN ?? '/var/tmp/peercache-target/debug/peercache';
+const START_TIMEOUT_MS = 20_000;
+
+export class PeercacheServer {
+  private constructor(
+    private proc: ChildProcess,
+    readonly url: string,
+    private readonly args: string[],
+    private readonly env: Record<string, string>,
+  ) {}
+
+  /** Starts a server; `http` defaults to a free loopback port. */
+  static async start(opts: { http?: string; args?: string[]; env?: Record<string, string> } = {}) {
+    const args = ['serve', '--http', opts.http ?? '127.0.0.1:0', ...(opts.args ?? [])];
+    const env = opts.env ?? {};
+    const { proc, url } = await launch(args, env);
+    return new PeercacheServer(proc, url, opts.args ?? [], env);
+  }
+
+  get port(): string {
+    return new URL(this.url).port;
+  }
+
+  /** Stops the process and waits until it is gone. */
+  async stop() {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.proc.once('exit', resolve));
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Starts the same server again on the same port. */
+  async restart() {
+    await this.stop();
+    const { proc } = await launch(['serve', '--http', `127.0.0.1:${this.port}`, ...this.args], this.env);
+    this.proc = proc;
+  }
+}
+
+function launch(args: string[], env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(BIN, args, {
+    env: { ...process.env, RUST_LOG: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`peercache did not report its address within ${START_TIMEOUT_MS} ms: ${stderr}`));
+    }, START_TIMEOUT_MS);
+    proc.stderr!.on('data', (chunk) => (stderr += chunk));
+    proc.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+      const match = stdout.match(/listening on (http:\/\/\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ proc, url: match[1] });
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`peercache exited with ${code} before listening: ${stderr}`));
+    });
+  });
+}

@@ -1,0 +1,10 @@
+//! peercache's server: the HTTP front (dashboard SSR, JSON API), the cache and
+//! the P2P node. The binary in `main.rs` is a thin CLI over this library, so
+//! tests drive the same router in-process.
+
+pub mod cache;
+pub mod config;
+pub mod http;
+pub mod p2p;
+pub mod serve;
+pub mod state;
