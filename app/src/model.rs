@@ -2,6 +2,8 @@
 //! browser. One definition of each, so `/api/mcp/...` and the dashboard can
 //! never disagree about a field.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// What the P2P node is doing, as one word; the dashboard colours by it.
@@ -51,15 +53,73 @@ pub struct PeerInfo {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CacheStats {
     pub available: bool,
+    /// False when the store could not be opened and the cache runs in memory only.
+    pub persistent: bool,
+    pub cache_dir: String,
     pub total_entries: u64,
+    pub total_size_bytes: u64,
     pub total_size_mb: f64,
+    pub max_entries: u64,
+    pub max_size_bytes: u64,
     /// Hits over lookups, 0..1; 0 when nothing was looked up yet.
     pub hit_rate: f64,
+    /// Hits served by entries this node fetched itself.
+    pub local_hits: u64,
+    /// Hits served by entries that came from a peer.
+    pub peer_hits: u64,
     pub total_hits: u64,
+    pub misses: u64,
+    /// Same as `misses` (the name the original dashboard read).
     pub total_misses: u64,
     pub total_requests: u64,
+    pub expirations: u64,
+    pub evictions: u64,
+    pub api_calls_made: u64,
+    pub api_calls_saved: u64,
     pub p2p_enabled: bool,
     pub p2p_peers: usize,
+    pub operations: BTreeMap<String, OperationStats>,
+    /// The last 100 upstream calls, oldest first.
+    pub api_call_log: Vec<ApiCall>,
+}
+
+/// Lookups of one operation family.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperationStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// One call that went upstream (to GitHub) because the cache could not answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiCall {
+    /// RFC 3339.
+    pub timestamp: String,
+    pub api_type: String,
+    pub operation: String,
+    pub status: String,
+}
+
+/// One row of the cache browser (`GET /api/cache/entries`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntrySummary {
+    pub key: String,
+    pub size: u64,
+    pub age_secs: u64,
+    /// Seconds until the entry expires; 0 once it has.
+    pub ttl_left_secs: u64,
+    pub expired: bool,
+    pub cid: String,
+    /// `"local"` or the id of the peer it came from.
+    pub origin: String,
+}
+
+/// A page of the cache browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryPage {
+    /// How many entries match the prefix in all.
+    pub total: usize,
+    pub entries: Vec<EntrySummary>,
 }
 
 /// Hits over requests as a fraction in 0..1, defined as 0 for no requests.
@@ -123,14 +183,28 @@ mod tests {
     fn cache_stats_round_trips_through_json() {
         let stats = CacheStats {
             available: true,
+            persistent: true,
+            cache_dir: "/tmp/c".into(),
             total_entries: 3,
+            total_size_bytes: 3 * 1024 * 1024,
             total_size_mb: bytes_to_mb(3 * 1024 * 1024),
+            max_entries: 10,
+            max_size_bytes: 100,
             hit_rate: hit_rate(1, 2),
+            local_hits: 1,
+            peer_hits: 0,
             total_hits: 1,
+            misses: 1,
             total_misses: 1,
             total_requests: 2,
+            expirations: 0,
+            evictions: 0,
+            api_calls_made: 0,
+            api_calls_saved: 1,
             p2p_enabled: false,
             p2p_peers: 0,
+            operations: BTreeMap::from([("get_repo".into(), OperationStats { hits: 1, misses: 1 })]),
+            api_call_log: vec![],
         };
         let json = serde_json::to_string(&stats).unwrap();
         assert!(json.contains("\"total_size_mb\":3.0"), "{json}");

@@ -8,7 +8,7 @@ test.beforeEach(async () => {
 });
 
 test.afterEach(async () => {
-  await server.stop();
+  await server.dispose();
 });
 
 async function openDashboard(page: Page) {
@@ -72,4 +72,34 @@ test('a stopped server shows the error state, and a restarted one clears it', as
   await server.restart();
   await expect(page.locator('#peer-status')).toHaveText('✗ Disabled', { timeout: 8_000 });
   await expect(page.locator('#cache-hit-rate')).toHaveText('0.0%', { timeout: 8_000 });
+});
+
+test('the cache card follows what the cache really does', async ({ page, request }) => {
+  await openDashboard(page);
+  await expect(page.locator('#cache-entries')).toHaveText('0');
+  const body = JSON.stringify({ id: 1, name: 'x'.repeat(2 * 1024 * 1024) });
+  const put = await request.put(`${server.url}/api/cache/entry?key=get_repo:octo/hello&ttl=600`, { data: body });
+  expect(put.status()).toBe(201);
+  expect((await request.get(`${server.url}/api/cache/entry?key=get_repo:octo/hello`)).status()).toBe(200);
+  expect((await request.get(`${server.url}/api/cache/entry?key=get_repo:octo/missing`)).status()).toBe(404);
+
+  await page.getByRole('button', { name: '📊 Refresh Cache' }).click();
+  await expect(page.locator('#cache-entries')).toHaveText('1');
+  await expect(page.locator('#cache-size')).toHaveText('2.00 MB');
+  await expect(page.locator('#cache-hit-rate')).toHaveText('50.0%');
+  await expect(page.locator('#cache-local-hits')).toHaveText('1');
+  await expect(page.locator('#cache-misses')).toHaveText('1');
+  await expect(page.locator('#cache-calls-saved')).toHaveText('1');
+});
+
+test('entries survive a restart of the server and hit after it', async ({ page, request }) => {
+  const put = await request.put(`${server.url}/api/cache/entry?key=get_repo:octo/kept&ttl=600`, { data: '{"id": 2}' });
+  expect(put.status()).toBe(201);
+  await server.restart();
+  const got = await request.get(`${server.url}/api/cache/entry?key=get_repo:octo/kept`);
+  expect(got.status()).toBe(200);
+  expect((await got.json()).value).toEqual({ id: 2 });
+  await openDashboard(page);
+  await expect(page.locator('#cache-entries')).toHaveText('1');
+  await expect(page.locator('#cache-hit-rate')).toHaveText('100.0%');
 });

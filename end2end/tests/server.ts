@@ -1,6 +1,9 @@
 // Starts real `peercache serve` processes on 127.0.0.1 with OS-chosen ports,
 // bounded in time, and stops them (and only them) afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const BIN = process.env.PEERCACHE_BIN ?? '/var/tmp/peercache-target/debug/peercache';
 const START_TIMEOUT_MS = 20_000;
@@ -11,14 +14,17 @@ export class PeercacheServer {
     readonly url: string,
     private readonly args: string[],
     private readonly env: Record<string, string>,
+    readonly cacheDir: string,
   ) {}
 
   /** Starts a server; `http` defaults to a free loopback port. */
   static async start(opts: { http?: string; args?: string[]; env?: Record<string, string> } = {}) {
     const args = ['serve', '--http', opts.http ?? '127.0.0.1:0', ...(opts.args ?? [])];
-    const env = opts.env ?? {};
+    // Each server gets its own cache directory, removed when it is disposed.
+    const cacheDir = mkdtempSync(join(tmpdir(), 'peercache-e2e-'));
+    const env = { CACHE_DIR: cacheDir, ...(opts.env ?? {}) };
     const { proc, url } = await launch(args, env);
-    return new PeercacheServer(proc, url, opts.args ?? [], env);
+    return new PeercacheServer(proc, url, opts.args ?? [], env, cacheDir);
   }
 
   get port(): string {
@@ -35,7 +41,13 @@ export class PeercacheServer {
     clearTimeout(timer);
   }
 
-  /** Starts the same server again on the same port. */
+  /** Stops the process and deletes its cache directory. */
+  async dispose() {
+    await this.stop();
+    rmSync(this.cacheDir, { recursive: true, force: true });
+  }
+
+  /** Starts the same server again on the same port (and cache directory). */
   async restart() {
     await this.stop();
     const { proc } = await launch(['serve', '--http', `127.0.0.1:${this.port}`, ...this.args], this.env);

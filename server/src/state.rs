@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 
+use anyhow::bail;
 use app::api::Backend;
 use app::model::{bytes_to_mb, hit_rate, CacheStats, PeerStatus};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::cache::store::StoreError;
+use crate::cache::ttl::SystemClock;
 use crate::cache::Cache;
 use crate::config::ServeConfig;
 use crate::p2p::status::NodeStatusHandle;
@@ -17,10 +20,25 @@ pub struct AppState {
     pub cache: Arc<Cache>,
     pub node: NodeStatusHandle,
     pub leptos_options: LeptosOptions,
+    /// Token mutating endpoints require; `None` when the listener is loopback.
+    pub admin_token: Option<Arc<str>>,
+    pub max_body: usize,
 }
 
 impl AppState {
-    pub fn new(config: &ServeConfig) -> Self {
+    pub fn new(config: &ServeConfig) -> anyhow::Result<Self> {
+        let admin_token = if config.http_addr.ip().is_loopback() {
+            None
+        } else {
+            match config.admin_token.as_deref() {
+                Some(token) if !token.is_empty() => Some(Arc::from(token)),
+                _ => bail!(
+                    "refusing to listen on {} (not loopback) without PEERCACHE_ADMIN_TOKEN: \
+                     anyone who can reach it could change the cache",
+                    config.http_addr
+                ),
+            }
+        };
         let site_root = config.site_root();
         let leptos_options = LeptosOptions::builder()
             .output_name("peercache")
@@ -28,10 +46,29 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(config.http_addr)
             .build();
-        AppState {
-            cache: Arc::new(Cache::new()),
+        Ok(AppState {
+            cache: Arc::new(open_cache(config)?),
             node: NodeStatusHandle::not_started(),
             leptos_options,
+            admin_token,
+            max_body: config.max_body,
+        })
+    }
+}
+
+/// The persistent cache; in memory only (with an error in the log) when the
+/// store cannot be had, so the server keeps serving. A store another process
+/// holds is a configuration mistake and stops the start.
+fn open_cache(config: &ServeConfig) -> anyhow::Result<Cache> {
+    let cache_config = config.cache();
+    match Cache::open(cache_config.clone(), Arc::new(SystemClock)) {
+        Ok(cache) => Ok(cache),
+        Err(error @ StoreError::InUse { .. }) => {
+            bail!("{error}; give each peercache its own CACHE_DIR")
+        }
+        Err(error) => {
+            tracing::error!(%error, "cache store unavailable: caching in memory only until restart");
+            Ok(Cache::in_memory(cache_config, Arc::new(SystemClock)))
         }
     }
 }
@@ -50,17 +87,31 @@ impl Backend for AppState {
     fn cache_stats(&self) -> CacheStats {
         let cache = self.cache.stats();
         let node = self.node.current();
-        let requests = cache.hits + cache.misses;
+        let counters = cache.counters;
         CacheStats {
             available: true,
+            persistent: cache.persistent,
+            cache_dir: cache.dir.map(|d| d.display().to_string()).unwrap_or_default(),
             total_entries: cache.entries,
+            total_size_bytes: cache.size_bytes,
             total_size_mb: bytes_to_mb(cache.size_bytes),
-            hit_rate: hit_rate(cache.hits, requests),
-            total_hits: cache.hits,
-            total_misses: cache.misses,
-            total_requests: requests,
+            max_entries: cache.max_entries,
+            max_size_bytes: cache.max_bytes,
+            hit_rate: hit_rate(counters.total_hits(), counters.total_requests()),
+            local_hits: counters.local_hits,
+            peer_hits: counters.peer_hits,
+            total_hits: counters.total_hits(),
+            misses: counters.misses,
+            total_misses: counters.misses,
+            total_requests: counters.total_requests(),
+            expirations: counters.expirations,
+            evictions: counters.evictions,
+            api_calls_made: counters.api_calls_made,
+            api_calls_saved: counters.api_calls_saved,
             p2p_enabled: node.enabled,
             p2p_peers: node.peer_count,
+            operations: counters.operations,
+            api_call_log: counters.api_call_log,
         }
     }
 }

@@ -8,6 +8,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use bytes::Bytes;
+use server::cache::PutOptions;
 use server::config::ServeConfig;
 use server::http::router::router;
 use server::state::AppState;
@@ -22,8 +24,29 @@ fn run<F: std::future::Future>(test: F) -> F::Output {
     RUNTIME.block_on(test)
 }
 
+/// A state over a fresh cache directory that lives as long as the state.
 fn app_state() -> AppState {
-    AppState::new(&ServeConfig { http_addr: "127.0.0.1:0".parse().unwrap(), site_root: None })
+    state_at("127.0.0.1:0", None).unwrap()
+}
+
+fn state_at(addr: &str, admin_token: Option<&str>) -> anyhow::Result<AppState> {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let mut config = ServeConfig::for_tests(addr.parse().unwrap(), dir);
+    config.admin_token = admin_token.map(str::to_owned);
+    config.max_body = 64 * 1024;
+    AppState::new(&config)
+}
+
+async fn send(app: Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&body).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)));
+    (status, json)
+}
+
+fn put(uri: &str, body: &str) -> Request<Body> {
+    Request::put(uri).body(Body::from(body.to_owned())).unwrap()
 }
 
 async fn get(app: Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
@@ -55,7 +78,7 @@ fn peers_endpoint_reports_the_node_that_was_not_started() {
 fn cache_stats_endpoint_reads_the_live_cache() {
     run(async {
         let state = app_state();
-        state.cache.put("repos:octocat/hello", br#"{"id":1}"#.to_vec());
+        state.cache.put("repos:octocat/hello", Bytes::from_static(br#"{"id":1}"#), PutOptions::default()).unwrap();
         assert!(state.cache.get("repos:octocat/hello").is_some());
         assert!(state.cache.get("repos:octocat/missing").is_none());
 
@@ -108,7 +131,7 @@ fn dashboard_is_server_rendered_with_values_and_hydration_scripts() {
 fn server_functions_answer_with_the_same_numbers_as_the_json_api() {
     run(async {
         let state = app_state();
-        state.cache.put("k", b"1".to_vec());
+        state.cache.put("k", Bytes::from_static(b"1"), PutOptions::default()).unwrap();
         let (status, _, body) = get(router(state.clone()), "/sfn/cache_stats").await;
         assert_eq!(status, StatusCode::OK);
         let from_server_fn: CacheStats = serde_json::from_slice(&body).unwrap();
@@ -116,5 +139,103 @@ fn server_functions_answer_with_the_same_numbers_as_the_json_api() {
         let from_api: CacheStats = serde_json::from_slice(&body).unwrap();
         assert_eq!(from_server_fn, from_api);
         assert_eq!(from_api.total_entries, 1);
+    })
+}
+
+#[test]
+fn put_get_list_and_delete_an_entry() {
+    run(async {
+        let state = app_state();
+        let (status, stored) = send(router(state.clone()), put("/api/cache/entry?key=get_repo:octo/a&ttl=120", r#"{"id": 7}"#)).await;
+        assert_eq!(status, StatusCode::CREATED, "{stored}");
+        assert_eq!(stored["ttl_secs"], 120);
+        assert!(stored["cid"].as_str().unwrap().starts_with("bafkrei"));
+
+        let (status, entry) = send(router(state.clone()), Request::get("/api/cache/entry?key=get_repo:octo/a").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(entry["value"]["id"], 7);
+        assert_eq!(entry["origin"], "local");
+        assert_eq!(entry["cid"], stored["cid"]);
+
+        let (_, page) = send(router(state.clone()), Request::get("/api/cache/entries?prefix=get_repo:&limit=10").body(Body::empty()).unwrap()).await;
+        assert_eq!(page["total"], 1);
+        assert_eq!(page["entries"][0]["key"], "get_repo:octo/a");
+        assert_eq!(page["entries"][0]["ttl_left_secs"], 120);
+
+        let (status, gone) = send(router(state.clone()), Request::delete("/api/cache/entry?key=get_repo:octo/a").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(gone["invalidated"], 1);
+        let (status, error) = send(router(state.clone()), Request::get("/api/cache/entry?key=get_repo:octo/a").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(error["error"].as_str().unwrap().contains("get_repo:octo/a"));
+
+        // Both GETs of the entry were lookups: one hit, one miss.
+        let (_, stats) = send(router(state), Request::get("/api/mcp/cache/stats").body(Body::empty()).unwrap()).await;
+        assert_eq!((stats["total_hits"].as_u64(), stats["misses"].as_u64()), (Some(1), Some(1)));
+        assert_eq!(stats["operations"]["get_repo"]["hits"], 1);
+    })
+}
+
+#[test]
+fn invalidate_by_prefix_counts_what_it_removed() {
+    run(async {
+        let state = app_state();
+        for key in ["repos:a/1", "repos:a/2", "repos:b/1"] {
+            let (status, _) = send(router(state.clone()), put(&format!("/api/cache/entry?key={key}"), "{}")).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        let request = Request::post("/api/cache/invalidate").body(Body::from(r#"{"pattern": "repos:a/"}"#)).unwrap();
+        let (status, result) = send(router(state.clone()), request).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(result["invalidated"], 2);
+        assert_eq!(state.cache.len(), 1);
+        let request = Request::post("/api/cache/invalidate").body(Body::from("{}")).unwrap();
+        let (_, result) = send(router(state.clone()), request).await;
+        assert_eq!(result["invalidated"], 1, "no pattern clears everything");
+        let request = Request::post("/api/cache/invalidate").body(Body::from("not json")).unwrap();
+        assert_eq!(send(router(state), request).await.0, StatusCode::BAD_REQUEST);
+    })
+}
+
+#[test]
+fn bad_input_is_a_json_error_and_stores_nothing() {
+    run(async {
+        let state = app_state();
+        let long_key = "k".repeat(1025);
+        let cases = [
+            (put("/api/cache/entry?key=k", "not json"), StatusCode::BAD_REQUEST),
+            (put("/api/cache/entry?key=", "{}"), StatusCode::BAD_REQUEST),
+            (put(&format!("/api/cache/entry?key={long_key}"), "{}"), StatusCode::BAD_REQUEST),
+            (put("/api/cache/entry", "{}"), StatusCode::BAD_REQUEST),
+            (put("/api/cache/entry?key=k&ttl=soon", "{}"), StatusCode::BAD_REQUEST),
+            (put("/api/cache/entry?key=big", &format!("\"{}\"", "x".repeat(64 * 1024))), StatusCode::PAYLOAD_TOO_LARGE),
+        ];
+        for (request, expected) in cases {
+            let uri = request.uri().to_string();
+            let (status, body) = send(router(state.clone()), request).await;
+            assert_eq!(status, expected, "{uri}: {body}");
+            assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{uri}: {body}");
+        }
+        assert!(state.cache.is_empty());
+    })
+}
+
+#[test]
+fn off_loopback_mutations_need_the_admin_token() {
+    run(async {
+        let error = state_at("0.0.0.0:0", None).err().expect("refuses to start without a token");
+        assert!(error.to_string().contains("PEERCACHE_ADMIN_TOKEN"), "{error}");
+
+        let state = state_at("0.0.0.0:0", Some("s3cret")).unwrap();
+        let (status, body) = send(router(state.clone()), put("/api/cache/entry?key=k", "{}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(body["error"].as_str().unwrap().contains("Bearer"));
+        let wrong = Request::put("/api/cache/entry?key=k").header("authorization", "Bearer nope").body(Body::from("{}")).unwrap();
+        assert_eq!(send(router(state.clone()), wrong).await.0, StatusCode::UNAUTHORIZED);
+        let right = Request::put("/api/cache/entry?key=k").header("authorization", "Bearer s3cret").body(Body::from("{}")).unwrap();
+        assert_eq!(send(router(state.clone()), right).await.0, StatusCode::CREATED);
+        // Reads stay open.
+        let read = Request::get("/api/cache/entries").body(Body::empty()).unwrap();
+        assert_eq!(send(router(state), read).await.0, StatusCode::OK);
     })
 }

@@ -37,6 +37,14 @@ fn CacheFields(stats: CacheStats) -> impl IntoView {
             <dd id="cache-size">{megabytes(stats.total_size_mb)}</dd>
             <dt>"Hit Rate"</dt>
             <dd id="cache-hit-rate">{percent(stats.hit_rate)}</dd>
+            <dt>"Local Hits"</dt>
+            <dd id="cache-local-hits">{stats.local_hits}</dd>
+            <dt>"Peer Hits"</dt>
+            <dd id="cache-peer-hits">{stats.peer_hits}</dd>
+            <dt>"Misses"</dt>
+            <dd id="cache-misses">{stats.misses}</dd>
+            <dt>"Calls Saved"</dt>
+            <dd id="cache-calls-saved">{stats.api_calls_saved}</dd>
         </dl>
     }
 }

@@ -1,66 +1,482 @@
-//! The local cache. For now an in-memory map with honest hit/miss counters;
-//! the persistent, bounded, content-addressed engine replaces its insides.
+//! The local cache: a bounded LRU of entries in memory, written through to a
+//! redb store so it still hits after a restart.
+//!
+//! Reads take one short in-memory lock and never wait on disk. Writes are
+//! ordered by a writer lock: the eviction set is chosen, the store commits the
+//! new entry and the evictions in one durable transaction, and only then does
+//! memory change — so what is served is always what a restart would find.
+
+pub mod entry;
+pub mod key;
+pub mod stats;
+pub mod store;
+pub mod ttl;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-/// Counters and sizes the statistics are computed from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheCounters {
-    pub entries: u64,
-    pub size_bytes: u64,
-    pub hits: u64,
-    pub misses: u64,
+use app::model::{ApiCall, EntryPage, EntrySummary};
+use bytes::Bytes;
+use lru::LruCache;
+use tokio::sync::watch;
+
+use self::entry::{content_id, validation_hash, Entry, Origin};
+use self::key::{operation_of, validate_key, KeyError};
+use self::stats::{CounterSnapshot, Counters};
+use self::store::{Store, StoreError};
+use self::ttl::{family_ttl_secs, rfc3339, Clock};
+
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    /// Where the store lives; `None` keeps the cache in memory only.
+    pub dir: Option<PathBuf>,
+    pub max_entries: u64,
+    pub max_bytes: u64,
+    /// TTL of an operation outside the known families.
+    pub default_ttl_secs: u64,
+    /// How long an expired entry is kept for `get_stale` before it is purged.
+    pub stale_grace_secs: u64,
 }
 
-#[derive(Default)]
-pub struct Cache {
-    entries: Mutex<HashMap<String, Vec<u8>>>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-}
-
-impl Cache {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let found = self.entries.lock().expect("cache lock").get(key).cloned();
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
-    }
-
-    pub fn put(&self, key: impl Into<String>, value: Vec<u8>) {
-        self.entries.lock().expect("cache lock").insert(key.into(), value);
-    }
-
-    pub fn stats(&self) -> CacheCounters {
-        let entries = self.entries.lock().expect("cache lock");
-        CacheCounters {
-            entries: entries.len() as u64,
-            size_bytes: entries.values().map(|v| v.len() as u64).sum(),
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            dir: None,
+            max_entries: 10_000,
+            max_bytes: 256 * 1024 * 1024,
+            default_ttl_secs: 300,
+            stale_grace_secs: 3600,
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the value is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("the entry is {size} bytes; the cache holds at most {max} bytes")]
+    TooLarge { size: u64, max: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
-    #[test]
-    fn counts_hits_misses_and_bytes() {
-        let cache = Cache::new();
-        assert_eq!(cache.get("repos:a/b"), None);
-        cache.put("repos:a/b", b"{}".to_vec());
-        assert_eq!(cache.get("repos:a/b").as_deref(), Some(&b"{}"[..]));
-        assert_eq!(
-            cache.stats(),
-            CacheCounters { entries: 1, size_bytes: 2, hits: 1, misses: 1 }
+/// Why `get_or_fetch` has no entry to give; cloneable so every waiter gets it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FetchError(pub String);
+
+/// How to store a value; `PutOptions::default()` is a local entry with the
+/// operation family's TTL.
+#[derive(Clone, Debug, Default)]
+pub struct PutOptions {
+    pub ttl_secs: Option<u64>,
+    /// Fields that decide whether the answer is still right (e.g. `updatedAt`).
+    pub validation_fields: Option<serde_json::Value>,
+    pub etag: Option<String>,
+    pub upstream_status: Option<u16>,
+    pub origin: Option<Origin>,
+}
+
+/// Statistics of the cache at one moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheSnapshot {
+    pub counters: CounterSnapshot,
+    pub entries: u64,
+    pub size_bytes: u64,
+    pub max_entries: u64,
+    pub max_bytes: u64,
+    pub dir: Option<PathBuf>,
+    pub persistent: bool,
+}
+
+struct Memory {
+    lru: LruCache<String, Arc<Entry>>,
+    bytes: u64,
+}
+
+type Inflight = watch::Receiver<Option<Result<Arc<Entry>, FetchError>>>;
+
+pub struct Cache {
+    config: CacheConfig,
+    clock: Arc<dyn Clock>,
+    memory: Mutex<Memory>,
+    store: Option<Store>,
+    writer: Mutex<()>,
+    counters: Counters,
+    inflight: Mutex<HashMap<String, Inflight>>,
+}
+
+impl Cache {
+    /// A cache that lives in memory only (tests, or when no store can be had).
+    pub fn in_memory(mut config: CacheConfig, clock: Arc<dyn Clock>) -> Cache {
+        config.dir = None;
+        Cache::with_store(config, clock, None)
+    }
+
+    /// Opens the store in `config.dir`, drops what expired beyond the stale
+    /// grace, and loads the rest (oldest first, so LRU order resumes).
+    pub fn open(config: CacheConfig, clock: Arc<dyn Clock>) -> Result<Cache, StoreError> {
+        let Some(dir) = config.dir.clone() else {
+            return Ok(Cache::in_memory(config, clock));
+        };
+        let opened = Store::open(&dir)?;
+        let cache = Cache::with_store(config, clock, Some(opened.store));
+        let now = cache.clock.now_ms();
+        let (mut keep, gone): (Vec<Entry>, Vec<Entry>) =
+            opened.entries.into_iter().partition(|e| !cache.beyond_grace(e, now));
+        let gone: Vec<String> = gone.into_iter().map(|e| e.key).collect();
+        if let Some(store) = &cache.store {
+            store.apply(None, &gone)?;
+        }
+        keep.sort_by_key(|e| e.stored_at_ms);
+        let mut over = Vec::new();
+        {
+            let mut memory = cache.memory.lock().expect("cache memory lock");
+            for entry in keep {
+                memory.bytes += entry.size();
+                memory.lru.push(entry.key.clone(), Arc::new(entry));
+            }
+            while memory.lru.len() as u64 > cache.config.max_entries || memory.bytes > cache.config.max_bytes {
+                let Some((key, entry)) = memory.lru.pop_lru() else { break };
+                memory.bytes -= entry.size();
+                over.push(key);
+            }
+        }
+        if let Some(store) = &cache.store {
+            store.apply(None, &over)?;
+        }
+        cache.counters.evicted(over.len() as u64);
+        tracing::info!(
+            store = %dir.display(),
+            loaded = cache.len(),
+            purged = gone.len(),
+            evicted = over.len(),
+            undecodable = opened.undecodable,
+            "cache store opened"
         );
+        Ok(cache)
+    }
+
+    fn with_store(config: CacheConfig, clock: Arc<dyn Clock>, store: Option<Store>) -> Cache {
+        Cache {
+            config,
+            clock,
+            memory: Mutex::new(Memory { lru: LruCache::unbounded(), bytes: 0 }),
+            store,
+            writer: Mutex::new(()),
+            counters: Counters::default(),
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub fn len(&self) -> usize {
+        self.memory.lock().expect("cache memory lock").lru.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The TTL a put without an explicit one gets.
+    pub fn default_ttl_for(&self, key: &str) -> u64 {
+        family_ttl_secs(operation_of(key)).unwrap_or(self.config.default_ttl_secs)
+    }
+
+    fn beyond_grace(&self, entry: &Entry, now_ms: u64) -> bool {
+        now_ms >= entry.expires_at_ms().saturating_add(self.config.stale_grace_secs * 1000)
+    }
+
+    /// Looks an entry up without counting it or touching its recency.
+    pub fn peek(&self, key: &str) -> Option<Arc<Entry>> {
+        self.memory.lock().expect("cache memory lock").lru.peek(key).cloned()
+    }
+
+    /// A fresh entry (a hit) or `None` (a miss; an expired entry also counts as
+    /// an expiration). A hit makes the entry the most recently used.
+    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        self.lookup(key, |_| true)
+    }
+
+    /// Like `get`, but an entry whose validation hash does not match `fields`
+    /// is stale: a miss.
+    pub fn get_validated(&self, key: &str, fields: &serde_json::Value) -> Option<Arc<Entry>> {
+        let wanted = validation_hash(fields);
+        self.lookup(key, |entry| entry.validation_hash.as_deref() == Some(wanted.as_str()))
+    }
+
+    fn lookup(&self, key: &str, valid: impl FnOnce(&Entry) -> bool) -> Option<Arc<Entry>> {
+        let operation = operation_of(key);
+        let found = self.memory.lock().expect("cache memory lock").lru.get(key).cloned();
+        match found {
+            Some(entry) if entry.is_fresh(self.clock.now_ms()) && valid(&entry) => {
+                self.counters.hit(operation, matches!(entry.origin, Origin::Peer(_)));
+                Some(entry)
+            }
+            Some(entry) => {
+                if !entry.is_fresh(self.clock.now_ms()) {
+                    self.counters.expired();
+                }
+                self.counters.miss(operation);
+                None
+            }
+            None => {
+                self.counters.miss(operation);
+                None
+            }
+        }
+    }
+
+    /// Any entry under `key`, fresh or expired (within the stale grace), for
+    /// answering when upstream refuses; not counted as a hit.
+    pub fn get_stale(&self, key: &str) -> Option<Arc<Entry>> {
+        self.peek(key)
+    }
+
+    /// Stores a JSON value under `key`.
+    pub fn put(&self, key: &str, value: Bytes, options: PutOptions) -> Result<Arc<Entry>, CacheError> {
+        validate_key(key)?;
+        serde_json::from_slice::<serde::de::IgnoredAny>(&value).map_err(|e| CacheError::NotJson(e.to_string()))?;
+        let entry = Entry {
+            key: key.to_owned(),
+            cid: content_id(&value),
+            value,
+            stored_at_ms: self.clock.now_ms(),
+            ttl_secs: options.ttl_secs.unwrap_or_else(|| self.default_ttl_for(key)),
+            validation_hash: options.validation_fields.as_ref().map(validation_hash),
+            etag: options.etag,
+            upstream_status: options.upstream_status,
+            origin: options.origin.unwrap_or(Origin::Local),
+        };
+        self.insert(entry)
+    }
+
+    /// Stores a complete entry as given (its CID must already be checked).
+    pub fn insert(&self, entry: Entry) -> Result<Arc<Entry>, CacheError> {
+        validate_key(&entry.key)?;
+        let size = entry.size();
+        if size > self.config.max_bytes {
+            return Err(CacheError::TooLarge { size, max: self.config.max_bytes });
+        }
+        let _writer = self.writer.lock().expect("cache writer lock");
+        let evict = self.choose_evictions(&entry.key, size);
+        if let Some(store) = &self.store {
+            store.apply(Some(&entry), &evict)?;
+        }
+        let entry = Arc::new(entry);
+        {
+            let mut memory = self.memory.lock().expect("cache memory lock");
+            for key in &evict {
+                if let Some(old) = memory.lru.pop(key) {
+                    memory.bytes -= old.size();
+                }
+            }
+            if let Some(old) = memory.lru.put(entry.key.clone(), entry.clone()) {
+                memory.bytes -= old.size();
+            }
+            memory.bytes += size;
+        }
+        self.counters.evicted(evict.len() as u64);
+        Ok(entry)
+    }
+
+    /// Least recently used keys to drop so that an entry of `size` bytes
+    /// under `key` fits both bounds.
+    fn choose_evictions(&self, key: &str, size: u64) -> Vec<String> {
+        let memory = self.memory.lock().expect("cache memory lock");
+        let (mut count, mut bytes) = (memory.lru.len() as u64, memory.bytes);
+        if let Some(old) = memory.lru.peek(key) {
+            count -= 1;
+            bytes -= old.size();
+        }
+        let mut evict = Vec::new();
+        for (candidate, entry) in memory.lru.iter().rev() {
+            if count < self.config.max_entries && bytes + size <= self.config.max_bytes {
+                break;
+            }
+            if candidate == key {
+                continue;
+            }
+            count -= 1;
+            bytes -= entry.size();
+            evict.push(candidate.clone());
+        }
+        evict
+    }
+
+    /// Drops one key; true when it was there.
+    pub fn invalidate(&self, key: &str) -> Result<bool, CacheError> {
+        Ok(self.remove_where(|k, _| k == key)? == 1)
+    }
+
+    /// Drops every key starting with `prefix`; how many there were.
+    pub fn invalidate_prefix(&self, prefix: &str) -> Result<usize, CacheError> {
+        self.remove_where(|k, _| k.starts_with(prefix))
+    }
+
+    /// Drops everything; how many entries there were. Statistics stay.
+    pub fn clear(&self) -> Result<usize, CacheError> {
+        self.remove_where(|_, _| true)
+    }
+
+    /// Drops entries expired for longer than the stale grace.
+    pub fn purge_expired(&self) -> Result<usize, CacheError> {
+        let now = self.clock.now_ms();
+        self.remove_where(|_, entry| self.beyond_grace(entry, now))
+    }
+
+    fn remove_where(&self, doomed: impl Fn(&str, &Entry) -> bool) -> Result<usize, CacheError> {
+        let _writer = self.writer.lock().expect("cache writer lock");
+        let keys: Vec<String> = {
+            let memory = self.memory.lock().expect("cache memory lock");
+            memory.lru.iter().filter(|(k, e)| doomed(k, e)).map(|(k, _)| k.clone()).collect()
+        };
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        if let Some(store) = &self.store {
+            store.apply(None, &keys)?;
+        }
+        let mut memory = self.memory.lock().expect("cache memory lock");
+        for key in &keys {
+            if let Some(old) = memory.lru.pop(key) {
+                memory.bytes -= old.size();
+            }
+        }
+        Ok(keys.len())
+    }
+
+    /// Entries whose key starts with `prefix`, sorted by key, one page of them.
+    pub fn list(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage {
+        let now = self.clock.now_ms();
+        let mut matching: Vec<Arc<Entry>> = {
+            let memory = self.memory.lock().expect("cache memory lock");
+            memory.lru.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, e)| e.clone()).collect()
+        };
+        matching.sort_by(|a, b| a.key.cmp(&b.key));
+        EntryPage {
+            total: matching.len(),
+            entries: matching.iter().skip(offset).take(limit).map(|e| summary(e, now)).collect(),
+        }
+    }
+
+    /// Records a call that went upstream.
+    pub fn record_api_call(&self, api_type: &str, operation: &str, status: &str) {
+        self.counters.api_call(ApiCall {
+            timestamp: rfc3339(self.clock.now_ms()),
+            api_type: api_type.to_owned(),
+            operation: operation.to_owned(),
+            status: status.to_owned(),
+        });
+    }
+
+    pub fn stats(&self) -> CacheSnapshot {
+        let (entries, size_bytes) = {
+            let memory = self.memory.lock().expect("cache memory lock");
+            (memory.lru.len() as u64, memory.bytes)
+        };
+        CacheSnapshot {
+            counters: self.counters.snapshot(),
+            entries,
+            size_bytes,
+            max_entries: self.config.max_entries,
+            max_bytes: self.config.max_bytes,
+            dir: self.config.dir.clone(),
+            persistent: self.store.is_some(),
+        }
+    }
+
+    /// The entry under `key`, fetching it once however many callers miss at
+    /// the same time: the first runs `fetch`, the others wait for its result.
+    pub async fn get_or_fetch<F, Fut>(self: &Arc<Self>, key: &str, ttl_secs: Option<u64>, fetch: F) -> Result<Arc<Entry>, FetchError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, String>>,
+    {
+        if let Some(hit) = self.get(key) {
+            return Ok(hit);
+        }
+        let leader = {
+            let mut inflight = self.inflight.lock().expect("inflight lock");
+            match inflight.get(key) {
+                Some(waiting) => Err(waiting.clone()),
+                None => {
+                    let (sender, receiver) = watch::channel(None);
+                    inflight.insert(key.to_owned(), receiver);
+                    Ok(sender)
+                }
+            }
+        };
+        let sender = match leader {
+            Ok(sender) => sender,
+            Err(mut receiver) => {
+                let result = receiver
+                    .wait_for(Option::is_some)
+                    .await
+                    .map_err(|_| FetchError("the request fetching this key was cancelled".into()))?
+                    .clone()
+                    .expect("waited for Some");
+                if result.is_ok() {
+                    self.counters.saved_without_hit();
+                }
+                return result;
+            }
+        };
+        let _done = InflightGuard { cache: self, key };
+        let fetched = fetch().await;
+        self.record_api_call("fetch", operation_of(key), if fetched.is_ok() { "ok" } else { "error" });
+        let result = match fetched {
+            Ok(value) => {
+                let cache = Arc::clone(self);
+                let key = key.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    cache.put(&key, value, PutOptions { ttl_secs, ..PutOptions::default() })
+                })
+                .await
+                .map_err(|e| FetchError(e.to_string()))?
+                .map_err(|e| FetchError(e.to_string()))
+            }
+            Err(message) => Err(FetchError(message)),
+        };
+        let _ = sender.send(Some(result.clone()));
+        result
     }
 }
+
+/// Takes a finished (or abandoned) fetch out of the in-flight table.
+struct InflightGuard<'a> {
+    cache: &'a Cache,
+    key: &'a str,
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.cache.inflight.lock().expect("inflight lock").remove(self.key);
+    }
+}
+
+fn summary(entry: &Entry, now_ms: u64) -> EntrySummary {
+    EntrySummary {
+        key: entry.key.clone(),
+        size: entry.value.len() as u64,
+        age_secs: now_ms.saturating_sub(entry.stored_at_ms) / 1000,
+        ttl_left_secs: entry.expires_at_ms().saturating_sub(now_ms).div_ceil(1000),
+        expired: !entry.is_fresh(now_ms),
+        cid: entry.cid.clone(),
+        origin: entry.origin.label(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

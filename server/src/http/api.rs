@@ -7,6 +7,7 @@ use axum::extract::OriginalUri;
 use axum::routing::get;
 use axum::{Json, Router};
 
+use crate::http::cache_api;
 use crate::http::errors::ApiError;
 use crate::state::AppState;
 
@@ -14,6 +15,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/mcp/peers", get(peers))
         .route("/mcp/cache/stats", get(cache_stats))
+        .merge(cache_api::routes())
         .fallback(not_found)
 }
 

@@ -1,0 +1,133 @@
+//! One cached entry and its content id. The id is a CIDv1 (raw codec,
+//! sha2-256), the same id IPFS would give the bytes, so any peer can check a
+//! body it receives against the id it was announced with.
+
+use bytes::Bytes;
+use cid::Cid;
+use multihash::Multihash;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const RAW_CODEC: u64 = 0x55;
+const SHA2_256: u64 = 0x12;
+
+/// Where an entry's bytes came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    Local,
+    Peer(String),
+}
+
+impl Origin {
+    /// `"local"` or the peer id, as the API shows it.
+    pub fn label(&self) -> String {
+        match self {
+            Origin::Local => "local".to_owned(),
+            Origin::Peer(peer) => peer.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub key: String,
+    /// JSON bytes.
+    pub value: Bytes,
+    pub stored_at_ms: u64,
+    pub ttl_secs: u64,
+    pub cid: String,
+    pub validation_hash: Option<String>,
+    pub etag: Option<String>,
+    pub upstream_status: Option<u16>,
+    pub origin: Origin,
+}
+
+impl Entry {
+    pub fn expires_at_ms(&self) -> u64 {
+        self.stored_at_ms.saturating_add(self.ttl_secs.saturating_mul(1000))
+    }
+
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        now_ms < self.expires_at_ms()
+    }
+
+    /// Bytes this entry counts against the cache's size bound.
+    pub fn size(&self) -> u64 {
+        (self.key.len() + self.value.len()) as u64
+    }
+}
+
+/// The CIDv1 (raw, sha2-256) of some bytes, as its base32 string.
+pub fn content_id(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hash = Multihash::<64>::wrap(SHA2_256, &digest).expect("a sha2-256 digest fits a 64-byte multihash");
+    Cid::new_v1(RAW_CODEC, hash).to_string()
+}
+
+/// The CID of the canonical JSON (keys sorted at every level, no spaces) of
+/// the fields that decide whether a cached answer is still right.
+pub fn validation_hash(fields: &serde_json::Value) -> String {
+    content_id(&canonical_json(fields))
+}
+
+fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
+    fn sorted(value: &serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for key in keys {
+                    out.insert(key.clone(), sorted(&map[key]));
+                }
+                serde_json::Value::Object(out)
+            }
+            serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_vec(&sorted(value)).expect("a JSON value always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_id_is_the_ipfs_raw_cid() {
+        // The CID IPFS gives "hello world" as a raw CIDv1 block.
+        assert_eq!(
+            content_id(b"hello world"),
+            "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
+        );
+        assert!(content_id(b"").starts_with("bafkrei"));
+        assert_ne!(content_id(b"a"), content_id(b"b"));
+    }
+
+    #[test]
+    fn validation_hash_ignores_key_order() {
+        let a = serde_json::json!({"state": "open", "updatedAt": "2026-01-01", "nested": {"b": 1, "a": 2}});
+        let b = serde_json::json!({"nested": {"a": 2, "b": 1}, "updatedAt": "2026-01-01", "state": "open"});
+        assert_eq!(validation_hash(&a), validation_hash(&b));
+        let c = serde_json::json!({"state": "closed", "updatedAt": "2026-01-01", "nested": {"b": 1, "a": 2}});
+        assert_ne!(validation_hash(&a), validation_hash(&c));
+    }
+
+    #[test]
+    fn freshness_ends_exactly_at_the_ttl() {
+        let entry = Entry {
+            key: "k".into(),
+            value: Bytes::from_static(b"{}"),
+            stored_at_ms: 1_000,
+            ttl_secs: 2,
+            cid: content_id(b"{}"),
+            validation_hash: None,
+            etag: None,
+            upstream_status: None,
+            origin: Origin::Local,
+        };
+        assert!(entry.is_fresh(2_999));
+        assert!(!entry.is_fresh(3_000));
+        assert_eq!(entry.size(), 3);
+    }
+}

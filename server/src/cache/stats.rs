@@ -1,0 +1,174 @@
+//! The cache's counters. Lookups are counted where they happen; nothing here is
+//! derived from anything but what really occurred, and `clear()` leaves every
+//! counter usable (the original crashed computing stats after a clear).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use app::model::{ApiCall, OperationStats};
+
+/// How many upstream calls the log keeps.
+pub const API_CALL_LOG_LEN: usize = 100;
+/// How many operation names get their own row; the rest are summed as "other",
+/// so keys chosen by clients cannot grow the table without bound.
+pub const MAX_OPERATIONS: usize = 256;
+const OTHER_OPERATION: &str = "other";
+
+#[derive(Default)]
+pub struct Counters {
+    pub local_hits: AtomicU64,
+    pub peer_hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub expirations: AtomicU64,
+    pub evictions: AtomicU64,
+    pub api_calls_made: AtomicU64,
+    /// Upstream calls avoided other than by a hit (revalidations, coalesced requests).
+    pub extra_calls_saved: AtomicU64,
+    operations: Mutex<HashMap<String, OperationStats>>,
+    api_calls: Mutex<VecDeque<ApiCall>>,
+}
+
+/// A consistent-enough copy of the counters at one moment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CounterSnapshot {
+    pub local_hits: u64,
+    pub peer_hits: u64,
+    pub misses: u64,
+    pub expirations: u64,
+    pub evictions: u64,
+    pub api_calls_made: u64,
+    pub api_calls_saved: u64,
+    pub operations: BTreeMap<String, OperationStats>,
+    pub api_call_log: Vec<ApiCall>,
+}
+
+impl CounterSnapshot {
+    pub fn total_hits(&self) -> u64 {
+        self.local_hits + self.peer_hits
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.total_hits() + self.misses
+    }
+}
+
+impl Counters {
+    pub fn hit(&self, operation: &str, from_peer: bool) {
+        let counter = if from_peer { &self.peer_hits } else { &self.local_hits };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.per_operation(operation, |op| op.hits += 1);
+    }
+
+    pub fn miss(&self, operation: &str) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.per_operation(operation, |op| op.misses += 1);
+    }
+
+    pub fn expired(&self) {
+        self.expirations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn evicted(&self, count: u64) {
+        self.evictions.fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub fn api_call(&self, call: ApiCall) {
+        self.api_calls_made.fetch_add(1, Ordering::Relaxed);
+        let mut log = self.api_calls.lock().expect("api call log lock");
+        if log.len() == API_CALL_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back(call);
+    }
+
+    pub fn saved_without_hit(&self) {
+        self.extra_calls_saved.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn per_operation(&self, operation: &str, update: impl FnOnce(&mut OperationStats)) {
+        let mut operations = self.operations.lock().expect("operation stats lock");
+        if !operations.contains_key(operation) && operations.len() >= MAX_OPERATIONS {
+            update(operations.entry(OTHER_OPERATION.to_owned()).or_default());
+        } else {
+            update(operations.entry(operation.to_owned()).or_default());
+        }
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let local_hits = self.local_hits.load(Ordering::Relaxed);
+        let peer_hits = self.peer_hits.load(Ordering::Relaxed);
+        CounterSnapshot {
+            local_hits,
+            peer_hits,
+            misses: self.misses.load(Ordering::Relaxed),
+            expirations: self.expirations.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            api_calls_made: self.api_calls_made.load(Ordering::Relaxed),
+            api_calls_saved: local_hits + peer_hits + self.extra_calls_saved.load(Ordering::Relaxed),
+            operations: self
+                .operations
+                .lock()
+                .expect("operation stats lock")
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            api_call_log: self.api_calls.lock().expect("api call log lock").iter().cloned().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(n: usize) -> ApiCall {
+        ApiCall {
+            timestamp: format!("t{n}"),
+            api_type: "rest".into(),
+            operation: "get_repo".into(),
+            status: "200".into(),
+        }
+    }
+
+    #[test]
+    fn totals_add_up() {
+        let counters = Counters::default();
+        counters.hit("get_repo", false);
+        counters.hit("get_repo", true);
+        counters.miss("get_repo");
+        counters.miss("list_runners");
+        counters.saved_without_hit();
+        let snap = counters.snapshot();
+        assert_eq!((snap.local_hits, snap.peer_hits, snap.misses), (1, 1, 2));
+        assert_eq!(snap.total_hits(), 2);
+        assert_eq!(snap.total_requests(), 4);
+        assert_eq!(snap.api_calls_saved, 3);
+        assert_eq!(snap.operations["get_repo"], OperationStats { hits: 2, misses: 1 });
+        assert_eq!(snap.operations["list_runners"], OperationStats { hits: 0, misses: 1 });
+    }
+
+    #[test]
+    fn api_call_log_keeps_the_last_hundred() {
+        let counters = Counters::default();
+        for n in 0..150 {
+            counters.api_call(call(n));
+        }
+        let snap = counters.snapshot();
+        assert_eq!(snap.api_calls_made, 150);
+        assert_eq!(snap.api_call_log.len(), API_CALL_LOG_LEN);
+        assert_eq!(snap.api_call_log.first().unwrap().timestamp, "t50");
+        assert_eq!(snap.api_call_log.last().unwrap().timestamp, "t149");
+    }
+
+    #[test]
+    fn operation_rows_are_bounded() {
+        let counters = Counters::default();
+        for n in 0..MAX_OPERATIONS + 10 {
+            counters.miss(&format!("op{n}"));
+        }
+        let snap = counters.snapshot();
+        assert_eq!(snap.operations.len(), MAX_OPERATIONS + 1);
+        assert_eq!(snap.operations[OTHER_OPERATION].misses, 10);
+    }
+}

@@ -1,0 +1,219 @@
+//! Persistence in redb: one table, key → postcard-encoded `Entry`. Each write
+//! is one transaction committed with `Durability::Immediate`, so a commit that
+//! returned survives a crash and a crash mid-write leaves the last commit
+//! intact. A file redb cannot open is moved aside and a fresh one started.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::cache::entry::Entry;
+
+const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
+/// The store's file inside `CACHE_DIR`.
+pub const STORE_FILE: &str = "cache.redb";
+/// redb's page cache; entries live in memory in the cache itself.
+const PAGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create cache directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cache store {path} is in use by another process")]
+    InUse { path: PathBuf },
+    #[error("cannot open cache store {path}: {source}")]
+    Open { path: PathBuf, source: DatabaseError },
+    #[error("cannot move the unreadable cache store {path} aside: {source}")]
+    MoveAside { path: PathBuf, source: std::io::Error },
+    #[error("cache store: {0}")]
+    Db(#[from] redb::Error),
+}
+
+impl From<redb::TransactionError> for StoreError {
+    fn from(e: redb::TransactionError) -> Self {
+        StoreError::Db(e.into())
+    }
+}
+impl From<redb::TableError> for StoreError {
+    fn from(e: redb::TableError) -> Self {
+        StoreError::Db(e.into())
+    }
+}
+impl From<redb::StorageError> for StoreError {
+    fn from(e: redb::StorageError) -> Self {
+        StoreError::Db(e.into())
+    }
+}
+impl From<redb::CommitError> for StoreError {
+    fn from(e: redb::CommitError) -> Self {
+        StoreError::Db(e.into())
+    }
+}
+
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+/// What opening found.
+pub struct Opened {
+    pub store: Store,
+    /// Where an unreadable old file was moved, if one was.
+    pub moved_aside: Option<PathBuf>,
+    /// Records that could not be decoded (skipped and deleted).
+    pub undecodable: usize,
+    pub entries: Vec<Entry>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir` and reads every entry.
+    pub fn open(dir: &Path) -> Result<Opened, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_owned(), source })?;
+        let path = dir.join(STORE_FILE);
+        let (store, moved_aside) = match Self::open_file(&path) {
+            Ok(store) => (store, None),
+            Err(StoreError::Open { source: DatabaseError::DatabaseAlreadyOpen, .. }) => {
+                return Err(StoreError::InUse { path });
+            }
+            Err(StoreError::Open { source, .. }) => {
+                let aside = aside_path(&path);
+                tracing::error!(
+                    store = %path.display(),
+                    moved_to = %aside.display(),
+                    error = %source,
+                    "cache store unreadable; moved aside, starting with an empty cache"
+                );
+                std::fs::rename(&path, &aside).map_err(|source| StoreError::MoveAside { path: path.clone(), source })?;
+                (Self::open_file(&path)?, Some(aside))
+            }
+            Err(other) => return Err(other),
+        };
+        let (entries, undecodable) = store.read_all()?;
+        Ok(Opened { store, moved_aside, undecodable, entries })
+    }
+
+    fn open_file(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(PAGE_CACHE_BYTES)
+            .create(path)
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        let txn = db.begin_write()?;
+        txn.open_table(ENTRIES)?;
+        txn.commit()?;
+        Ok(Store { db, path: path.to_owned() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every decodable entry; undecodable records are deleted and counted.
+    fn read_all(&self) -> Result<(Vec<Entry>, usize), StoreError> {
+        let mut entries = Vec::new();
+        let mut broken = Vec::new();
+        {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(ENTRIES)?;
+            for row in table.iter()? {
+                let (key, value) = row?;
+                match postcard::from_bytes::<Entry>(value.value()) {
+                    Ok(entry) => entries.push(entry),
+                    Err(error) => {
+                        tracing::warn!(key = key.value(), %error, "dropping undecodable cache record");
+                        broken.push(key.value().to_owned());
+                    }
+                }
+            }
+        }
+        if !broken.is_empty() {
+            self.apply(None, &broken)?;
+        }
+        Ok((entries, broken.len()))
+    }
+
+    /// In one durable transaction: store `put` (if any) and delete `remove`.
+    pub fn apply(&self, put: Option<&Entry>, remove: &[String]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(ENTRIES)?;
+            for key in remove {
+                table.remove(key.as_str())?;
+            }
+            if let Some(entry) = put {
+                let bytes = postcard::to_allocvec(entry).expect("an entry always encodes");
+                table.insert(entry.key.as_str(), bytes.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn aside_path(path: &Path) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    path.with_extension(format!("redb.corrupt-{stamp}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::cache::entry::{content_id, Origin};
+
+    fn entry(key: &str, value: &'static [u8]) -> Entry {
+        Entry {
+            key: key.into(),
+            value: Bytes::from_static(value),
+            stored_at_ms: 1,
+            ttl_secs: 60,
+            cid: content_id(value),
+            validation_hash: None,
+            etag: Some("\"abc\"".into()),
+            upstream_status: Some(200),
+            origin: Origin::Peer("12D3KooW".into()),
+        }
+    }
+
+    #[test]
+    fn entries_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let opened = Store::open(dir.path()).unwrap();
+            assert!(opened.entries.is_empty());
+            opened.store.apply(Some(&entry("a", b"1")), &[]).unwrap();
+            opened.store.apply(Some(&entry("b", b"2")), &[]).unwrap();
+            opened.store.apply(None, &["a".into()]).unwrap();
+        }
+        let opened = Store::open(dir.path()).unwrap();
+        assert_eq!(opened.entries, vec![entry("b", b"2")]);
+        assert!(opened.moved_aside.is_none());
+    }
+
+    #[test]
+    fn a_garbage_file_is_moved_aside_and_a_fresh_store_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = vec![0xAB_u8; 8192];
+        std::fs::write(dir.path().join(STORE_FILE), &garbage).unwrap();
+        let opened = Store::open(dir.path()).unwrap();
+        assert!(opened.entries.is_empty());
+        let aside = opened.moved_aside.expect("moved aside");
+        assert_eq!(std::fs::read(&aside).unwrap(), garbage, "the old bytes are kept for inspection");
+        opened.store.apply(Some(&entry("a", b"1")), &[]).unwrap();
+    }
+
+    #[test]
+    fn a_second_process_style_open_is_refused_not_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        match Store::open(dir.path()) {
+            Err(StoreError::InUse { .. }) => {}
+            Err(other) => panic!("expected InUse, got {other}"),
+            Ok(_) => panic!("expected InUse, opened twice"),
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing moved aside");
+    }
+}

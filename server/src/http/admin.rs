@@ -1,0 +1,36 @@
+//! `Admin`: an extractor mutating handlers take. On a loopback listener it
+//! always passes; otherwise it wants `Authorization: Bearer <admin token>`,
+//! compared in constant time.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use subtle::ConstantTimeEq;
+
+use crate::http::errors::ApiError;
+use crate::state::AppState;
+
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(expected) = state.admin_token.as_deref() else {
+            return Ok(Admin);
+        };
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::Unauthorized(
+                "this endpoint changes the cache: send Authorization: Bearer <PEERCACHE_ADMIN_TOKEN>".into(),
+            ))
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! `/api/cache/...`: browse, read, write and invalidate cache entries. Reads
+//! are in memory; writes commit to the store on a blocking thread.
+
+use std::sync::Arc;
+
+use app::model::EntryPage;
+use axum::body::{to_bytes, Body};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::entry::Entry;
+use crate::cache::ttl::rfc3339;
+use crate::cache::{Cache, CacheError, PutOptions};
+use crate::http::admin::Admin;
+use crate::http::errors::ApiError;
+use crate::state::AppState;
+
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/cache/entries", get(list_entries))
+        .route("/cache/entry", get(get_entry).put(put_entry).delete(delete_entry))
+        .route("/cache/invalidate", post(invalidate))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    prefix: String,
+    limit: Option<usize>,
+    #[serde(default)]
+    offset: usize,
+}
+
+#[derive(Deserialize)]
+struct KeyQuery {
+    key: String,
+    ttl: Option<u64>,
+}
+
+/// One entry as `GET /api/cache/entry` shows it.
+#[derive(Serialize)]
+struct EntryView {
+    key: String,
+    value: serde_json::Value,
+    cid: String,
+    size: usize,
+    stored_at: String,
+    ttl_secs: u64,
+    ttl_left_secs: u64,
+    origin: String,
+    etag: Option<String>,
+    upstream_status: Option<u16>,
+    validation_hash: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Stored {
+    key: String,
+    cid: String,
+    size: usize,
+    ttl_secs: u64,
+}
+
+#[derive(Serialize)]
+struct Invalidated {
+    invalidated: usize,
+    pattern: String,
+}
+
+#[derive(Deserialize)]
+struct InvalidateRequest {
+    #[serde(default)]
+    pattern: Option<String>,
+}
+
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+async fn list_entries(
+    State(state): State<AppState>,
+    params: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<EntryPage>, ApiError> {
+    let params = query(params)?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+    Ok(Json(state.cache.list(&params.prefix, params.offset, limit)))
+}
+
+async fn get_entry(
+    State(state): State<AppState>,
+    params: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<EntryView>, ApiError> {
+    let key = query(params)?.key;
+    let entry = state
+        .cache
+        .get(&key)
+        .ok_or_else(|| ApiError::NotFound(format!("no fresh cache entry under {key:?}")))?;
+    Ok(Json(view(&entry, state.cache.now_ms())))
+}
+
+async fn put_entry(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Result<Query<KeyQuery>, QueryRejection>,
+    body: Body,
+) -> Result<(StatusCode, Json<Stored>), ApiError> {
+    let params = query(params)?;
+    let value = to_bytes(body, state.max_body).await.map_err(|_| {
+        ApiError::PayloadTooLarge(format!("the body is larger than the {} byte limit", state.max_body))
+    })?;
+    let options = PutOptions { ttl_secs: params.ttl, ..PutOptions::default() };
+    let entry = blocking(&state.cache, move |cache| cache.put(&params.key, value, options)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Stored { key: entry.key.clone(), cid: entry.cid.clone(), size: entry.value.len(), ttl_secs: entry.ttl_secs }),
+    ))
+}
+
+async fn delete_entry(
+    _: Admin,
+    State(state): State<AppState>,
+    params: Result<Query<KeyQuery>, QueryRejection>,
+) -> Result<Json<Invalidated>, ApiError> {
+    let key = query(params)?.key;
+    let pattern = key.clone();
+    let removed = blocking(&state.cache, move |cache| cache.invalidate(&key)).await?;
+    Ok(Json(Invalidated { invalidated: usize::from(removed), pattern }))
+}
+
+async fn invalidate(_: Admin, State(state): State<AppState>, body: Body) -> Result<Json<Invalidated>, ApiError> {
+    let bytes = to_bytes(body, state.max_body)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge("the body is too large".into()))?;
+    let request: InvalidateRequest = if bytes.is_empty() {
+        InvalidateRequest { pattern: None }
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("expected {{\"pattern\": \"prefix\"}}: {e}")))?
+    };
+    let pattern = request.pattern.unwrap_or_default();
+    let prefix = pattern.clone();
+    let invalidated = blocking(&state.cache, move |cache| cache.invalidate_prefix(&prefix)).await?;
+    Ok(Json(Invalidated { invalidated, pattern }))
+}
+
+/// Runs a cache write (it commits to disk) off the async workers.
+async fn blocking<T: Send + 'static>(
+    cache: &Arc<Cache>,
+    write: impl FnOnce(&Cache) -> Result<T, CacheError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let cache = cache.clone();
+    tokio::task::spawn_blocking(move || write(&cache))
+        .await
+        .map_err(|e| ApiError::Internal(format!("cache write task failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+fn view(entry: &Entry, now_ms: u64) -> EntryView {
+    EntryView {
+        key: entry.key.clone(),
+        value: serde_json::from_slice(&entry.value).unwrap_or(serde_json::Value::Null),
+        cid: entry.cid.clone(),
+        size: entry.value.len(),
+        stored_at: rfc3339(entry.stored_at_ms),
+        ttl_secs: entry.ttl_secs,
+        ttl_left_secs: entry.expires_at_ms().saturating_sub(now_ms).div_ceil(1000),
+        origin: entry.origin.label(),
+        etag: entry.etag.clone(),
+        upstream_status: entry.upstream_status,
+        validation_hash: entry.validation_hash.clone(),
+    }
+}
