@@ -248,6 +248,9 @@ impl Cache {
     pub fn put(&self, key: &str, value: Bytes, options: PutOptions) -> Result<Arc<Entry>, CacheError> {
         validate_key(key)?;
         serde_json::from_slice::<serde::de::IgnoredAny>(&value).map_err(|e| CacheError::NotJson(e.to_string()))?;
+        // A value may be a slice of a larger buffer (or a `Vec` with spare
+        // capacity); copying it makes the bytes held equal the bytes counted.
+        let value = Bytes::copy_from_slice(&value);
         let entry = Entry {
             key: key.to_owned(),
             cid: content_id(&value),
