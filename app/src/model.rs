@@ -33,6 +33,8 @@ pub struct PeerStatus {
     pub peers: Vec<PeerInfo>,
     /// Why the node is not active, in words a person can act on.
     pub reason: Option<String>,
+    /// Entries and messages from peers that failed verification.
+    pub rejected_from_peers: u64,
 }
 
 /// One connected peer.
@@ -171,6 +173,7 @@ mod tests {
             listen_addrs: vec![],
             peers: vec![],
             reason: Some("P2P node not started".into()),
+            rejected_from_peers: 0,
         };
         let json = serde_json::to_value(&status).unwrap();
         for field in ["enabled", "active", "peer_count", "peers", "reason"] {

@@ -1,9 +1,10 @@
 //! Settings of `peercache serve`, each a flag with an environment variable.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args};
 
 use crate::cache::CacheConfig;
 
@@ -61,6 +62,40 @@ pub struct ServeConfig {
     /// Largest request body the API accepts, in bytes (larger: 413).
     #[arg(long, env = "CACHE_MAX_BODY", default_value_t = 8 * 1024 * 1024)]
     pub max_body: usize,
+
+    /// Run the P2P node (true/false).
+    #[arg(long = "p2p", env = "CACHE_ENABLE_P2P", default_value_t = true, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), value_name = "BOOL")]
+    pub enable_p2p: bool,
+
+    /// Do not run the P2P node (same as `--p2p false`).
+    #[arg(long = "no-p2p")]
+    pub no_p2p: bool,
+
+    /// TCP port the P2P node listens on (0 picks a free port).
+    #[arg(long = "p2p-port", env = "CACHE_LISTEN_PORT", default_value_t = 9100)]
+    pub p2p_port: u16,
+
+    /// Address the P2P node listens on.
+    #[arg(long = "p2p-host", env = "CACHE_LISTEN_HOST", default_value = "0.0.0.0")]
+    pub p2p_host: IpAddr,
+
+    /// Peers to connect to: comma-separated multiaddrs ending in /p2p/<peer id>.
+    #[arg(long = "bootstrap", env = "CACHE_BOOTSTRAP_PEERS", default_value = "", value_name = "ADDRS")]
+    pub bootstrap_peers: String,
+
+    /// Find peers on the local network with mDNS (true/false).
+    #[arg(long, env = "CACHE_MDNS", default_value_t = false, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub mdns: bool,
+
+    /// Private swarm: a /key/swarm/psk/1.0.0/ file (make one with `peercache keygen`).
+    #[arg(long = "swarm-key", env = "CACHE_SWARM_KEY", value_name = "FILE")]
+    pub swarm_key: Option<PathBuf>,
+
+    /// How long a local miss waits for peers, in milliseconds.
+    #[arg(long = "peer-timeout-ms", env = "CACHE_PEER_TIMEOUT_MS", default_value_t = 2000)]
+    pub peer_timeout_ms: u64,
 }
 
 impl ServeConfig {
@@ -76,6 +111,7 @@ impl ServeConfig {
         let mut config = Defaults::parse_from(["peercache"]).serve;
         config.http_addr = http_addr;
         config.cache_dir = Some(cache_dir);
+        config.enable_p2p = false;
         config
     }
 
@@ -83,9 +119,17 @@ impl ServeConfig {
         self.site_root.clone().unwrap_or_else(default_site_root)
     }
 
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(default_cache_dir)
+    }
+
+    pub fn p2p_enabled(&self) -> bool {
+        self.enable_p2p && !self.no_p2p
+    }
+
     pub fn cache(&self) -> CacheConfig {
         CacheConfig {
-            dir: Some(self.cache_dir.clone().unwrap_or_else(default_cache_dir)),
+            dir: Some(self.cache_dir()),
             max_entries: self.max_entries,
             max_bytes: self.max_bytes,
             default_ttl_secs: self.default_ttl,

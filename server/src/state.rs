@@ -13,12 +13,17 @@ use crate::cache::store::StoreError;
 use crate::cache::ttl::SystemClock;
 use crate::cache::Cache;
 use crate::config::ServeConfig;
+use crate::p2p::client::NodeClient;
+use crate::p2p::identity::{load_or_create_identity, read_swarm_key};
 use crate::p2p::status::NodeStatusHandle;
+use crate::p2p::{self, NodeConfig};
 
 #[derive(Clone)]
 pub struct AppState {
     pub cache: Arc<Cache>,
     pub node: NodeStatusHandle,
+    /// The running P2P node, when enabled.
+    pub p2p: Option<NodeClient>,
     pub leptos_options: LeptosOptions,
     /// Token mutating endpoints require; `None` when the listener is loopback.
     pub admin_token: Option<Arc<str>>,
@@ -26,6 +31,8 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Opens the cache and, when enabled, starts the P2P node (so it must be
+    /// called inside a tokio runtime).
     pub fn new(config: &ServeConfig) -> anyhow::Result<Self> {
         let admin_token = if config.http_addr.ip().is_loopback() {
             None
@@ -46,9 +53,12 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(config.http_addr)
             .build();
+        let cache = Arc::new(open_cache(config)?);
+        let p2p = if config.p2p_enabled() { Some(start_node(config, cache.clone())?) } else { None };
         Ok(AppState {
-            cache: Arc::new(open_cache(config)?),
-            node: NodeStatusHandle::not_started(),
+            cache,
+            node: p2p.as_ref().map_or_else(p2p::disabled_by_config, NodeClient::status_handle),
+            p2p,
             leptos_options,
             admin_token,
             max_body: config.max_body,
@@ -71,6 +81,23 @@ fn open_cache(config: &ServeConfig) -> anyhow::Result<Cache> {
             Ok(Cache::in_memory(cache_config, Arc::new(SystemClock)))
         }
     }
+}
+
+fn start_node(config: &ServeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeClient> {
+    let swarm_key = config.swarm_key.as_deref().map(read_swarm_key).transpose()?;
+    p2p::start(
+        NodeConfig {
+            identity: load_or_create_identity(&config.cache_dir())?,
+            listen_host: config.p2p_host,
+            port: config.p2p_port,
+            bootstrap: config.bootstrap_peers.clone(),
+            mdns: config.mdns,
+            swarm_key,
+            fetch_timeout: std::time::Duration::from_millis(config.peer_timeout_ms),
+            max_entry_bytes: config.max_bytes,
+        },
+        cache,
+    )
 }
 
 impl FromRef<AppState> for LeptosOptions {

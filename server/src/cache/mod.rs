@@ -15,12 +15,13 @@ pub mod ttl;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use app::model::{ApiCall, EntryPage, EntrySummary};
 use bytes::Bytes;
 use lru::LruCache;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use self::entry::{content_id, validation_hash, Entry, Origin};
 use self::key::{operation_of, validate_key, KeyError};
@@ -93,6 +94,15 @@ pub struct CacheSnapshot {
     pub persistent: bool,
 }
 
+/// Something that can ask other caches for an entry (the P2P node). What it
+/// returns must already be verified against its CID.
+pub trait PeerSource: Send + Sync {
+    fn fetch<'a>(&'a self, key: &'a str) -> Pin<Box<dyn Future<Output = Option<Entry>> + Send + 'a>>;
+}
+
+/// How many local puts may wait for the P2P node before the oldest are dropped.
+const PUT_FEED_CAPACITY: usize = 1024;
+
 struct Memory {
     lru: LruCache<String, Arc<Entry>>,
     bytes: u64,
@@ -108,6 +118,7 @@ pub struct Cache {
     writer: Mutex<()>,
     counters: Counters,
     inflight: Mutex<HashMap<String, Inflight>>,
+    local_puts: broadcast::Sender<Arc<Entry>>,
 }
 
 impl Cache {
@@ -170,7 +181,13 @@ impl Cache {
             writer: Mutex::new(()),
             counters: Counters::default(),
             inflight: Mutex::new(HashMap::new()),
+            local_puts: broadcast::channel(PUT_FEED_CAPACITY).0,
         }
+    }
+
+    /// Entries put locally (not those from peers), for the P2P node to announce.
+    pub fn subscribe_local_puts(&self) -> broadcast::Receiver<Arc<Entry>> {
+        self.local_puts.subscribe()
     }
 
     pub fn config(&self) -> &CacheConfig {
@@ -217,22 +234,53 @@ impl Cache {
     }
 
     fn lookup(&self, key: &str, valid: impl FnOnce(&Entry) -> bool) -> Option<Arc<Entry>> {
-        let operation = operation_of(key);
-        let found = self.memory.lock().expect("cache memory lock").lru.get(key).cloned();
-        match found {
-            Some(entry) if entry.is_fresh(self.clock.now_ms()) && valid(&entry) => {
-                self.counters.hit(operation, matches!(entry.origin, Origin::Peer(_)));
-                Some(entry)
+        let found = self.find(key, valid);
+        if found.is_none() {
+            self.counters.miss(operation_of(key));
+        }
+        found
+    }
+
+    /// A fresh, valid entry, counted as a hit; an expired one is counted as an
+    /// expiration. A miss is left for the caller to count.
+    fn find(&self, key: &str, valid: impl FnOnce(&Entry) -> bool) -> Option<Arc<Entry>> {
+        let found = self.memory.lock().expect("cache memory lock").lru.get(key).cloned()?;
+        if !found.is_fresh(self.clock.now_ms()) {
+            self.counters.expired();
+            return None;
+        }
+        if !valid(&found) {
+            return None;
+        }
+        self.counters.hit(operation_of(key), matches!(found.origin, Origin::Peer(_)));
+        Some(found)
+    }
+
+    /// `get`, and on a local miss the peers: an entry a peer has is stored
+    /// here and counted as a peer hit; only when no peer has it is it a miss.
+    pub async fn get_or_peer(self: &Arc<Self>, key: &str, peers: Option<&dyn PeerSource>) -> Option<Arc<Entry>> {
+        if let Some(hit) = self.find(key, |_| true) {
+            return Some(hit);
+        }
+        let from_peer = match peers {
+            Some(peers) if validate_key(key).is_ok() => peers.fetch(key).await,
+            _ => None,
+        };
+        let Some(entry) = from_peer else {
+            self.counters.miss(operation_of(key));
+            return None;
+        };
+        self.counters.hit(operation_of(key), true);
+        let cache = Arc::clone(self);
+        let stored = tokio::task::spawn_blocking(move || cache.insert(entry.clone()).map_err(|e| (e, entry))).await;
+        match stored {
+            Ok(Ok(entry)) => Some(entry),
+            Ok(Err((error, entry))) => {
+                tracing::warn!(%error, key = entry.key, "could not store an entry from a peer; serving it once");
+                Some(Arc::new(entry))
             }
-            Some(entry) => {
-                if !entry.is_fresh(self.clock.now_ms()) {
-                    self.counters.expired();
-                }
-                self.counters.miss(operation);
-                None
-            }
-            None => {
-                self.counters.miss(operation);
+            Err(error) => {
+                tracing::warn!(%error, "store task failed");
                 None
             }
         }
@@ -291,6 +339,10 @@ impl Cache {
             memory.bytes += size;
         }
         self.counters.evicted(evict.len() as u64);
+        if entry.origin == Origin::Local {
+            // No receiver (P2P off) is fine.
+            let _ = self.local_puts.send(entry.clone());
+        }
         Ok(entry)
     }
 

@@ -98,10 +98,12 @@ async fn get_entry(
     params: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<EntryView>, ApiError> {
     let key = query(params)?.key;
+    let peers = state.p2p.as_ref().map(|p| p as &dyn crate::cache::PeerSource);
     let entry = state
         .cache
-        .get(&key)
-        .ok_or_else(|| ApiError::NotFound(format!("no fresh cache entry under {key:?}")))?;
+        .get_or_peer(&key, peers)
+        .await
+        .ok_or_else(|| ApiError::NotFound(format!("no fresh cache entry under {key:?} here or at any peer")))?;
     Ok(Json(view(&entry, state.cache.now_ms())))
 }
 

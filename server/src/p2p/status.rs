@@ -38,6 +38,7 @@ pub fn disabled(reason: &str) -> PeerStatus {
         listen_addrs: Vec::new(),
         peers: Vec::new(),
         reason: Some(reason.to_owned()),
+        rejected_from_peers: 0,
     }
 }
 

@@ -1,0 +1,96 @@
+//! The swarm's protocols, composed, and the transport under them: TCP, the
+//! optional private-network handshake (pnet), Noise and Yamux.
+
+use std::time::Duration;
+
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
+use libp2p::core::upgrade::Version;
+use libp2p::identity::Keypair;
+use libp2p::pnet::{PnetConfig, PreSharedKey};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{gossipsub, identify, kad, mdns, noise, ping, tcp, yamux, PeerId, StreamProtocol, Transport};
+use sha2::{Digest, Sha256};
+
+use crate::p2p::protocol::{FetchRequest, FetchResponse, ANNOUNCEMENT_MAX, FETCH_PROTOCOL};
+
+pub const AGENT: &str = concat!("peercache/", env!("CARGO_PKG_VERSION"));
+const IDENTIFY_PROTOCOL: &str = "/peercache/id/1.0.0";
+const KAD_PROTOCOL: &str = "/peercache/kad/1.0.0";
+pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub gossipsub: gossipsub::Behaviour,
+    pub fetch: request_response::cbor::Behaviour<FetchRequest, FetchResponse>,
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+impl Behaviour {
+    pub fn new(key: &Keypair, max_entry_bytes: u64, with_mdns: bool) -> anyhow::Result<Behaviour> {
+        let peer_id = key.public().to_peer_id();
+        let identify = identify::Behaviour::new(
+            identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public()).with_agent_version(AGENT.to_owned()),
+        );
+        let ping = ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL));
+        let gossip_config = gossipsub::ConfigBuilder::default()
+            .heartbeat_interval(Duration::from_millis(500))
+            .validation_mode(gossipsub::ValidationMode::Strict)
+            .validate_messages()
+            .max_transmit_size(ANNOUNCEMENT_MAX + 1024)
+            // The same announcement from two peers is one message.
+            .message_id_fn(|message| gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec()))
+            .build()
+            .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
+        let gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)
+            .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
+        let codec = request_response::cbor::codec::Codec::default()
+            .set_request_size_maximum(4 * 1024)
+            .set_response_size_maximum(max_entry_bytes + 64 * 1024);
+        let fetch = request_response::Behaviour::with_codec(
+            codec,
+            [(StreamProtocol::new(FETCH_PROTOCOL), ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        );
+        let mut kad = kad::Behaviour::with_config(
+            peer_id,
+            kad::store::MemoryStore::new(peer_id),
+            kad::Config::new(StreamProtocol::new(KAD_PROTOCOL)),
+        );
+        // Private groups have no public DHT to learn the mode from.
+        kad.set_mode(Some(kad::Mode::Server));
+        let mdns = if with_mdns {
+            Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?)
+        } else {
+            None
+        };
+        Ok(Behaviour { identify, ping, gossipsub, fetch, kad, mdns: Toggle::from(mdns) })
+    }
+}
+
+/// TCP (+ pnet when a swarm key is given) + Noise + Yamux.
+pub fn transport(key: &Keypair, psk: Option<PreSharedKey>) -> anyhow::Result<Boxed<(PeerId, StreamMuxerBox)>> {
+    let noise = noise::Config::new(key)?;
+    let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
+    let transport = match psk {
+        Some(psk) => tcp
+            .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+            .upgrade(Version::V1Lazy)
+            .authenticate(noise)
+            .multiplex(yamux::Config::default())
+            .timeout(Duration::from_secs(20))
+            .boxed(),
+        None => tcp
+            .upgrade(Version::V1Lazy)
+            .authenticate(noise)
+            .multiplex(yamux::Config::default())
+            .timeout(Duration::from_secs(20))
+            .boxed(),
+    };
+    Ok(transport)
+}

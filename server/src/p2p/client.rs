@@ -1,0 +1,71 @@
+//! `NodeClient`: the cheap, cloneable handle the rest of the server uses. Each
+//! method sends a command to the event loop (which alone owns the swarm) and,
+//! where there is an answer, awaits it on a oneshot with a bounded wait.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::PeerStatus;
+use libp2p::Multiaddr;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cache::entry::Entry;
+use crate::cache::PeerSource;
+use crate::p2p::status::NodeStatusHandle;
+
+pub enum Command {
+    /// Gossip a new local entry.
+    Announce(Arc<Entry>),
+    /// Ask every connected peer for `key`; the first verified answer wins.
+    Fetch { key: String, reply: oneshot::Sender<Option<Entry>> },
+    /// Dial an address (it must end in `/p2p/<peer id>`).
+    Dial { addr: Multiaddr, reply: oneshot::Sender<Result<(), String>> },
+    /// Publish bytes on the announcement topic exactly as given. Tests use it
+    /// to play a misbehaving peer.
+    PublishRaw(Vec<u8>),
+}
+
+#[derive(Clone)]
+pub struct NodeClient {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) status: NodeStatusHandle,
+    pub(crate) fetch_timeout: Duration,
+}
+
+impl NodeClient {
+    pub fn status(&self) -> PeerStatus {
+        self.status.current()
+    }
+
+    pub fn status_handle(&self) -> NodeStatusHandle {
+        self.status.clone()
+    }
+
+    /// Asks the connected peers for `key`, waiting at most the fetch timeout.
+    pub async fn fetch(&self, key: &str) -> Option<Entry> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::Fetch { key: key.to_owned(), reply }).await.ok()?;
+        tokio::time::timeout(self.fetch_timeout, answer).await.ok()?.ok()?
+    }
+
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Dial { addr, reply })
+            .await
+            .map_err(|_| "the P2P node has stopped".to_owned())?;
+        answer.await.map_err(|_| "the P2P node has stopped".to_owned())?
+    }
+
+    pub async fn publish_raw(&self, bytes: Vec<u8>) {
+        let _ = self.commands.send(Command::PublishRaw(bytes)).await;
+    }
+}
+
+impl PeerSource for NodeClient {
+    fn fetch<'a>(&'a self, key: &'a str) -> Pin<Box<dyn Future<Output = Option<Entry>> + Send + 'a>> {
+        Box::pin(NodeClient::fetch(self, key))
+    }
+}

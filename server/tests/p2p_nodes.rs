@@ -1,0 +1,260 @@
+//! Real libp2p nodes in one process, on 127.0.0.1 with OS-chosen ports: they
+//! connect through bootstrap addresses, share entries by gossip and by fetch,
+//! reject forgeries, keep strangers out of a keyed swarm, and report truthfully.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::{NodeState, PeerStatus};
+use bytes::Bytes;
+use libp2p::identity::Keypair;
+use libp2p::pnet::PreSharedKey;
+use server::cache::entry::{content_id, Entry, Origin};
+use server::cache::ttl::SystemClock;
+use server::cache::{Cache, CacheConfig, PutOptions};
+use server::p2p::client::NodeClient;
+use server::p2p::protocol::WireEntry;
+use server::p2p::{start, NodeConfig};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Node {
+    cache: Arc<Cache>,
+    client: NodeClient,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(bootstrap: &str, swarm_key: Option<PreSharedKey>) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let config = CacheConfig { dir: Some(dir.path().to_owned()), ..CacheConfig::default() };
+        let cache = Arc::new(Cache::open(config, Arc::new(SystemClock)).unwrap());
+        let client = start(
+            NodeConfig {
+                identity: Keypair::generate_ed25519(),
+                listen_host: "127.0.0.1".parse().unwrap(),
+                port: 0,
+                bootstrap: bootstrap.to_owned(),
+                mdns: false,
+                swarm_key,
+                fetch_timeout: Duration::from_secs(2),
+                max_entry_bytes: 256 * 1024 * 1024,
+            },
+            cache.clone(),
+        )
+        .unwrap();
+        Node { cache, client, _dir: dir }
+    }
+
+    fn status(&self) -> PeerStatus {
+        self.client.status()
+    }
+
+    /// The address other nodes bootstrap from (waits until it is listening).
+    async fn addr(&self) -> String {
+        wait_for("a listen address", || self.status().listen_addrs.first().cloned()).await
+    }
+
+    async fn wait_peers(&self, count: usize) {
+        wait_for(&format!("{count} peers"), || (self.status().peer_count == count).then_some(())).await
+    }
+}
+
+async fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn json(text: &str) -> Bytes {
+    Bytes::from(text.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_connect_and_report_each_other() {
+    let a = Node::start("", None);
+    let status = a.status();
+    assert!(status.enabled && !status.active);
+    assert_eq!(status.reason.as_deref(), Some("no bootstrap peers configured and mDNS off"));
+
+    let b = Node::start(&a.addr().await, None);
+    a.wait_peers(1).await;
+    b.wait_peers(1).await;
+    let (sa, sb) = (a.status(), b.status());
+    assert!(sa.active && sb.active);
+    assert_eq!((sa.state, sa.reason.clone()), (NodeState::Active, None));
+    assert_eq!(sb.peers[0].peer_id, sa.peer_id.clone().unwrap());
+    assert_eq!(sb.peers[0].direction, "outbound");
+    assert_eq!(sa.peers[0].direction, "inbound");
+    let measured = wait_for("ping latency and identify", || {
+        let peer = b.status().peers.into_iter().next()?;
+        (peer.latency_ms.is_some() && peer.agent.is_some()).then_some(peer)
+    })
+    .await;
+    assert!(measured.agent.unwrap().starts_with("peercache/"));
+    assert!(measured.protocols.iter().any(|p| p == "/peercache/fetch/1.0.0"), "{:?}", measured.protocols);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_on_one_node_is_readable_on_all_five() {
+    let a = Node::start("", None);
+    let addr = a.addr().await;
+    let others: Vec<Node> = (0..4).map(|_| Node::start(&addr, None)).collect();
+    a.wait_peers(4).await;
+    for node in &others {
+        node.wait_peers(1).await;
+    }
+    // Subscriptions travel right after connecting; give them a moment to land.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let small = a.cache.put("get_repo:octo/small", json(r#"{"id": 1}"#), PutOptions::default()).unwrap();
+    let big_body = format!("{{\"pad\":\"{}\"}}", "x".repeat(100 * 1024));
+    let big = a.cache.put("get_repo:octo/big", Bytes::from(big_body), PutOptions::default()).unwrap();
+    for node in &others {
+        for entry in [&small, &big] {
+            let got = wait_for(&format!("{} on a peer", entry.key), || node.cache.peek(&entry.key)).await;
+            assert_eq!(got.cid, entry.cid);
+            assert_eq!(got.origin, Origin::Peer(a.status().peer_id.unwrap()));
+        }
+    }
+    let sent: u64 = a.status().peers.iter().map(|p| p.entries_sent).sum();
+    assert!(sent >= 8, "A announced 2 entries to 4 peers (and served the big bodies): {sent}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miss_is_filled_from_a_peer_and_counted_as_a_peer_hit() {
+    let a = Node::start("", None);
+    // Stored before anyone is connected: nobody heard the announcement.
+    a.cache.put("list_runners:octo", json(r#"{"total_count": 3}"#), PutOptions::default()).unwrap();
+    let b = Node::start(&a.addr().await, None);
+    b.wait_peers(1).await;
+    assert!(b.cache.peek("list_runners:octo").is_none());
+
+    let got = b.cache.get_or_peer("list_runners:octo", Some(&b.client)).await.expect("fetched from A");
+    assert_eq!(got.value, json(r#"{"total_count": 3}"#));
+    assert!(b.cache.peek("list_runners:octo").is_some(), "stored locally");
+    assert!(b.cache.get_or_peer("nobody:has-this", Some(&b.client)).await.is_none());
+    let stats = b.cache.stats().counters;
+    assert_eq!((stats.peer_hits, stats.local_hits, stats.misses), (1, 0, 1));
+    // The next lookup is local, and still a peer hit (the data came from a peer).
+    assert!(b.cache.get("list_runners:octo").is_some());
+    assert_eq!(b.cache.stats().counters.peer_hits, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_announcement_is_rejected_and_not_stored() {
+    let a = Node::start("", None);
+    let b = Node::start(&a.addr().await, None);
+    a.wait_peers(1).await;
+    b.wait_peers(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let honest = Entry {
+        key: "get_repo:octo/forged".into(),
+        value: json(r#"{"private": false}"#),
+        stored_at_ms: a.cache.now_ms(),
+        ttl_secs: 300,
+        cid: content_id(br#"{"private": false}"#),
+        validation_hash: None,
+        etag: None,
+        upstream_status: Some(200),
+        origin: Origin::Local,
+    };
+    let mut forged = WireEntry::full(&honest);
+    forged.body = Some(br#"{"private": true}"#.to_vec()); // same length, other bytes
+    a.client.publish_raw(forged.encode()).await;
+    wait_for("the rejection to be counted", || (b.status().rejected_from_peers == 1).then_some(())).await;
+    assert!(b.cache.peek("get_repo:octo/forged").is_none());
+    // An honest announcement right after still goes through.
+    a.cache.put("get_repo:octo/honest", json("{}"), PutOptions::default()).unwrap();
+    wait_for("the honest entry", || b.cache.peek("get_repo:octo/honest")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_the_swarm_key_cannot_join() {
+    let key = PreSharedKey::new([7u8; 32]);
+    let a = Node::start("", Some(key));
+    let addr = a.addr().await;
+    let member = Node::start(&addr, Some(key));
+    member.wait_peers(1).await;
+    let stranger = Node::start(&addr, None);
+    let other_key = Node::start(&addr, Some(PreSharedKey::new([8u8; 32])));
+    let reason = wait_for("the stranger's dial to fail", || {
+        stranger.status().reason.filter(|r| r.contains("last error"))
+    })
+    .await;
+    assert!(reason.starts_with("dialing 1 bootstrap peers"), "{reason}");
+    wait_for("the wrong key's dial to fail", || other_key.status().reason.filter(|r| r.contains("last error"))).await;
+    assert_eq!(stranger.status().peer_count, 0);
+    assert_eq!(other_key.status().peer_count, 0);
+    assert_eq!(a.status().peer_count, 1, "only the member got in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_node_drops_it_from_the_others() {
+    let a = Node::start("", None);
+    let addr = a.addr().await;
+    let b = Node::start(&addr, None);
+    let c = Node::start(&addr, None);
+    a.wait_peers(2).await;
+    drop(b);
+    a.wait_peers(1).await;
+    assert!(a.status().active);
+    drop(c);
+    a.wait_peers(0).await;
+    let status = a.status();
+    assert!(!status.active);
+    assert_eq!(status.state, NodeState::Connecting);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bootstrap_addresses_are_skipped_and_good_ones_used() {
+    let a = Node::start("", None);
+    let list = format!("not-a-multiaddr, /ip4/127.0.0.1/tcp/1 ,{}", a.addr().await);
+    let b = Node::start(&list, None);
+    b.wait_peers(1).await;
+    assert!(b.status().reason.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_bootstrap_peer_is_reported_with_its_error() {
+    // A peer id nobody has, at a port nobody listens on.
+    let ghost = Keypair::generate_ed25519().public().to_peer_id();
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let b = Node::start(&format!("/ip4/127.0.0.1/tcp/{port}/p2p/{ghost}"), None);
+    let reason = wait_for("a dial error", || b.status().reason.filter(|r| r.contains("last error"))).await;
+    assert!(reason.starts_with("dialing 1 bootstrap peers; last error:"), "{reason}");
+    assert!(reason.to_lowercase().contains("refused"), "{reason}");
+    assert_eq!(b.status().state, NodeState::Connecting);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_is_a_failed_state_with_the_reason() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Arc::new(Cache::in_memory(CacheConfig::default(), Arc::new(SystemClock)));
+    let client = start(
+        NodeConfig {
+            identity: Keypair::generate_ed25519(),
+            listen_host: "127.0.0.1".parse().unwrap(),
+            port,
+            bootstrap: String::new(),
+            mdns: false,
+            swarm_key: None,
+            fetch_timeout: Duration::from_secs(2),
+            max_entry_bytes: 1024,
+        },
+        cache,
+    )
+    .unwrap();
+    let status = wait_for("the failed state", || Some(client.status()).filter(|s| s.state == NodeState::Failed)).await;
+    assert_eq!(status.reason, Some(format!("cannot listen on port {port}: address in use")));
+    assert!(status.enabled && !status.active);
+    drop(dir);
+}
