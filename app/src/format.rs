@@ -35,6 +35,26 @@ pub fn percent(fraction: f64) -> String {
     format!("{:.1}%", fraction * 100.0)
 }
 
+/// A peer id shortened for a table: first 6 and last 6 characters.
+pub fn short_peer_id(id: &str) -> String {
+    if id.chars().count() <= 16 {
+        return id.to_owned();
+    }
+    let chars: Vec<char> = id.chars().collect();
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 6..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// A ping round trip, or a dash until one was measured.
+pub fn latency(ms: Option<f64>) -> String {
+    match ms {
+        Some(ms) if ms < 10.0 => format!("{ms:.2} ms"),
+        Some(ms) => format!("{ms:.0} ms"),
+        None => "—".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +67,15 @@ mod tests {
             .collect();
         assert_eq!(classes, ["status-ok", "status-warn", "status-off", "status-error"]);
         assert_eq!(node_state_badge(NodeState::Disabled).0, "✗ Disabled");
+    }
+
+    #[test]
+    fn peer_ids_and_latencies_read_short() {
+        assert_eq!(short_peer_id("12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"), "12D3Ko…x6nXTN");
+        assert_eq!(short_peer_id("short"), "short");
+        assert_eq!(latency(None), "—");
+        assert_eq!(latency(Some(0.4321)), "0.43 ms");
+        assert_eq!(latency(Some(123.4)), "123 ms");
     }
 
     #[test]

@@ -4,7 +4,7 @@ import { PeercacheServer } from './server';
 let server: PeercacheServer;
 
 test.beforeEach(async () => {
-  server = await PeercacheServer.start();
+  server = await PeercacheServer.start({ args: ['--no-p2p'] });
 });
 
 test.afterEach(async () => {

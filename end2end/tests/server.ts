@@ -22,9 +22,16 @@ export class PeercacheServer {
     const args = ['serve', '--http', opts.http ?? '127.0.0.1:0', ...(opts.args ?? [])];
     // Each server gets its own cache directory, removed when it is disposed.
     const cacheDir = mkdtempSync(join(tmpdir(), 'peercache-e2e-'));
-    const env = { CACHE_DIR: cacheDir, ...(opts.env ?? {}) };
+    // P2P on loopback with an OS-chosen port unless a test says otherwise.
+    const env = { CACHE_DIR: cacheDir, CACHE_LISTEN_HOST: '127.0.0.1', CACHE_LISTEN_PORT: '0', ...(opts.env ?? {}) };
     const { proc, url } = await launch(args, env);
     return new PeercacheServer(proc, url, opts.args ?? [], env, cacheDir);
+  }
+
+  /** GET a JSON API path of this server. */
+  async json(path: string): Promise<any> {
+    const response = await fetch(`${this.url}${path}`);
+    return response.json();
   }
 
   get port(): string {

@@ -62,7 +62,7 @@ async fn get(app: Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
 }
 
 #[test]
-fn peers_endpoint_reports_the_node_that_was_not_started() {
+fn peers_endpoint_reports_a_node_switched_off() {
     run(async {
         let (status, content_type, body) = get(router(app_state()), "/api/mcp/peers").await;
         assert_eq!(status, StatusCode::OK);
@@ -70,7 +70,7 @@ fn peers_endpoint_reports_the_node_that_was_not_started() {
         let peers: PeerStatus = serde_json::from_slice(&body).unwrap();
         assert!(!peers.enabled && !peers.active);
         assert_eq!(peers.peer_count, 0);
-        assert_eq!(peers.reason.as_deref(), Some("P2P node not started"));
+        assert_eq!(peers.reason.as_deref(), Some("P2P disabled by CACHE_ENABLE_P2P=false"));
     })
 }
 
@@ -237,5 +237,25 @@ fn off_loopback_mutations_need_the_admin_token() {
         // Reads stay open.
         let read = Request::get("/api/cache/entries").body(Body::empty()).unwrap();
         assert_eq!(send(router(state), read).await.0, StatusCode::OK);
+    })
+}
+
+#[test]
+fn connect_rejects_bad_multiaddrs_and_says_when_p2p_is_off() {
+    run(async {
+        let state = app_state();
+        let connect = |body: &str| Request::post("/api/mcp/peers/connect").body(Body::from(body.to_owned())).unwrap();
+        let (status, body) = send(router(state.clone()), connect(r#"{"multiaddr": "/ip4/1.2.3"}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().unwrap().contains("invalid multiaddr"), "{body}");
+        let (status, body) = send(router(state.clone()), connect(r#"{"multiaddr": "/ip4/127.0.0.1/tcp/9100"}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["error"].as_str().unwrap().contains("/p2p/"), "{body}");
+        let (status, _) = send(router(state.clone()), connect("nope")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let good = r#"{"multiaddr": "/ip4/127.0.0.1/tcp/9100/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"}"#;
+        let (status, body) = send(router(state), connect(good)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body["error"].as_str().unwrap().contains("CACHE_ENABLE_P2P=false"), "{body}");
     })
 }

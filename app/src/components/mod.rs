@@ -1,5 +1,7 @@
 //! Dashboard widgets, one per file.
 
 pub mod cache_card;
+pub mod copy_button;
 pub mod peer_card;
+pub mod peer_list;
 pub mod poll;

@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 
 use crate::api::get_peer_status;
+use crate::components::copy_button::CopyButton;
+use crate::components::peer_list::PeerList;
 use crate::components::poll::{use_poll, POLL_PERIOD};
 use crate::format::{enabled_label, node_state_badge, ERROR_LOADING};
 use crate::model::PeerStatus;
@@ -33,6 +35,15 @@ fn PeerFields(status: PeerStatus) -> impl IntoView {
     let (label, class) = node_state_badge(status.state);
     let reason = status.reason.clone().unwrap_or_default();
     let enabled_title = if status.enabled { String::new() } else { reason.clone() };
+    let own_id = status.peer_id.clone().map(|id| {
+        view! {
+            <dt>"Peer ID"</dt>
+            <dd class="own-id">
+                <code id="own-peer-id">{id.clone()}</code>
+                <CopyButton text=id label="Copy this node's peer id"/>
+            </dd>
+        }
+    });
     view! {
         <dl class="fields">
             <dt>"Status"</dt>
@@ -41,9 +52,30 @@ fn PeerFields(status: PeerStatus) -> impl IntoView {
             <dd id="peer-count">{status.peer_count}</dd>
             <dt>"P2P Enabled"</dt>
             <dd id="p2p-enabled" title=enabled_title>{enabled_label(status.enabled)}</dd>
+            {own_id}
         </dl>
         <p class="reason" id="peer-reason">{reason}</p>
+        <ListenAddrs addrs=status.listen_addrs/>
+        <PeerList peers=status.peers/>
     }
+}
+
+/// This node's addresses, ready for another node's `CACHE_BOOTSTRAP_PEERS`.
+#[component]
+fn ListenAddrs(addrs: Vec<String>) -> impl IntoView {
+    (!addrs.is_empty()).then(|| {
+        view! {
+            <details class="listen-addrs">
+                <summary>"Listen addresses (for CACHE_BOOTSTRAP_PEERS)"</summary>
+                <ul id="listen-addrs">
+                    {addrs
+                        .into_iter()
+                        .map(|addr| view! { <li><code>{addr.clone()}</code><CopyButton text=addr label="Copy address"/></li> })
+                        .collect_view()}
+                </ul>
+            </details>
+        }
+    })
 }
 
 #[component]

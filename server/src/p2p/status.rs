@@ -17,11 +17,6 @@ impl NodeStatusHandle {
         (sender, NodeStatusHandle { receiver })
     }
 
-    /// The status of a node that was never started.
-    pub fn not_started() -> Self {
-        Self::channel(disabled("P2P node not started")).1
-    }
-
     pub fn current(&self) -> PeerStatus {
         self.receiver.borrow().clone()
     }

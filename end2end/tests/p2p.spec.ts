@@ -1,0 +1,87 @@
+import { test, expect, type Page } from '@playwright/test';
+import { PeercacheServer } from './server';
+
+// Two real `peercache serve` processes whose P2P nodes meet on 127.0.0.1.
+let a: PeercacheServer;
+let b: PeercacheServer;
+
+test.afterEach(async () => {
+  await b?.dispose();
+  await a?.dispose();
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function openDashboard(page: Page, server: PeercacheServer) {
+  await page.goto(server.url);
+  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
+}
+
+test('a lone node is enabled but not active, and says why', async ({ page }) => {
+  a = await PeercacheServer.start();
+  await openDashboard(page, a);
+  await expect(page.locator('#peer-status')).toHaveText('⚠ Enabled but not active');
+  await expect(page.locator('#peer-status')).toHaveClass(/status-warn/);
+  await expect(page.locator('#p2p-enabled')).toHaveText('✓ Enabled');
+  await expect(page.locator('#peer-reason')).toHaveText('no bootstrap peers configured and mDNS off');
+  await expect(page.locator('#peer-list-empty')).toBeVisible();
+  const status = await a.json('/api/mcp/peers');
+  await expect(page.locator('#own-peer-id')).toHaveText(status.peer_id);
+});
+
+test('two nodes bootstrapped by multiaddr show each other as active peers', async ({ browser }) => {
+  a = await PeercacheServer.start();
+  const aStatus = await until('A to listen', async () => {
+    const s = await a.json('/api/mcp/peers');
+    return s.listen_addrs.length > 0 ? s : undefined;
+  });
+  b = await PeercacheServer.start({ env: { CACHE_BOOTSTRAP_PEERS: aStatus.listen_addrs[0] } });
+  const bStatus = await until('B to connect', async () => {
+    const s = await b.json('/api/mcp/peers');
+    return s.peer_count === 1 ? s : undefined;
+  });
+  await until('A to see B', async () => ((await a.json('/api/mcp/peers')).peer_count === 1 ? true : undefined));
+
+  for (const [server, other] of [
+    [a, bStatus.peer_id],
+    [b, aStatus.peer_id],
+  ] as const) {
+    const page = await browser.newPage();
+    await openDashboard(page, server);
+    await expect(page.locator('#peer-status')).toHaveText('✓ Active');
+    await expect(page.locator('#peer-status')).toHaveClass(/status-ok/);
+    await expect(page.locator('#peer-count')).toHaveText('1');
+    const row = page.locator(`#peer-list li[data-peer-id="${other}"]`);
+    await expect(row).toBeVisible();
+    await expect(row.locator('.peer-id')).toHaveAttribute('title', other);
+    if (server === b) {
+      await expect(row.locator('.peer-direction')).toHaveText('outbound');
+      await page.screenshot({ path: 'screenshots/peers-active.png', fullPage: true });
+    }
+    await page.close();
+  }
+
+  // An entry put on A is visible on B, marked as coming from A.
+  const put = await fetch(`${a.url}/api/cache/entry?key=get_repo:octo/shared&ttl=600`, { method: 'PUT', body: '{"id": 42}' });
+  expect(put.status).toBe(201);
+  const page = await browser.newPage();
+  const entry = await until('the entry on B', async () => {
+    const list = await b.json('/api/cache/entries?prefix=get_repo:octo/shared');
+    return list.total === 1 ? list.entries[0] : undefined;
+  });
+  expect(entry.origin).toBe(aStatus.peer_id);
+
+  // Stopping B turns A back to yellow on its next poll.
+  await openDashboard(page, a);
+  await b.dispose();
+  await expect(page.locator('#peer-status')).toHaveText('⚠ Enabled but not active', { timeout: 10_000 });
+  await expect(page.locator('#peer-count')).toHaveText('0');
+});
