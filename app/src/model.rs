@@ -49,6 +49,9 @@ pub struct PeerInfo {
     pub connected_since: String,
     pub entries_received: u64,
     pub entries_sent: u64,
+    /// Gossipsub's score of the peer: 0 for a well-behaved peer, negative once
+    /// it sent messages we rejected.
+    pub gossip_score: Option<f64>,
 }
 
 /// `GET /api/mcp/cache/stats`.

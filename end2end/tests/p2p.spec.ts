@@ -85,3 +85,15 @@ test('two nodes bootstrapped by multiaddr show each other as active peers', asyn
   await expect(page.locator('#peer-status')).toHaveText('⚠ Enabled but not active', { timeout: 10_000 });
   await expect(page.locator('#peer-count')).toHaveText('0');
 });
+
+test('a P2P port already in use shows the red state with the reason, and the dashboard still works', async ({ page }) => {
+  a = await PeercacheServer.start();
+  const addr: string = (await until('A to listen', async () => (await a.json('/api/mcp/peers')).listen_addrs[0]));
+  const taken = addr.split('/')[4];
+  b = await PeercacheServer.start({ env: { CACHE_LISTEN_PORT: taken } });
+  await openDashboard(page, b);
+  await expect(page.locator('#peer-status')).toHaveText('✗ Failed');
+  await expect(page.locator('#peer-status')).toHaveClass(/status-error/);
+  await expect(page.locator('#peer-reason')).toHaveText(`cannot listen on port ${taken}: address in use`);
+  await expect(page.locator('#cache-hit-rate')).toHaveText('0.0%');
+});

@@ -168,6 +168,12 @@ async fn a_forged_announcement_is_rejected_and_not_stored() {
     a.client.publish_raw(forged.encode()).await;
     wait_for("the rejection to be counted", || (b.status().rejected_from_peers == 1).then_some(())).await;
     assert!(b.cache.peek("get_repo:octo/forged").is_none());
+    let a_id = a.status().peer_id.unwrap();
+    let score = wait_for("A's gossip score on B to fall", || {
+        b.status().peers.iter().find(|p| p.peer_id == a_id)?.gossip_score.filter(|s| *s < 0.0)
+    })
+    .await;
+    assert!(score < 0.0, "{score}");
     // An honest announcement right after still goes through.
     a.cache.put("get_repo:octo/honest", json("{}"), PutOptions::default()).unwrap();
     wait_for("the honest entry", || b.cache.peek("get_repo:octo/honest")).await;
@@ -257,4 +263,42 @@ async fn a_taken_port_is_a_failed_state_with_the_reason() {
     assert_eq!(status.reason, Some(format!("cannot listen on port {port}: address in use")));
     assert!(status.enabled && !status.active);
     drop(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_another_node_listens_on_is_not_silently_shared() {
+    let a = Node::start("", None);
+    let port: u16 = a.addr().await.split('/').nth(4).unwrap().parse().unwrap();
+    let cache = Arc::new(Cache::in_memory(CacheConfig::default(), Arc::new(SystemClock)));
+    let config = NodeConfig {
+        identity: Keypair::generate_ed25519(),
+        listen_host: "127.0.0.1".parse().unwrap(),
+        port,
+        bootstrap: String::new(),
+        mdns: false,
+        swarm_key: None,
+        fetch_timeout: Duration::from_secs(2),
+        max_entry_bytes: 1024,
+    };
+    let b = start(config, cache).unwrap();
+    assert_eq!(b.status().state, NodeState::Failed);
+    assert_eq!(b.status().reason, Some(format!("cannot listen on port {port}: address in use")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving() {
+    let b = Node::start("", None);
+    // A dials B, so B will not dial A back after dropping it.
+    let a = Node::start(&b.addr().await, None);
+    b.wait_peers(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.client.publish_raw(b"this is not an announcement".to_vec()).await;
+    wait_for("B to count the garbage", || (b.status().rejected_from_peers == 1).then_some(())).await;
+    b.wait_peers(0).await;
+    // B still works: a new peer connects and gets entries.
+    let c = Node::start(&b.addr().await, None);
+    c.wait_peers(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    b.cache.put("get_repo:octo/after", json("{}"), PutOptions::default()).unwrap();
+    wait_for("the entry on C", || c.cache.peek("get_repo:octo/after")).await;
 }

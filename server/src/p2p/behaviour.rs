@@ -14,12 +14,14 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{gossipsub, identify, kad, mdns, noise, ping, tcp, yamux, PeerId, StreamProtocol, Transport};
 use sha2::{Digest, Sha256};
 
-use crate::p2p::protocol::{FetchRequest, FetchResponse, ANNOUNCEMENT_MAX, FETCH_PROTOCOL};
+use crate::p2p::protocol::{FetchRequest, FetchResponse, ANNOUNCEMENT_MAX, ANNOUNCE_TOPIC, FETCH_PROTOCOL};
 
 pub const AGENT: &str = concat!("peercache/", env!("CARGO_PKG_VERSION"));
 const IDENTIFY_PROTOCOL: &str = "/peercache/id/1.0.0";
 const KAD_PROTOCOL: &str = "/peercache/kad/1.0.0";
 pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// A connection that has not finished pnet + Noise + Yamux by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
@@ -47,8 +49,11 @@ impl Behaviour {
             .message_id_fn(|message| gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec()))
             .build()
             .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
-        let gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)
+        let mut gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)
             .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
+        gossipsub
+            .with_peer_score(score_params(), gossipsub::PeerScoreThresholds::default())
+            .map_err(|e| anyhow::anyhow!("gossipsub scoring: {e}"))?;
         let codec = request_response::cbor::codec::Codec::default()
             .set_request_size_maximum(4 * 1024)
             .set_response_size_maximum(max_entry_bytes + 64 * 1024);
@@ -73,6 +78,26 @@ impl Behaviour {
     }
 }
 
+/// Peer scoring that punishes what we reject and nothing else: our topic is
+/// quiet (a message per cache write), so delivery-rate penalties would punish
+/// honest peers. Each rejected message costs its sender; a few put it below
+/// the gossip and publish thresholds.
+fn score_params() -> gossipsub::PeerScoreParams {
+    let topic = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -10.0,
+        invalid_message_deliveries_decay: 0.99,
+        ..gossipsub::TopicScoreParams::default()
+    };
+    let mut params = gossipsub::PeerScoreParams::default();
+    params.topics.insert(gossipsub::IdentTopic::new(ANNOUNCE_TOPIC).hash(), topic);
+    params
+}
+
 /// TCP (+ pnet when a swarm key is given) + Noise + Yamux.
 pub fn transport(key: &Keypair, psk: Option<PreSharedKey>) -> anyhow::Result<Boxed<(PeerId, StreamMuxerBox)>> {
     let noise = noise::Config::new(key)?;
@@ -83,13 +108,13 @@ pub fn transport(key: &Keypair, psk: Option<PreSharedKey>) -> anyhow::Result<Box
             .upgrade(Version::V1Lazy)
             .authenticate(noise)
             .multiplex(yamux::Config::default())
-            .timeout(Duration::from_secs(20))
+            .timeout(HANDSHAKE_TIMEOUT)
             .boxed(),
         None => tcp
             .upgrade(Version::V1Lazy)
             .authenticate(noise)
             .multiplex(yamux::Config::default())
-            .timeout(Duration::from_secs(20))
+            .timeout(HANDSHAKE_TIMEOUT)
             .boxed(),
     };
     Ok(transport)

@@ -480,6 +480,7 @@ impl EventLoop {
                 connected_since: rfc3339(peer.connected_since_ms),
                 entries_received: peer.entries_received,
                 entries_sent: peer.entries_sent,
+                gossip_score: self.swarm.behaviour().gossipsub.peer_score(id),
             })
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));

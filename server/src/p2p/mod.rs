@@ -94,7 +94,18 @@ pub fn start(config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeClient
     swarm.behaviour_mut().gossipsub.subscribe(&topic)?;
 
     let listen: Multiaddr = Multiaddr::from(config.listen_host).with(Protocol::Tcp(config.port));
-    let listen_error = swarm.listen_on(listen).err().map(|error| {
+    // libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port
+    // would bind "successfully" and silently share it. A plain bind first
+    // finds out whether the port is really ours.
+    let probe = match config.port {
+        0 => Ok(()),
+        port => std::net::TcpListener::bind((config.listen_host, port)).map(drop),
+    };
+    let listened = match probe {
+        Ok(()) => swarm.listen_on(listen).map(drop),
+        Err(error) => Err(TransportError::Other(error)),
+    };
+    let listen_error = listened.err().map(|error| {
         let reason = format!("cannot listen on port {}: {}", config.port, describe_listen_error(&error));
         tracing::error!("{reason}");
         reason
