@@ -86,6 +86,35 @@ pub struct CacheStats {
     pub operations: BTreeMap<String, OperationStats>,
     /// The last 100 upstream calls, oldest first.
     pub api_call_log: Vec<ApiCall>,
+    /// The GitHub proxy's figures.
+    pub proxy: ProxyStats,
+}
+
+/// What the GitHub proxy did (`/github/...`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProxyStats {
+    /// Requests sent to GitHub.
+    pub upstream_calls: u64,
+    /// Responses by `X-Peercache` mode (HIT, PEER-HIT, MISS, REVALIDATED, COALESCED, STALE, PASS).
+    pub modes: BTreeMap<String, u64>,
+    /// Requests answered without a full GitHub call in the last 60 minutes.
+    pub calls_saved_last_hour: u64,
+    /// Last known rate limit of each token scope, most constrained first.
+    pub rate_limits: Vec<RateLimitInfo>,
+}
+
+/// GitHub's rate limit for one token scope, as its last response said.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateLimitInfo {
+    /// The scope hash (never the token).
+    pub scope: String,
+    pub remaining: Option<u64>,
+    pub limit: Option<u64>,
+    /// When the limit resets (RFC 3339).
+    pub reset: Option<String>,
+    pub resource: Option<String>,
+    /// While set, GitHub refused this scope and peercache does not ask it again.
+    pub blocked_until: Option<String>,
 }
 
 /// Lookups of one operation family.
@@ -211,6 +240,7 @@ mod tests {
             p2p_peers: 0,
             operations: BTreeMap::from([("get_repo".into(), OperationStats { hits: 1, misses: 1 })]),
             api_call_log: vec![],
+            proxy: ProxyStats::default(),
         };
         let json = serde_json::to_string(&stats).unwrap();
         assert!(json.contains("\"total_size_mb\":3.0"), "{json}");

@@ -93,6 +93,19 @@ pub struct ServeConfig {
     #[arg(long = "swarm-key", env = "CACHE_SWARM_KEY", value_name = "FILE")]
     pub swarm_key: Option<PathBuf>,
 
+    /// GitHub's REST API that `/github/...` forwards to.
+    #[arg(long = "github-api-url", env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+
+    /// Group secret for token scopes (same on every peer of a group); defaults
+    /// to the swarm key, else a public salt.
+    #[arg(long = "cache-secret", env = "CACHE_SECRET", hide_env_values = true)]
+    pub cache_secret: Option<String>,
+
+    /// GitHub responses larger than this many bytes stream through uncached.
+    #[arg(long = "proxy-max-body", env = "CACHE_PROXY_MAX_BODY", default_value_t = 8 * 1024 * 1024)]
+    pub proxy_max_body: usize,
+
     /// How long a local miss waits for peers, in milliseconds.
     #[arg(long = "peer-timeout-ms", env = "CACHE_PEER_TIMEOUT_MS", default_value_t = 2000)]
     pub peer_timeout_ms: u64,

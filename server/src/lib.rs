@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod github;
 pub mod http;
 pub mod p2p;
 pub mod serve;

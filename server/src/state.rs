@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use app::api::Backend;
-use app::model::{bytes_to_mb, hit_rate, CacheStats, PeerStatus};
+use app::model::{bytes_to_mb, hit_rate, CacheStats, PeerStatus, ProxyStats};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -13,6 +13,8 @@ use crate::cache::store::StoreError;
 use crate::cache::ttl::SystemClock;
 use crate::cache::Cache;
 use crate::config::ServeConfig;
+use crate::github::proxy::{GithubProxy, ProxyConfig};
+use crate::github::scope::Scopes;
 use crate::p2p::client::NodeClient;
 use crate::p2p::identity::{load_or_create_identity, read_swarm_key};
 use crate::p2p::status::NodeStatusHandle;
@@ -24,6 +26,7 @@ pub struct AppState {
     pub node: NodeStatusHandle,
     /// The running P2P node, when enabled.
     pub p2p: Option<NodeClient>,
+    pub github: Arc<GithubProxy>,
     pub leptos_options: LeptosOptions,
     /// Token mutating endpoints require; `None` when the listener is loopback.
     pub admin_token: Option<Arc<str>>,
@@ -55,7 +58,19 @@ impl AppState {
             .build();
         let cache = Arc::new(open_cache(config)?);
         let p2p = if config.p2p_enabled() { Some(start_node(config, cache.clone())?) } else { None };
+        let swarm_key_text = config.swarm_key.as_deref().and_then(|path| std::fs::read_to_string(path).ok());
+        let github = GithubProxy::new(
+            ProxyConfig {
+                upstream: config.github_api_url.clone(),
+                default_ttl_secs: config.default_ttl,
+                max_body: config.proxy_max_body,
+                scopes: Scopes::new(config.cache_secret.as_deref(), swarm_key_text.as_deref()),
+            },
+            cache.clone(),
+            p2p.clone(),
+        )?;
         Ok(AppState {
+            github: Arc::new(github),
             cache,
             node: p2p.as_ref().map_or_else(p2p::disabled_by_config, NodeClient::status_handle),
             p2p,
@@ -139,6 +154,12 @@ impl Backend for AppState {
             p2p_peers: node.peer_count,
             operations: counters.operations,
             api_call_log: counters.api_call_log,
+            proxy: ProxyStats {
+                upstream_calls: self.github.counters.upstream_calls.load(std::sync::atomic::Ordering::Relaxed),
+                modes: self.github.counters.modes(),
+                calls_saved_last_hour: self.github.counters.saved_last_hour(self.cache.now_ms()),
+                rate_limits: self.github.limits.snapshot(self.cache.now_ms()),
+            },
         }
     }
 }

@@ -259,17 +259,43 @@ impl Cache {
     /// `get`, and on a local miss the peers: an entry a peer has is stored
     /// here and counted as a peer hit; only when no peer has it is it a miss.
     pub async fn get_or_peer(self: &Arc<Self>, key: &str, peers: Option<&dyn PeerSource>) -> Option<Arc<Entry>> {
-        if let Some(hit) = self.find(key, |_| true) {
+        if let Some(hit) = self.get_fresh(key) {
             return Some(hit);
         }
-        let from_peer = match peers {
-            Some(peers) if validate_key(key).is_ok() => peers.fetch(key).await,
-            _ => None,
+        let found = match peers {
+            Some(peers) => self.fetch_from_peers(key, peers).await,
+            None => None,
         };
-        let Some(entry) = from_peer else {
-            self.counters.miss(operation_of(key));
+        if found.is_none() {
+            self.count_miss(key);
+        }
+        found
+    }
+
+    /// A fresh entry counted as a hit, or `None` with the miss left uncounted
+    /// (for callers that go on looking elsewhere).
+    pub fn get_fresh(&self, key: &str) -> Option<Arc<Entry>> {
+        self.find(key, |_| true)
+    }
+
+    /// Counts a lookup of `key` that found nothing anywhere.
+    pub fn count_miss(&self, key: &str) {
+        self.counters.miss(operation_of(key));
+    }
+
+    /// Counts a request answered without an upstream call other than by a
+    /// hit (a revalidation, a coalesced or stale answer).
+    pub fn count_saved(&self) {
+        self.counters.saved_without_hit();
+    }
+
+    /// Asks the peers for `key`; what one has is stored here and counted as
+    /// a peer hit. Nothing is counted when no peer has it.
+    pub async fn fetch_from_peers(self: &Arc<Self>, key: &str, peers: &dyn PeerSource) -> Option<Arc<Entry>> {
+        if validate_key(key).is_err() {
             return None;
-        };
+        }
+        let entry = peers.fetch(key).await?;
         self.counters.hit(operation_of(key), true);
         let cache = Arc::clone(self);
         let stored = tokio::task::spawn_blocking(move || cache.insert(entry.clone()).map_err(|e| (e, entry))).await;

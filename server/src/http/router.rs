@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use app::api::SharedBackend;
 use app::{shell, App};
-use axum::routing::get;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::{any, get};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -21,6 +24,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api", api::routes())
+        .route("/github", any(github))
+        .route("/github/{*path}", any(github))
         .leptos_routes_with_context(
             &state,
             generate_route_list(App),
@@ -29,4 +34,9 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback_service(ServeDir::new(site_root))
         .with_state(state)
+}
+
+/// `/github/...`: the caching GitHub proxy.
+async fn github(State(state): State<AppState>, request: Request<Body>) -> Response {
+    state.github.handle(request).await
 }

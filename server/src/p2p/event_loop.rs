@@ -355,7 +355,7 @@ impl EventLoop {
             self.requests.insert(request, Purpose::Announced);
             return MessageAcceptance::Accept;
         }
-        match self.check(author, wire) {
+        match self.check(author, wire, true) {
             Ok(Some(entry)) => {
                 self.store(entry);
                 MessageAcceptance::Accept
@@ -366,9 +366,11 @@ impl EventLoop {
     }
 
     /// Verifies a complete wire entry from `peer`: `Some` to store, `None`
-    /// when we already have it, `Err` when it was rejected (and counted).
-    fn check(&mut self, peer: PeerId, wire: WireEntry) -> Result<Option<Entry>, ()> {
-        let ours = self.cache.peek(&wire.key);
+    /// when we already have it (or a newer copy), `Err` when it was rejected
+    /// (and counted). A miss wants the entry whatever we hold, so it passes
+    /// `compare_with_ours = false`.
+    fn check(&mut self, peer: PeerId, wire: WireEntry, compare_with_ours: bool) -> Result<Option<Entry>, ()> {
+        let ours = if compare_with_ours { self.cache.peek(&wire.key) } else { None };
         match verify(wire, &peer.to_string(), self.cache.now_ms(), ours.as_deref()) {
             Ok(Verdict::Store(entry)) => {
                 if let Some(peer) = self.peers.get_mut(&peer) {
@@ -415,8 +417,9 @@ impl EventLoop {
                 }
                 request_response::Message::Response { request_id, response } => {
                     let purpose = self.requests.remove(&request_id);
+                    let for_a_miss = matches!(purpose, Some(Purpose::Miss(_)));
                     let verified = match response.entry {
-                        Some(wire) => self.check(peer, wire).ok().flatten(),
+                        Some(wire) => self.check(peer, wire, !for_a_miss).ok().flatten(),
                         None => None,
                     };
                     match purpose {

@@ -1,0 +1,124 @@
+//! Token scopes. A response cached for one token must never be served to
+//! another, yet every peer of a group must compute the same key for the same
+//! token. So the key holds `scope = hex(HMAC-SHA256(group secret, token))[..16]`
+//! — never the token — and the body of a token-scoped entry is sealed with
+//! ChaCha20-Poly1305 under a key derived from the token (HKDF-SHA256), so a
+//! peer without that token cannot read it even though the entry travels to it.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// Salt used when no group secret is configured: public, so every peercache
+/// computes the same scopes; it hides tokens from the key, not from a guesser.
+const PUBLIC_SALT: &[u8] = b"peercache/scope/v1/public-salt";
+const BODY_KEY_INFO: &[u8] = b"peercache/body-key/v1";
+/// The scope of requests without a token.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// Computes scopes and body keys for one group.
+#[derive(Clone)]
+pub struct Scopes {
+    secret: Vec<u8>,
+}
+
+/// The scope of one request.
+#[derive(Clone)]
+pub struct Scope {
+    /// `anonymous` or 16 hex characters; safe to log and to put in keys.
+    pub id: String,
+    /// Key sealing this scope's bodies; `None` for the anonymous scope.
+    key: Option<[u8; 32]>,
+}
+
+impl Scopes {
+    /// The group secret: `CACHE_SECRET`, else the swarm key, else the public salt.
+    pub fn new(cache_secret: Option<&str>, swarm_key: Option<&str>) -> Scopes {
+        let secret = match (cache_secret.filter(|s| !s.is_empty()), swarm_key) {
+            (Some(secret), _) => Sha256::digest(secret.as_bytes()).to_vec(),
+            (None, Some(psk)) => Sha256::digest(psk.as_bytes()).to_vec(),
+            (None, None) => PUBLIC_SALT.to_vec(),
+        };
+        Scopes { secret }
+    }
+
+    /// The scope of a request's `Authorization` header value (the whole value,
+    /// scheme included), or the anonymous scope without one.
+    pub fn scope_of(&self, authorization: Option<&str>) -> Scope {
+        let Some(token) = authorization.filter(|t| !t.trim().is_empty()) else {
+            return Scope { id: ANONYMOUS.to_owned(), key: None };
+        };
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        mac.update(token.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(&self.secret), token.as_bytes())
+            .expand(BODY_KEY_INFO, &mut key)
+            .expect("32 bytes is a valid HKDF output length");
+        Scope { id, key: Some(key) }
+    }
+}
+
+impl Scope {
+    pub fn is_anonymous(&self) -> bool {
+        self.key.is_none()
+    }
+
+    /// Seals `plaintext` (nonce ‖ ciphertext, base64); anonymous data is not sealed.
+    pub fn seal(&self, plaintext: &[u8]) -> Option<String> {
+        let key = self.key?;
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(&key));
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut sealed = nonce.to_vec();
+        sealed.extend(cipher.encrypt(&nonce, plaintext).expect("encrypting in memory cannot fail"));
+        Some(BASE64.encode(sealed))
+    }
+
+    /// Opens what `seal` made; `None` for a wrong key or tampered data.
+    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+        let key = self.key?;
+        let bytes = BASE64.decode(sealed).ok()?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        ChaCha20Poly1305::new(Key::from_slice(&key)).decrypt(Nonce::from_slice(nonce), ciphertext).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_token_same_scope_across_peers_of_a_group() {
+        let a = Scopes::new(Some("group"), None).scope_of(Some("token ghp_abc"));
+        let b = Scopes::new(Some("group"), None).scope_of(Some("token ghp_abc"));
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.id.len(), 16);
+        assert!(!a.id.contains("ghp_abc"));
+        assert_ne!(a.id, Scopes::new(Some("group"), None).scope_of(Some("token ghp_xyz")).id);
+        assert_ne!(a.id, Scopes::new(Some("other"), None).scope_of(Some("token ghp_abc")).id);
+        assert_eq!(Scopes::new(None, None).scope_of(None).id, ANONYMOUS);
+        assert_eq!(Scopes::new(None, None).scope_of(Some("  ")).id, ANONYMOUS);
+    }
+
+    #[test]
+    fn a_sealed_body_opens_only_with_the_same_token() {
+        let scopes = Scopes::new(None, Some("/key/swarm/psk/1.0.0/\n/base16/\n00"));
+        let mine = scopes.scope_of(Some("Bearer mine"));
+        let sealed = mine.seal(br#"{"private": true}"#).unwrap();
+        assert!(!sealed.contains("private"));
+        assert_eq!(scopes.scope_of(Some("Bearer mine")).open(&sealed).unwrap(), br#"{"private": true}"#);
+        assert!(scopes.scope_of(Some("Bearer yours")).open(&sealed).is_none());
+        assert!(scopes.scope_of(None).open(&sealed).is_none());
+        let mut tampered = BASE64.decode(&sealed).unwrap();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert!(mine.open(&BASE64.encode(tampered)).is_none());
+    }
+}

@@ -1,0 +1,126 @@
+//! The proxy's counters: responses per `X-Peercache` mode and the calls saved
+//! per minute over the last hour (a ring of 60 buckets).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// What happened to one proxied request; sent as `X-Peercache`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Hit,
+    PeerHit,
+    Miss,
+    Revalidated,
+    Coalesced,
+    Stale,
+    Pass,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 7] =
+        [Mode::Hit, Mode::PeerHit, Mode::Miss, Mode::Revalidated, Mode::Coalesced, Mode::Stale, Mode::Pass];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Hit => "HIT",
+            Mode::PeerHit => "PEER-HIT",
+            Mode::Miss => "MISS",
+            Mode::Revalidated => "REVALIDATED",
+            Mode::Coalesced => "COALESCED",
+            Mode::Stale => "STALE",
+            Mode::Pass => "PASS",
+        }
+    }
+
+    /// Whether this answer spared a full call to GitHub.
+    pub fn saved_a_call(self) -> bool {
+        matches!(self, Mode::Hit | Mode::PeerHit | Mode::Revalidated | Mode::Coalesced | Mode::Stale)
+    }
+
+    /// The RFC 9211 `Cache-Status` value.
+    pub fn cache_status(self) -> &'static str {
+        match self {
+            Mode::Hit => "peercache; hit",
+            Mode::PeerHit => "peercache; hit; detail=peer",
+            Mode::Miss => "peercache; fwd=uri-miss; stored",
+            Mode::Revalidated => "peercache; fwd=stale; fwd-status=304; stored",
+            Mode::Coalesced => "peercache; fwd=uri-miss; collapsed",
+            Mode::Stale => "peercache; hit; detail=stale-rate-limited",
+            Mode::Pass => "peercache; fwd=bypass",
+        }
+    }
+}
+
+const MINUTES: usize = 60;
+
+pub struct ProxyCounters {
+    modes: [AtomicU64; 7],
+    pub upstream_calls: AtomicU64,
+    /// (minute since epoch, calls saved in it), one slot per minute of the hour.
+    saved: Mutex<[(u64, u64); MINUTES]>,
+}
+
+impl Default for ProxyCounters {
+    fn default() -> Self {
+        ProxyCounters {
+            modes: Default::default(),
+            upstream_calls: AtomicU64::new(0),
+            saved: Mutex::new([(0, 0); MINUTES]),
+        }
+    }
+}
+
+impl ProxyCounters {
+    pub fn record(&self, mode: Mode, now_ms: u64) {
+        let index = Mode::ALL.iter().position(|m| *m == mode).expect("every mode is listed");
+        self.modes[index].fetch_add(1, Ordering::Relaxed);
+        if mode.saved_a_call() {
+            let minute = now_ms / 60_000;
+            let mut saved = self.saved.lock().expect("saved calls lock");
+            let slot = &mut saved[(minute % MINUTES as u64) as usize];
+            if slot.0 != minute {
+                *slot = (minute, 0);
+            }
+            slot.1 += 1;
+        }
+    }
+
+    pub fn upstream_call(&self) {
+        self.upstream_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn modes(&self) -> BTreeMap<String, u64> {
+        Mode::ALL
+            .iter()
+            .zip(&self.modes)
+            .map(|(mode, count)| (mode.as_str().to_owned(), count.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Calls saved in the 60 minutes up to `now_ms`.
+    pub fn saved_last_hour(&self, now_ms: u64) -> u64 {
+        let minute = now_ms / 60_000;
+        let saved = self.saved.lock().expect("saved calls lock");
+        saved.iter().filter(|(m, _)| minute.saturating_sub(*m) < MINUTES as u64).map(|(_, n)| n).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_modes_and_forgets_saves_older_than_an_hour() {
+        let counters = ProxyCounters::default();
+        let t0 = 1_000 * 60_000;
+        counters.record(Mode::Hit, t0);
+        counters.record(Mode::Miss, t0);
+        counters.record(Mode::Coalesced, t0 + 30 * 60_000);
+        assert_eq!(counters.modes()["HIT"], 1);
+        assert_eq!(counters.modes()["MISS"], 1);
+        assert_eq!(counters.saved_last_hour(t0 + 30 * 60_000), 2);
+        assert_eq!(counters.saved_last_hour(t0 + 60 * 60_000), 1, "the first save is an hour old");
+        assert_eq!(counters.saved_last_hour(t0 + 120 * 60_000), 0);
+    }
+}

@@ -1,0 +1,146 @@
+//! How a GitHub response lives in the cache: a JSON envelope (the cache holds
+//! JSON) with the status, the headers worth replaying and the body — inline
+//! when it is JSON, base64 otherwise — and, for a token's scope, all of that
+//! sealed so that only the same token opens it.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::github::scope::Scope;
+
+/// Response headers kept with a cached body and replayed on hits.
+pub const KEPT_HEADERS: &[&str] =
+    &["content-type", "etag", "last-modified", "link", "x-github-media-type", "x-oauth-scopes", "x-accepted-oauth-scopes"];
+
+/// A response ready to send: what a hit serves.
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Plain<'a> {
+    status: u16,
+    headers: Vec<(String, String)>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none", default)]
+    json: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    body_b64: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    sealed: String,
+}
+
+impl Decoded {
+    /// Keeps the replayable headers of an upstream response.
+    pub fn new(status: StatusCode, upstream: &HeaderMap, body: Bytes) -> Decoded {
+        let mut headers = HeaderMap::new();
+        for name in KEPT_HEADERS {
+            if let Some(value) = upstream.get(*name) {
+                headers.insert(HeaderName::from_static(name), value.clone());
+            }
+        }
+        Decoded { status, headers, body }
+    }
+
+    /// The envelope stored under the scope: sealed unless anonymous.
+    pub fn encode(&self, scope: &Scope) -> Vec<u8> {
+        let text = std::str::from_utf8(&self.body).ok();
+        let json = text.and_then(|t| serde_json::from_str::<&RawValue>(t).ok());
+        let plain = Plain {
+            status: self.status.as_u16(),
+            headers: self
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            json,
+            body_b64: json.is_none().then(|| BASE64.encode(&self.body)),
+        };
+        let plain = serde_json::to_vec(&plain).expect("an envelope always serializes");
+        match scope.seal(&plain) {
+            Some(sealed) => serde_json::to_vec(&Sealed { sealed }).expect("a sealed envelope always serializes"),
+            None => plain,
+        }
+    }
+
+    /// Reads an envelope back; `None` when it is not one, or is sealed for
+    /// another scope.
+    pub fn decode(stored: &[u8], scope: &Scope) -> Option<Decoded> {
+        let opened;
+        let plain_bytes = if scope.is_anonymous() {
+            stored
+        } else {
+            let sealed: Sealed = serde_json::from_slice(stored).ok()?;
+            opened = scope.open(&sealed.sealed)?;
+            &opened[..]
+        };
+        let plain: Plain<'_> = serde_json::from_slice(plain_bytes).ok()?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in plain.headers {
+            headers.insert(HeaderName::try_from(name).ok()?, HeaderValue::try_from(value).ok()?);
+        }
+        let body = match (plain.json, plain.body_b64) {
+            (Some(json), _) => Bytes::copy_from_slice(json.get().as_bytes()),
+            (None, Some(b64)) => Bytes::from(BASE64.decode(b64).ok()?),
+            (None, None) => Bytes::new(),
+        };
+        Some(Decoded { status: StatusCode::from_u16(plain.status).ok()?, headers, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::scope::Scopes;
+
+    fn upstream_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+        headers.insert("etag", HeaderValue::from_static("W/\"abc\""));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
+        headers
+    }
+
+    #[test]
+    fn anonymous_json_is_stored_readably_and_round_trips() {
+        let scope = Scopes::new(None, None).scope_of(None);
+        let decoded = Decoded::new(StatusCode::OK, &upstream_headers(), Bytes::from_static(br#"{"id":1,"name":"x"}"#));
+        let stored = decoded.encode(&scope);
+        let text = String::from_utf8(stored.clone()).unwrap();
+        assert!(text.contains(r#""json":{"id":1,"name":"x"}"#), "{text}");
+        assert!(!text.contains("x-ratelimit"), "volatile headers are not kept");
+        let back = Decoded::decode(&stored, &scope).unwrap();
+        assert_eq!(back.body, decoded.body);
+        assert_eq!(back.headers.get("etag").unwrap(), "W/\"abc\"");
+    }
+
+    #[test]
+    fn scoped_bodies_are_sealed_and_other_scopes_cannot_read_them() {
+        let scopes = Scopes::new(Some("g"), None);
+        let mine = scopes.scope_of(Some("token a"));
+        let decoded = Decoded::new(StatusCode::OK, &upstream_headers(), Bytes::from_static(br#"{"secret":"s3"}"#));
+        let stored = decoded.encode(&mine);
+        assert!(!String::from_utf8_lossy(&stored).contains("s3"));
+        serde_json::from_slice::<serde_json::Value>(&stored).expect("still JSON for the cache");
+        assert_eq!(Decoded::decode(&stored, &mine).unwrap().body, decoded.body);
+        assert!(Decoded::decode(&stored, &scopes.scope_of(Some("token b"))).is_none());
+        assert!(Decoded::decode(&stored, &scopes.scope_of(None)).is_none());
+    }
+
+    #[test]
+    fn non_json_bodies_travel_as_base64() {
+        let scope = Scopes::new(None, None).scope_of(None);
+        let decoded = Decoded::new(StatusCode::OK, &HeaderMap::new(), Bytes::from_static(b"raw file\n\xff"));
+        let back = Decoded::decode(&decoded.encode(&scope), &scope).unwrap();
+        assert_eq!(back.body, decoded.body);
+    }
+}

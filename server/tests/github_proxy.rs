@@ -1,0 +1,326 @@
+//! The GitHub proxy against a fake GitHub: a real axum server in this test
+//! that serves JSON with ETags, answers 304 to a matching If-None-Match,
+//! counts every request, sends rate-limit headers and can be switched to
+//! refuse with a rate limit. Both servers listen on 127.0.0.1, OS-chosen ports.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
+use server::config::ServeConfig;
+use server::http::router::router;
+use server::state::AppState;
+
+#[derive(Default)]
+struct Fake {
+    requests: AtomicUsize,
+    if_none_match: Mutex<Vec<Option<String>>>,
+    rate_limited: AtomicBool,
+}
+
+const ETAG: &str = "\"v1\"";
+
+async fn repo(State(fake): State<Arc<Fake>>, Path((owner, repo)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    fake.requests.fetch_add(1, Ordering::SeqCst);
+    let inm = headers.get("if-none-match").map(|v| v.to_str().unwrap().to_owned());
+    fake.if_none_match.lock().unwrap().push(inm.clone());
+    if fake.rate_limited.load(Ordering::SeqCst) {
+        return (
+            StatusCode::FORBIDDEN,
+            [("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "4102444800"), ("retry-after", "60")],
+            r#"{"message":"API rate limit exceeded for user ID 1."}"#,
+        )
+            .into_response();
+    }
+    if owner == "slow" {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    if inm.as_deref() == Some(ETAG) {
+        return (StatusCode::NOT_MODIFIED, [("etag", ETAG), ("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4990")]).into_response();
+    }
+    let viewer = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let body = serde_json::json!({"full_name": format!("{owner}/{repo}"), "viewer": viewer}).to_string();
+    let max_age = if owner == "short" { "private, max-age=1" } else { "private, max-age=60" };
+    (
+        [
+            ("content-type", "application/json; charset=utf-8"),
+            ("etag", ETAG),
+            ("cache-control", max_age),
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "4999"),
+            ("x-ratelimit-reset", "4102444800"),
+            ("x-ratelimit-resource", "core"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn create_issue(State(fake): State<Arc<Fake>>) -> impl IntoResponse {
+    fake.requests.fetch_add(1, Ordering::SeqCst);
+    (StatusCode::CREATED, [("content-type", "application/json")], r#"{"number": 1}"#)
+}
+
+async fn start_fake() -> (Arc<Fake>, SocketAddr) {
+    let fake = Arc::new(Fake::default());
+    let app = Router::new()
+        .route("/repos/{owner}/{repo}", routing::get(repo))
+        .route("/repos/{owner}/{repo}/issues", routing::get(repo).post(create_issue))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (fake, addr)
+}
+
+struct Peercache {
+    url: String,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_peercache(upstream: &str, p2p: Option<String>) -> Peercache {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServeConfig::for_tests("127.0.0.1:0".parse().unwrap(), dir.path().to_owned());
+    config.github_api_url = upstream.to_owned();
+    if let Some(bootstrap) = p2p {
+        config.enable_p2p = true;
+        config.p2p_host = "127.0.0.1".parse().unwrap();
+        config.p2p_port = 0;
+        config.bootstrap_peers = bootstrap;
+    }
+    let state = AppState::new(&config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Peercache { url, state, _dir: dir }
+}
+
+async fn get(url: &str, token: Option<&str>) -> (StatusCode, String, HeaderMap) {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("token {token}"));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    (status, response.text().await.unwrap(), headers)
+}
+
+fn mode(headers: &HeaderMap) -> &str {
+    headers.get("x-peercache").expect("every response says its mode").to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_second_get_is_a_hit_with_one_upstream_call() {
+    let (fake, addr) = start_fake().await;
+    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let url = format!("{}/github/repos/octo/hello", pc.url);
+    let (status, body, headers) = get(&url, Some("A")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(mode(&headers), "MISS");
+    assert_eq!(headers["cache-status"], "peercache; fwd=uri-miss; stored");
+    assert!(body.contains("octo/hello"));
+    tokio::time::sleep(Duration::from_millis(100)).await; // the store commits in the background
+    let (status, again, headers) = get(&url, Some("A")).await;
+    assert_eq!((status, mode(&headers)), (StatusCode::OK, "HIT"));
+    assert_eq!(again, body);
+    assert_eq!(headers["etag"], ETAG);
+    assert_eq!(headers["cache-status"], "peercache; hit");
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+
+    // A client that already has the body gets a free 304 from us.
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", "token A")
+        .header("if-none-match", ETAG)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+
+    let stats: serde_json::Value =
+        serde_json::from_str(&reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().text().await.unwrap()).unwrap();
+    assert_eq!(stats["proxy"]["upstream_calls"], 1);
+    assert_eq!(stats["proxy"]["modes"]["HIT"], 2);
+    assert_eq!(stats["proxy"]["modes"]["MISS"], 1);
+    assert_eq!(stats["api_calls_made"], 1);
+    let limit = &stats["proxy"]["rate_limits"][0];
+    assert_eq!((limit["remaining"].as_u64(), limit["limit"].as_u64()), (Some(4999), Some(5000)));
+    assert_eq!(limit["scope"].as_str().unwrap().len(), 16);
+    assert!(!stats.to_string().contains("token A"), "the token never appears");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_ttl_a_304_revalidates_for_free() {
+    let (fake, addr) = start_fake().await;
+    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let url = format!("{}/github/repos/short/lived", pc.url);
+    let (_, first, headers) = get(&url, None).await;
+    assert_eq!(mode(&headers), "MISS");
+    tokio::time::sleep(Duration::from_millis(1200)).await; // max-age=1
+    let (status, body, headers) = get(&url, None).await;
+    assert_eq!((status, mode(&headers)), (StatusCode::OK, "REVALIDATED"));
+    assert_eq!(body, first);
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 2);
+    assert_eq!(fake.if_none_match.lock().unwrap().as_slice(), [None, Some(ETAG.to_owned())]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, _, headers) = get(&url, None).await;
+    assert_eq!(mode(&headers), "HIT", "the 304 refreshed the entry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_identical_gets_make_one_upstream_call() {
+    let (fake, addr) = start_fake().await;
+    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let url = format!("{}/github/repos/slow/repo", pc.url);
+    let requests: Vec<_> = (0..50).map(|_| tokio::spawn({
+        let url = url.clone();
+        async move { get(&url, Some("A")).await }
+    })).collect();
+    let mut modes = std::collections::BTreeMap::new();
+    for request in requests {
+        let (status, body, headers) = request.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("slow/repo"));
+        *modes.entry(mode(&headers).to_owned()).or_insert(0) += 1;
+    }
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1, "{modes:?}");
+    assert_eq!(modes.get("MISS"), Some(&1), "{modes:?}");
+    assert_eq!(modes.values().sum::<i32>(), 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_never_gets_another_tokens_response() {
+    let (fake, addr) = start_fake().await;
+    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let url = format!("{}/github/repos/octo/private", pc.url);
+    let (_, for_a, _) = get(&url, Some("A")).await;
+    assert!(for_a.contains("token A"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, for_b, headers) = get(&url, Some("B")).await;
+    assert_eq!(mode(&headers), "MISS");
+    assert!(for_b.contains("token B") && !for_b.contains("token A"));
+    let (_, anonymous, headers) = get(&url, None).await;
+    assert_eq!(mode(&headers), "MISS");
+    assert!(!anonymous.contains("token A") && !anonymous.contains("token B"));
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 3);
+    // And what is stored for A is sealed: nothing of it is readable in the cache.
+    for _ in 0..100 {
+        if pc.state.cache.list("github:GET:/repos/octo/private", 0, 10).total == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await; // stores commit in the background
+    }
+    let page = pc.state.cache.list("github:GET:/repos/octo/private", 0, 10);
+    assert_eq!(page.total, 3);
+    for summary in page.entries {
+        let entry = pc.state.cache.peek(&summary.key).unwrap();
+        let text = String::from_utf8_lossy(&entry.value);
+        assert!(!text.contains("token A") && !text.contains("token B"), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_scope_gets_stale_answers_and_github_is_not_asked_again() {
+    let (fake, addr) = start_fake().await;
+    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let url = format!("{}/github/repos/short/limited", pc.url);
+    let (_, fresh, _) = get(&url, Some("A")).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    fake.rate_limited.store(true, Ordering::SeqCst);
+    let (status, body, headers) = get(&url, Some("A")).await;
+    assert_eq!((status, mode(&headers)), (StatusCode::OK, "STALE"));
+    assert_eq!(body, fresh);
+    assert!(headers["warning"].to_str().unwrap().starts_with("110"));
+    let asked = fake.requests.load(Ordering::SeqCst);
+    assert_eq!(asked, 2);
+    let (_, _, headers) = get(&url, Some("A")).await;
+    assert_eq!(mode(&headers), "STALE");
+    assert_eq!(fake.requests.load(Ordering::SeqCst), asked, "Retry-After is honoured: no new call");
+    // Nothing stale to give: GitHub's refusal, unchanged (replayed while blocked).
+    let (status, body, _) = get(&format!("{}/github/repos/octo/never-seen", pc.url), Some("A")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("API rate limit exceeded"));
+    // Another token is not blocked by A's limit.
+    let (status, body, _) = get(&format!("{}/github/repos/octo/other", pc.url), Some("B")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the fake refuses everyone now: {body}");
+    assert_eq!(fake.requests.load(Ordering::SeqCst), asked + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_passes_through_and_invalidates_the_repository() {
+    let (fake, addr) = start_fake().await;
+    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let issues = format!("{}/github/repos/octo/hello/issues", pc.url);
+    get(&issues, Some("A")).await;
+    get(&format!("{}/github/repos/octo/hello", pc.url), Some("A")).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(mode(&get(&issues, Some("A")).await.2), "HIT");
+    let response = reqwest::Client::new()
+        .post(&issues)
+        .header("authorization", "token A")
+        .body(r#"{"title": "bug"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["x-peercache"], "PASS");
+    assert_eq!(response.text().await.unwrap(), r#"{"number": 1}"#);
+    assert_eq!(pc.state.cache.list("github:GET:/repos/octo/hello", 0, 10).total, 0);
+    assert_eq!(mode(&get(&issues, Some("A")).await.2), "MISS");
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_github_is_a_502_json_error_and_nothing_is_cached() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let (status, body, headers) = get(&format!("{}/github/repos/octo/hello", pc.url), None).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(error["error"].as_str().unwrap().contains("cannot reach GitHub"), "{error}");
+    assert!(pc.state.cache.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_b_serves_a_peer_hit_for_what_node_a_fetched() {
+    let (fake, addr) = start_fake().await;
+    let upstream = format!("http://{addr}");
+    let a = start_peercache(&upstream, Some(String::new())).await;
+    let a_addr = loop {
+        if let Some(addr) = a.state.node.current().listen_addrs.first().cloned() {
+            break addr;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let b = start_peercache(&upstream, Some(a_addr)).await;
+    for _ in 0..500 {
+        if b.state.node.current().peer_count == 1 && a.state.node.current().peer_count == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(b.state.node.current().peer_count, 1);
+    let (_, from_a, headers) = get(&format!("{}/github/repos/octo/shared", a.url), Some("A")).await;
+    assert_eq!(mode(&headers), "MISS");
+    let (status, from_b, headers) = get(&format!("{}/github/repos/octo/shared", b.url), Some("A")).await;
+    assert_eq!((status, mode(&headers)), (StatusCode::OK, "PEER-HIT"));
+    assert_eq!(from_b, from_a);
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1, "one upstream call for the whole group");
+    // B without A's token gets nothing of A's.
+    let (_, other, headers) = get(&format!("{}/github/repos/octo/shared", b.url), Some("B")).await;
+    assert_eq!(mode(&headers), "MISS");
+    assert!(!other.contains("token A"));
+}
