@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::model::{CacheStats, PeerStatus};
+use crate::model::{CacheStats, PeerStatus, ProxyStats};
 
 /// What the dashboard needs from the server. Defined here, implemented by the
 /// `server` crate over the real cache and P2P node, so `app` never depends on
@@ -14,6 +14,7 @@ use crate::model::{CacheStats, PeerStatus};
 pub trait Backend: Send + Sync + 'static {
     fn peer_status(&self) -> PeerStatus;
     fn cache_stats(&self) -> CacheStats;
+    fn proxy_stats(&self) -> ProxyStats;
 }
 
 #[cfg(feature = "ssr")]
@@ -35,4 +36,10 @@ pub async fn get_peer_status() -> Result<PeerStatus, ServerFnError> {
 #[server(prefix = "/sfn", endpoint = "cache_stats", input = GetUrl)]
 pub async fn get_cache_stats() -> Result<CacheStats, ServerFnError> {
     Ok(backend()?.cache_stats())
+}
+
+/// The GitHub proxy's figures and rate limits (`GET /sfn/proxy_stats`).
+#[server(prefix = "/sfn", endpoint = "proxy_stats", input = GetUrl)]
+pub async fn get_proxy_stats() -> Result<ProxyStats, ServerFnError> {
+    Ok(backend()?.proxy_stats())
 }

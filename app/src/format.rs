@@ -55,6 +55,15 @@ pub fn latency(ms: Option<f64>) -> String {
     }
 }
 
+/// A wait in words: "42 s", "12 min", "2 h 5 min".
+pub fn duration_words(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +76,13 @@ mod tests {
             .collect();
         assert_eq!(classes, ["status-ok", "status-warn", "status-off", "status-error"]);
         assert_eq!(node_state_badge(NodeState::Disabled).0, "✗ Disabled");
+    }
+
+    #[test]
+    fn waits_read_in_the_largest_sensible_unit() {
+        assert_eq!(duration_words(5), "5 s");
+        assert_eq!(duration_words(600), "10 min");
+        assert_eq!(duration_words(3600 + 300), "1 h 5 min");
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub struct RateLimitInfo {
     pub limit: Option<u64>,
     /// When the limit resets (RFC 3339).
     pub reset: Option<String>,
+    /// Seconds from the moment of this answer until the reset.
+    pub reset_in_secs: Option<u64>,
     pub resource: Option<String>,
     /// While set, GitHub refused this scope and peercache does not ask it again.
     pub blocked_until: Option<String>,

@@ -154,12 +154,17 @@ impl Backend for AppState {
             p2p_peers: node.peer_count,
             operations: counters.operations,
             api_call_log: counters.api_call_log,
-            proxy: ProxyStats {
-                upstream_calls: self.github.counters.upstream_calls.load(std::sync::atomic::Ordering::Relaxed),
-                modes: self.github.counters.modes(),
-                calls_saved_last_hour: self.github.counters.saved_last_hour(self.cache.now_ms()),
-                rate_limits: self.github.limits.snapshot(self.cache.now_ms()),
-            },
+            proxy: self.proxy_stats(),
+        }
+    }
+
+    fn proxy_stats(&self) -> ProxyStats {
+        let now = self.cache.now_ms();
+        ProxyStats {
+            upstream_calls: self.github.counters.upstream_calls.load(std::sync::atomic::Ordering::Relaxed),
+            modes: self.github.counters.modes(),
+            calls_saved_last_hour: self.github.counters.saved_last_hour(now),
+            rate_limits: self.github.limits.snapshot(now),
         }
     }
 }

@@ -5,3 +5,4 @@ pub mod copy_button;
 pub mod peer_card;
 pub mod peer_list;
 pub mod poll;
+pub mod rate_limit_card;

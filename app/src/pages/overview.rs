@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::components::cache_card::CacheCard;
 use crate::components::peer_card::PeerCard;
+use crate::components::rate_limit_card::RateLimitCard;
 
 #[component]
 pub fn Overview() -> impl IntoView {
@@ -11,6 +12,7 @@ pub fn Overview() -> impl IntoView {
         <div class="cards">
             <PeerCard/>
             <CacheCard/>
+            <RateLimitCard/>
         </div>
     }
 }

@@ -100,6 +100,7 @@ impl RateLimits {
                 remaining: l.remaining,
                 limit: l.limit,
                 reset: l.reset_epoch.map(|s| rfc3339(s * 1000)),
+                reset_in_secs: l.reset_epoch.map(|s| s.saturating_sub(now_ms / 1000)),
                 resource: l.resource.clone(),
                 blocked_until: l.blocked_until_ms.filter(|&t| t > now_ms).map(rfc3339),
             })

@@ -1,0 +1,60 @@
+import { test, expect } from '@playwright/test';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { PeercacheServer } from './server';
+
+// A fake GitHub on 127.0.0.1: JSON with an ETag and rate-limit headers.
+let github: Server;
+let githubUrl: string;
+let githubRequests = 0;
+let server: PeercacheServer;
+
+test.beforeEach(async () => {
+  githubRequests = 0;
+  github = createServer((req, res) => {
+    githubRequests += 1;
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      etag: '"v1"',
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-remaining': String(5000 - githubRequests),
+      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 1800),
+      'x-ratelimit-resource': 'core',
+    });
+    res.end(JSON.stringify({ full_name: req.url }));
+  });
+  await new Promise<void>((resolve) => github.listen(0, '127.0.0.1', resolve));
+  githubUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}`;
+  server = await PeercacheServer.start({ args: ['--no-p2p'], env: { GITHUB_API_URL: githubUrl } });
+});
+
+test.afterEach(async () => {
+  await server.dispose();
+  await new Promise((resolve) => github.close(resolve));
+});
+
+test('the rate limit card shows what GitHub said and what the cache saved', async ({ page }) => {
+  await page.goto(server.url);
+  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('#rate-remaining')).toContainText('No GitHub calls through this node yet');
+
+  const headers = { authorization: 'token e2e-secret' };
+  const first = await fetch(`${server.url}/github/repos/octo/hello`, { headers });
+  expect(first.headers.get('x-peercache')).toBe('MISS');
+  const second = await fetch(`${server.url}/github/repos/octo/hello`, { headers });
+  expect(second.headers.get('x-peercache')).toBe('HIT');
+  expect(await second.json()).toEqual({ full_name: '/repos/octo/hello' });
+  expect(githubRequests).toBe(1);
+
+  await page.getByRole('button', { name: '⚡ Refresh Rate Limit' }).click();
+  await expect(page.locator('#rate-remaining')).toHaveText('4999 / 5000');
+  await expect(page.locator('#rate-reset')).toContainText(/in (29|30) min/);
+  await expect(page.locator('#rate-scope')).toHaveText(/^[0-9a-f]{16}$/);
+  await expect(page.locator('#rate-bar')).toHaveAttribute('value', '4999');
+  await expect(page.locator('#calls-saved-hour')).toHaveText('1');
+  await expect(page.locator('#upstream-calls')).toHaveText('1');
+  await expect(page.locator('body')).not.toContainText('e2e-secret');
+  await page.getByRole('button', { name: '📊 Refresh Cache' }).click();
+  await expect(page.locator('#cache-entries')).toHaveText('1');
+  await page.screenshot({ path: 'screenshots/rate-limit.png', fullPage: true });
+});
