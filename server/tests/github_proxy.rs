@@ -62,6 +62,12 @@ async fn repo(State(fake): State<Arc<Fake>>, Path((owner, repo)): Path<(String, 
         .into_response()
 }
 
+async fn big(State(fake): State<Arc<Fake>>) -> impl IntoResponse {
+    fake.requests.fetch_add(1, Ordering::SeqCst);
+    let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(100 * 1024));
+    ([("content-type", "application/json")], body)
+}
+
 async fn create_issue(State(fake): State<Arc<Fake>>) -> impl IntoResponse {
     fake.requests.fetch_add(1, Ordering::SeqCst);
     (StatusCode::CREATED, [("content-type", "application/json")], r#"{"number": 1}"#)
@@ -72,6 +78,7 @@ async fn start_fake() -> (Arc<Fake>, SocketAddr) {
     let app = Router::new()
         .route("/repos/{owner}/{repo}", routing::get(repo))
         .route("/repos/{owner}/{repo}/issues", routing::get(repo).post(create_issue))
+        .route("/big", routing::get(big))
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -86,8 +93,13 @@ struct Peercache {
 }
 
 async fn start_peercache(upstream: &str, p2p: Option<String>) -> Peercache {
+    start_peercache_with(upstream, p2p, |_| {}).await
+}
+
+async fn start_peercache_with(upstream: &str, p2p: Option<String>, adjust: impl FnOnce(&mut ServeConfig)) -> Peercache {
     let dir = tempfile::tempdir().unwrap();
     let mut config = ServeConfig::for_tests("127.0.0.1:0".parse().unwrap(), dir.path().to_owned());
+    adjust(&mut config);
     config.github_api_url = upstream.to_owned();
     if let Some(bootstrap) = p2p {
         config.enable_p2p = true;
@@ -323,4 +335,31 @@ async fn node_b_serves_a_peer_hit_for_what_node_a_fetched() {
     let (_, other, headers) = get(&format!("{}/github/repos/octo/shared", b.url), Some("B")).await;
     assert_eq!(mode(&headers), "MISS");
     assert!(!other.contains("token A"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_the_limit_stream_through_uncached() {
+    let (fake, addr) = start_fake().await;
+    let pc = start_peercache_with(&format!("http://{addr}"), None, |c| c.proxy_max_body = 64 * 1024).await;
+    let url = format!("{}/github/big", pc.url);
+    for _ in 0..2 {
+        let (status, body, headers) = get(&url, None).await;
+        assert_eq!((status, mode(&headers)), (StatusCode::OK, "PASS"));
+        assert_eq!(body.len(), 100 * 1024 + 10);
+    }
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 2);
+    assert!(pc.state.cache.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_is_answered_from_the_cached_get() {
+    let (fake, addr) = start_fake().await;
+    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let url = format!("{}/github/repos/octo/hello", pc.url);
+    let (_, body, _) = get(&url, None).await;
+    let response = reqwest::Client::new().head(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-peercache"], "HIT");
+    assert_eq!(response.headers()["content-length"], body.len().to_string().as_str());
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
 }
