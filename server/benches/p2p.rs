@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use libp2p::identity::Keypair;
 use server::cache::ttl::SystemClock;
 use server::cache::{Cache, CacheConfig, PutOptions};
 use server::p2p::client::NodeClient;
@@ -31,20 +30,8 @@ fn node(bootstrap: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let config = CacheConfig { dir: Some(dir.path().to_owned()), max_bytes: 1 << 30, ..CacheConfig::default() };
     let cache = Arc::new(Cache::open(config, Arc::new(SystemClock)).unwrap());
-    let client = start(
-        NodeConfig {
-            identity: Keypair::generate_ed25519(),
-            listen_host: "127.0.0.1".parse().unwrap(),
-            port: 0,
-            bootstrap: bootstrap.to_owned(),
-            mdns: false,
-            swarm_key: None,
-            fetch_timeout: Duration::from_secs(5),
-            max_entry_bytes: 1 << 30,
-        },
-        cache.clone(),
-    )
-    .unwrap();
+    let config = NodeConfig { fetch_timeout: Duration::from_secs(5), max_entry_bytes: 1 << 30, ..NodeConfig::loopback(bootstrap) };
+    let client = start(config, cache.clone()).unwrap();
     Node { cache, client, _dir: dir }
 }
 

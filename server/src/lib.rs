@@ -8,4 +8,5 @@ pub mod github;
 pub mod http;
 pub mod p2p;
 pub mod serve;
+pub mod single_flight;
 pub mod state;

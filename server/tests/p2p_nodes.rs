@@ -29,20 +29,7 @@ impl Node {
         let dir = tempfile::tempdir().unwrap();
         let config = CacheConfig { dir: Some(dir.path().to_owned()), ..CacheConfig::default() };
         let cache = Arc::new(Cache::open(config, Arc::new(SystemClock)).unwrap());
-        let client = start(
-            NodeConfig {
-                identity: Keypair::generate_ed25519(),
-                listen_host: "127.0.0.1".parse().unwrap(),
-                port: 0,
-                bootstrap: bootstrap.to_owned(),
-                mdns: false,
-                swarm_key,
-                fetch_timeout: Duration::from_secs(2),
-                max_entry_bytes: 256 * 1024 * 1024,
-            },
-            cache.clone(),
-        )
-        .unwrap();
+        let client = start(NodeConfig { swarm_key, ..NodeConfig::loopback(bootstrap) }, cache.clone()).unwrap();
         Node { cache, client, _dir: dir }
     }
 
@@ -245,20 +232,7 @@ async fn a_taken_port_is_a_failed_state_with_the_reason() {
     let port = taken.local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let cache = Arc::new(Cache::in_memory(CacheConfig::default(), Arc::new(SystemClock)));
-    let client = start(
-        NodeConfig {
-            identity: Keypair::generate_ed25519(),
-            listen_host: "127.0.0.1".parse().unwrap(),
-            port,
-            bootstrap: String::new(),
-            mdns: false,
-            swarm_key: None,
-            fetch_timeout: Duration::from_secs(2),
-            max_entry_bytes: 1024,
-        },
-        cache,
-    )
-    .unwrap();
+    let client = start(NodeConfig { port, ..NodeConfig::loopback("") }, cache).unwrap();
     let status = wait_for("the failed state", || Some(client.status()).filter(|s| s.state == NodeState::Failed)).await;
     assert_eq!(status.reason, Some(format!("cannot listen on port {port}: address in use")));
     assert!(status.enabled && !status.active);
@@ -270,17 +244,7 @@ async fn a_port_another_node_listens_on_is_not_silently_shared() {
     let a = Node::start("", None);
     let port: u16 = a.addr().await.split('/').nth(4).unwrap().parse().unwrap();
     let cache = Arc::new(Cache::in_memory(CacheConfig::default(), Arc::new(SystemClock)));
-    let config = NodeConfig {
-        identity: Keypair::generate_ed25519(),
-        listen_host: "127.0.0.1".parse().unwrap(),
-        port,
-        bootstrap: String::new(),
-        mdns: false,
-        swarm_key: None,
-        fetch_timeout: Duration::from_secs(2),
-        max_entry_bytes: 1024,
-    };
-    let b = start(config, cache).unwrap();
+    let b = start(NodeConfig { port, ..NodeConfig::loopback("") }, cache).unwrap();
     assert_eq!(b.status().state, NodeState::Failed);
     assert_eq!(b.status().reason, Some(format!("cannot listen on port {port}: address in use")));
 }

@@ -12,7 +12,6 @@ pub mod stats;
 pub mod store;
 pub mod ttl;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -21,13 +20,14 @@ use std::sync::{Arc, Mutex};
 use app::model::{ApiCall, EntryPage, EntrySummary};
 use bytes::Bytes;
 use lru::LruCache;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use self::entry::{content_id, validation_hash, Entry, Origin};
 use self::key::{operation_of, validate_key, KeyError};
 use self::stats::{CounterSnapshot, Counters};
 use self::store::{Store, StoreError};
 use self::ttl::{family_ttl_secs, rfc3339, Clock};
+use crate::single_flight::{Role, SingleFlight};
 
 #[derive(Clone, Debug)]
 pub struct CacheConfig {
@@ -108,8 +108,6 @@ struct Memory {
     bytes: u64,
 }
 
-type Inflight = watch::Receiver<Option<Result<Arc<Entry>, FetchError>>>;
-
 pub struct Cache {
     config: CacheConfig,
     clock: Arc<dyn Clock>,
@@ -117,7 +115,7 @@ pub struct Cache {
     store: Option<Store>,
     writer: Mutex<()>,
     counters: Counters,
-    inflight: Mutex<HashMap<String, Inflight>>,
+    inflight: SingleFlight<Result<Arc<Entry>, FetchError>>,
     local_puts: broadcast::Sender<Arc<Entry>>,
 }
 
@@ -180,7 +178,7 @@ impl Cache {
             store,
             writer: Mutex::new(()),
             counters: Counters::default(),
-            inflight: Mutex::new(HashMap::new()),
+            inflight: SingleFlight::default(),
             local_puts: broadcast::channel(PUT_FEED_CAPACITY).0,
         }
     }
@@ -488,33 +486,19 @@ impl Cache {
         if let Some(hit) = self.get(key) {
             return Ok(hit);
         }
-        let leader = {
-            let mut inflight = self.inflight.lock().expect("inflight lock");
-            match inflight.get(key) {
-                Some(waiting) => Err(waiting.clone()),
-                None => {
-                    let (sender, receiver) = watch::channel(None);
-                    inflight.insert(key.to_owned(), receiver);
-                    Ok(sender)
-                }
-            }
-        };
-        let sender = match leader {
-            Ok(sender) => sender,
-            Err(mut receiver) => {
-                let result = receiver
-                    .wait_for(Option::is_some)
+        let leader = match self.inflight.join(key) {
+            Role::Leader(leader) => leader,
+            Role::Follower(follower) => {
+                let result = follower
+                    .wait()
                     .await
-                    .map_err(|_| FetchError("the request fetching this key was cancelled".into()))?
-                    .clone()
-                    .expect("waited for Some");
+                    .unwrap_or_else(|| Err(FetchError("the request fetching this key was cancelled".into())));
                 if result.is_ok() {
                     self.counters.saved_without_hit();
                 }
                 return result;
             }
         };
-        let _done = InflightGuard { cache: self, key };
         let fetched = fetch().await;
         self.record_api_call("fetch", operation_of(key), if fetched.is_ok() { "ok" } else { "error" });
         let result = match fetched {
@@ -530,20 +514,8 @@ impl Cache {
             }
             Err(message) => Err(FetchError(message)),
         };
-        let _ = sender.send(Some(result.clone()));
+        leader.finish(result.clone());
         result
-    }
-}
-
-/// Takes a finished (or abandoned) fetch out of the in-flight table.
-struct InflightGuard<'a> {
-    cache: &'a Cache,
-    key: &'a str,
-}
-
-impl Drop for InflightGuard<'_> {
-    fn drop(&mut self) {
-        self.cache.inflight.lock().expect("inflight lock").remove(self.key);
     }
 }
 

@@ -8,7 +8,6 @@
 //! refreshing it for free (REVALIDATED) — and stores a 200 (MISS). Other
 //! methods pass through (PASS) and invalidate the repository's entries.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::{to_bytes, Body};
@@ -19,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
 use lru::LruCache;
-use tokio::sync::watch;
 
 use crate::cache::entry::{Entry, Origin};
 use crate::cache::key::validate_key;
@@ -30,6 +28,7 @@ use crate::github::stats::{Mode, ProxyCounters};
 use crate::github::stored::Decoded;
 use crate::http::errors::ApiError;
 use crate::p2p::client::NodeClient;
+use crate::single_flight::{Role, SingleFlight};
 
 const X_PEERCACHE: HeaderName = HeaderName::from_static("x-peercache");
 const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
@@ -67,7 +66,7 @@ pub struct GithubProxy {
     max_body: usize,
     pub limits: RateLimits,
     pub counters: ProxyCounters,
-    inflight: Mutex<HashMap<String, watch::Receiver<Option<Shared>>>>,
+    inflight: SingleFlight<Shared>,
     ready: Mutex<Ready>,
 }
 
@@ -87,7 +86,7 @@ impl GithubProxy {
             max_body: config.max_body,
             limits: RateLimits::default(),
             counters: ProxyCounters::default(),
-            inflight: Mutex::new(HashMap::new()),
+            inflight: SingleFlight::default(),
             ready: Mutex::new(Ready { lru: LruCache::unbounded(), bytes: 0 }),
         })
     }
@@ -138,26 +137,14 @@ impl GithubProxy {
 
     /// One fetch per key at a time; the others wait for its answer.
     async fn coalesced(self: &Arc<Self>, parts: &Parts, path: &str, query: &str, key: &str, scope: &Scope) -> Result<Response, ApiError> {
-        let leader = {
-            let mut inflight = self.inflight.lock().expect("inflight lock");
-            match inflight.get(key) {
-                Some(waiting) => Err(waiting.clone()),
-                None => {
-                    let (sender, receiver) = watch::channel(None);
-                    inflight.insert(key.to_owned(), receiver);
-                    Ok(sender)
-                }
-            }
-        };
-        match leader {
-            Ok(sender) => {
-                let _done = InflightGuard { proxy: self, key };
+        match self.inflight.join(key) {
+            Role::Leader(leader) => {
                 let (response, shared) = self.fetch(parts, path, query, key, scope).await;
-                let _ = sender.send(Some(shared));
+                leader.finish(shared);
                 response
             }
-            Err(mut receiver) => {
-                let shared = receiver.wait_for(Option::is_some).await.ok().and_then(|v| v.clone()).flatten();
+            Role::Follower(follower) => {
+                let shared = follower.wait().await.flatten();
                 self.cache.count_miss(key);
                 match shared {
                     Some((_, decoded)) => {
@@ -369,17 +356,6 @@ impl GithubProxy {
         response.headers_mut().insert(X_PEERCACHE, HeaderValue::from_static(mode.as_str()));
         response.headers_mut().insert(CACHE_STATUS, HeaderValue::from_static(mode.cache_status()));
         response
-    }
-}
-
-struct InflightGuard<'a> {
-    proxy: &'a GithubProxy,
-    key: &'a str,
-}
-
-impl Drop for InflightGuard<'_> {
-    fn drop(&mut self) {
-        self.proxy.inflight.lock().expect("inflight lock").remove(self.key);
     }
 }
 

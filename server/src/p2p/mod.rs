@@ -73,6 +73,23 @@ pub struct NodeConfig {
     pub max_entry_bytes: u64,
 }
 
+impl NodeConfig {
+    /// A node on 127.0.0.1 with a fresh identity, an OS-chosen port, no mDNS
+    /// and no swarm key: what tests and benchmarks start.
+    pub fn loopback(bootstrap: &str) -> NodeConfig {
+        NodeConfig {
+            identity: Keypair::generate_ed25519(),
+            listen_host: std::net::Ipv4Addr::LOCALHOST.into(),
+            port: 0,
+            bootstrap: bootstrap.to_owned(),
+            mdns: false,
+            swarm_key: None,
+            fetch_timeout: Duration::from_secs(2),
+            max_entry_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
 /// The status of a node switched off by configuration.
 pub fn disabled_by_config() -> NodeStatusHandle {
     NodeStatusHandle::channel(disabled("P2P disabled by CACHE_ENABLE_P2P=false")).1
