@@ -7,6 +7,7 @@ pub mod config;
 pub mod github;
 pub mod http;
 pub mod p2p;
+pub mod remote;
 pub mod serve;
 pub mod single_flight;
 pub mod state;

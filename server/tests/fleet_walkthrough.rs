@@ -1,0 +1,143 @@
+//! The README's "Share a cache between machines" walkthrough, run literally
+//! with the real binary on loopback (the two "machines" are two processes with
+//! their own CACHE_DIR and ports), and the README's settings table checked
+//! against `peercache serve --help`.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_peercache");
+
+/// A `peercache serve` process, killed when dropped.
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(cache_dir: &Path, env: &[(&str, &str)]) -> Serve {
+    let mut command = Command::new(BIN);
+    // Steps 1 and 3 of the guide; on one machine the two nodes need their own ports.
+    command
+        .args(["serve", "--http", "127.0.0.1:0", "--p2p-host", "127.0.0.1", "--p2p-port", "0", "--cache-dir"])
+        .arg(cache_dir)
+        .env("RUST_LOG", "warn")
+        .env_remove("CACHE_BOOTSTRAP_PEERS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("peercache listening on ").expect("the first line names the address").to_owned();
+    Serve { child, url }
+}
+
+fn peercache(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).env("RUST_LOG", "warn").output().unwrap();
+    assert!(out.status.success(), "peercache {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn two_machines_share_one_cache() {
+    let (dir1, dir2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // 1. Start node 1.
+    let node1 = serve(dir1.path(), &[]);
+    // 2. Copy its multiaddr from `peercache status`.
+    let multiaddr = until("node 1's listen address", || {
+        peercache(&["status", "--server", &node1.url])
+            .lines()
+            .find_map(|line| line.strip_prefix("Listen:").map(|addr| addr.trim().to_owned()))
+    });
+    assert!(multiaddr.contains("/p2p/12D3KooW"), "{multiaddr}");
+    // 3. Start node 2 with CACHE_BOOTSTRAP_PEERS.
+    let node2 = serve(dir2.path(), &[("CACHE_BOOTSTRAP_PEERS", &multiaddr)]);
+    // 4. See "✓ Active" with one peer.
+    let status: serde_json::Value = until("node 2 to connect", || {
+        let json: serde_json::Value =
+            serde_json::from_str(&peercache(&["status", "--json", "--server", &node2.url])).unwrap();
+        (json["peers"]["peer_count"] == 1).then_some(json)
+    });
+    assert_eq!(status["peers"]["active"], true);
+    assert!(peercache(&["status", "--server", &node2.url]).contains("✓ Active — 1 peer(s)"));
+    let node1_id = multiaddr.rsplit('/').next().unwrap();
+    assert!(peercache(&["peers", "--server", &node2.url]).contains(&node1_id[..6]));
+    // 5. What node 1 caches, node 2 has.
+    let client = reqwest::blocking::Client::new();
+    let put = client
+        .put(format!("{}/api/cache/entry?key=get_repo:octo/fleet&ttl=600", node1.url))
+        .body(r#"{"id": 5}"#)
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let entry: serde_json::Value = until("the entry on node 2", || {
+        let response = client.get(format!("{}/api/cache/entry?key=get_repo:octo/fleet", node2.url)).send().ok()?;
+        response.status().is_success().then(|| response.json().unwrap())
+    });
+    assert_eq!(entry["value"]["id"], 5);
+    assert_eq!(entry["origin"], node1_id);
+    drop(node2);
+    drop(node1);
+}
+
+#[test]
+fn status_says_plainly_when_no_server_is_running() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = Command::new(BIN).args(["status", "--server", &url]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&url) && stderr.contains("`peercache serve` running"), "{stderr}");
+}
+
+/// Every environment variable of the README's `peercache serve` table is in
+/// `peercache serve --help`, and every one in `--help` is in the table.
+#[test]
+fn readme_settings_table_matches_serve_help() {
+    let help = peercache(&["serve", "--help"]);
+    let from_help: BTreeSet<String> = help
+        .split("[env: ")
+        .skip(1)
+        .map(|rest| rest.split(['=', ']']).next().unwrap().to_owned())
+        .collect();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let table = readme
+        .split("### `peercache serve` settings")
+        .nth(1)
+        .expect("README has a `peercache serve` settings section")
+        .split("\n#")
+        .next()
+        .unwrap();
+    let from_readme: BTreeSet<String> = table
+        .lines()
+        .filter(|line| line.starts_with("| `-"))
+        .map(|line| line.split('|').nth(2).unwrap().trim().trim_matches('`').to_owned())
+        .collect();
+    assert!(from_help.len() >= 15, "parsing --help found too few: {from_help:?}");
+    assert_eq!(from_readme, from_help, "README table (left) vs `peercache serve --help` (right)");
+}
