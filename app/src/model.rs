@@ -35,6 +35,8 @@ pub struct PeerStatus {
     pub reason: Option<String>,
     /// Entries and messages from peers that failed verification.
     pub rejected_from_peers: u64,
+    /// Entries from peers that passed verification and were stored.
+    pub accepted_from_peers: u64,
 }
 
 /// One connected peer.
@@ -208,6 +210,7 @@ mod tests {
             peers: vec![],
             reason: Some("P2P node not started".into()),
             rejected_from_peers: 0,
+            accepted_from_peers: 0,
         };
         let json = serde_json::to_value(&status).unwrap();
         for field in ["enabled", "active", "peer_count", "peers", "reason"] {

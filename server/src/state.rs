@@ -15,6 +15,7 @@ use crate::cache::Cache;
 use crate::config::ServeConfig;
 use crate::github::proxy::{GithubProxy, ProxyConfig};
 use crate::github::scope::Scopes;
+use crate::http::metrics::{new_registry, StatsCollector};
 use crate::p2p::client::NodeClient;
 use crate::p2p::identity::{load_or_create_identity, read_swarm_key};
 use crate::p2p::status::NodeStatusHandle;
@@ -27,6 +28,8 @@ pub struct AppState {
     /// The running P2P node, when enabled.
     pub p2p: Option<NodeClient>,
     pub github: Arc<GithubProxy>,
+    /// Prometheus registry behind `/metrics`.
+    pub metrics: Arc<prometheus_client::registry::Registry>,
     pub leptos_options: LeptosOptions,
     /// Token mutating endpoints require; `None` when the listener is loopback.
     pub admin_token: Option<Arc<str>>,
@@ -57,7 +60,13 @@ impl AppState {
             .site_addr(config.http_addr)
             .build();
         let cache = Arc::new(open_cache(config)?);
-        let p2p = if config.p2p_enabled() { Some(start_node(config, cache.clone())?) } else { None };
+        let mut registry = new_registry();
+        let p2p = if config.p2p_enabled() {
+            let libp2p_metrics = libp2p::metrics::Metrics::new(registry.sub_registry_with_prefix("libp2p"));
+            Some(start_node(config, cache.clone(), libp2p_metrics)?)
+        } else {
+            None
+        };
         let swarm_key_text = config.swarm_key.as_deref().and_then(|path| std::fs::read_to_string(path).ok());
         let github = GithubProxy::new(
             ProxyConfig {
@@ -69,15 +78,20 @@ impl AppState {
             cache.clone(),
             p2p.clone(),
         )?;
-        Ok(AppState {
+        let mut state = AppState {
             github: Arc::new(github),
+            metrics: Arc::default(),
             cache,
             node: p2p.as_ref().map_or_else(p2p::disabled_by_config, NodeClient::status_handle),
             p2p,
             leptos_options,
             admin_token,
             max_body: config.max_body,
-        })
+        };
+        // The collector reads the same figures as the JSON API, at scrape time.
+        registry.register_collector(Box::new(StatsCollector::new(Arc::new(state.clone()))));
+        state.metrics = Arc::new(registry);
+        Ok(state)
     }
 }
 
@@ -98,7 +112,7 @@ fn open_cache(config: &ServeConfig) -> anyhow::Result<Cache> {
     }
 }
 
-fn start_node(config: &ServeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeClient> {
+fn start_node(config: &ServeConfig, cache: Arc<Cache>, metrics: libp2p::metrics::Metrics) -> anyhow::Result<NodeClient> {
     let swarm_key = config.swarm_key.as_deref().map(read_swarm_key).transpose()?;
     p2p::start(
         NodeConfig {
@@ -110,6 +124,7 @@ fn start_node(config: &ServeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeCli
             swarm_key,
             fetch_timeout: std::time::Duration::from_millis(config.peer_timeout_ms),
             max_entry_bytes: config.max_bytes,
+            metrics: Some(metrics),
         },
         cache,
     )

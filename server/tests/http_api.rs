@@ -259,3 +259,49 @@ fn connect_rejects_bad_multiaddrs_and_says_when_p2p_is_off() {
         assert!(body["error"].as_str().unwrap().contains("CACHE_ENABLE_P2P=false"), "{body}");
     })
 }
+
+/// Samples of an OpenMetrics text page: `name{labels}` → value. Panics on a
+/// line that is not a comment, a sample, or the closing `# EOF`.
+fn parse_metrics(text: &str) -> std::collections::BTreeMap<String, f64> {
+    assert!(text.trim_end().ends_with("# EOF"), "OpenMetrics text ends with # EOF");
+    let mut samples = std::collections::BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("not a sample: {line}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad metric name in {line}"
+        );
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line}"));
+        samples.insert(series.to_owned(), value);
+    }
+    samples
+}
+
+#[test]
+fn metrics_parse_and_move_when_the_cache_is_used() {
+    run(async {
+        let state = app_state();
+        let (status, _, body) = get(router(state.clone()), "/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        let before = parse_metrics(&String::from_utf8(body).unwrap());
+        assert_eq!(before["peercache_cache_hits_total{source=\"local\"}"], 0.0);
+        assert_eq!(before["peercache_cache_entries"], 0.0);
+
+        let (status, _) = send(router(state.clone()), put("/api/cache/entry?key=get_repo:octo/m", "{}")).await;
+        assert_eq!(status, StatusCode::CREATED);
+        get(router(state.clone()), "/api/cache/entry?key=get_repo:octo/m").await;
+        get(router(state.clone()), "/api/cache/entry?key=get_repo:octo/none").await;
+
+        let (_, content_type, body) = get(router(state), "/metrics").await;
+        assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+        let after = parse_metrics(&String::from_utf8(body).unwrap());
+        assert_eq!(after["peercache_cache_hits_total{source=\"local\"}"], 1.0);
+        assert_eq!(after["peercache_cache_misses_total"], 1.0);
+        assert_eq!(after["peercache_cache_entries"], 1.0);
+        assert!(after["peercache_cache_bytes"] > 0.0);
+        assert_eq!(after["peercache_proxy_responses_total{mode=\"HIT\"}"], 0.0);
+        assert_eq!(after["peercache_peers_connected"], 0.0);
+    })
+}

@@ -4,4 +4,5 @@ pub mod admin;
 pub mod api;
 pub mod cache_api;
 pub mod errors;
+pub mod metrics;
 pub mod router;

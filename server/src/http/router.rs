@@ -14,7 +14,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 
-use crate::http::api;
+use crate::http::{api, metrics};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
     let site_root = options.site_root.to_string();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::metrics))
         .nest("/api", api::routes())
         .route("/github", any(github))
         .route("/github/{*path}", any(github))

@@ -14,6 +14,7 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
+use libp2p::metrics::Recorder;
 use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId, Swarm};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -64,12 +65,14 @@ pub struct EventLoop {
     pub(crate) redials: Vec<Redial>,
     pub(crate) listen_error: Option<String>,
     pub(crate) mdns: bool,
+    pub(crate) metrics: Option<libp2p::metrics::Metrics>,
     peers: HashMap<PeerId, Peer>,
     listen_addrs: Vec<Multiaddr>,
     requests: HashMap<OutboundRequestId, Purpose>,
     fetches: HashMap<u64, Fetch>,
     next_fetch: u64,
     rejected: u64,
+    accepted: u64,
     last_kad_refresh: Instant,
 }
 
@@ -95,12 +98,14 @@ impl EventLoop {
             redials,
             listen_error,
             mdns,
+            metrics: None,
             peers: HashMap::new(),
             listen_addrs: Vec::new(),
             requests: HashMap::new(),
             fetches: HashMap::new(),
             next_fetch: 0,
             rejected: 0,
+            accepted: 0,
             last_kad_refresh: Instant::now(),
         }
     }
@@ -225,6 +230,18 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&event);
+            if let SwarmEvent::Behaviour(behaviour) = &event {
+                match behaviour {
+                    BehaviourEvent::Ping(e) => metrics.record(e),
+                    BehaviourEvent::Identify(e) => metrics.record(e),
+                    BehaviourEvent::Gossipsub(e) => metrics.record(e),
+                    BehaviourEvent::Kad(e) => metrics.record(e),
+                    _ => {}
+                }
+            }
+        }
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(addr = %self.with_peer_id(&address), "P2P listening");
@@ -373,6 +390,7 @@ impl EventLoop {
         let ours = if compare_with_ours { self.cache.peek(&wire.key) } else { None };
         match verify(wire, &peer.to_string(), self.cache.now_ms(), ours.as_deref()) {
             Ok(Verdict::Store(entry)) => {
+                self.accepted += 1;
                 if let Some(peer) = self.peers.get_mut(&peer) {
                     peer.entries_received += 1;
                 }
@@ -505,6 +523,7 @@ impl EventLoop {
             peers,
             reason,
             rejected_from_peers: self.rejected,
+            accepted_from_peers: self.accepted,
         }
     }
 

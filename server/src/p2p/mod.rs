@@ -71,6 +71,9 @@ pub struct NodeConfig {
     pub fetch_timeout: Duration,
     /// Largest entry a peer may send (the cache's byte bound).
     pub max_entry_bytes: u64,
+    /// libp2p's own metrics (connections, protocols, ping RTT), registered
+    /// in the server's Prometheus registry.
+    pub metrics: Option<libp2p::metrics::Metrics>,
 }
 
 impl NodeConfig {
@@ -86,6 +89,7 @@ impl NodeConfig {
             swarm_key: None,
             fetch_timeout: Duration::from_secs(2),
             max_entry_bytes: 256 * 1024 * 1024,
+            metrics: None,
         }
     }
 }
@@ -144,7 +148,8 @@ pub fn start(config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeClient
 
     let (status_tx, status) = NodeStatusHandle::channel(disabled("P2P node starting"));
     let (commands_tx, commands) = mpsc::channel(256);
-    let event_loop = EventLoop::new(swarm, commands, cache, status_tx, topic, redials, listen_error, config.mdns);
+    let mut event_loop = EventLoop::new(swarm, commands, cache, status_tx, topic, redials, listen_error, config.mdns);
+    event_loop.metrics = config.metrics;
     // Readers see the real state from the first moment, not a placeholder.
     event_loop.publish_status();
     tokio::spawn(event_loop.run());

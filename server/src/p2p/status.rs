@@ -34,6 +34,7 @@ pub fn disabled(reason: &str) -> PeerStatus {
         peers: Vec::new(),
         reason: Some(reason.to_owned()),
         rejected_from_peers: 0,
+        accepted_from_peers: 0,
     }
 }
 

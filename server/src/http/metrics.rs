@@ -1,0 +1,102 @@
+//! `GET /metrics`: Prometheus (OpenMetrics) text. The figures are read at
+//! scrape time from the same counters the JSON API shows — nothing is counted
+//! twice — plus libp2p's own swarm metrics (connections, ping RTT histogram,
+//! gossipsub, identify, Kademlia). Labels stay bounded: a mode, a source, a
+//! token scope hash (at most 1024 kept), never a cache key.
+
+use std::sync::Arc;
+
+use app::api::Backend;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::http::errors::ApiError;
+use crate::state::AppState;
+
+/// Reads the application's statistics at each scrape.
+pub struct StatsCollector {
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for StatsCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatsCollector")
+    }
+}
+
+impl StatsCollector {
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        StatsCollector { backend }
+    }
+}
+
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result<(), std::fmt::Error> {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> Result<(), std::fmt::Error> {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+impl Collector for StatsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let cache = self.backend.cache_stats();
+        let peers = self.backend.peer_status();
+        let e = &mut encoder;
+
+        let hits = ConstCounter::new(0u64);
+        let mut family = e.encode_descriptor("cache_hits", "Cache hits by where the entry came from", None, hits.metric_type())?;
+        for (source, value) in [("local", cache.local_hits), ("peer", cache.peer_hits)] {
+            ConstCounter::new(value).encode(family.encode_family(&[("source", source)])?)?;
+        }
+        counter(e, "cache_misses", "Lookups that found nothing fresh here or at a peer", cache.misses)?;
+        counter(e, "cache_expirations", "Lookups that found an expired entry", cache.expirations)?;
+        counter(e, "cache_evictions", "Entries dropped by the LRU bounds", cache.evictions)?;
+        counter(e, "cache_api_calls_saved", "Upstream calls avoided (hits, revalidations, coalesced)", cache.api_calls_saved)?;
+        gauge(e, "cache_entries", "Entries in the cache", cache.total_entries as i64)?;
+        gauge(e, "cache_bytes", "Bytes (keys + values) in the cache", cache.total_size_bytes as i64)?;
+        counter(e, "upstream_calls", "Requests sent to GitHub", cache.proxy.upstream_calls)?;
+
+        let mode = ConstCounter::new(0u64);
+        let mut family = e.encode_descriptor("proxy_responses", "GitHub proxy responses by X-Peercache mode", None, mode.metric_type())?;
+        for (name, value) in &cache.proxy.modes {
+            ConstCounter::new(*value).encode(family.encode_family(&[("mode", name.as_str())])?)?;
+        }
+        let remaining = ConstGauge::new(0i64);
+        let mut family = e.encode_descriptor(
+            "github_rate_limit_remaining",
+            "GitHub's remaining requests per token scope hash",
+            None,
+            remaining.metric_type(),
+        )?;
+        for limit in &cache.proxy.rate_limits {
+            if let Some(value) = limit.remaining {
+                ConstGauge::new(value as i64).encode(family.encode_family(&[("scope", limit.scope.as_str())])?)?;
+            }
+        }
+        gauge(e, "peers_connected", "Connected P2P peers", peers.peer_count as i64)?;
+        counter(e, "gossip_entries_accepted", "Entries from peers verified and stored", peers.accepted_from_peers)?;
+        counter(e, "gossip_entries_rejected", "Entries and messages from peers that failed verification", peers.rejected_from_peers)?;
+        Ok(())
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &state.metrics)
+        .map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
+    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
+}
+
+/// The registry every metric lives in, prefixed `peercache_`.
+pub fn new_registry() -> Registry {
+    Registry::with_prefix("peercache")
+}
