@@ -18,6 +18,16 @@ struct Cli {
 
     #[command(flatten)]
     serve: ServeConfig,
+
+    /// How log lines look on standard error (`RUST_LOG` sets the level).
+    #[arg(long, global = true, env = "PEERCACHE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Pretty,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -42,6 +52,28 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Print the cached JSON value under KEY (asks the peers on a local miss).
+    Get {
+        key: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Store a JSON value under KEY, read from FILE or `-` for standard input.
+    Put {
+        key: String,
+        file: PathBuf,
+        /// Time to live in seconds [default: the operation family's].
+        #[arg(long)]
+        ttl: Option<u64>,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Drop every cached entry whose key starts with PREFIX ("" drops all).
+    Invalidate {
+        prefix: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Write a new private-swarm key file (/key/swarm/psk/1.0.0/ format).
     Keygen {
         /// Where to write it; refuses to overwrite an existing file.
@@ -55,6 +87,15 @@ struct ServerArg {
     /// The running peercache to ask.
     #[arg(long, env = "PEERCACHE_SERVER", default_value = remote::DEFAULT_SERVER)]
     server: String,
+    /// Bearer token for changes to a server that listens off loopback.
+    #[arg(long, env = "PEERCACHE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+impl ServerArg {
+    fn remote(self) -> anyhow::Result<remote::Remote> {
+        remote::Remote::new(&self.server, self.admin_token)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -66,11 +107,15 @@ struct CacheDirArg {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(error) = run(Cli::parse()).await {
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Pretty => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    if let Err(error) = run(cli).await {
         // One clear line, not a backtrace.
         eprintln!("peercache: {error:#}");
         std::process::exit(1);
@@ -86,18 +131,48 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", load_or_create_identity(&dir)?.public().to_peer_id());
             Ok(())
         }
-        Some(Command::Status { json, server: ServerArg { server } }) => {
-            let peers: PeerStatus = remote::get_json(&server, "/api/mcp/peers").await?;
-            let cache: CacheStats = remote::get_json(&server, "/api/mcp/cache/stats").await?;
+        Some(Command::Status { json, server }) => {
+            let base = server.server.clone();
+            let remote = server.remote()?;
+            let peers: PeerStatus = remote.get("/api/mcp/peers", &[]).await?;
+            let cache: CacheStats = remote.get("/api/mcp/cache/stats", &[]).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&serde_json::json!({"peers": peers, "cache": cache}))?);
             } else {
-                print!("{}", remote::status_text(&server, &peers, &cache));
+                print!("{}", remote::status_text(&base, &peers, &cache));
             }
             Ok(())
         }
-        Some(Command::Peers { json, server: ServerArg { server } }) => {
-            let peers: PeerStatus = remote::get_json(&server, "/api/mcp/peers").await?;
+        Some(Command::Get { key, server }) => {
+            let entry: serde_json::Value = server.remote()?.get("/api/cache/entry", &[("key", &key)]).await?;
+            println!("{}", serde_json::to_string_pretty(&entry["value"])?);
+            Ok(())
+        }
+        Some(Command::Put { key, file, ttl, server }) => {
+            let body = if file.as_os_str() == "-" {
+                let mut body = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut body).context("reading standard input")?;
+                body
+            } else {
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?
+            };
+            let ttl = ttl.map(|t| t.to_string());
+            let mut query = vec![("key", key.as_str())];
+            if let Some(ttl) = &ttl {
+                query.push(("ttl", ttl));
+            }
+            let stored: serde_json::Value = server.remote()?.put("/api/cache/entry", &query, body).await?;
+            println!("stored {key} ({} bytes, cid {}, ttl {} s)", stored["size"], stored["cid"].as_str().unwrap_or("?"), stored["ttl_secs"]);
+            Ok(())
+        }
+        Some(Command::Invalidate { prefix, server }) => {
+            let done: serde_json::Value =
+                server.remote()?.post("/api/cache/invalidate", &serde_json::json!({"pattern": prefix})).await?;
+            println!("invalidated {} entries", done["invalidated"]);
+            Ok(())
+        }
+        Some(Command::Peers { json, server }) => {
+            let peers: PeerStatus = server.remote()?.get("/api/mcp/peers", &[]).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&peers)?);
             } else {

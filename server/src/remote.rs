@@ -10,24 +10,55 @@ use serde::de::DeserializeOwned;
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8899";
 
-/// GETs a JSON API path of the server at `base`.
-pub async fn get_json<T: DeserializeOwned>(base: &str, path: &str) -> anyhow::Result<T> {
-    let url = format!("{}{path}", base.trim_end_matches('/'));
-    let response = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()?
-        .get(&url)
-        .send()
-        .await
-        .map_err(|error| {
-            anyhow!("cannot reach peercache at {base}: is `peercache serve` running there? ({error})")
-        })?;
-    let status = response.status();
-    let body = response.text().await.with_context(|| format!("reading {url}"))?;
-    if !status.is_success() {
-        return Err(anyhow!("{url} answered {status}: {body}"));
+/// A running peercache, as the command line talks to it.
+pub struct Remote {
+    base: String,
+    admin_token: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Remote {
+    pub fn new(base: &str, admin_token: Option<String>) -> anyhow::Result<Remote> {
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        Ok(Remote { base: base.trim_end_matches('/').to_owned(), admin_token, client })
     }
-    serde_json::from_str(&body).with_context(|| format!("{url} did not answer peercache JSON"))
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<T> {
+        self.send(self.client.get(self.url(path)).query(query)).await
+    }
+
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)], body: Vec<u8>) -> anyhow::Result<T> {
+        self.send(self.client.put(self.url(path)).query(query).body(body)).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<T> {
+        self.send(self.client.post(self.url(path)).body(body.to_string())).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send<T: DeserializeOwned>(&self, mut request: reqwest::RequestBuilder) -> anyhow::Result<T> {
+        if let Some(token) = &self.admin_token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|error| {
+            anyhow!("cannot reach peercache at {}: is `peercache serve` running there? ({error})", self.base)
+        })?;
+        let status = response.status();
+        let url = response.url().clone();
+        let body = response.text().await.with_context(|| format!("reading {url}"))?;
+        if !status.is_success() {
+            // The server's own words: every API error is {"error": "..."}.
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or(body);
+            return Err(anyhow!("{message} ({status})"));
+        }
+        serde_json::from_str(&body).with_context(|| format!("{url} did not answer peercache JSON"))
+    }
 }
 
 /// `peercache status`: the node and the cache in a few lines.

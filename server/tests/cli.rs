@@ -1,9 +1,13 @@
 //! The `peercache` binary's own commands, run as a user would.
 
+mod support;
+
 use std::process::Command;
 
+use support::{run, serve};
+
 fn peercache() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_peercache"));
+    let mut command = Command::new(support::BIN);
     command.env_remove("CACHE_DIR").env("RUST_LOG", "warn");
     command
 }
@@ -52,4 +56,87 @@ fn serve_off_loopback_without_admin_token_refuses_to_start() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PEERCACHE_ADMIN_TOKEN"));
+}
+
+#[test]
+fn put_get_and_invalidate_against_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--no-p2p"], &[]);
+    let url = server.url.as_str();
+    let file = dir.path().join("value.json");
+    std::fs::write(&file, r#"{"id": 7, "name": "from a file"}"#).unwrap();
+
+    let out = run(&["put", "get_repo:octo/cli", file.to_str().unwrap(), "--ttl", "120", "--server", url], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(said.starts_with("stored get_repo:octo/cli") && said.contains("ttl 120 s"), "{said}");
+
+    let out = run(&["put", "list_runners:octo/x", "-", "--server", url], br#"{"total_count": 2}"#);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = run(&["get", "get_repo:octo/cli", "--server", url], b"");
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["name"], "from a file");
+
+    let out = run(&["put", "k", "-", "--server", url], b"not json");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("not valid JSON") && stderr.contains("400"), "{stderr}");
+
+    let out = run(&["invalidate", "get_repo:", "--server", url], b"");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "invalidated 1 entries");
+    let out = run(&["get", "get_repo:octo/cli", "--server", url], b"");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no fresh cache entry") && stderr.contains("404"), "{stderr}");
+
+    let status = run(&["status", "--server", url], b"");
+    let text = String::from_utf8(status.stdout).unwrap();
+    assert!(text.contains("Cache:   1 entries"), "{text}");
+    assert!(text.contains("✗ Disabled"), "{text}");
+    let peers = String::from_utf8(run(&["peers", "--json", "--server", url], b"").stdout).unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&peers).unwrap()["peer_count"], 0);
+}
+
+#[test]
+fn every_client_command_says_which_server_is_not_running() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    for args in [
+        vec!["status"],
+        vec!["peers"],
+        vec!["get", "k"],
+        vec!["put", "k", "-"],
+        vec!["invalidate", "k"],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--server", url.as_str()]);
+        let out = run(&args, b"{}");
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(&url) && stderr.contains("`peercache serve` running"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn logs_can_be_json_lines() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = peercache()
+        .args(["--log-format", "json", "serve", "--http", "127.0.0.1:0", "--no-p2p", "--cache-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a log line").unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line: serde_json::Value = serde_json::from_str(&first).unwrap_or_else(|_| panic!("not JSON: {first}"));
+    assert!(line["level"].is_string() && line["fields"].is_object(), "{line}");
 }

@@ -3,52 +3,13 @@
 //! their own CACHE_DIR and ports), and the README's settings table checked
 //! against `peercache serve --help`.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_peercache");
-
-/// A `peercache serve` process, killed when dropped.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(cache_dir: &Path, env: &[(&str, &str)]) -> Serve {
-    let mut command = Command::new(BIN);
-    // Steps 1 and 3 of the guide; on one machine the two nodes need their own ports.
-    command
-        .args(["serve", "--http", "127.0.0.1:0", "--p2p-host", "127.0.0.1", "--p2p-port", "0", "--cache-dir"])
-        .arg(cache_dir)
-        .env("RUST_LOG", "warn")
-        .env_remove("CACHE_BOOTSTRAP_PEERS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("peercache listening on ").expect("the first line names the address").to_owned();
-    Serve { child, url }
-}
-
-fn peercache(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).env("RUST_LOG", "warn").output().unwrap();
-    assert!(out.status.success(), "peercache {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use support::{peercache, serve, BIN};
 
 fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -65,7 +26,7 @@ fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 fn two_machines_share_one_cache() {
     let (dir1, dir2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // 1. Start node 1.
-    let node1 = serve(dir1.path(), &[]);
+    let node1 = serve(dir1.path(), &[], &[]);
     // 2. Copy its multiaddr from `peercache status`.
     let multiaddr = until("node 1's listen address", || {
         peercache(&["status", "--server", &node1.url])
@@ -74,7 +35,7 @@ fn two_machines_share_one_cache() {
     });
     assert!(multiaddr.contains("/p2p/12D3KooW"), "{multiaddr}");
     // 3. Start node 2 with CACHE_BOOTSTRAP_PEERS.
-    let node2 = serve(dir2.path(), &[("CACHE_BOOTSTRAP_PEERS", &multiaddr)]);
+    let node2 = serve(dir2.path(), &[], &[("CACHE_BOOTSTRAP_PEERS", &multiaddr)]);
     // 4. See "✓ Active" with one peer.
     let status: serde_json::Value = until("node 2 to connect", || {
         let json: serde_json::Value =

@@ -1,0 +1,67 @@
+//! Running the real `peercache` binary from tests: a `serve` process on
+//! 127.0.0.1 (killed when dropped) and one-shot commands.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_peercache");
+
+/// A `peercache serve` process, killed when dropped.
+pub struct Serve {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `peercache serve` on free loopback ports with `cache_dir` and `args`.
+pub fn serve(cache_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--http", "127.0.0.1:0", "--p2p-host", "127.0.0.1", "--p2p-port", "0", "--cache-dir"])
+        .arg(cache_dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("CACHE_BOOTSTRAP_PEERS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("peercache listening on ").expect("the first line names the address").to_owned();
+    Serve { child, url }
+}
+
+/// Runs a command to completion, feeding `stdin`.
+pub fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("CACHE_DIR")
+        .env_remove("PEERCACHE_SERVER")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs a command that must succeed; its standard output.
+pub fn peercache(args: &[&str]) -> String {
+    let out = run(args, b"");
+    assert!(out.status.success(), "peercache {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
