@@ -6,6 +6,7 @@ pub mod cache;
 pub mod config;
 pub mod github;
 pub mod http;
+pub mod mcp;
 pub mod p2p;
 pub mod remote;
 pub mod serve;

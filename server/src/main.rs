@@ -74,6 +74,12 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Speak MCP on standard input/output, forwarding to a running server
+    /// (for agent hosts that launch a command).
+    Mcp {
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Write a new private-swarm key file (/key/swarm/psk/1.0.0/ format).
     Keygen {
         /// Where to write it; refuses to overwrite an existing file.
@@ -178,6 +184,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 print!("{}", remote::peers_text(&peers));
             }
+            Ok(())
+        }
+        Some(Command::Mcp { server }) => {
+            use rmcp::ServiceExt;
+            let api = server::mcp::json_api::OverHttp {
+                base: server.server,
+                admin_token: server.admin_token,
+                client: reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?,
+            };
+            let running = server::mcp::PeercacheMcp::new(std::sync::Arc::new(api))
+                .serve(rmcp::transport::stdio())
+                .await
+                .context("starting MCP on stdio")?;
+            running.waiting().await.context("MCP session")?;
             Ok(())
         }
         Some(Command::Keygen { out }) => {

@@ -14,7 +14,12 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::services::ServeDir;
 
-use crate::http::{api, metrics};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+
+use crate::http::{admin, api, metrics};
+use crate::mcp::json_api::InProcess;
+use crate::mcp::PeercacheMcp;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -25,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::metrics))
         .nest("/api", api::routes())
+        .nest_service("/mcp", mcp_service(&state))
         .route("/github", any(github))
         .route("/github/{*path}", any(github))
         .leptos_routes_with_context(
@@ -35,6 +41,28 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback_service(ServeDir::new(site_root))
         .with_state(state)
+}
+
+/// `/mcp`: the MCP server (Streamable HTTP). Its tools call the JSON API
+/// in-process. Off loopback the whole endpoint needs the admin token, which
+/// also stands in for the Host check against DNS rebinding.
+fn mcp_service(state: &AppState) -> Router {
+    let api = Arc::new(InProcess {
+        router: Router::new().nest("/api", api::routes()).with_state(state.clone()),
+        admin_token: state.admin_token.as_deref().map(str::to_owned),
+    });
+    let mut config = StreamableHttpServerConfig::default();
+    if state.admin_token.is_some() {
+        config = config.disable_allowed_hosts();
+    }
+    let service = StreamableHttpService::new(
+        move || Ok(PeercacheMcp::new(api.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    Router::new()
+        .fallback_service(service)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), admin::require))
 }
 
 /// `/github/...`: the caching GitHub proxy.
