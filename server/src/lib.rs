@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod config_file;
 pub mod github;
 pub mod http;
 pub mod mcp;

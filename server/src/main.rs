@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use server::config::{default_cache_dir, ServeConfig};
 use app::model::{CacheStats, PeerStatus};
 use server::p2p::identity::{load_or_create_identity, new_swarm_key, write_private};
@@ -18,6 +18,11 @@ struct Cli {
 
     #[command(flatten)]
     serve: ServeConfig,
+
+    /// A peercache.toml with `serve` settings by flag name [default:
+    /// CACHE_DIR/peercache.toml when it exists]; flags and environment win.
+    #[arg(long, global = true, env = "PEERCACHE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 
     /// How log lines look on standard error (`RUST_LOG` sets the level).
     #[arg(long, global = true, env = "PEERCACHE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
@@ -111,9 +116,47 @@ struct CacheDirArg {
     cache_dir: Option<PathBuf>,
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    let cli = match with_config_file() {
+        Ok(cli) => cli,
+        Err(error) => {
+            eprintln!("peercache: {error:#}");
+            std::process::exit(1);
+        }
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+        .block_on(start(cli));
+}
+
+/// Parses the command line; when a config file applies, its settings become
+/// the environment of flags not set otherwise, and the line is parsed again.
+/// Runs before any thread exists, so setting the environment is sound.
+fn with_config_file() -> anyhow::Result<Cli> {
     let cli = Cli::parse();
+    let serve = match &cli.command {
+        Some(Command::Serve(config)) => config,
+        None => &cli.serve,
+        Some(_) => return Ok(cli),
+    };
+    let cache_dir = serve.cache_dir();
+    let Some(path) = server::config_file::locate(cli.config.clone(), &cache_dir)? else {
+        return Ok(cli);
+    };
+    let command = Cli::command();
+    let serve_command = command.find_subcommand("serve").expect("serve is a subcommand");
+    for (env, value) in server::config_file::settings(serve_command, &path)? {
+        if std::env::var_os(&env).is_none() {
+            // SAFETY: single-threaded: no runtime and no other thread yet.
+            unsafe { std::env::set_var(&env, value) };
+        }
+    }
+    Ok(Cli::parse())
+}
+
+async fn start(cli: Cli) {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr);

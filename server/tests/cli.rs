@@ -6,6 +6,7 @@ use std::process::Command;
 
 use support::{run, serve};
 
+
 fn peercache() -> Command {
     let mut command = Command::new(support::BIN);
     command.env_remove("CACHE_DIR").env("RUST_LOG", "warn");
@@ -139,4 +140,41 @@ fn logs_can_be_json_lines() {
     let _ = child.wait();
     let line: serde_json::Value = serde_json::from_str(&first).unwrap_or_else(|_| panic!("not JSON: {first}"));
     assert!(line["level"].is_string() && line["fields"].is_object(), "{line}");
+}
+
+#[test]
+fn config_file_sits_between_environment_and_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("peercache.toml"),
+        "# found in CACHE_DIR without --config\n\
+         default-ttl = 42\n\
+         max-entries = 9\n\
+         max-bytes = 1000000\n\
+         p2p = false\n\
+         bootstrap = [\"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN\"]\n",
+    )
+    .unwrap();
+    // environment beats the file; a flag beats both.
+    let server = serve(dir.path(), &["--max-bytes", "2000000"], &[("CACHE_MAX_ENTRIES", "7")]);
+    let stats: serde_json::Value =
+        serde_json::from_str(&support::peercache(&["status", "--json", "--server", &server.url])).unwrap();
+    assert_eq!(stats["cache"]["max_entries"], 7, "env over file");
+    assert_eq!(stats["cache"]["max_size_bytes"], 2_000_000, "flag over file");
+    assert_eq!(stats["peers"]["state"], "disabled", "file over default");
+    let put = run(&["put", "misc:x", "-", "--server", &server.url], b"{}");
+    assert!(String::from_utf8(put.stdout).unwrap().contains("ttl 42 s"), "file over default");
+}
+
+#[test]
+fn a_bad_config_file_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "max-entrys = 5\n").unwrap();
+    let out = run(&["serve", "--config", file.to_str().unwrap(), "--cache-dir", dir.path().to_str().unwrap()], b"");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("unknown setting \"max-entrys\""), "{stderr}");
+    let out = run(&["serve", "--config", "/nonexistent/peercache.toml"], b"");
+    assert!(String::from_utf8(out.stderr).unwrap().contains("does not exist"));
 }
