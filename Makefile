@@ -57,8 +57,9 @@ wasm:
 server:
 	cargo test --no-run
 
+# Built by `server` above; the time bound only covers running the tests.
 test-rust:
-	cargo test
+	timeout 900 cargo test
 
 test-browser:
-	cd end2end && PEERCACHE_BIN=$(SERVER_BIN) npx playwright test
+	cd end2end && PEERCACHE_BIN=$(SERVER_BIN) timeout 900 npx playwright test

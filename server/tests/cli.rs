@@ -6,10 +6,9 @@ use std::process::Command;
 
 use support::{run, serve};
 
-
 fn peercache() -> Command {
     let mut command = Command::new(support::BIN);
-    command.env_remove("CACHE_DIR").env("RUST_LOG", "warn");
+    command.env_remove("CACHE_DIR").env_remove("PEERCACHE_CONFIG").env("RUST_LOG", "warn");
     command
 }
 

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -43,20 +43,18 @@ pub fn serve(cache_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
     Serve { child, url }
 }
 
-/// Runs a command to completion, feeding `stdin`.
+/// Runs a command to completion (assert_cmd), feeding `stdin`, within 60 s.
 pub fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
+    assert_cmd::Command::new(BIN)
         .args(args)
         .env("RUST_LOG", "warn")
         .env_remove("CACHE_DIR")
         .env_remove("PEERCACHE_SERVER")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+        .env_remove("PEERCACHE_CONFIG")
+        .write_stdin(stdin.to_vec())
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap()
 }
 
 /// Runs a command that must succeed; its standard output.
