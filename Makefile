@@ -26,6 +26,10 @@ test: setup build test-rust test-browser
 setup: setup-rust setup-browser
 
 setup-rust:
+	@# A shared build directory grows with every changed build; past 40 GiB start the debug half afresh.
+	@if [ -d "$(CARGO_TARGET_DIR)/debug" ] && [ "$$(du -s "$(CARGO_TARGET_DIR)" | cut -f1)" -gt 41943040 ]; then \
+	  echo "$(CARGO_TARGET_DIR) is over 40 GiB: removing its debug builds"; rm -rf "$(CARGO_TARGET_DIR)/debug"; \
+	fi
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 8 minutes, once)"; \
