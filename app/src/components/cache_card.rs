@@ -3,27 +3,21 @@
 use leptos::prelude::*;
 
 use crate::api::get_cache_stats;
-use crate::components::poll::{use_poll, POLL_PERIOD};
+use crate::components::polled_card::PolledCard;
 use crate::format::{megabytes, percent, ERROR_LOADING};
 use crate::model::CacheStats;
 
 #[component]
 pub fn CacheCard() -> impl IntoView {
-    let (tick, refresh) = use_poll(POLL_PERIOD);
-    let stats = Resource::new(move || tick.get(), |_| get_cache_stats());
     view! {
-        <section class="card" aria-labelledby="cache-card-title">
-            <h2 id="cache-card-title">"Cache Statistics"</h2>
-            <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
-                {move || Suspend::new(async move {
-                    match stats.await {
-                        Ok(stats) => view! { <CacheFields stats/> }.into_any(),
-                        Err(error) => view! { <CacheError error=error.to_string()/> }.into_any(),
-                    }
-                })}
-            </Transition>
-            <button class="refresh" on:click=move |_| refresh()>"📊 Refresh Cache"</button>
-        </section>
+        <PolledCard
+            title="Cache Statistics"
+            title_id="cache-card-title"
+            button="📊 Refresh Cache"
+            fetch=get_cache_stats
+            ok=|stats| view! { <CacheFields stats/> }.into_any()
+            error=|error| view! { <CacheError error/> }.into_any()
+        />
     }
 }
 

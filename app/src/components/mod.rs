@@ -5,4 +5,5 @@ pub mod copy_button;
 pub mod peer_card;
 pub mod peer_list;
 pub mod poll;
+pub mod polled_card;
 pub mod rate_limit_card;

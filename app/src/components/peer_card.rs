@@ -6,27 +6,21 @@ use leptos::prelude::*;
 use crate::api::get_peer_status;
 use crate::components::copy_button::CopyButton;
 use crate::components::peer_list::PeerList;
-use crate::components::poll::{use_poll, POLL_PERIOD};
+use crate::components::polled_card::PolledCard;
 use crate::format::{enabled_label, node_state_badge, ERROR_LOADING};
 use crate::model::PeerStatus;
 
 #[component]
 pub fn PeerCard() -> impl IntoView {
-    let (tick, refresh) = use_poll(POLL_PERIOD);
-    let status = Resource::new(move || tick.get(), |_| get_peer_status());
     view! {
-        <section class="card" aria-labelledby="peer-card-title">
-            <h2 id="peer-card-title">"P2P Peer System"</h2>
-            <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
-                {move || Suspend::new(async move {
-                    match status.await {
-                        Ok(status) => view! { <PeerFields status/> }.into_any(),
-                        Err(error) => view! { <PeerError error=error.to_string()/> }.into_any(),
-                    }
-                })}
-            </Transition>
-            <button class="refresh" on:click=move |_| refresh()>"🔄 Refresh Peers"</button>
-        </section>
+        <PolledCard
+            title="P2P Peer System"
+            title_id="peer-card-title"
+            button="🔄 Refresh Peers"
+            fetch=get_peer_status
+            ok=|status| view! { <PeerFields status/> }.into_any()
+            error=|error| view! { <PeerError error/> }.into_any()
+        />
     }
 }
 

@@ -4,30 +4,24 @@
 use leptos::prelude::*;
 
 use crate::api::get_proxy_stats;
-use crate::components::poll::{use_poll, POLL_PERIOD};
+use crate::components::polled_card::PolledCard;
 use crate::format::{duration_words, ERROR_LOADING};
 use crate::model::{ProxyStats, RateLimitInfo};
 
 #[component]
 pub fn RateLimitCard() -> impl IntoView {
-    let (tick, refresh) = use_poll(POLL_PERIOD);
-    let stats = Resource::new(move || tick.get(), |_| get_proxy_stats());
     view! {
-        <section class="card" aria-labelledby="rate-card-title">
-            <h2 id="rate-card-title">"⚡ API Rate Limit"</h2>
-            <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
-                {move || Suspend::new(async move {
-                    match stats.await {
-                        Ok(stats) => view! { <RateFields stats/> }.into_any(),
-                        Err(error) => {
-                            let (label, class) = ERROR_LOADING;
-                            view! { <p id="rate-remaining" class=class title=error.to_string()>{label}</p> }.into_any()
-                        }
-                    }
-                })}
-            </Transition>
-            <button class="refresh" on:click=move |_| refresh()>"⚡ Refresh Rate Limit"</button>
-        </section>
+        <PolledCard
+            title="⚡ API Rate Limit"
+            title_id="rate-card-title"
+            button="⚡ Refresh Rate Limit"
+            fetch=get_proxy_stats
+            ok=|stats| view! { <RateFields stats/> }.into_any()
+            error=|error| {
+                let (label, class) = ERROR_LOADING;
+                view! { <p id="rate-remaining" class=class title=error>{label}</p> }.into_any()
+            }
+        />
     }
 }
 
