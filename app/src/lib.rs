@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
 
+use crate::components::banner::{Reachable, UnreachableBanner};
 use crate::pages::overview::Overview;
 
 /// The whole HTML document, rendered on the server.
@@ -40,12 +41,14 @@ pub fn App() -> impl IntoView {
     // tests (and curious people) that the page is live.
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
+    provide_context(Reachable(RwSignal::new(true)));
     view! {
         <Router>
             <header class="topbar">
                 <h1>"peercache"</h1>
                 <p class="tagline">"GitHub API cache shared over libp2p"</p>
             </header>
+            <UnreachableBanner/>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     // Async: the first HTML already carries the real values.

@@ -62,16 +62,20 @@ test('cards poll by themselves every few seconds', async ({ page }) => {
 
 test('a stopped server shows the error state, and a restarted one clears it', async ({ page }) => {
   await openDashboard(page);
+  await expect(page.locator('#unreachable-banner')).toHaveCount(0);
   await server.stop();
   await page.getByRole('button', { name: '🔄 Refresh Peers' }).click();
   await expect(page.locator('#peer-status')).toHaveText('⚠ Error loading');
   await expect(page.locator('#peer-status')).toHaveClass(/status-error/);
   // Without a click: the next poll (5 s) must bring the cache card to the same state.
   await expect(page.locator('#cache-entries')).toHaveText('⚠ Error loading', { timeout: 8_000 });
+  await expect(page.locator('#unreachable-banner')).toBeVisible();
+  await expect(page.locator('#unreachable-banner')).toHaveAttribute('role', 'alert');
 
   await server.restart();
   await expect(page.locator('#peer-status')).toHaveText('✗ Disabled', { timeout: 8_000 });
   await expect(page.locator('#cache-hit-rate')).toHaveText('0.0%', { timeout: 8_000 });
+  await expect(page.locator('#unreachable-banner')).toHaveCount(0, { timeout: 8_000 });
 });
 
 test('the cache card follows what the cache really does', async ({ page, request }) => {

@@ -1,5 +1,6 @@
 //! Dashboard widgets, one per file.
 
+pub mod banner;
 pub mod cache_card;
 pub mod copy_button;
 pub mod peer_card;
