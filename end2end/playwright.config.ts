@@ -9,6 +9,8 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [['list']],
+  // Measurements, not checks: run them with `npx playwright test --grep @bench`.
+  grepInvert: process.env.PEERCACHE_BENCH ? undefined : /@bench/,
   use: {
     browserName: 'chromium',
     headless: true,
