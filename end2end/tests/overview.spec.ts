@@ -107,3 +107,16 @@ test('entries survive a restart of the server and hit after it', async ({ page, 
   await expect(page.locator('#cache-entries')).toHaveText('1');
   await expect(page.locator('#cache-hit-rate')).toHaveText('100.0%');
 });
+
+test('polling pauses while the tab is hidden and resumes when it shows', async ({ page }) => {
+  await openDashboard(page);
+  const polls: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/sfn/')) polls.push(r.url());
+  });
+  await page.evaluate(() => Object.defineProperty(document, 'hidden', { configurable: true, get: () => true }));
+  await page.waitForTimeout(6_000);
+  expect(polls).toEqual([]);
+  await page.evaluate(() => Object.defineProperty(document, 'hidden', { configurable: true, get: () => false }));
+  await expect.poll(() => polls.length, { timeout: 7_000 }).toBeGreaterThanOrEqual(3);
+});

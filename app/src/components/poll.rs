@@ -1,6 +1,8 @@
 //! The polling clock every widget shares the shape of: a counter that ticks
 //! every period in the browser (never on the server, where the first value is
-//! rendered once) and whenever the widget's refresh button is pressed.
+//! rendered once) and whenever the widget's refresh button is pressed. While
+//! the tab is hidden the clock skips its ticks, so a forgotten tab costs the
+//! server nothing; the first tick after it shows again refreshes.
 
 use std::time::Duration;
 
@@ -13,7 +15,12 @@ pub const POLL_PERIOD: Duration = Duration::from_secs(5);
 pub fn use_poll(period: Duration) -> (ReadSignal<u64>, impl Fn() + Copy + 'static) {
     let (tick, set_tick) = signal(0u64);
     Effect::new(move |_| {
-        let handle = set_interval_with_handle(move || set_tick.update(|n| *n += 1), period).ok();
+        let every_period = move || {
+            if !page_hidden() {
+                set_tick.update(|n| *n += 1);
+            }
+        };
+        let handle = set_interval_with_handle(every_period, period).ok();
         on_cleanup(move || {
             if let Some(handle) = handle {
                 handle.clear();
@@ -21,4 +28,14 @@ pub fn use_poll(period: Duration) -> (ReadSignal<u64>, impl Fn() + Copy + 'stati
         });
     });
     (tick, move || set_tick.update(|n| *n += 1))
+}
+
+#[cfg(feature = "hydrate")]
+fn page_hidden() -> bool {
+    web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn page_hidden() -> bool {
+    false
 }
