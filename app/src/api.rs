@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::model::{CacheStats, PeerStatus, ProxyStats};
+use crate::model::{CacheStats, NodeInfo, PeerStatus, ProxyStats};
 
 /// What the dashboard needs from the server. Defined here, implemented by the
 /// `server` crate over the real cache and P2P node, so `app` never depends on
@@ -15,6 +15,7 @@ pub trait Backend: Send + Sync + 'static {
     fn peer_status(&self) -> PeerStatus;
     fn cache_stats(&self) -> CacheStats;
     fn proxy_stats(&self) -> ProxyStats;
+    fn node_info(&self) -> NodeInfo;
 }
 
 #[cfg(feature = "ssr")]
@@ -42,4 +43,10 @@ pub async fn get_cache_stats() -> Result<CacheStats, ServerFnError> {
 #[server(prefix = "/sfn", endpoint = "proxy_stats", input = GetUrl)]
 pub async fn get_proxy_stats() -> Result<ProxyStats, ServerFnError> {
     Ok(backend()?.proxy_stats())
+}
+
+/// Who this node is (`GET /sfn/node_info`).
+#[server(prefix = "/sfn", endpoint = "node_info", input = GetUrl)]
+pub async fn get_node_info() -> Result<NodeInfo, ServerFnError> {
+    Ok(backend()?.node_info())
 }

@@ -13,6 +13,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment};
 
 use crate::components::banner::{Reachable, UnreachableBanner};
+use crate::components::node_header::NodeHeader;
 use crate::pages::overview::Overview;
 
 /// The whole HTML document, rendered on the server.
@@ -47,6 +48,7 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <h1>"peercache"</h1>
                 <p class="tagline">"GitHub API cache shared over libp2p"</p>
+                <NodeHeader/>
             </header>
             <UnreachableBanner/>
             <main data-hydrated=move || hydrated.get().to_string()>

@@ -160,6 +160,16 @@ pub struct EntryPage {
     pub entries: Vec<EntrySummary>,
 }
 
+/// `GET /api/node`: who this node is, for the dashboard's header.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The machine's host name.
+    pub name: String,
+    pub version: String,
+    pub peer_id: Option<String>,
+    pub uptime_secs: u64,
+}
+
 /// Hits over requests as a fraction in 0..1, defined as 0 for no requests.
 pub fn hit_rate(hits: u64, requests: u64) -> f64 {
     if requests == 0 {

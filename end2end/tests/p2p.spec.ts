@@ -97,3 +97,17 @@ test('a P2P port already in use shows the red state with the reason, and the das
   await expect(page.locator('#peer-reason')).toHaveText(`cannot listen on port ${taken}: address in use`);
   await expect(page.locator('#cache-hit-rate')).toHaveText('0.0%');
 });
+
+test('the header names the node, its peer id and version, and counts time since the last answer', async ({ page }) => {
+  a = await PeercacheServer.start();
+  const node = await a.json('/api/node');
+  const peers = await a.json('/api/mcp/peers');
+  expect(node.peer_id).toBe(peers.peer_id);
+  await openDashboard(page, a);
+  await expect(page.locator('#node-name')).toHaveText(node.name);
+  await expect(page.locator('#node-version')).toHaveText(`peercache ${node.version}`);
+  await expect(page.locator('#header-peer-id')).toHaveAttribute('title', node.peer_id);
+  await expect(page.locator('#node-uptime')).toHaveText(/^up \d+ s$/);
+  await expect(page.locator('#last-updated')).toHaveText(/^updated [1-4] s ago$/, { timeout: 5_000 });
+  await page.screenshot({ path: 'screenshots/header.png' });
+});

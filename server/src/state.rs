@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use app::api::Backend;
-use app::model::{bytes_to_mb, hit_rate, CacheStats, PeerStatus, ProxyStats};
+use app::model::{bytes_to_mb, hit_rate, CacheStats, NodeInfo, PeerStatus, ProxyStats};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -34,6 +34,7 @@ pub struct AppState {
     /// Token mutating endpoints require; `None` when the listener is loopback.
     pub admin_token: Option<Arc<str>>,
     pub max_body: usize,
+    pub started: std::time::Instant,
 }
 
 impl AppState {
@@ -87,6 +88,7 @@ impl AppState {
             leptos_options,
             admin_token,
             max_body: config.max_body,
+            started: std::time::Instant::now(),
         };
         // The collector reads the same figures as the JSON API, at scrape time.
         registry.register_collector(Box::new(StatsCollector::new(Arc::new(state.clone()))));
@@ -173,6 +175,15 @@ impl Backend for AppState {
         }
     }
 
+    fn node_info(&self) -> NodeInfo {
+        NodeInfo {
+            name: host_name(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            peer_id: self.node.current().peer_id,
+            uptime_secs: self.started.elapsed().as_secs(),
+        }
+    }
+
     fn proxy_stats(&self) -> ProxyStats {
         let now = self.cache.now_ms();
         ProxyStats {
@@ -182,4 +193,14 @@ impl Backend for AppState {
             rate_limits: self.github.limits.snapshot(now),
         }
     }
+}
+
+/// The machine's host name, as the kernel knows it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "peercache".to_owned())
 }

@@ -336,3 +336,16 @@ fn metrics_parse_and_move_when_the_cache_is_used() {
         assert_eq!(after["peercache_peers_connected"], 0.0);
     })
 }
+
+#[test]
+fn node_endpoint_names_the_version_and_counts_uptime() {
+    run(async {
+        let (status, _, body) = get(router(app_state()), "/api/node").await;
+        assert_eq!(status, StatusCode::OK);
+        let node: app::model::NodeInfo = serde_json::from_slice(&body).unwrap();
+        assert_eq!(node.version, env!("CARGO_PKG_VERSION"));
+        assert!(!node.name.is_empty());
+        assert_eq!(node.peer_id, None, "P2P is off in these tests");
+        assert!(node.uptime_secs < 60);
+    })
+}

@@ -1,7 +1,7 @@
 //! The JSON API under `/api`. Each handler asks the `Backend` and returns JSON.
 
 use app::api::Backend;
-use app::model::{CacheStats, PeerStatus};
+use app::model::{CacheStats, NodeInfo, PeerStatus};
 use axum::extract::State;
 use axum::extract::OriginalUri;
 use axum::body::{to_bytes, Body};
@@ -17,11 +17,16 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/node", get(node))
         .route("/mcp/peers", get(peers))
         .route("/mcp/peers/connect", post(connect_peer))
         .route("/mcp/cache/stats", get(cache_stats))
         .merge(cache_api::routes())
         .fallback(not_found)
+}
+
+async fn node(State(state): State<AppState>) -> Json<NodeInfo> {
+    Json(state.node_info())
 }
 
 async fn peers(State(state): State<AppState>) -> Json<PeerStatus> {
