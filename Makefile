@@ -53,7 +53,8 @@ build: wasm server
 wasm:
 	cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
 	mkdir -p $(PKG)
-	wasm-bindgen --target web --no-typescript --out-dir $(PKG) --out-name peercache \
+	wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+	  --out-dir $(PKG) --out-name peercache \
 	  $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/frontend.wasm
 	cp style/main.css $(PKG)/peercache.css
 
