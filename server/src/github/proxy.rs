@@ -395,11 +395,10 @@ async fn read_limited(upstream: reqwest::Response, limit: usize) -> Result<Bytes
             response = response.header(name, value);
         }
     }
-    response
-        .body(Body::from_stream(prefix.chain(stream)))
-        .map_err(|e| Oversized::Failed(ApiError::Internal(e.to_string())))
-        .map(Oversized::Stream)
-        .and_then(Err)
+    match response.body(Body::from_stream(prefix.chain(stream))) {
+        Ok(response) => Err(Oversized::Stream(response)),
+        Err(error) => Err(Oversized::Failed(ApiError::Internal(error.to_string()))),
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
