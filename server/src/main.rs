@@ -231,11 +231,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Mcp { server }) => {
             use rmcp::ServiceExt;
-            let api = server::mcp::json_api::OverHttp {
-                base: server.server,
-                admin_token: server.admin_token,
-                client: reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?,
-            };
+            let api = server::mcp::json_api::OverHttp::new(&server.server, server.admin_token)?;
             let running = server::mcp::PeercacheMcp::new(std::sync::Arc::new(api))
                 .serve(rmcp::transport::stdio())
                 .await

@@ -6,58 +6,50 @@ use std::fmt::Write;
 use anyhow::{anyhow, Context};
 use app::format::{enabled_label, latency, megabytes, node_state_badge, percent, short_peer_id};
 use app::model::{CacheStats, PeerStatus};
+use axum::http::Method;
 use serde::de::DeserializeOwned;
+
+use crate::mcp::json_api::{JsonApi, OverHttp};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8899";
 
-/// A running peercache, as the command line talks to it.
+/// A running peercache, as the command line talks to it: the same client
+/// `peercache mcp` uses, with typed answers and one-line errors.
 pub struct Remote {
-    base: String,
-    admin_token: Option<String>,
-    client: reqwest::Client,
+    api: OverHttp,
 }
 
 impl Remote {
     pub fn new(base: &str, admin_token: Option<String>) -> anyhow::Result<Remote> {
-        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-        Ok(Remote { base: base.trim_end_matches('/').to_owned(), admin_token, client })
+        Ok(Remote { api: OverHttp::new(base, admin_token)? })
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<T> {
-        self.send(self.client.get(self.url(path)).query(query)).await
+        self.call(Method::GET, path, query, None).await
     }
 
     pub async fn put<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)], body: Vec<u8>) -> anyhow::Result<T> {
-        self.send(self.client.put(self.url(path)).query(query).body(body)).await
+        self.call(Method::PUT, path, query, Some(body)).await
     }
 
     pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<T> {
-        self.send(self.client.post(self.url(path)).body(body.to_string())).await
+        self.call(Method::POST, path, &[], Some(body.to_string().into_bytes())).await
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn send<T: DeserializeOwned>(&self, mut request: reqwest::RequestBuilder) -> anyhow::Result<T> {
-        if let Some(token) = &self.admin_token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(|error| {
-            anyhow!("cannot reach peercache at {}: is `peercache serve` running there? ({error})", self.base)
-        })?;
-        let status = response.status();
-        let url = response.url().clone();
-        let body = response.text().await.with_context(|| format!("reading {url}"))?;
-        if !status.is_success() {
-            // The server's own words: every API error is {"error": "..."}.
-            let message = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_owned))
-                .unwrap_or(body);
-            return Err(anyhow!("{message} ({status})"));
-        }
-        serde_json::from_str(&body).with_context(|| format!("{url} did not answer peercache JSON"))
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<T> {
+        let path_and_query = if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", serde_urlencoded::to_string(query)?)
+        };
+        let value = self.api.call(method, &path_and_query, body).await.map_err(|failure| anyhow!("{failure}"))?;
+        serde_json::from_value(value).with_context(|| format!("{path} did not answer peercache JSON"))
     }
 }
 

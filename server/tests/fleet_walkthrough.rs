@@ -6,10 +6,9 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{peercache, serve, BIN};
+use support::{peercache, serve};
 
 fn until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -62,18 +61,6 @@ fn two_machines_share_one_cache() {
     assert_eq!(entry["origin"], node1_id);
     drop(node2);
     drop(node1);
-}
-
-#[test]
-fn status_says_plainly_when_no_server_is_running() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let out = Command::new(BIN).args(["status", "--server", &url]).output().unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains(&url) && stderr.contains("`peercache serve` running"), "{stderr}");
 }
 
 /// Every environment variable of the README's `peercache serve` table is in

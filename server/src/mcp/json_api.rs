@@ -16,6 +16,25 @@ use tower::ServiceExt;
 pub struct ApiFailure {
     pub status: u16,
     pub message: String,
+    /// False when no server answered at all (then `status` is 503).
+    pub answered: bool,
+}
+
+impl ApiFailure {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ApiFailure { status, message: message.into(), answered: true }
+    }
+}
+
+/// The server's words, with the status when there was one: one line.
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.answered {
+            write!(f, "{} ({})", self.message, self.status)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
 }
 
 #[async_trait]
@@ -29,7 +48,7 @@ fn failure(status: u16, body: &[u8]) -> ApiFailure {
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_owned))
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    ApiFailure { status, message }
+    ApiFailure::new(status, message)
 }
 
 /// The server's own router, called without a socket.
@@ -49,27 +68,34 @@ impl JsonApi for InProcess {
         }
         let request = request
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
-            .map_err(|e| ApiFailure { status: 400, message: e.to_string() })?;
+            .map_err(|e| ApiFailure::new(400, e.to_string()))?;
         let response = self.router.clone().oneshot(request).await.expect("the router never fails");
         let status = response.status();
         let bytes = response
             .into_body()
             .collect()
             .await
-            .map_err(|e| ApiFailure { status: 500, message: e.to_string() })?
+            .map_err(|e| ApiFailure::new(500, e.to_string()))?
             .to_bytes();
         if !status.is_success() {
             return Err(failure(status.as_u16(), &bytes));
         }
-        serde_json::from_slice(&bytes).map_err(|e| ApiFailure { status: 500, message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| ApiFailure::new(500, e.to_string()))
     }
 }
 
-/// A running peercache over HTTP.
+/// A running peercache over HTTP (`peercache mcp` and the command line).
 pub struct OverHttp {
     pub base: String,
     pub admin_token: Option<String>,
     pub client: reqwest::Client,
+}
+
+impl OverHttp {
+    pub fn new(base: &str, admin_token: Option<String>) -> anyhow::Result<OverHttp> {
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        Ok(OverHttp { base: base.trim_end_matches('/').to_owned(), admin_token, client })
+    }
 }
 
 #[async_trait]
@@ -86,12 +112,13 @@ impl JsonApi for OverHttp {
         let response = request.send().await.map_err(|error| ApiFailure {
             status: 503,
             message: format!("cannot reach peercache at {}: is `peercache serve` running there? ({error})", self.base),
+            answered: false,
         })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| ApiFailure { status: 502, message: e.to_string() })?;
+        let bytes = response.bytes().await.map_err(|e| ApiFailure::new(502, e.to_string()))?;
         if !status.is_success() {
             return Err(failure(status.as_u16(), &bytes));
         }
-        serde_json::from_slice(&bytes).map_err(|e| ApiFailure { status: 502, message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| ApiFailure::new(502, e.to_string()))
     }
 }
