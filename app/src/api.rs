@@ -1,21 +1,36 @@
 //! Server functions: the dashboard's only way to the backend. Their bodies run
 //! on the server and ask the request context for the [`Backend`], the same
-//! object the JSON API uses, so both always report the same numbers.
+//! object the JSON API uses, so both always report the same numbers and make
+//! the same changes.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::model::{CacheStats, NodeInfo, PeerStatus, ProxyStats};
+use crate::model::{CacheStats, EntryPage, History, Invalidated, NodeInfo, PeerStatus, ProxyStats};
+
+/// A change the backend makes on the dashboard's behalf, answered later.
+#[cfg(feature = "ssr")]
+pub type Pending<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
 
 /// What the dashboard needs from the server. Defined here, implemented by the
 /// `server` crate over the real cache and P2P node, so `app` never depends on
-/// `server`.
+/// `server`. Changes take the admin token the user typed (empty for none) and
+/// fail with the JSON API's words when it is needed and wrong.
 #[cfg(feature = "ssr")]
 pub trait Backend: Send + Sync + 'static {
     fn peer_status(&self) -> PeerStatus;
     fn cache_stats(&self) -> CacheStats;
     fn proxy_stats(&self) -> ProxyStats;
     fn node_info(&self) -> NodeInfo;
+    fn history(&self) -> History;
+    fn list_entries(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage;
+    /// The entry as `GET /api/cache/entry` shows it, pretty-printed; `None`
+    /// when this node does not hold it. Does not count as a lookup.
+    fn entry_json(&self, key: &str) -> Option<String>;
+    /// Removes one key (`exact`) or every key starting with `pattern`.
+    fn invalidate(&self, pattern: String, exact: bool, admin_token: String) -> Pending<Invalidated>;
+    /// Dials a peer; answers the address being dialed.
+    fn connect_peer(&self, multiaddr: String, admin_token: String) -> Pending<String>;
 }
 
 #[cfg(feature = "ssr")]
@@ -49,4 +64,44 @@ pub async fn get_proxy_stats() -> Result<ProxyStats, ServerFnError> {
 #[server(prefix = "/sfn", endpoint = "node_info", input = GetUrl)]
 pub async fn get_node_info() -> Result<NodeInfo, ServerFnError> {
     Ok(backend()?.node_info())
+}
+
+/// The last hour of counter samples (`GET /sfn/history`).
+#[server(prefix = "/sfn", endpoint = "history", input = GetUrl)]
+pub async fn get_history() -> Result<History, ServerFnError> {
+    Ok(backend()?.history())
+}
+
+/// One page of cache entries whose keys start with `prefix`, sorted by key.
+#[server(prefix = "/sfn", endpoint = "entries", input = GetUrl)]
+pub async fn list_entries(prefix: String, offset: usize, limit: usize) -> Result<EntryPage, ServerFnError> {
+    Ok(backend()?.list_entries(&prefix, offset, limit.min(crate::model::MAX_PAGE)))
+}
+
+/// One entry, as pretty JSON.
+#[server(prefix = "/sfn", endpoint = "entry", input = GetUrl)]
+pub async fn get_entry_json(key: String) -> Result<String, ServerFnError> {
+    backend()?
+        .entry_json(&key)
+        .ok_or_else(|| ServerFnError::new(format!("no entry under {key:?} on this node (expired or invalidated?)")))
+}
+
+/// Invalidates one key or a prefix (`POST /sfn/invalidate`).
+#[server(prefix = "/sfn", endpoint = "invalidate")]
+pub async fn invalidate(pattern: String, exact: bool, admin_token: String) -> Result<Invalidated, ServerFnError> {
+    backend()?.invalidate(pattern, exact, admin_token).await.map_err(ServerFnError::new)
+}
+
+/// Dials a peer by multiaddr (`POST /sfn/connect_peer`).
+#[server(prefix = "/sfn", endpoint = "connect_peer")]
+pub async fn connect_peer(multiaddr: String, admin_token: String) -> Result<String, ServerFnError> {
+    backend()?.connect_peer(multiaddr, admin_token).await.map_err(ServerFnError::new)
+}
+
+/// What went wrong, in the server's own words when it said something.
+pub fn failure_words(error: &ServerFnError) -> String {
+    match error {
+        ServerFnError::ServerError(message) => message.clone(),
+        other => other.to_string(),
+    }
 }

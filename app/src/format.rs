@@ -64,6 +64,33 @@ pub fn duration_words(secs: u64) -> String {
     }
 }
 
+/// A size in the largest sensible binary unit: "512 B", "1.5 KiB", "2.0 MiB".
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// Where an entry came from: "local", or the short id of the peer.
+pub fn origin(origin: &str) -> String {
+    if origin == "local" {
+        origin.to_owned()
+    } else {
+        format!("peer {}", short_peer_id(origin))
+    }
+}
+
+/// How many entries, in words: "1 entry", "3 entries".
+pub fn entries(n: usize) -> String {
+    if n == 1 {
+        "1 entry".to_owned()
+    } else {
+        format!("{n} entries")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +119,17 @@ mod tests {
         assert_eq!(latency(None), "—");
         assert_eq!(latency(Some(0.4321)), "0.43 ms");
         assert_eq!(latency(Some(123.4)), "123 ms");
+    }
+
+    #[test]
+    fn sizes_origins_and_counts_read_naturally() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(3 * 1_048_576), "3.0 MiB");
+        assert_eq!(origin("local"), "local");
+        assert_eq!(origin("12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"), "peer 12D3Ko…x6nXTN");
+        assert_eq!(entries(1), "1 entry");
+        assert_eq!(entries(0), "0 entries");
     }
 
     #[test]

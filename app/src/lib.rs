@@ -3,18 +3,24 @@
 //! into the server binary, with `hydrate` into the browser's WASM.
 
 pub mod api;
+pub mod charts;
 pub mod components;
 pub mod format;
 pub mod model;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{SsrMode, StaticSegment};
 
+use crate::components::admin_token::AdminToken;
 use crate::components::banner::{Reachable, UnreachableBanner};
 use crate::components::node_header::NodeHeader;
+use crate::components::toast::{ToastHost, Toasts};
+use crate::pages::cache::CachePage;
+use crate::pages::charts::Charts;
 use crate::pages::overview::Overview;
+use crate::pages::peers::Peers;
 
 /// The whole HTML document, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -43,6 +49,8 @@ pub fn App() -> impl IntoView {
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     provide_context(Reachable(RwSignal::new(true)));
+    provide_context(Toasts::new());
+    provide_context(AdminToken(RwSignal::new(String::new())));
     view! {
         <Router>
             <header class="topbar">
@@ -50,13 +58,23 @@ pub fn App() -> impl IntoView {
                 <p class="tagline">"GitHub API cache shared over libp2p"</p>
                 <NodeHeader/>
             </header>
+            <nav class="tabs" aria-label="Dashboard sections">
+                <A href="/" exact=true>"Overview"</A>
+                <A href="/charts">"Charts"</A>
+                <A href="/peers">"Peers"</A>
+                <A href="/cache">"Cache"</A>
+            </nav>
             <UnreachableBanner/>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     // Async: the first HTML already carries the real values.
                     <Route path=StaticSegment("") view=Overview ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("charts") view=Charts ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("peers") view=Peers ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("cache") view=CachePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
+            <ToastHost/>
         </Router>
     }
 }

@@ -152,6 +152,9 @@ pub struct EntrySummary {
     pub origin: String,
 }
 
+/// The most entries one page of the cache browser can ask for.
+pub const MAX_PAGE: usize = 1000;
+
 /// A page of the cache browser.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EntryPage {
@@ -168,6 +171,42 @@ pub struct NodeInfo {
     pub version: String,
     pub peer_id: Option<String>,
     pub uptime_secs: u64,
+    /// True when changing the cache needs `PEERCACHE_ADMIN_TOKEN` (the server
+    /// listens off loopback); the dashboard then asks for the token.
+    pub admin_required: bool,
+}
+
+/// One reading of the counters, taken every [`History::period_secs`] for the
+/// charts. Counters only grow; the charts draw the differences.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Unix time in milliseconds.
+    pub at_ms: u64,
+    /// Cache lookups so far (hits and misses).
+    pub requests: u64,
+    pub hits: u64,
+    /// Calls that went upstream so far.
+    pub upstream_calls: u64,
+    /// Upstream calls the cache avoided so far.
+    pub calls_saved: u64,
+    /// Peers connected at that moment.
+    pub peers: usize,
+}
+
+/// `GET /api/history`: the last hour of samples, oldest first. The last one is
+/// read at the moment of the answer, so a chart always reaches "now".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub period_secs: u64,
+    pub samples: Vec<Sample>,
+}
+
+/// What an invalidation removed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invalidated {
+    pub invalidated: usize,
+    /// The key or prefix asked for.
+    pub pattern: String,
 }
 
 /// Hits over requests as a fraction in 0..1, defined as 0 for no requests.

@@ -86,6 +86,54 @@ test('two nodes bootstrapped by multiaddr show each other as active peers', asyn
   await expect(page.locator('#peer-count')).toHaveText('0');
 });
 
+test('the Peers and Cache tabs of one node show the other node and its entries', async ({ browser }) => {
+  a = await PeercacheServer.start();
+  const aStatus = await until('A to listen', async () => {
+    const s = await a.json('/api/mcp/peers');
+    return s.listen_addrs.length > 0 ? s : undefined;
+  });
+  b = await PeercacheServer.start({ env: { CACHE_BOOTSTRAP_PEERS: aStatus.listen_addrs[0] } });
+  await until('B to connect', async () => ((await b.json('/api/mcp/peers')).peer_count === 1 ? true : undefined));
+
+  // B's peers table: A's row, the filter with its count, and the sort order in the URL.
+  const page = await browser.newPage();
+  await openDashboard(page, b);
+  await expect(page.locator('#peer-status')).toHaveText('✓ Active');
+  await page.getByRole('link', { name: 'Peers' }).click();
+  const row = page.locator(`#peer-table tr[data-peer-id="${aStatus.peer_id}"]`);
+  await expect(row).toBeVisible();
+  await expect(row.locator('.peer-direction')).toHaveText('outbound');
+  await expect(row.locator('.peer-addr')).toHaveText(aStatus.listen_addrs[0]);
+  await expect(page.locator('#peer-match-count')).toHaveText('1 of 1 peers');
+  await page.locator('#peer-table button[data-sort="latency"]').click();
+  await expect(page).toHaveURL(/sort=latency/);
+  await expect(page.locator('#peer-table th[aria-sort="ascending"]')).toHaveText(/Latency/);
+  await expect(row.locator('.peer-latency')).toHaveText(/ms$/, { timeout: 20_000 });
+  await page.screenshot({ path: 'screenshots/peers.png', fullPage: true });
+  await page.locator('#peer-filter').fill('no-such-peer');
+  await expect(page.locator('#peer-match-count')).toHaveText('0 of 1 peers');
+  await expect(page).toHaveURL(/q=no-such-peer/);
+
+  // An entry put through A's API appears in B's cache browser (it polls) within 10 s, marked as A's.
+  await page.getByRole('link', { name: 'Cache' }).click();
+  await page.locator('#cache-prefix').fill('get_repo:octo/');
+  await expect(page.locator('#entry-count')).toHaveText('No entries match.');
+  const put = await fetch(`${a.url}/api/cache/entry?key=get_repo:octo/from-a&ttl=600`, { method: 'PUT', body: '{"id": 7}' });
+  expect(put.status).toBe(201);
+  const entry = page.locator('#entry-table tr[data-key="get_repo:octo/from-a"]');
+  await expect(entry).toBeVisible({ timeout: 10_000 });
+  await expect(entry.locator('.entry-origin')).toHaveAttribute('title', aStatus.peer_id);
+
+  // Invalidating the prefix on B removes it there and says how many went.
+  await page.locator('#invalidate-prefix').click();
+  await expect(page.locator('#confirm-question')).toHaveText('Invalidate every entry whose key starts with "get_repo:octo/" (1 entry)?');
+  await page.locator('#confirm-yes').click();
+  await expect(page.locator('.toast')).toHaveText(/Cache cleared: 1 entry/);
+  await expect(entry).toHaveCount(0);
+  expect((await b.json('/api/cache/entries?prefix=get_repo:octo/')).total).toBe(0);
+  await page.close();
+});
+
 test('a P2P port already in use shows the red state with the reason, and the dashboard still works', async ({ page }) => {
   a = await PeercacheServer.start();
   const addr: string = (await until('A to listen', async () => (await a.json('/api/mcp/peers')).listen_addrs[0]));

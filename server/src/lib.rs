@@ -6,6 +6,7 @@ pub mod cache;
 pub mod config;
 pub mod config_file;
 pub mod github;
+pub mod history;
 pub mod http;
 pub mod mcp;
 pub mod p2p;

@@ -4,20 +4,28 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use app::api::Backend;
-use app::model::{bytes_to_mb, hit_rate, CacheStats, NodeInfo, PeerStatus, ProxyStats};
+use app::api::{Backend, Pending};
+use app::model::{
+    bytes_to_mb, hit_rate, CacheStats, EntryPage, History, Invalidated, NodeInfo, PeerStatus, ProxyStats, Sample,
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::cache::store::StoreError;
 use crate::cache::ttl::SystemClock;
 use crate::cache::Cache;
+use crate::cache::CacheError;
 use crate::config::ServeConfig;
 use crate::github::proxy::{GithubProxy, ProxyConfig};
 use crate::github::scope::Scopes;
+use crate::history::{SampleRing, SAMPLE_PERIOD};
+use crate::http::admin;
+use crate::http::cache_api::entry_view;
+use crate::http::errors::ApiError;
 use crate::http::metrics::{new_registry, StatsCollector};
 use crate::p2p::client::NodeClient;
 use crate::p2p::identity::{load_or_create_identity, read_swarm_key};
+use crate::p2p::bootstrap::parse_peer_addr;
 use crate::p2p::status::NodeStatusHandle;
 use crate::p2p::{self, NodeConfig};
 
@@ -35,6 +43,8 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     pub max_body: usize,
     pub started: std::time::Instant,
+    /// The last hour of counter samples, for the charts.
+    pub history: Arc<SampleRing>,
 }
 
 impl AppState {
@@ -89,11 +99,80 @@ impl AppState {
             admin_token,
             max_body: config.max_body,
             started: std::time::Instant::now(),
+            history: Arc::default(),
         };
         // The collector reads the same figures as the JSON API, at scrape time.
         registry.register_collector(Box::new(StatsCollector::new(Arc::new(state.clone()))));
         state.metrics = Arc::new(registry);
         Ok(state)
+    }
+}
+
+/// The changes the JSON API and the dashboard make, one code path for both.
+impl AppState {
+    /// Removes one key (`exact`) or every key starting with `pattern`.
+    pub async fn invalidate(&self, pattern: String, exact: bool) -> Result<Invalidated, ApiError> {
+        let target = pattern.clone();
+        let invalidated = self
+            .write_cache(move |cache| {
+                if exact {
+                    cache.invalidate(&target).map(usize::from)
+                } else {
+                    cache.invalidate_prefix(&target)
+                }
+            })
+            .await?;
+        Ok(Invalidated { invalidated, pattern })
+    }
+
+    /// Dials the peer at `multiaddr` (which must end in `/p2p/<peer id>`);
+    /// answers the address being dialed.
+    pub async fn connect_peer(&self, multiaddr: &str) -> Result<String, ApiError> {
+        let peer = parse_peer_addr(multiaddr)
+            .map_err(|why| ApiError::BadRequest(format!("invalid multiaddr {multiaddr:?}: {why}")))?;
+        let node = self.p2p.as_ref().ok_or_else(|| {
+            ApiError::Unavailable(self.node.current().reason.unwrap_or_else(|| "the P2P node is not running".into()))
+        })?;
+        node.dial(peer.addr.clone()).await.map_err(ApiError::BadRequest)?;
+        Ok(peer.addr.to_string())
+    }
+
+    /// Runs a cache write (it commits to disk) off the async workers.
+    pub async fn write_cache<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Cache) -> Result<T, CacheError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let cache = self.cache.clone();
+        tokio::task::spawn_blocking(move || write(&cache))
+            .await
+            .map_err(|e| ApiError::Internal(format!("cache write task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+
+    /// The counters as they are now, as one chart sample.
+    pub fn sample(&self) -> Sample {
+        let counters = self.cache.stats().counters;
+        Sample {
+            at_ms: self.cache.now_ms(),
+            requests: counters.total_requests(),
+            hits: counters.total_hits(),
+            upstream_calls: counters.api_calls_made,
+            calls_saved: counters.api_calls_saved,
+            peers: self.node.current().peer_count,
+        }
+    }
+
+    /// Takes a sample now and then every [`SAMPLE_PERIOD`], for as long as the
+    /// runtime lives.
+    pub fn spawn_sampler(&self) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SAMPLE_PERIOD);
+            loop {
+                every.tick().await;
+                state.history.push(state.sample());
+            }
+        });
     }
 }
 
@@ -181,7 +260,39 @@ impl Backend for AppState {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             peer_id: self.node.current().peer_id,
             uptime_secs: self.started.elapsed().as_secs(),
+            admin_required: self.admin_token.is_some(),
         }
+    }
+
+    fn history(&self) -> History {
+        let mut samples = self.history.snapshot();
+        samples.push(self.sample());
+        History { period_secs: SAMPLE_PERIOD.as_secs(), samples }
+    }
+
+    fn list_entries(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage {
+        self.cache.list(prefix, offset, limit)
+    }
+
+    fn entry_json(&self, key: &str) -> Option<String> {
+        let entry = self.cache.peek(key)?;
+        serde_json::to_string_pretty(&entry_view(&entry, self.cache.now_ms())).ok()
+    }
+
+    fn invalidate(&self, pattern: String, exact: bool, admin_token: String) -> Pending<Invalidated> {
+        let state = self.clone();
+        Box::pin(async move {
+            admin::check_token(&state, &admin_token).map_err(|e| e.to_string())?;
+            state.invalidate(pattern, exact).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn connect_peer(&self, multiaddr: String, admin_token: String) -> Pending<String> {
+        let state = self.clone();
+        Box::pin(async move {
+            admin::check_token(&state, &admin_token).map_err(|e| e.to_string())?;
+            state.connect_peer(&multiaddr).await.map_err(|e| e.to_string())
+        })
     }
 
     fn proxy_stats(&self) -> ProxyStats {

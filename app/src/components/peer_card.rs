@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::get_peer_status;
 use crate::components::copy_button::CopyButton;
+use crate::components::listen_addrs::ListenAddrs;
 use crate::components::peer_list::PeerList;
 use crate::components::polled_card::PolledCard;
 use crate::format::{enabled_label, node_state_badge, ERROR_LOADING};
@@ -52,24 +53,6 @@ fn PeerFields(status: PeerStatus) -> impl IntoView {
         <ListenAddrs addrs=status.listen_addrs/>
         <PeerList peers=status.peers/>
     }
-}
-
-/// This node's addresses, ready for another node's `CACHE_BOOTSTRAP_PEERS`.
-#[component]
-fn ListenAddrs(addrs: Vec<String>) -> impl IntoView {
-    (!addrs.is_empty()).then(|| {
-        view! {
-            <details class="listen-addrs">
-                <summary>"Listen addresses (for CACHE_BOOTSTRAP_PEERS)"</summary>
-                <ul id="listen-addrs">
-                    {addrs
-                        .into_iter()
-                        .map(|addr| view! { <li><code>{addr.clone()}</code><CopyButton text=addr label="Copy address"/></li> })
-                        .collect_view()}
-                </ul>
-            </details>
-        }
-    })
 }
 
 #[component]

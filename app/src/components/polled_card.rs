@@ -9,8 +9,7 @@ use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::components::banner::Reachable;
-use crate::components::poll::{use_poll, POLL_PERIOD};
+use crate::components::poll::use_polled;
 
 #[component]
 pub fn PolledCard<T, Fut, Ok, Error>(
@@ -33,16 +32,7 @@ where
     Ok: Fn(T) -> AnyView + Copy + Send + Sync + 'static,
     Error: Fn(String) -> AnyView + Copy + Send + Sync + 'static,
 {
-    let (tick, refresh) = use_poll(POLL_PERIOD);
-    let answer = Resource::new(move || tick.get(), move |_| fetch());
-    if let Some(Reachable(reachable)) = use_context::<Reachable>() {
-        // Browser only (effects do not run on the server): report each answer.
-        Effect::new(move |_| {
-            if let Some(result) = answer.get() {
-                reachable.set(result.is_ok());
-            }
-        });
-    }
+    let (answer, refresh) = use_polled(|| (), move |()| fetch());
     view! {
         <section class="card" aria-labelledby=title_id>
             <h2 id=title_id>{title}</h2>

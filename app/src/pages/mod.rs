@@ -1,3 +1,6 @@
 //! One module per dashboard tab.
 
+pub mod cache;
+pub mod charts;
 pub mod overview;
+pub mod peers;

@@ -1,7 +1,7 @@
 //! The JSON API under `/api`. Each handler asks the `Backend` and returns JSON.
 
 use app::api::Backend;
-use app::model::{CacheStats, NodeInfo, PeerStatus};
+use app::model::{CacheStats, History, NodeInfo, PeerStatus};
 use axum::extract::State;
 use axum::extract::OriginalUri;
 use axum::body::{to_bytes, Body};
@@ -11,13 +11,13 @@ use axum::{Json, Router};
 
 use crate::http::admin::Admin;
 use crate::http::cache_api;
-use crate::p2p::bootstrap::parse_peer_addr;
 use crate::http::errors::ApiError;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/node", get(node))
+        .route("/history", get(history))
         .route("/mcp/peers", get(peers))
         .route("/mcp/peers/connect", post(connect_peer))
         .route("/mcp/cache/stats", get(cache_stats))
@@ -27,6 +27,10 @@ pub fn routes() -> Router<AppState> {
 
 async fn node(State(state): State<AppState>) -> Json<NodeInfo> {
     Json(state.node_info())
+}
+
+async fn history(State(state): State<AppState>) -> Json<History> {
+    Json(state.history())
 }
 
 async fn peers(State(state): State<AppState>) -> Json<PeerStatus> {
@@ -52,13 +56,7 @@ async fn connect_peer(_: Admin, State(state): State<AppState>, body: Body) -> Re
     let bytes = to_bytes(body, 64 * 1024).await.map_err(|_| ApiError::PayloadTooLarge("body over 64 KiB".into()))?;
     let request: ConnectRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("expected {{\"multiaddr\": \"...\"}}: {e}")))?;
-    let peer = parse_peer_addr(&request.multiaddr)
-        .map_err(|why| ApiError::BadRequest(format!("invalid multiaddr {:?}: {why}", request.multiaddr)))?;
-    let node = state.p2p.as_ref().ok_or_else(|| {
-        ApiError::Unavailable(state.node.current().reason.unwrap_or_else(|| "the P2P node is not running".into()))
-    })?;
-    node.dial(peer.addr.clone()).await.map_err(ApiError::BadRequest)?;
-    Ok(Json(Dialing { dialing: peer.addr.to_string() }))
+    Ok(Json(Dialing { dialing: state.connect_peer(&request.multiaddr).await? }))
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {

@@ -1,9 +1,7 @@
 //! `/api/cache/...`: browse, read, write and invalidate cache entries. Reads
 //! are in memory; writes commit to the store on a blocking thread.
 
-use std::sync::Arc;
-
-use app::model::EntryPage;
+use app::model::{EntryPage, Invalidated, MAX_PAGE};
 use axum::body::{to_bytes, Body};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -14,13 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::entry::Entry;
 use crate::cache::ttl::rfc3339;
-use crate::cache::{Cache, CacheError, PutOptions};
+use crate::cache::PutOptions;
 use crate::http::admin::Admin;
 use crate::http::errors::ApiError;
 use crate::state::AppState;
 
 const DEFAULT_PAGE: usize = 50;
-const MAX_PAGE: usize = 1000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -44,9 +41,9 @@ struct KeyQuery {
     ttl: Option<u64>,
 }
 
-/// One entry as `GET /api/cache/entry` shows it.
+/// One entry as `GET /api/cache/entry` (and the dashboard) shows it.
 #[derive(Serialize)]
-struct EntryView {
+pub struct EntryView {
     key: String,
     value: serde_json::Value,
     cid: String,
@@ -66,12 +63,6 @@ struct Stored {
     cid: String,
     size: usize,
     ttl_secs: u64,
-}
-
-#[derive(Serialize)]
-struct Invalidated {
-    invalidated: usize,
-    pattern: String,
 }
 
 #[derive(Deserialize)]
@@ -104,7 +95,7 @@ async fn get_entry(
         .get_or_peer(&key, peers)
         .await
         .ok_or_else(|| ApiError::NotFound(format!("no fresh cache entry under {key:?} here or at any peer")))?;
-    Ok(Json(view(&entry, state.cache.now_ms())))
+    Ok(Json(entry_view(&entry, state.cache.now_ms())))
 }
 
 async fn put_entry(
@@ -118,7 +109,7 @@ async fn put_entry(
         ApiError::PayloadTooLarge(format!("the body is larger than the {} byte limit", state.max_body))
     })?;
     let options = PutOptions { ttl_secs: params.ttl, ..PutOptions::default() };
-    let entry = blocking(&state.cache, move |cache| cache.put(&params.key, value, options)).await?;
+    let entry = state.write_cache(move |cache| cache.put(&params.key, value, options)).await?;
     Ok((
         StatusCode::CREATED,
         Json(Stored { key: entry.key.clone(), cid: entry.cid.clone(), size: entry.value.len(), ttl_secs: entry.ttl_secs }),
@@ -130,10 +121,7 @@ async fn delete_entry(
     State(state): State<AppState>,
     params: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Invalidated>, ApiError> {
-    let key = query(params)?.key;
-    let pattern = key.clone();
-    let removed = blocking(&state.cache, move |cache| cache.invalidate(&key)).await?;
-    Ok(Json(Invalidated { invalidated: usize::from(removed), pattern }))
+    Ok(Json(state.invalidate(query(params)?.key, true).await?))
 }
 
 async fn invalidate(_: Admin, State(state): State<AppState>, body: Body) -> Result<Json<Invalidated>, ApiError> {
@@ -146,25 +134,10 @@ async fn invalidate(_: Admin, State(state): State<AppState>, body: Body) -> Resu
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::BadRequest(format!("expected {{\"pattern\": \"prefix\"}}: {e}")))?
     };
-    let pattern = request.pattern.unwrap_or_default();
-    let prefix = pattern.clone();
-    let invalidated = blocking(&state.cache, move |cache| cache.invalidate_prefix(&prefix)).await?;
-    Ok(Json(Invalidated { invalidated, pattern }))
+    Ok(Json(state.invalidate(request.pattern.unwrap_or_default(), false).await?))
 }
 
-/// Runs a cache write (it commits to disk) off the async workers.
-async fn blocking<T: Send + 'static>(
-    cache: &Arc<Cache>,
-    write: impl FnOnce(&Cache) -> Result<T, CacheError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let cache = cache.clone();
-    tokio::task::spawn_blocking(move || write(&cache))
-        .await
-        .map_err(|e| ApiError::Internal(format!("cache write task failed: {e}")))?
-        .map_err(ApiError::from)
-}
-
-fn view(entry: &Entry, now_ms: u64) -> EntryView {
+pub fn entry_view(entry: &Entry, now_ms: u64) -> EntryView {
     EntryView {
         key: entry.key.clone(),
         value: serde_json::from_slice(&entry.value).unwrap_or(serde_json::Value::Null),

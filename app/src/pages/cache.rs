@@ -1,0 +1,132 @@
+//! The Cache tab: browse entries by key prefix a page at a time, view one as
+//! JSON, invalidate one or all that match (after a confirmation), and read
+//! the log of calls that went upstream. Prefix, page and the entry viewed
+//! live in the URL.
+
+use leptos::prelude::*;
+use leptos_router::hooks::query_signal_with_options;
+use leptos_router::NavigateOptions;
+
+use crate::api::{failure_words, invalidate, list_entries};
+use crate::components::admin_token::{AdminToken, AdminTokenField};
+use crate::components::call_log::CallLog;
+use crate::components::confirm::{ConfirmBox, Pending};
+use crate::components::entry_table::EntryTable;
+use crate::components::entry_view::EntryView;
+use crate::components::poll::use_polled;
+use crate::components::toast::Toasts;
+use crate::format::entries as entries_words;
+
+/// Entries per page.
+pub const PAGE_SIZE: usize = 25;
+
+/// What to invalidate: one key, or every key with a prefix.
+#[derive(Clone, Debug, PartialEq)]
+struct Target {
+    pattern: String,
+    exact: bool,
+}
+
+#[component]
+pub fn CachePage() -> impl IntoView {
+    let options = || NavigateOptions { replace: true, scroll: false, ..NavigateOptions::default() };
+    let (prefix, set_prefix) = query_signal_with_options::<String>("prefix", options());
+    let (page, set_page) = query_signal_with_options::<usize>("page", options());
+    let (viewing, set_viewing) = query_signal_with_options::<String>("entry", options());
+    let page_no = Memo::new(move |_| page.get().unwrap_or(1).max(1));
+    let (entries, refresh) = use_polled(
+        move || (prefix.get().unwrap_or_default(), page_no.get()),
+        |(prefix, page)| list_entries(prefix, (page - 1) * PAGE_SIZE, PAGE_SIZE),
+    );
+
+    let toasts = expect_context::<Toasts>();
+    let token = expect_context::<AdminToken>();
+    let ask = RwSignal::new(None::<Pending<Target>>);
+    let clear = Action::new(|(target, token): &(Target, String)| {
+        invalidate(target.pattern.clone(), target.exact, token.clone())
+    });
+    Effect::new(move |_| match clear.value().get() {
+        Some(Ok(done)) => {
+            toasts.ok(format!("Cache cleared: {}", entries_words(done.invalidated)));
+            refresh();
+        }
+        Some(Err(error)) => toasts.error(format!("Could not invalidate: {}", failure_words(&error))),
+        None => {}
+    });
+    let run = move |target: Target| {
+        clear.dispatch((target, token.value()));
+    };
+    let ask_one = move |key: String| {
+        ask.set(Some(Pending {
+            question: format!("Invalidate the entry \"{key}\"?"),
+            confirm: "🗑 Invalidate",
+            change: Target { pattern: key, exact: true },
+        }))
+    };
+    let ask_prefix = move |_| {
+        let pattern = prefix.get_untracked().unwrap_or_default();
+        let count = entries
+            .get_untracked()
+            .and_then(Result::ok)
+            .map_or_else(|| "all matching entries".to_owned(), |page| entries_words(page.total));
+        let question = if pattern.is_empty() {
+            format!("Invalidate every entry in this node's cache ({count})?")
+        } else {
+            format!("Invalidate every entry whose key starts with \"{pattern}\" ({count})?")
+        };
+        ask.set(Some(Pending { question, confirm: "🗑 Invalidate", change: Target { pattern, exact: false } }));
+    };
+
+    view! {
+        <div class="page-grid">
+            <section class="card wide" aria-labelledby="browser-title">
+                <h2 id="browser-title">"Cache entries"</h2>
+                <div class="toolbar">
+                    <label for="cache-prefix">"Key prefix"</label>
+                    <input
+                        id="cache-prefix"
+                        type="search"
+                        spellcheck="false"
+                        placeholder="e.g. rest:GET /repos/"
+                        value=move || prefix.get().unwrap_or_default()
+                        prop:value=move || prefix.get().unwrap_or_default()
+                        on:input=move |ev| {
+                            let text = event_target_value(&ev);
+                            set_prefix.set((!text.is_empty()).then_some(text));
+                            set_page.set(None);
+                        }
+                    />
+                    <button type="button" class="danger" id="invalidate-prefix" on:click=ask_prefix>
+                        "🗑 Invalidate matching…"
+                    </button>
+                </div>
+                <AdminTokenField/>
+                <ConfirmBox pending=ask on_confirm=run/>
+                <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
+                    {move || Suspend::new(async move {
+                        match entries.await {
+                            Ok(page) => view! {
+                                <EntryTable
+                                    page
+                                    page_no=page_no.get_untracked()
+                                    page_size=PAGE_SIZE
+                                    on_view=move |key| set_viewing.set(Some(key))
+                                    on_invalidate=ask_one
+                                    on_page=move |n| set_page.set((n > 1).then_some(n))
+                                />
+                            }.into_any(),
+                            Err(error) => view! {
+                                <p class="status-error" id="entry-count">{format!("⚠ Error loading: {}", failure_words(&error))}</p>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <button class="refresh" on:click=move |_| refresh()>"🔄 Refresh Entries"</button>
+            </section>
+            {move || viewing.get().map(|key| view! { <EntryView key on_close=move || set_viewing.set(None)/> })}
+            <div class="wide">
+                <CallLog/>
+            </div>
+        </div>
+    }
+}

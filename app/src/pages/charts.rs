@@ -1,0 +1,66 @@
+//! The Charts tab: the last hour from the server's samples (one every 10 s,
+//! plus one taken at the moment of asking), redrawn at every poll.
+
+use leptos::prelude::*;
+
+use crate::api::{failure_words, get_history};
+use crate::charts::{hit_rate_percent, levels, per_minute};
+use crate::components::chart::{LineChart, Series};
+use crate::components::poll::use_polled;
+use crate::model::History;
+
+#[component]
+pub fn Charts() -> impl IntoView {
+    let (history, refresh) = use_polled(|| (), |()| get_history());
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
+            {move || Suspend::new(async move {
+                match history.await {
+                    Ok(history) => view! { <ChartGrid history/> }.into_any(),
+                    Err(error) => view! {
+                        <p class="status-error" id="charts-error">
+                            {format!("⚠ Error loading the history: {}", failure_words(&error))}
+                        </p>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        <button class="refresh" on:click=move |_| refresh()>"📈 Refresh Charts"</button>
+    }
+}
+
+#[component]
+fn ChartGrid(history: History) -> impl IntoView {
+    let samples = history.samples;
+    let end_ms = samples.last().map_or(0, |s| s.at_ms);
+    view! {
+        <p class="chart-note">
+            {format!("One sample every {} s, kept for an hour in the server's memory ({} so far).", history.period_secs, samples.len())}
+        </p>
+        <div class="charts">
+            <LineChart
+                id="chart-hit-rate" title="Hit rate" unit="%" fixed_max=100.0 end_ms
+                empty="No cache lookups in the last hour yet."
+                series=vec![Series { label: "hit rate", class: "series-hits", points: hit_rate_percent(&samples) }]
+            />
+            <LineChart
+                id="chart-requests" title="Requests per minute" unit="/min" end_ms
+                empty="Waiting for a second sample."
+                series=vec![Series { label: "lookups", class: "series-requests", points: per_minute(&samples, |s| s.requests) }]
+            />
+            <LineChart
+                id="chart-upstream" title="Upstream calls vs calls saved" unit="/min" end_ms
+                empty="Waiting for a second sample."
+                series=vec![
+                    Series { label: "calls to upstream", class: "series-upstream", points: per_minute(&samples, |s| s.upstream_calls) },
+                    Series { label: "calls saved", class: "series-saved", points: per_minute(&samples, |s| s.calls_saved) },
+                ]
+            />
+            <LineChart
+                id="chart-peers" title="Connected peers" unit="" end_ms
+                empty="No samples yet."
+                series=vec![Series { label: "peers", class: "series-peers", points: levels(&samples, |s| s.peers as f64) }]
+            />
+        </div>
+    }
+}

@@ -1,0 +1,76 @@
+//! The Peers tab: the table of connected peers with its filter, a form to
+//! dial one more, and this node's own addresses to hand out.
+
+use leptos::prelude::*;
+
+use crate::api::{failure_words, get_peer_status};
+use crate::components::admin_token::AdminTokenField;
+use crate::components::connect_form::ConnectForm;
+use crate::components::listen_addrs::ListenAddrs;
+use crate::components::peer_table::{use_peer_view, PeerTable};
+use crate::components::poll::use_polled;
+use crate::format::node_state_badge;
+
+#[component]
+pub fn Peers() -> impl IntoView {
+    let (status, refresh) = use_polled(|| (), |()| get_peer_status());
+    let view = use_peer_view();
+    let failed = |error: ServerFnError| {
+        view! { <p class="status-error">{format!("⚠ Error loading: {}", failure_words(&error))}</p> }.into_any()
+    };
+    view! {
+        <div class="page-grid">
+            <section class="card wide" aria-labelledby="peers-title">
+                <h2 id="peers-title">"Connected peers"</h2>
+                <div class="toolbar">
+                    <label for="peer-filter">"Filter"</label>
+                    <input
+                        id="peer-filter"
+                        type="search"
+                        placeholder="peer id, address, agent…"
+                        value=move || view.query.get().unwrap_or_default()
+                        prop:value=move || view.query.get().unwrap_or_default()
+                        on:input=move |ev| {
+                            let text = event_target_value(&ev);
+                            view.set_query.set((!text.is_empty()).then_some(text));
+                        }
+                    />
+                </div>
+                <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
+                    {move || Suspend::new(async move {
+                        match status.await {
+                            Ok(status) if status.peers.is_empty() => {
+                                let (label, class) = node_state_badge(status.state);
+                                view! {
+                                    <p class="empty" id="peer-table-empty">
+                                        "No peers connected. Node: "<span class=class>{label}</span>
+                                        {status.reason.map(|why| format!(" — {why}"))}
+                                    </p>
+                                }.into_any()
+                            }
+                            Ok(status) => view! { <PeerTable peers=status.peers view/> }.into_any(),
+                            Err(error) => failed(error),
+                        }
+                    })}
+                </Transition>
+                <button class="refresh" on:click=move |_| refresh()>"🔄 Refresh Peers"</button>
+            </section>
+            <section class="card" aria-labelledby="connect-title">
+                <h2 id="connect-title">"Connect to peer"</h2>
+                <AdminTokenField/>
+                <ConnectForm on_dialing=refresh/>
+            </section>
+            <section class="card" aria-labelledby="own-addrs-title">
+                <h2 id="own-addrs-title">"This node's addresses"</h2>
+                <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
+                    {move || Suspend::new(async move {
+                        match status.await {
+                            Ok(status) => view! { <ListenAddrs addrs=status.listen_addrs open=true/> }.into_any(),
+                            Err(error) => failed(error),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </div>
+    }
+}
