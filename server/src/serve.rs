@@ -17,7 +17,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     let state = AppState::new(&config)?;
     spawn_purge(state.cache.clone());
-    state.spawn_sampler();
+    let _sampler = state.spawn_sampler(crate::history::SAMPLE_PERIOD);
     let listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.http_addr))?;

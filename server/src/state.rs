@@ -162,17 +162,17 @@ impl AppState {
         }
     }
 
-    /// Takes a sample now and then every [`SAMPLE_PERIOD`], for as long as the
-    /// runtime lives.
-    pub fn spawn_sampler(&self) {
+    /// Takes a sample now and then every `period` ([`SAMPLE_PERIOD`] when
+    /// serving), for as long as the runtime lives.
+    pub fn spawn_sampler(&self, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(SAMPLE_PERIOD);
+            let mut every = tokio::time::interval(period);
             loop {
                 every.tick().await;
                 state.history.push(state.sample());
             }
-        });
+        })
     }
 }
 

@@ -81,7 +81,12 @@ fn put(uri: &str, body: &str) -> Request<Body> {
 }
 
 async fn get(app: Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
-    let response = app.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    get_response(app, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+/// Status, content type and body of any request.
+async fn get_response(app: Router, request: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+    let response = app.oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response
         .headers()
@@ -268,6 +273,109 @@ fn off_loopback_mutations_need_the_admin_token() {
         // Reads stay open.
         let read = Request::get("/api/cache/entries").body(Body::empty()).unwrap();
         assert_eq!(send(router(state), read).await.0, StatusCode::OK);
+    })
+}
+
+fn form_post(uri: &str, form: &str) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap()
+}
+
+#[test]
+fn the_dashboard_invalidates_through_the_api_code_and_off_loopback_only_with_the_token() {
+    run(async {
+        let state = state_at("0.0.0.0:0", Some("s3cret")).unwrap();
+        for key in ["get_repo:octo/a", "get_repo:octo/b", "list_prs:octo/a"] {
+            state.cache.put(key, Bytes::from_static(b"{}"), PutOptions::default()).unwrap();
+        }
+        let (_, _, body) = get(router(state.clone()), "/sfn/node_info").await;
+        let node: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(node["admin_required"], true);
+
+        let wrong = form_post("/sfn/invalidate", "pattern=get_repo%3A&exact=false&admin_token=nope");
+        let (status, _, body) = get_response(router(state.clone()), wrong).await;
+        assert!(status.is_server_error(), "{status}");
+        assert!(String::from_utf8_lossy(&body).contains("admin token"), "{}", String::from_utf8_lossy(&body));
+        assert_eq!(state.cache.len(), 3, "a refused change changes nothing");
+
+        let right = form_post("/sfn/invalidate", "pattern=get_repo%3A&exact=false&admin_token=s3cret");
+        let (status, _, body) = get_response(router(state.clone()), right).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        let done: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(done, serde_json::json!({"invalidated": 2, "pattern": "get_repo:"}));
+
+        let one = form_post("/sfn/invalidate", "pattern=list_prs%3Aocto%2Fa&exact=true&admin_token=s3cret");
+        let (_, _, body) = get_response(router(state.clone()), one).await;
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["invalidated"], 1);
+        assert!(state.cache.is_empty());
+    })
+}
+
+#[test]
+fn the_dashboard_browses_entries_without_counting_lookups() {
+    run(async {
+        let state = app_state();
+        for i in 0..30 {
+            state.cache.put(&format!("get_repo:octo/r{i:02}"), Bytes::from(format!(r#"{{"id":{i}}}"#)), PutOptions::default()).unwrap();
+        }
+        let (status, _, body) = get(router(state.clone()), "/sfn/entries?prefix=get_repo%3Aocto%2Fr2&offset=5&limit=3").await;
+        assert_eq!(status, StatusCode::OK);
+        let page: app::model::EntryPage = serde_json::from_slice(&body).unwrap();
+        assert_eq!(page.total, 10);
+        let keys: Vec<_> = page.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["get_repo:octo/r25", "get_repo:octo/r26", "get_repo:octo/r27"]);
+
+        let (status, _, body) = get(router(state.clone()), "/sfn/entry?key=get_repo%3Aocto%2Fr07").await;
+        assert_eq!(status, StatusCode::OK);
+        let pretty: String = serde_json::from_slice(&body).unwrap();
+        let entry: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(entry["value"], serde_json::json!({"id": 7}));
+        assert_eq!(entry["origin"], "local");
+        let (status, _, body) = get(router(state.clone()), "/sfn/entry?key=nope").await;
+        assert!(status.is_server_error());
+        assert!(String::from_utf8_lossy(&body).contains("no entry under \"nope\""), "{}", String::from_utf8_lossy(&body));
+        assert_eq!(state.cache.stats().counters.total_requests(), 0, "browsing is not a lookup");
+    })
+}
+
+#[test]
+fn the_sampler_keeps_a_sample_each_period_from_the_start() {
+    run(async {
+        let state = app_state();
+        let sampler = state.spawn_sampler(std::time::Duration::from_millis(20));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while state.history.snapshot().len() < 3 {
+            assert!(tokio::time::Instant::now() < deadline, "no three samples in 10 s");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        sampler.abort();
+        let samples = state.history.snapshot();
+        assert!(samples.windows(2).all(|w| w[1].at_ms >= w[0].at_ms), "oldest first");
+    })
+}
+
+#[test]
+fn history_ends_with_a_live_sample_after_the_kept_ones() {
+    run(async {
+        let state = app_state();
+        state.history.push(state.sample());
+        state.cache.put("get_repo:octo/h", Bytes::from_static(b"{}"), PutOptions::default()).unwrap();
+        assert!(state.cache.get("get_repo:octo/h").is_some());
+        assert!(state.cache.get("get_repo:octo/none").is_none());
+
+        let (status, _, body) = get(router(state.clone()), "/api/history").await;
+        assert_eq!(status, StatusCode::OK);
+        let history: app::model::History = serde_json::from_slice(&body).unwrap();
+        assert_eq!(history.period_secs, 10);
+        assert_eq!(history.samples.len(), 2);
+        assert_eq!((history.samples[0].requests, history.samples[0].hits), (0, 0));
+        assert_eq!((history.samples[1].requests, history.samples[1].hits), (2, 1));
+        assert!(history.samples[1].at_ms >= history.samples[0].at_ms);
+        let (_, _, body) = get(router(state), "/sfn/history").await;
+        let via_server_fn: app::model::History = serde_json::from_slice(&body).unwrap();
+        assert_eq!(via_server_fn.samples.len(), 2);
     })
 }
 

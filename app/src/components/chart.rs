@@ -13,9 +13,9 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
-const WIDTH: f64 = 600.0;
-const HEIGHT: f64 = 170.0;
-const LEFT: f64 = 44.0;
+const WIDTH: f64 = 360.0;
+const HEIGHT: f64 = 150.0;
+const LEFT: f64 = 40.0;
 const RIGHT: f64 = WIDTH - 8.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = HEIGHT - 24.0;
@@ -71,7 +71,7 @@ pub fn LineChart(
             <svg class="chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=format!("{title} over the last hour. Now: {summary}")>
                 <line class="axis" x1=LEFT y1=TOP x2=RIGHT y2=TOP/>
                 <line class="axis" x1=LEFT y1=BOTTOM x2=RIGHT y2=BOTTOM/>
-                <text class="tick" x=LEFT - 6.0 y=TOP + 4.0 text-anchor="end">{scale_label(max, unit)}</text>
+                <text class="tick" x=LEFT - 6.0 y=TOP + 4.0 text-anchor="end">{round(max)}</text>
                 <text class="tick" x=LEFT - 6.0 y=BOTTOM + 4.0 text-anchor="end">"0"</text>
                 <text class="tick" x=LEFT y=HEIGHT - 6.0>"60 min ago"</text>
                 <text class="tick" x=RIGHT y=HEIGHT - 6.0 text-anchor="end">"now"</text>
@@ -112,10 +112,6 @@ fn y(value: f64, max: f64) -> f64 {
 
 fn latest(points: &[Point], unit: &str) -> String {
     points.last().map_or_else(|| "—".to_owned(), |&(_, value)| format!("{}{unit}", round(value)))
-}
-
-fn scale_label(max: f64, unit: &str) -> String {
-    format!("{}{unit}", round(max))
 }
 
 /// Whole numbers as such, small ones with one decimal.
