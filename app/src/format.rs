@@ -64,6 +64,15 @@ pub fn duration_words(secs: u64) -> String {
     }
 }
 
+/// At most `max` characters of `text`, the cut marked with "…".
+pub fn ellipsis(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
 /// A size in the largest sensible binary unit: "512 B", "1.5 KiB", "2.0 MiB".
 pub fn bytes(n: u64) -> String {
     match n {
@@ -130,6 +139,8 @@ mod tests {
         assert_eq!(origin("12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"), "peer 12D3Ko…x6nXTN");
         assert_eq!(entries(1), "1 entry");
         assert_eq!(entries(0), "0 entries");
+        assert_eq!(ellipsis("short", 8), "short");
+        assert_eq!(ellipsis("a longer text", 8), "a longe…");
     }
 
     #[test]

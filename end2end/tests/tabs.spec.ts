@@ -159,3 +159,12 @@ test('the tabs and their controls are reachable with the keyboard', async ({ pag
   await expect(page.locator('.toast')).toHaveText(/Cache cleared: 1 entry/);
   await expect(page.locator('#entry-count')).toHaveText('No entries match.');
 });
+
+test('copy buttons put the text on the clipboard and say so', async ({ page, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+  const node = await server.json('/api/node');
+  await open(page, '/');
+  await page.locator('.node-line button.copy').click();
+  await expect(page.locator('.toast')).toHaveText(/^Copied: 12D3Koo/);
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(node.peer_id);
+});
