@@ -92,14 +92,18 @@ test('the Peers and Cache tabs of one node show the other node and its entries',
     const s = await a.json('/api/mcp/peers');
     return s.listen_addrs.length > 0 ? s : undefined;
   });
-  b = await PeercacheServer.start({ env: { CACHE_BOOTSTRAP_PEERS: aStatus.listen_addrs[0] } });
-  await until('B to connect', async () => ((await b.json('/api/mcp/peers')).peer_count === 1 ? true : undefined));
-
-  // B's peers table: A's row, the filter with its count, and the sort order in the URL.
+  // B knows nobody until A's address goes into its "Connect to peer" form.
+  b = await PeercacheServer.start();
   const page = await browser.newPage();
   await openDashboard(page, b);
-  await expect(page.locator('#peer-status')).toHaveText('✓ Active');
   await page.getByRole('link', { name: 'Peers' }).click();
+  await expect(page.locator('#peer-table-empty')).toContainText('No peers connected');
+  await page.locator('#connect-addr').fill(aStatus.listen_addrs[0]);
+  await page.getByRole('button', { name: '🔗 Connect' }).click();
+  await expect(page.locator('.toast .toast-text').first()).toHaveText(`Dialing ${aStatus.listen_addrs[0]}`);
+  await expect(page.locator('#connect-addr')).toHaveValue('');
+
+  // B's peers table: A's row, the filter with its count, and the sort order in the URL.
   const row = page.locator(`#peer-table tr[data-peer-id="${aStatus.peer_id}"]`);
   await expect(row).toBeVisible();
   await expect(row.locator('.peer-direction')).toHaveText('outbound');

@@ -139,6 +139,19 @@ test('every tab fits a 390 px phone screen without horizontal scroll', async ({ 
   await page.close();
 });
 
+test('a 1920 px desktop has no horizontal scroll, and dark mode follows the system', async ({ browser }) => {
+  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 }, colorScheme: 'dark' });
+  for (const path of ['/', '/charts', '/peers', '/cache']) {
+    await open(page, path);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
+  }
+  await expect(page.locator('body')).toHaveCSS('background-color', 'rgb(13, 17, 23)');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await expect(page.locator('body')).toHaveCSS('background-color', 'rgb(245, 246, 248)');
+  await page.close();
+});
+
 test('the tabs and their controls are reachable with the keyboard', async ({ page }) => {
   await put('get_repo:octo/keys', { id: 1 });
   await open(page, '/');
@@ -151,6 +164,9 @@ test('the tabs and their controls are reachable with the keyboard', async ({ pag
   await expect(page).toHaveURL(/\/cache$/);
   await page.locator('#cache-prefix').focus();
   await page.keyboard.type('get_repo:octo/');
+  // Fast typing loses no keystroke, and the URL follows the box.
+  await expect(page.locator('#cache-prefix')).toHaveValue('get_repo:octo/');
+  await expect(page).toHaveURL(/prefix=get_repo%3Aocto%2F$|prefix=get_repo:octo\/$/);
   await page.keyboard.press('Tab');
   await expect(page.locator('#invalidate-prefix')).toBeFocused();
   await page.keyboard.press('Enter');

@@ -34,8 +34,11 @@ pub fn CachePage() -> impl IntoView {
     let (page, set_page) = query_signal_with_options::<usize>("page", options());
     let (viewing, set_viewing) = query_signal_with_options::<String>("entry", options());
     let page_no = Memo::new(move |_| page.get().unwrap_or(1).max(1));
+    // What is in the box, as typed: the URL follows it a frame later, and
+    // feeding the URL back into the box would drop fast keystrokes.
+    let typed = RwSignal::new(prefix.get_untracked().unwrap_or_default());
     let (entries, refresh) = use_polled(
-        move || (prefix.get().unwrap_or_default(), page_no.get()),
+        move || (typed.get(), page_no.get()),
         |(prefix, page)| list_entries(prefix, (page - 1) * PAGE_SIZE, PAGE_SIZE),
     );
 
@@ -64,7 +67,7 @@ pub fn CachePage() -> impl IntoView {
         }))
     };
     let ask_prefix = move |_| {
-        let pattern = prefix.get_untracked().unwrap_or_default();
+        let pattern = typed.get_untracked();
         let count = entries
             .get_untracked()
             .and_then(Result::ok)
@@ -88,10 +91,11 @@ pub fn CachePage() -> impl IntoView {
                         type="search"
                         spellcheck="false"
                         placeholder="e.g. rest:GET /repos/"
-                        value=move || prefix.get().unwrap_or_default()
-                        prop:value=move || prefix.get().unwrap_or_default()
+                        value=typed.get_untracked()
+                        prop:value=typed
                         on:input=move |ev| {
                             let text = event_target_value(&ev);
+                            typed.set(text.clone());
                             set_prefix.set((!text.is_empty()).then_some(text));
                             set_page.set(None);
                         }

@@ -15,6 +15,8 @@ use crate::format::node_state_badge;
 pub fn Peers() -> impl IntoView {
     let (status, refresh) = use_polled(|| (), |()| get_peer_status());
     let view = use_peer_view();
+    // The box keeps what is typed; the URL (which the table reads) follows it.
+    let typed = RwSignal::new(view.query.get_untracked().unwrap_or_default());
     let failed = |error: ServerFnError| {
         view! { <p class="status-error">{format!("⚠ Error loading: {}", failure_words(&error))}</p> }.into_any()
     };
@@ -28,10 +30,11 @@ pub fn Peers() -> impl IntoView {
                         id="peer-filter"
                         type="search"
                         placeholder="peer id, address, agent…"
-                        value=move || view.query.get().unwrap_or_default()
-                        prop:value=move || view.query.get().unwrap_or_default()
+                        value=typed.get_untracked()
+                        prop:value=typed
                         on:input=move |ev| {
                             let text = event_target_value(&ev);
+                            typed.set(text.clone());
                             view.set_query.set((!text.is_empty()).then_some(text));
                         }
                     />
