@@ -39,6 +39,17 @@ pub fn levels(samples: &[Sample], level: fn(&Sample) -> f64) -> Vec<Point> {
     samples.iter().map(|s| (s.at_ms, level(s))).collect()
 }
 
+/// How much time the charts span: what the samples cover, at least a minute
+/// (so a fresh server's first points do not fill the width) and at most the
+/// hour the server keeps.
+pub fn span_ms(samples: &[Sample]) -> u64 {
+    let covered = match (samples.first(), samples.last()) {
+        (Some(first), Some(last)) => last.at_ms.saturating_sub(first.at_ms),
+        _ => 0,
+    };
+    covered.clamp(60_000, 3_600_000)
+}
+
 /// The smallest of 1, 2, 5, 10, 20, 50, ... that is at least `value`: a
 /// round top for a chart's scale.
 pub fn nice_ceiling(value: f64) -> f64 {
@@ -77,6 +88,14 @@ mod tests {
     #[test]
     fn levels_are_read_as_they_are() {
         assert_eq!(levels(&[at(0, 0, 0), at(10, 1, 1)], |s| s.peers as f64), [(0, 1.0), (10_000, 1.0)]);
+    }
+
+    #[test]
+    fn the_span_is_what_the_samples_cover_between_a_minute_and_an_hour() {
+        assert_eq!(span_ms(&[]), 60_000);
+        assert_eq!(span_ms(&[at(0, 0, 0), at(20, 0, 0)]), 60_000);
+        assert_eq!(span_ms(&[at(0, 0, 0), at(600, 0, 0)]), 600_000);
+        assert_eq!(span_ms(&[at(0, 0, 0), at(7200, 0, 0)]), 3_600_000);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! A line chart over the last hour as inline SVG: no chart library, nothing
-//! fetched at run time. The lines' colours come from `style/` by class.
+//! A line chart of up to the last hour as inline SVG: no chart library,
+//! nothing fetched at run time. The lines' colours come from `style/` by class.
 
 use leptos::prelude::*;
 
 use crate::charts::{nice_ceiling, Point};
+use crate::format::duration_words;
 
 /// One line: its name in the legend, its CSS class and its points.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,7 +20,6 @@ const LEFT: f64 = 40.0;
 const RIGHT: f64 = WIDTH - 8.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = HEIGHT - 24.0;
-const HOUR_MS: f64 = 3_600_000.0;
 
 #[component]
 pub fn LineChart(
@@ -35,6 +35,8 @@ pub fn LineChart(
     empty: &'static str,
     /// The moment the right edge stands for (Unix ms).
     end_ms: u64,
+    /// How long before `end_ms` the left edge stands for.
+    span_ms: u64,
     series: Vec<Series>,
 ) -> impl IntoView {
     let heading = format!("{id}-title");
@@ -54,8 +56,8 @@ pub fn LineChart(
                 let points: Vec<(f64, f64)> = s
                     .points
                     .iter()
-                    .filter(|(at, _)| end_ms.saturating_sub(*at) as f64 <= HOUR_MS)
-                    .map(|&(at, value)| (x(at, end_ms), y(value, max)))
+                    .filter(|(at, _)| end_ms.saturating_sub(*at) <= span_ms)
+                    .map(|&(at, value)| (x(at, end_ms, span_ms), y(value, max)))
                     .collect();
                 let path = points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
                 let last = points.last().copied();
@@ -68,12 +70,12 @@ pub fn LineChart(
             })
             .collect_view();
         view! {
-            <svg class="chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=format!("{title} over the last hour. Now: {summary}")>
+            <svg class="chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=format!("{title} over the last {}. Now: {summary}", duration_words(span_ms / 1000))>
                 <line class="axis" x1=LEFT y1=TOP x2=RIGHT y2=TOP/>
                 <line class="axis" x1=LEFT y1=BOTTOM x2=RIGHT y2=BOTTOM/>
                 <text class="tick" x=LEFT - 6.0 y=TOP + 4.0 text-anchor="end">{round(max)}</text>
                 <text class="tick" x=LEFT - 6.0 y=BOTTOM + 4.0 text-anchor="end">"0"</text>
-                <text class="tick" x=LEFT y=HEIGHT - 6.0>"60 min ago"</text>
+                <text class="tick" x=LEFT y=HEIGHT - 6.0>{format!("{} ago", duration_words(span_ms / 1000))}</text>
                 <text class="tick" x=RIGHT y=HEIGHT - 6.0 text-anchor="end">"now"</text>
                 {lines}
             </svg>
@@ -101,9 +103,9 @@ pub fn LineChart(
     }
 }
 
-fn x(at_ms: u64, end_ms: u64) -> f64 {
+fn x(at_ms: u64, end_ms: u64, span_ms: u64) -> f64 {
     let age = end_ms.saturating_sub(at_ms) as f64;
-    RIGHT - age / HOUR_MS * (RIGHT - LEFT)
+    RIGHT - age / span_ms.max(1) as f64 * (RIGHT - LEFT)
 }
 
 fn y(value: f64, max: f64) -> f64 {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api::{failure_words, get_history};
-use crate::charts::{hit_rate_percent, levels, per_minute};
+use crate::charts::{hit_rate_percent, levels, per_minute, span_ms};
 use crate::components::chart::{LineChart, Series};
 use crate::components::poll::use_polled;
 use crate::model::History;
@@ -33,23 +33,24 @@ pub fn Charts() -> impl IntoView {
 fn ChartGrid(history: History) -> impl IntoView {
     let samples = history.samples;
     let end_ms = samples.last().map_or(0, |s| s.at_ms);
+    let span_ms = span_ms(&samples);
     view! {
         <p class="chart-note">
             {format!("One sample every {} s, kept for an hour in the server's memory ({} so far).", history.period_secs, samples.len())}
         </p>
         <div class="charts">
             <LineChart
-                id="chart-hit-rate" title="Hit rate" unit="%" fixed_max=100.0 end_ms
+                id="chart-hit-rate" title="Hit rate" unit="%" fixed_max=100.0 end_ms span_ms
                 empty="No cache lookups in the last hour yet."
                 series=vec![Series { label: "hit rate", class: "series-hits", points: hit_rate_percent(&samples) }]
             />
             <LineChart
-                id="chart-requests" title="Requests per minute" unit="/min" end_ms
+                id="chart-requests" title="Requests per minute" unit="/min" end_ms span_ms
                 empty="Waiting for a second sample."
                 series=vec![Series { label: "lookups", class: "series-requests", points: per_minute(&samples, |s| s.requests) }]
             />
             <LineChart
-                id="chart-upstream" title="Upstream calls vs calls saved" unit="/min" end_ms
+                id="chart-upstream" title="Upstream calls vs calls saved" unit="/min" end_ms span_ms
                 empty="Waiting for a second sample."
                 series=vec![
                     Series { label: "calls to upstream", class: "series-upstream", points: per_minute(&samples, |s| s.upstream_calls) },
@@ -57,7 +58,7 @@ fn ChartGrid(history: History) -> impl IntoView {
                 ]
             />
             <LineChart
-                id="chart-peers" title="Connected peers" unit="" end_ms
+                id="chart-peers" title="Connected peers" unit="" end_ms span_ms
                 empty="No samples yet."
                 series=vec![Series { label: "peers", class: "series-peers", points: levels(&samples, |s| s.peers as f64) }]
             />
