@@ -56,6 +56,12 @@ test('the cache browser shows an entry as JSON, pages, and invalidates one after
   await page.locator('#page-next').click();
   await expect(page).toHaveURL(/page=2/);
   await expect(page.locator('#entry-table tbody tr')).toHaveCount(5);
+  // An old link past the last page lands on the last page.
+  const past = await page.context().newPage();
+  await open(past, '/cache?page=9');
+  await expect(past.locator('#page-label')).toHaveText('Page 2 of 2');
+  await expect(past).toHaveURL(/page=2/);
+  await past.close();
 
   const row = page.locator('#entry-table tr[data-key="get_repo:octo/r29"]');
   await expect(row.locator('.entry-origin')).toHaveText('local');

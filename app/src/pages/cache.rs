@@ -42,6 +42,16 @@ pub fn CachePage() -> impl IntoView {
         |(prefix, page)| list_entries(prefix, (page - 1) * PAGE_SIZE, PAGE_SIZE),
     );
 
+    // A page past the end (entries went away, or an old link): go to the last one.
+    Effect::new(move |_| {
+        if let Some(Ok(found)) = entries.get() {
+            let last = found.total.div_ceil(PAGE_SIZE).max(1);
+            if page_no.get_untracked() > last {
+                set_page.set((last > 1).then_some(last));
+            }
+        }
+    });
+
     let toasts = expect_context::<Toasts>();
     let token = expect_context::<AdminToken>();
     let ask = RwSignal::new(None::<Pending<Target>>);
