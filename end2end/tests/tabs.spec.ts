@@ -83,6 +83,7 @@ test('the cache browser shows an entry as JSON, pages, and invalidates one after
   await page.keyboard.press('Enter');
   await expect(page.locator('.toast')).toHaveText(/Cache cleared: 1 entry/);
   await expect(row).toHaveCount(0);
+  await expect(page.locator('#entry-view')).toHaveCount(0);
   expect((await server.json('/api/cache/entries?prefix=get_repo:octo/r29')).total).toBe(0);
 });
 

@@ -61,6 +61,10 @@ pub fn CachePage() -> impl IntoView {
     Effect::new(move |_| match clear.value().get() {
         Some(Ok(done)) => {
             toasts.ok(format!("Cache cleared: {}", entries_words(done.invalidated)));
+            // The entry on view may be one of those gone.
+            if viewing.get_untracked().is_some_and(|key| key.starts_with(&done.pattern)) {
+                set_viewing.set(None);
+            }
             refresh();
         }
         Some(Err(error)) => toasts.error(format!("Could not invalidate: {}", failure_words(&error))),
