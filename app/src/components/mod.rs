@@ -10,6 +10,7 @@ pub mod connect_form;
 pub mod copy_button;
 pub mod entry_table;
 pub mod entry_view;
+pub mod filter_box;
 pub mod listen_addrs;
 pub mod node_header;
 pub mod peer_card;

@@ -13,6 +13,7 @@ use crate::components::call_log::CallLog;
 use crate::components::confirm::{ConfirmBox, Pending};
 use crate::components::entry_table::EntryTable;
 use crate::components::entry_view::EntryView;
+use crate::components::filter_box::{non_empty, FilterBox};
 use crate::components::poll::use_polled;
 use crate::components::toast::Toasts;
 use crate::format::entries as entries_words;
@@ -34,8 +35,6 @@ pub fn CachePage() -> impl IntoView {
     let (page, set_page) = query_signal_with_options::<usize>("page", options());
     let (viewing, set_viewing) = query_signal_with_options::<String>("entry", options());
     let page_no = Memo::new(move |_| page.get().unwrap_or(1).max(1));
-    // What is in the box, as typed: the URL follows it a frame later, and
-    // feeding the URL back into the box would drop fast keystrokes.
     let typed = RwSignal::new(prefix.get_untracked().unwrap_or_default());
     let (entries, refresh) = use_polled(
         move || (typed.get(), page_no.get()),
@@ -99,18 +98,9 @@ pub fn CachePage() -> impl IntoView {
             <section class="card wide" aria-labelledby="browser-title">
                 <h2 id="browser-title">"Cache entries"</h2>
                 <div class="toolbar">
-                    <label for="cache-prefix">"Key prefix"</label>
-                    <input
-                        id="cache-prefix"
-                        type="search"
-                        spellcheck="false"
-                        placeholder="e.g. rest:GET /repos/"
-                        value=typed.get_untracked()
-                        prop:value=typed
-                        on:input=move |ev| {
-                            let text = event_target_value(&ev);
-                            typed.set(text.clone());
-                            set_prefix.set((!text.is_empty()).then_some(text));
+                    <FilterBox id="cache-prefix" label="Key prefix" placeholder="e.g. rest:GET /repos/" typed
+                        on_input=move |text| {
+                            set_prefix.set(non_empty(text));
                             set_page.set(None);
                         }
                     />

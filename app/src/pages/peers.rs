@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::api::{failure_words, get_peer_status};
 use crate::components::admin_token::AdminTokenField;
 use crate::components::connect_form::ConnectForm;
+use crate::components::filter_box::{non_empty, FilterBox};
 use crate::components::listen_addrs::ListenAddrs;
 use crate::components::peer_table::{use_peer_view, PeerTable};
 use crate::components::poll::use_polled;
@@ -15,7 +16,6 @@ use crate::format::node_state_badge;
 pub fn Peers() -> impl IntoView {
     let (status, refresh) = use_polled(|| (), |()| get_peer_status());
     let view = use_peer_view();
-    // The box keeps what is typed; the URL (which the table reads) follows it.
     let typed = RwSignal::new(view.query.get_untracked().unwrap_or_default());
     let failed = |error: ServerFnError| {
         view! { <p class="status-error">{format!("⚠ Error loading: {}", failure_words(&error))}</p> }.into_any()
@@ -25,18 +25,8 @@ pub fn Peers() -> impl IntoView {
             <section class="card wide" aria-labelledby="peers-title">
                 <h2 id="peers-title">"Connected peers"</h2>
                 <div class="toolbar">
-                    <label for="peer-filter">"Filter"</label>
-                    <input
-                        id="peer-filter"
-                        type="search"
-                        placeholder="peer id, address, agent…"
-                        value=typed.get_untracked()
-                        prop:value=typed
-                        on:input=move |ev| {
-                            let text = event_target_value(&ev);
-                            typed.set(text.clone());
-                            view.set_query.set((!text.is_empty()).then_some(text));
-                        }
+                    <FilterBox id="peer-filter" label="Filter" placeholder="peer id, address, agent…" typed
+                        on_input=move |text| view.set_query.set(non_empty(text))
                     />
                 </div>
                 <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
