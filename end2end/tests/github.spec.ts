@@ -57,4 +57,19 @@ test('the rate limit card shows what GitHub said and what the cache saved', asyn
   await page.getByRole('button', { name: '📊 Refresh Cache' }).click();
   await expect(page.locator('#cache-entries')).toHaveText('1');
   await page.screenshot({ path: 'screenshots/rate-limit.png', fullPage: true });
+
+  // The Charts tab breaks the same answers down by proxy mode and by cache operation.
+  const stats = await server.json('/api/mcp/cache/stats');
+  expect(stats.proxy.modes).toMatchObject({ MISS: 1, HIT: 1 });
+  await page.getByRole('link', { name: 'Charts' }).click();
+  await expect(page.locator('#proxy-modes tr[data-mode="HIT"] .mode-count')).toHaveText('1');
+  await expect(page.locator('#proxy-modes tr[data-mode="MISS"] .mode-count')).toHaveText('1');
+  await expect(page.locator('#proxy-modes tr[data-mode="HIT"] meter')).toHaveAttribute('max', '2');
+  const operations = Object.entries(stats.operations) as [string, { hits: number; misses: number }][];
+  expect(operations.length).toBeGreaterThan(0);
+  for (const [operation, counts] of operations) {
+    const row = page.locator(`#operations tr[data-operation="${operation}"]`);
+    await expect(row.locator('.op-hits')).toHaveText(String(counts.hits));
+    await expect(row.locator('.op-misses')).toHaveText(String(counts.misses));
+  }
 });

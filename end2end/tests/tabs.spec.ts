@@ -129,6 +129,10 @@ test('charts draw the last hour at once, from the samples the server keeps every
   expect(requests.split(' ').some((p) => Number(p.split(',')[1]) < 126), requests).toBe(true);
   await expect(page.locator('#chart-peers [data-series="peers"] strong')).toHaveText('0');
   await expect(page.locator('#chart-upstream polyline')).toHaveCount(2);
+  const ops = (await server.json('/api/mcp/cache/stats')).operations;
+  await expect(page.locator('#operations tr[data-operation="get_repo"] .op-hits')).toHaveText(String(ops.get_repo.hits));
+  await expect(page.locator('#operations tr[data-operation="get_repo"] .op-rate')).toHaveText('80.0%');
+  await expect(page.locator('#proxy-modes-empty')).toBeVisible();
   await page.screenshot({ path: 'screenshots/charts.png', fullPage: true });
 });
 

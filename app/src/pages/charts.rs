@@ -1,12 +1,15 @@
-//! The Charts tab: the last hour from the server's samples (one every 10 s,
-//! plus one taken at the moment of asking), redrawn at every poll.
+//! The Charts tab: up to the last hour from the server's samples (one every
+//! 10 s, plus one taken at the moment of asking), redrawn at every poll; and
+//! where the answers came from, by proxy mode and by cache operation.
 
 use leptos::prelude::*;
 
 use crate::api::{failure_words, get_history};
 use crate::charts::{hit_rate_percent, levels, per_minute, span_ms};
 use crate::components::chart::{LineChart, Series};
+use crate::components::operations::Operations;
 use crate::components::poll::use_polled;
+use crate::components::proxy_modes::ProxyModes;
 use crate::model::History;
 
 #[component]
@@ -26,6 +29,10 @@ pub fn Charts() -> impl IntoView {
             })}
         </Transition>
         <button class="refresh" on:click=move |_| refresh()>"📈 Refresh Charts"</button>
+        <div class="cards breakdowns">
+            <ProxyModes/>
+            <Operations/>
+        </div>
     }
 }
 
