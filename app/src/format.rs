@@ -35,8 +35,8 @@ pub fn percent(fraction: f64) -> String {
     format!("{:.1}%", fraction * 100.0)
 }
 
-/// A peer id shortened for a table: first 6 and last 6 characters.
-pub fn short_peer_id(id: &str) -> String {
+/// A long id (peer id, CID) shortened for a table: first 6 and last 6 characters.
+pub fn short_id(id: &str) -> String {
     if id.chars().count() <= 16 {
         return id.to_owned();
     }
@@ -87,7 +87,7 @@ pub fn origin(origin: &str) -> String {
     if origin == "local" {
         origin.to_owned()
     } else {
-        format!("peer {}", short_peer_id(origin))
+        format!("peer {}", short_id(origin))
     }
 }
 
@@ -123,8 +123,8 @@ mod tests {
 
     #[test]
     fn peer_ids_and_latencies_read_short() {
-        assert_eq!(short_peer_id("12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"), "12D3Ko…x6nXTN");
-        assert_eq!(short_peer_id("short"), "short");
+        assert_eq!(short_id("12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"), "12D3Ko…x6nXTN");
+        assert_eq!(short_id("short"), "short");
         assert_eq!(latency(None), "—");
         assert_eq!(latency(Some(0.4321)), "0.43 ms");
         assert_eq!(latency(Some(123.4)), "123 ms");

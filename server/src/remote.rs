@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use anyhow::{anyhow, Context};
-use app::format::{enabled_label, latency, megabytes, node_state_badge, percent, short_peer_id};
+use app::format::{enabled_label, latency, megabytes, node_state_badge, percent, short_id};
 use app::model::{CacheStats, PeerStatus};
 use axum::http::Method;
 use serde::de::DeserializeOwned;
@@ -92,7 +92,7 @@ pub fn peers_text(peers: &PeerStatus) -> String {
         let _ = writeln!(
             out,
             "{}  {:<9} {:>9}  {}  {}",
-            short_peer_id(&peer.peer_id),
+            short_id(&peer.peer_id),
             peer.direction,
             latency(peer.latency_ms),
             peer.agent.as_deref().unwrap_or("—"),

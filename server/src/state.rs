@@ -20,7 +20,6 @@ use crate::github::proxy::{GithubProxy, ProxyConfig};
 use crate::github::scope::Scopes;
 use crate::history::{SampleRing, SAMPLE_PERIOD};
 use crate::http::admin;
-use crate::http::cache_api::entry_view;
 use crate::http::errors::ApiError;
 use crate::http::metrics::{new_registry, StatsCollector};
 use crate::p2p::client::NodeClient;
@@ -111,7 +110,7 @@ impl AppState {
 /// The changes the JSON API and the dashboard make, one code path for both.
 impl AppState {
     /// Removes one key (`exact`) or every key starting with `pattern`.
-    pub async fn invalidate(&self, pattern: String, exact: bool) -> Result<Invalidated, ApiError> {
+    pub async fn invalidate_entries(&self, pattern: String, exact: bool) -> Result<Invalidated, ApiError> {
         let target = pattern.clone();
         let invalidated = self
             .write_cache(move |cache| {
@@ -127,7 +126,7 @@ impl AppState {
 
     /// Dials the peer at `multiaddr` (which must end in `/p2p/<peer id>`);
     /// answers the address being dialed.
-    pub async fn connect_peer(&self, multiaddr: &str) -> Result<String, ApiError> {
+    pub async fn dial_peer(&self, multiaddr: &str) -> Result<String, ApiError> {
         let peer = parse_peer_addr(multiaddr)
             .map_err(|why| ApiError::BadRequest(format!("invalid multiaddr {multiaddr:?}: {why}")))?;
         let node = self.p2p.as_ref().ok_or_else(|| {
@@ -276,14 +275,14 @@ impl Backend for AppState {
 
     fn entry_json(&self, key: &str) -> Option<String> {
         let entry = self.cache.peek(key)?;
-        serde_json::to_string_pretty(&entry_view(&entry, self.cache.now_ms())).ok()
+        serde_json::to_string_pretty(&entry.view(self.cache.now_ms())).ok()
     }
 
     fn invalidate(&self, pattern: String, exact: bool, admin_token: String) -> Pending<Invalidated> {
         let state = self.clone();
         Box::pin(async move {
             admin::check_token(&state, &admin_token).map_err(|e| e.to_string())?;
-            state.invalidate(pattern, exact).await.map_err(|e| e.to_string())
+            state.invalidate_entries(pattern, exact).await.map_err(|e| e.to_string())
         })
     }
 
@@ -291,7 +290,7 @@ impl Backend for AppState {
         let state = self.clone();
         Box::pin(async move {
             admin::check_token(&state, &admin_token).map_err(|e| e.to_string())?;
-            state.connect_peer(&multiaddr).await.map_err(|e| e.to_string())
+            state.dial_peer(&multiaddr).await.map_err(|e| e.to_string())
         })
     }
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::copy_button::CopyButton;
-use crate::format::{bytes, duration_words, entries, origin, short_peer_id};
+use crate::format::{bytes, duration_words, entries, origin, short_id};
 use crate::model::{EntryPage, EntrySummary};
 
 #[component]
@@ -75,7 +75,7 @@ fn EntryRow(
             <td class="num" class:status-warn=entry.expired>{ttl}</td>
             <td class="entry-origin" title=entry.origin.clone()>{origin(&entry.origin)}</td>
             <td class="entry-cid">
-                <code title=entry.cid.clone()>{short_peer_id(&entry.cid)}</code>
+                <code title=entry.cid.clone()>{short_id(&entry.cid)}</code>
                 <CopyButton text=entry.cid.clone() label="Copy CID"/>
             </td>
             <td>

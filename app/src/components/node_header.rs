@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::api::get_node_info;
 use crate::components::copy_button::CopyButton;
 use crate::components::poll::{use_poll, POLL_PERIOD};
-use crate::format::{duration_words, short_peer_id};
+use crate::format::{duration_words, short_id};
 
 #[component]
 pub fn NodeHeader() -> impl IntoView {
@@ -36,7 +36,7 @@ pub fn NodeHeader() -> impl IntoView {
                         <div class="node-line">
                             <span id="node-name">{info.name}</span>
                             {peer_id.map(|id| view! {
-                                <code id="header-peer-id" title=id.clone()>{short_peer_id(&id)}</code>
+                                <code id="header-peer-id" title=id.clone()>{short_id(&id)}</code>
                                 <CopyButton text=id label="Copy this node's peer id"/>
                             })}
                             <span id="node-version">{format!("peercache {}", info.version)}</span>

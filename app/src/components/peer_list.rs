@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::copy_button::CopyButton;
-use crate::format::{latency, short_peer_id};
+use crate::format::{latency, short_id};
 use crate::model::PeerInfo;
 
 #[component]
@@ -19,7 +19,7 @@ pub fn PeerList(peers: Vec<PeerInfo>) -> impl IntoView {
                 .map(|peer| {
                     view! {
                         <li class="peer" data-peer-id=peer.peer_id.clone()>
-                            <span class="peer-id" title=peer.peer_id.clone()>{short_peer_id(&peer.peer_id)}</span>
+                            <span class="peer-id" title=peer.peer_id.clone()>{short_id(&peer.peer_id)}</span>
                             <CopyButton text=peer.peer_id.clone() label="Copy peer id"/>
                             <span class="peer-addr">{peer.addr}</span>
                             <span class="peer-direction">{peer.direction}</span>

@@ -9,7 +9,7 @@ use leptos_router::hooks::query_signal_with_options;
 use leptos_router::NavigateOptions;
 
 use crate::components::copy_button::CopyButton;
-use crate::format::{latency, short_peer_id};
+use crate::format::{latency, short_id};
 use crate::model::PeerInfo;
 
 /// A column the table sorts by.
@@ -183,7 +183,7 @@ fn PeerRow(peer: PeerInfo) -> impl IntoView {
     view! {
         <tr data-peer-id=peer.peer_id.clone()>
             <td class="peer-id">
-                <code title=peer.peer_id.clone()>{short_peer_id(&peer.peer_id)}</code>
+                <code title=peer.peer_id.clone()>{short_id(&peer.peer_id)}</code>
                 <CopyButton text=peer.peer_id.clone() label="Copy peer id"/>
             </td>
             <td class="peer-addr">{peer.addr}</td>

@@ -8,6 +8,8 @@ use multihash::Multihash;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::cache::ttl::rfc3339;
+
 const RAW_CODEC: u64 = 0x55;
 const SHA2_256: u64 = 0x12;
 
@@ -87,6 +89,42 @@ fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
         }
     }
     serde_json::to_vec(&sorted(value)).expect("a JSON value always serializes")
+}
+
+/// One entry as `GET /api/cache/entry` and the dashboard show it.
+#[derive(Serialize)]
+pub struct EntryView {
+    key: String,
+    /// The body as JSON (`null` when it is not JSON).
+    value: serde_json::Value,
+    cid: String,
+    size: usize,
+    stored_at: String,
+    ttl_secs: u64,
+    ttl_left_secs: u64,
+    origin: String,
+    etag: Option<String>,
+    upstream_status: Option<u16>,
+    validation_hash: Option<String>,
+}
+
+impl Entry {
+    /// What readers see of this entry at `now_ms`.
+    pub fn view(&self, now_ms: u64) -> EntryView {
+        EntryView {
+            key: self.key.clone(),
+            value: serde_json::from_slice(&self.value).unwrap_or(serde_json::Value::Null),
+            cid: self.cid.clone(),
+            size: self.value.len(),
+            stored_at: rfc3339(self.stored_at_ms),
+            ttl_secs: self.ttl_secs,
+            ttl_left_secs: self.expires_at_ms().saturating_sub(now_ms).div_ceil(1000),
+            origin: self.origin.label(),
+            etag: self.etag.clone(),
+            upstream_status: self.upstream_status,
+            validation_hash: self.validation_hash.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

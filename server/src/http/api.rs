@@ -56,7 +56,7 @@ async fn connect_peer(_: Admin, State(state): State<AppState>, body: Body) -> Re
     let bytes = to_bytes(body, 64 * 1024).await.map_err(|_| ApiError::PayloadTooLarge("body over 64 KiB".into()))?;
     let request: ConnectRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("expected {{\"multiaddr\": \"...\"}}: {e}")))?;
-    Ok(Json(Dialing { dialing: state.connect_peer(&request.multiaddr).await? }))
+    Ok(Json(Dialing { dialing: state.dial_peer(&request.multiaddr).await? }))
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {

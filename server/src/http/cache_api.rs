@@ -10,8 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::entry::Entry;
-use crate::cache::ttl::rfc3339;
+use crate::cache::entry::EntryView;
 use crate::cache::PutOptions;
 use crate::http::admin::Admin;
 use crate::http::errors::ApiError;
@@ -39,22 +38,6 @@ struct ListQuery {
 struct KeyQuery {
     key: String,
     ttl: Option<u64>,
-}
-
-/// One entry as `GET /api/cache/entry` (and the dashboard) shows it.
-#[derive(Serialize)]
-pub struct EntryView {
-    key: String,
-    value: serde_json::Value,
-    cid: String,
-    size: usize,
-    stored_at: String,
-    ttl_secs: u64,
-    ttl_left_secs: u64,
-    origin: String,
-    etag: Option<String>,
-    upstream_status: Option<u16>,
-    validation_hash: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -95,7 +78,7 @@ async fn get_entry(
         .get_or_peer(&key, peers)
         .await
         .ok_or_else(|| ApiError::NotFound(format!("no fresh cache entry under {key:?} here or at any peer")))?;
-    Ok(Json(entry_view(&entry, state.cache.now_ms())))
+    Ok(Json(entry.view(state.cache.now_ms())))
 }
 
 async fn put_entry(
@@ -121,7 +104,7 @@ async fn delete_entry(
     State(state): State<AppState>,
     params: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Invalidated>, ApiError> {
-    Ok(Json(state.invalidate(query(params)?.key, true).await?))
+    Ok(Json(state.invalidate_entries(query(params)?.key, true).await?))
 }
 
 async fn invalidate(_: Admin, State(state): State<AppState>, body: Body) -> Result<Json<Invalidated>, ApiError> {
@@ -134,21 +117,5 @@ async fn invalidate(_: Admin, State(state): State<AppState>, body: Body) -> Resu
         serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::BadRequest(format!("expected {{\"pattern\": \"prefix\"}}: {e}")))?
     };
-    Ok(Json(state.invalidate(request.pattern.unwrap_or_default(), false).await?))
-}
-
-pub fn entry_view(entry: &Entry, now_ms: u64) -> EntryView {
-    EntryView {
-        key: entry.key.clone(),
-        value: serde_json::from_slice(&entry.value).unwrap_or(serde_json::Value::Null),
-        cid: entry.cid.clone(),
-        size: entry.value.len(),
-        stored_at: rfc3339(entry.stored_at_ms),
-        ttl_secs: entry.ttl_secs,
-        ttl_left_secs: entry.expires_at_ms().saturating_sub(now_ms).div_ceil(1000),
-        origin: entry.origin.label(),
-        etag: entry.etag.clone(),
-        upstream_status: entry.upstream_status,
-        validation_hash: entry.validation_hash.clone(),
-    }
+    Ok(Json(state.invalidate_entries(request.pattern.unwrap_or_default(), false).await?))
 }
