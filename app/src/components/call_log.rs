@@ -4,8 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api::get_cache_stats;
-use crate::components::polled_card::PolledCard;
-use crate::format::ERROR_LOADING;
+use crate::components::polled_card::{error_line, PolledCard};
 use crate::model::CacheStats;
 
 #[component]
@@ -17,10 +16,7 @@ pub fn CallLog() -> impl IntoView {
             button="🔄 Refresh Log"
             fetch=get_cache_stats
             ok=|stats| view! { <Calls stats/> }.into_any()
-            error=|error| {
-                let (label, class) = ERROR_LOADING;
-                view! { <p class=class title=error>{label}</p> }.into_any()
-            }
+            error=error_line
         />
     }
 }

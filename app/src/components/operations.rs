@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 
 use crate::api::get_cache_stats;
-use crate::components::polled_card::PolledCard;
-use crate::format::{percent, ERROR_LOADING};
+use crate::components::polled_card::{error_line, PolledCard};
+use crate::format::percent;
 use crate::model::{hit_rate, CacheStats};
 
 #[component]
@@ -17,10 +17,7 @@ pub fn Operations() -> impl IntoView {
             button="🔄 Refresh Lookups"
             fetch=get_cache_stats
             ok=|stats| view! { <OperationRows stats/> }.into_any()
-            error=|error| {
-                let (label, class) = ERROR_LOADING;
-                view! { <p class=class title=error>{label}</p> }.into_any()
-            }
+            error=error_line
         />
     }
 }

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::components::poll::use_polled;
+use crate::format::ERROR_LOADING;
 
 #[component]
 pub fn PolledCard<T, Fut, Ok, Error>(
@@ -47,4 +48,11 @@ where
             <button class="refresh" on:click=move |_| refresh()>{button}</button>
         </section>
     }
+}
+
+/// How a card without fields of its own says the server could not be asked:
+/// "⚠ Error loading", with the reason as tooltip.
+pub fn error_line(error: String) -> AnyView {
+    let (label, class) = ERROR_LOADING;
+    view! { <p class=class title=error>{label}</p> }.into_any()
 }

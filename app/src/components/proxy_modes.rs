@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use crate::api::get_proxy_stats;
-use crate::components::polled_card::PolledCard;
-use crate::format::{percent, ERROR_LOADING};
+use crate::components::polled_card::{error_line, PolledCard};
+use crate::format::percent;
 use crate::model::ProxyStats;
 
 #[component]
@@ -18,10 +18,7 @@ pub fn ProxyModes() -> impl IntoView {
             button="🔄 Refresh Modes"
             fetch=get_proxy_stats
             ok=|stats| view! { <Modes stats/> }.into_any()
-            error=|error| {
-                let (label, class) = ERROR_LOADING;
-                view! { <p class=class title=error>{label}</p> }.into_any()
-            }
+            error=error_line
         />
     }
 }
