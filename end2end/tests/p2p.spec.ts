@@ -128,13 +128,15 @@ test('the Peers and Cache tabs of one node show the other node and its entries',
   await expect(entry).toBeVisible({ timeout: 10_000 });
   await expect(entry.locator('.entry-origin')).toHaveAttribute('title', aStatus.peer_id);
 
-  // Invalidating the prefix on B removes it there and says how many went.
+  // Invalidating the prefix on B removes it there (only there, as the tab says) and says how many went.
+  await expect(page.locator('#invalidate-hint')).toContainText('this node only');
   await page.locator('#invalidate-prefix').click();
   await expect(page.locator('#confirm-question')).toHaveText('Invalidate every entry whose key starts with "get_repo:octo/" (1 entry)?');
   await page.locator('#confirm-yes').click();
   await expect(page.locator('.toast-text', { hasText: 'Cache cleared' })).toHaveText('Cache cleared: 1 entry');
   await expect(entry).toHaveCount(0);
   expect((await b.json('/api/cache/entries?prefix=get_repo:octo/')).total).toBe(0);
+  expect((await a.json('/api/cache/entries?prefix=get_repo:octo/')).total).toBe(1);
   await page.close();
 });
 

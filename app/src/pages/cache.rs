@@ -108,6 +108,7 @@ pub fn CachePage() -> impl IntoView {
                         "🗑 Invalidate matching…"
                     </button>
                 </div>
+                <p class="hint" id="invalidate-hint">"Invalidating removes entries from this node only; peers keep their copies."</p>
                 <AdminTokenField/>
                 <ConfirmBox pending=ask on_confirm=run/>
                 <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
