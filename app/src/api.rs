@@ -72,10 +72,11 @@ pub async fn get_history() -> Result<History, ServerFnError> {
     Ok(backend()?.history())
 }
 
-/// One page of cache entries whose keys start with `prefix`, sorted by key.
+/// One page of cache entries whose keys start with `prefix`, sorted by key
+/// (at most `MAX_PAGE` of them, however many are asked for).
 #[server(prefix = "/sfn", endpoint = "entries", input = GetUrl)]
 pub async fn list_entries(prefix: String, offset: usize, limit: usize) -> Result<EntryPage, ServerFnError> {
-    Ok(backend()?.list_entries(&prefix, offset, limit.min(crate::model::MAX_PAGE)))
+    Ok(backend()?.list_entries(&prefix, offset, limit))
 }
 
 /// One entry, as pretty JSON.

@@ -142,20 +142,16 @@ pub fn PeerTable(peers: Vec<PeerInfo>, view: PeerView) -> impl IntoView {
     let headers = COLUMNS
         .iter()
         .map(|&(key, label)| {
-            let state = move || match (view.sort.get().unwrap_or(SortKey::Id) == key, view.descending.get().unwrap_or(false)) {
-                (false, _) => "none",
-                (true, false) => "ascending",
-                (true, true) => "descending",
-            };
-            let arrow = move || match state() {
-                "ascending" => " ▲",
-                "descending" => " ▼",
-                _ => "",
+            // `aria-sort` and the arrow shown after the label.
+            let order = move || match (view.sort.get().unwrap_or(SortKey::Id) == key, view.descending.get().unwrap_or(false)) {
+                (false, _) => ("none", ""),
+                (true, false) => ("ascending", " ▲"),
+                (true, true) => ("descending", " ▼"),
             };
             view! {
-                <th scope="col" aria-sort=state>
+                <th scope="col" aria-sort=move || order().0>
                     <button type="button" class="sort" data-sort=key.word() on:click=move |_| sort_by(key)>
-                        {label}{arrow}
+                        {label}{move || order().1}
                     </button>
                 </th>
             }

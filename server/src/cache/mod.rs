@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use app::model::{ApiCall, EntryPage, EntrySummary};
+use app::model::{ApiCall, EntryPage, EntrySummary, MAX_PAGE};
 use bytes::Bytes;
 use lru::LruCache;
 use tokio::sync::broadcast;
@@ -436,7 +436,8 @@ impl Cache {
         Ok(keys.len())
     }
 
-    /// Entries whose key starts with `prefix`, sorted by key, one page of them.
+    /// Entries whose key starts with `prefix`, sorted by key, one page of them
+    /// (at most `MAX_PAGE` entries, whatever `limit` asks for).
     pub fn list(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage {
         let now = self.clock.now_ms();
         let mut matching: Vec<Arc<Entry>> = {
@@ -446,7 +447,7 @@ impl Cache {
         matching.sort_by(|a, b| a.key.cmp(&b.key));
         EntryPage {
             total: matching.len(),
-            entries: matching.iter().skip(offset).take(limit).map(|e| summary(e, now)).collect(),
+            entries: matching.iter().skip(offset).take(limit.min(MAX_PAGE)).map(|e| summary(e, now)).collect(),
         }
     }
 

@@ -183,6 +183,18 @@ fn listing_pages_sorted_by_key_with_ages() {
 }
 
 #[test]
+fn a_page_holds_at_most_max_page_entries() {
+    let clock = clock();
+    let cache = memory_cache(CacheConfig::default(), &clock);
+    for n in 0..MAX_PAGE + 5 {
+        cache.put(&format!("k{n:05}"), json(n), ttl(100)).unwrap();
+    }
+    let page = cache.list("k", 0, usize::MAX);
+    assert_eq!(page.total, MAX_PAGE + 5);
+    assert_eq!(page.entries.len(), MAX_PAGE);
+}
+
+#[test]
 fn entries_persist_across_a_restart_and_hit_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();

@@ -1,7 +1,7 @@
 //! `/api/cache/...`: browse, read, write and invalidate cache entries. Reads
 //! are in memory; writes commit to the store on a blocking thread.
 
-use app::model::{EntryPage, Invalidated, MAX_PAGE};
+use app::model::{EntryPage, Invalidated};
 use axum::body::{to_bytes, Body};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -63,7 +63,7 @@ async fn list_entries(
     params: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<EntryPage>, ApiError> {
     let params = query(params)?;
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     Ok(Json(state.cache.list(&params.prefix, params.offset, limit)))
 }
 
