@@ -6,16 +6,27 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
+#[cfg(feature = "ssr")]
+use crate::model::ErrorKind;
 use crate::model::{CacheStats, EntryPage, History, Invalidated, NodeInfo, PeerStatus, ProxyStats};
+
+/// Why the backend could not do what was asked: the kind decides the status
+/// code, the message is what a person reads.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+}
 
 /// A change the backend makes on the dashboard's behalf, answered later.
 #[cfg(feature = "ssr")]
-pub type Pending<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+pub type Pending<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Failure>> + Send>>;
 
 /// What the dashboard needs from the server. Defined here, implemented by the
 /// `server` crate over the real cache and P2P node, so `app` never depends on
 /// `server`. Changes take the admin token the user typed (empty for none) and
-/// fail with the JSON API's words when it is needed and wrong.
+/// fail with the JSON API's words (and status) when it is needed and wrong.
 #[cfg(feature = "ssr")]
 pub trait Backend: Send + Sync + 'static {
     fn peer_status(&self) -> PeerStatus;
@@ -24,9 +35,9 @@ pub trait Backend: Send + Sync + 'static {
     fn node_info(&self) -> NodeInfo;
     fn history(&self) -> History;
     fn list_entries(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage;
-    /// The entry as `GET /api/cache/entry` shows it, pretty-printed; `None`
-    /// when this node does not hold it. Does not count as a lookup.
-    fn entry_json(&self, key: &str) -> Option<String>;
+    /// The entry as `GET /api/cache/entry` shows it, pretty-printed; not
+    /// found when this node does not hold it. Does not count as a lookup.
+    fn entry_json(&self, key: &str) -> Result<String, Failure>;
     /// Removes one key (`exact`) or every key starting with `pattern`.
     fn invalidate(&self, pattern: String, exact: bool, admin_token: String) -> Pending<Invalidated>;
     /// Dials a peer; answers the address being dialed.
@@ -40,6 +51,18 @@ pub type SharedBackend = std::sync::Arc<dyn Backend>;
 fn backend() -> Result<SharedBackend, ServerFnError> {
     use_context::<SharedBackend>()
         .ok_or_else(|| ServerFnError::new("the peercache backend is not in the request context"))
+}
+
+/// A backend failure as the server function's answer: the status of its kind
+/// (401, 404, ... as the JSON API answers) and its words.
+#[cfg(feature = "ssr")]
+fn failed(failure: Failure) -> ServerFnError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(failure.kind.status()) {
+            response.set_status(status);
+        }
+    }
+    ServerFnError::new(failure.message)
 }
 
 /// Status of the P2P node (`GET /sfn/peer_status`).
@@ -82,21 +105,19 @@ pub async fn list_entries(prefix: String, offset: usize, limit: usize) -> Result
 /// One entry, as pretty JSON.
 #[server(prefix = "/sfn", endpoint = "entry", input = GetUrl)]
 pub async fn get_entry_json(key: String) -> Result<String, ServerFnError> {
-    backend()?
-        .entry_json(&key)
-        .ok_or_else(|| ServerFnError::new(format!("no entry under {key:?} on this node (expired or invalidated?)")))
+    backend()?.entry_json(&key).map_err(failed)
 }
 
 /// Invalidates one key or a prefix (`POST /sfn/invalidate`).
 #[server(prefix = "/sfn", endpoint = "invalidate")]
 pub async fn invalidate(pattern: String, exact: bool, admin_token: String) -> Result<Invalidated, ServerFnError> {
-    backend()?.invalidate(pattern, exact, admin_token).await.map_err(ServerFnError::new)
+    backend()?.invalidate(pattern, exact, admin_token).await.map_err(failed)
 }
 
 /// Dials a peer by multiaddr (`POST /sfn/connect_peer`).
 #[server(prefix = "/sfn", endpoint = "connect_peer")]
 pub async fn connect_peer(multiaddr: String, admin_token: String) -> Result<String, ServerFnError> {
-    backend()?.connect_peer(multiaddr, admin_token).await.map_err(ServerFnError::new)
+    backend()?.connect_peer(multiaddr, admin_token).await.map_err(failed)
 }
 
 /// What went wrong, in the server's own words when it said something.

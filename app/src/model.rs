@@ -37,6 +37,22 @@ pub struct PeerStatus {
     pub rejected_from_peers: u64,
     /// Entries from peers that passed verification and were stored.
     pub accepted_from_peers: u64,
+    /// Whether announcements can reach the peers (gossipsub's view).
+    pub gossip: GossipHealth,
+}
+
+/// How well announcements travel: a node whose peers are connected but not
+/// subscribed, or not in its mesh, or scored below the gossip threshold, does
+/// not get (or pass on) new entries even though it looks active.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GossipHealth {
+    /// Connected peers subscribed to the announcement topic (what a publish reaches).
+    pub topic_peers: usize,
+    /// Peers in this node's gossipsub mesh for the topic (what forwards messages).
+    pub mesh_peers: usize,
+    /// Peers whose gossip score is below the gossip threshold: they are not
+    /// gossiped with (many of them means announcements stall).
+    pub low_score_peers: usize,
 }
 
 /// One connected peer.
@@ -176,7 +192,7 @@ pub struct NodeInfo {
     pub admin_required: bool,
 }
 
-/// One reading of the counters, taken every [`History::period_secs`] for the
+/// One reading of the counters, taken every [`History::period_ms`] for the
 /// charts. Counters only grow; the charts draw the differences.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
@@ -197,7 +213,8 @@ pub struct Sample {
 /// read at the moment of the answer, so a chart always reaches "now".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct History {
-    pub period_secs: u64,
+    /// How often the server takes a sample (10 s unless configured).
+    pub period_ms: u64,
     pub samples: Vec<Sample>,
 }
 
@@ -221,6 +238,72 @@ pub fn hit_rate(hits: u64, requests: u64) -> f64 {
 /// Bytes as mebibytes, the unit the dashboard and `total_size_mb` use.
 pub fn bytes_to_mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// One entry as `GET /api/cache/entry` and the dashboard show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryView {
+    pub key: String,
+    /// The body as JSON (`null` when it is not JSON).
+    pub value: serde_json::Value,
+    pub cid: String,
+    pub size: usize,
+    /// RFC 3339.
+    pub stored_at: String,
+    pub ttl_secs: u64,
+    pub ttl_left_secs: u64,
+    /// `"local"` or the id of the peer it came from.
+    pub origin: String,
+    pub etag: Option<String>,
+    pub upstream_status: Option<u16>,
+}
+
+/// `PUT /api/cache/entry`: what was stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stored {
+    pub key: String,
+    pub cid: String,
+    pub size: usize,
+    pub ttl_secs: u64,
+}
+
+/// `POST /api/mcp/peers/connect`: the address being dialed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dialing {
+    pub dialing: String,
+}
+
+/// What kind of failure a request met; the HTTP layers (JSON API and server
+/// functions) turn it into a status code with [`ErrorKind::status`], the one
+/// place that mapping is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request itself is wrong (bad key, bad JSON, bad multiaddr).
+    Invalid,
+    /// It needs the admin token, and did not bring the right one.
+    Unauthorized,
+    /// Never allowed from here, whatever the token (e.g. writing GitHub answers).
+    Forbidden,
+    NotFound,
+    TooLarge,
+    /// A part it needs is not running (P2P off).
+    Unavailable,
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorKind::Invalid => 400,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::TooLarge => 413,
+            ErrorKind::Internal => 500,
+            ErrorKind::Unavailable => 503,
+        }
+    }
 }
 
 /// Body of every JSON error: `{"error": "..."}`.
@@ -260,6 +343,7 @@ mod tests {
             reason: Some("P2P node not started".into()),
             rejected_from_peers: 0,
             accepted_from_peers: 0,
+            gossip: GossipHealth::default(),
         };
         let json = serde_json::to_value(&status).unwrap();
         for field in ["enabled", "active", "peer_count", "peers", "reason"] {

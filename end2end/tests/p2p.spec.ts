@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { PeercacheServer } from './server';
+import { PeercacheServer, until } from './server';
 
 // Two real `peercache serve` processes whose P2P nodes meet on 127.0.0.1.
 let a: PeercacheServer;
@@ -10,15 +10,6 @@ test.afterEach(async () => {
   await a?.dispose();
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function openDashboard(page: Page, server: PeercacheServer) {
   await page.goto(server.url);

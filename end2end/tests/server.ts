@@ -89,3 +89,18 @@ function launch(args: string[], env: Record<string, string>): Promise<{ proc: Ch
     });
   });
 }
+
+/**
+ * The one way these tests wait outside Playwright's own `expect`: until
+ * `probe` gives a value, looking every 100 ms, failing (naming `what`) after
+ * `ms`. Never a fixed sleep.
+ */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

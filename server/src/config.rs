@@ -109,6 +109,12 @@ pub struct ServeConfig {
     /// How long a local miss waits for peers, in milliseconds.
     #[arg(long = "peer-timeout-ms", env = "CACHE_PEER_TIMEOUT_MS", default_value_t = 2000)]
     pub peer_timeout_ms: u64,
+
+    /// How often the charts' counters are sampled, in milliseconds (the last
+    /// 360 samples are kept).
+    #[arg(long = "sample-period-ms", env = "PEERCACHE_SAMPLE_PERIOD_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub sample_period_ms: u64,
 }
 
 impl ServeConfig {
@@ -134,6 +140,10 @@ impl ServeConfig {
 
     pub fn cache_dir(&self) -> PathBuf {
         self.cache_dir.clone().unwrap_or_else(default_cache_dir)
+    }
+
+    pub fn sample_period(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.sample_period_ms)
     }
 
     pub fn p2p_enabled(&self) -> bool {

@@ -5,7 +5,7 @@ use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
 use crate::http::router::router;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let site_root = config.site_root();
@@ -16,8 +16,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         );
     }
     let state = AppState::new(&config)?;
-    spawn_purge(state.cache.clone());
-    let _sampler = state.spawn_sampler(crate::history::SAMPLE_PERIOD);
+    let _purge = state.core.spawn_purge();
+    let _sampler = state.core.spawn_sampler();
     let listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.http_addr))?;
@@ -29,24 +29,6 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
-}
-
-/// Drops entries expired beyond the stale grace, once a minute.
-fn spawn_purge(cache: std::sync::Arc<crate::cache::Cache>) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-        every.tick().await;
-        loop {
-            every.tick().await;
-            let cache = cache.clone();
-            match tokio::task::spawn_blocking(move || cache.purge_expired()).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(purged)) => tracing::debug!(purged, "purged expired cache entries"),
-                Ok(Err(error)) => tracing::warn!(%error, "purging expired cache entries failed"),
-                Err(error) => tracing::warn!(%error, "purge task failed"),
-            }
-        }
-    });
 }
 
 async fn shutdown_signal() {

@@ -1,27 +1,44 @@
 //! The GitHub proxy against a fake GitHub: a real axum server in this test
 //! that serves JSON with ETags, answers 304 to a matching If-None-Match,
 //! counts every request, sends rate-limit headers and can be switched to
-//! refuse with a rate limit. Both servers listen on 127.0.0.1, OS-chosen ports.
+//! refuse with a rate limit. Both servers listen on 127.0.0.1, OS-chosen ports;
+//! peercache's clock is a manual one the tests move.
+
+mod support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing;
 use axum::Router;
+use server::cache::ttl::ManualClock;
 use server::config::ServeConfig;
 use server::http::router::router;
-use server::state::AppState;
+use server::http::state::AppState;
+use support::wait_for;
+use tokio::sync::watch;
 
-#[derive(Default)]
 struct Fake {
     requests: AtomicUsize,
     if_none_match: Mutex<Vec<Option<String>>>,
     rate_limited: AtomicBool,
+    /// Requests for `/repos/slow/...` wait until this turns true.
+    slow_gate: watch::Sender<bool>,
+}
+
+impl Default for Fake {
+    fn default() -> Self {
+        Fake {
+            requests: AtomicUsize::new(0),
+            if_none_match: Mutex::default(),
+            rate_limited: AtomicBool::new(false),
+            slow_gate: watch::channel(false).0,
+        }
+    }
 }
 
 const ETAG: &str = "\"v1\"";
@@ -39,7 +56,7 @@ async fn repo(State(fake): State<Arc<Fake>>, Path((owner, repo)): Path<(String, 
             .into_response();
     }
     if owner == "slow" {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = fake.slow_gate.subscribe().wait_for(|open| *open).await;
     }
     if inm.as_deref() == Some(ETAG) {
         return (StatusCode::NOT_MODIFIED, [("etag", ETAG), ("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4990")]).into_response();
@@ -89,6 +106,7 @@ async fn start_fake() -> (Arc<Fake>, SocketAddr) {
 struct Peercache {
     url: String,
     state: AppState,
+    clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -107,12 +125,13 @@ async fn start_peercache_with(upstream: &str, p2p: Option<String>, adjust: impl 
         config.p2p_port = 0;
         config.bootstrap_peers = bootstrap;
     }
-    let state = AppState::new(&config).unwrap();
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let state = AppState::with_clock(&config, clock.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = router(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Peercache { url, state, _dir: dir }
+    Peercache { url, state, clock, _dir: dir }
 }
 
 async fn get(url: &str, token: Option<&str>) -> (StatusCode, String, HeaderMap) {
@@ -140,7 +159,6 @@ async fn the_second_get_is_a_hit_with_one_upstream_call() {
     assert_eq!(mode(&headers), "MISS");
     assert_eq!(headers["cache-status"], "peercache; fwd=uri-miss; stored");
     assert!(body.contains("octo/hello"));
-    tokio::time::sleep(Duration::from_millis(100)).await; // the store commits in the background
     let (status, again, headers) = get(&url, Some("A")).await;
     assert_eq!((status, mode(&headers)), (StatusCode::OK, "HIT"));
     assert_eq!(again, body);
@@ -178,13 +196,12 @@ async fn after_the_ttl_a_304_revalidates_for_free() {
     let url = format!("{}/github/repos/short/lived", pc.url);
     let (_, first, headers) = get(&url, None).await;
     assert_eq!(mode(&headers), "MISS");
-    tokio::time::sleep(Duration::from_millis(1200)).await; // max-age=1
+    pc.clock.advance_secs(2); // past max-age=1
     let (status, body, headers) = get(&url, None).await;
     assert_eq!((status, mode(&headers)), (StatusCode::OK, "REVALIDATED"));
     assert_eq!(body, first);
     assert_eq!(fake.requests.load(Ordering::SeqCst), 2);
     assert_eq!(fake.if_none_match.lock().unwrap().as_slice(), [None, Some(ETAG.to_owned())]);
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let (_, _, headers) = get(&url, None).await;
     assert_eq!(mode(&headers), "HIT", "the 304 refreshed the entry");
 }
@@ -198,6 +215,11 @@ async fn fifty_concurrent_identical_gets_make_one_upstream_call() {
         let url = url.clone();
         async move { get(&url, Some("A")).await }
     })).collect();
+    // GitHub holds the first request until peercache has everyone waiting on
+    // it; requests arriving after it answered are hits, still no new call.
+    wait_for("the first request at GitHub", || (fake.requests.load(Ordering::SeqCst) == 1).then_some(())).await;
+    wait_for("the others waiting", || (pc.state.core.github.waiting() >= 1).then_some(())).await;
+    fake.slow_gate.send_replace(true);
     let mut modes = std::collections::BTreeMap::new();
     for request in requests {
         let (status, body, headers) = request.await.unwrap();
@@ -217,7 +239,6 @@ async fn a_token_never_gets_another_tokens_response() {
     let url = format!("{}/github/repos/octo/private", pc.url);
     let (_, for_a, _) = get(&url, Some("A")).await;
     assert!(for_a.contains("token A"));
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let (_, for_b, headers) = get(&url, Some("B")).await;
     assert_eq!(mode(&headers), "MISS");
     assert!(for_b.contains("token B") && !for_b.contains("token A"));
@@ -226,16 +247,10 @@ async fn a_token_never_gets_another_tokens_response() {
     assert!(!anonymous.contains("token A") && !anonymous.contains("token B"));
     assert_eq!(fake.requests.load(Ordering::SeqCst), 3);
     // And what is stored for A is sealed: nothing of it is readable in the cache.
-    for _ in 0..100 {
-        if pc.state.cache.list("github:GET:/repos/octo/private", 0, 10).total == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await; // stores commit in the background
-    }
-    let page = pc.state.cache.list("github:GET:/repos/octo/private", 0, 10);
+    let page = pc.state.core.cache.list("github:GET:/repos/octo/private", 0, 10);
     assert_eq!(page.total, 3);
     for summary in page.entries {
-        let entry = pc.state.cache.peek(&summary.key).unwrap();
+        let entry = pc.state.core.cache.peek(&summary.key).unwrap();
         let text = String::from_utf8_lossy(&entry.value);
         assert!(!text.contains("token A") && !text.contains("token B"), "{text}");
     }
@@ -247,7 +262,7 @@ async fn a_rate_limited_scope_gets_stale_answers_and_github_is_not_asked_again()
     let pc = start_peercache(&format!("http://{addr}"), None).await;
     let url = format!("{}/github/repos/short/limited", pc.url);
     let (_, fresh, _) = get(&url, Some("A")).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    pc.clock.advance_secs(2); // past max-age=1
     fake.rate_limited.store(true, Ordering::SeqCst);
     let (status, body, headers) = get(&url, Some("A")).await;
     assert_eq!((status, mode(&headers)), (StatusCode::OK, "STALE"));
@@ -275,7 +290,6 @@ async fn a_post_passes_through_and_invalidates_the_repository() {
     let issues = format!("{}/github/repos/octo/hello/issues", pc.url);
     get(&issues, Some("A")).await;
     get(&format!("{}/github/repos/octo/hello", pc.url), Some("A")).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(mode(&get(&issues, Some("A")).await.2), "HIT");
     let response = reqwest::Client::new()
         .post(&issues)
@@ -287,7 +301,7 @@ async fn a_post_passes_through_and_invalidates_the_repository() {
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(response.headers()["x-peercache"], "PASS");
     assert_eq!(response.text().await.unwrap(), r#"{"number": 1}"#);
-    assert_eq!(pc.state.cache.list("github:GET:/repos/octo/hello", 0, 10).total, 0);
+    assert_eq!(pc.state.core.cache.list("github:GET:/repos/octo/hello", 0, 10).total, 0);
     assert_eq!(mode(&get(&issues, Some("A")).await.2), "MISS");
     assert_eq!(fake.requests.load(Ordering::SeqCst), 4);
 }
@@ -302,8 +316,10 @@ async fn an_unreachable_github_is_a_502_json_error_and_nothing_is_cached() {
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
     let error: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!(error["error"].as_str().unwrap().contains("cannot reach GitHub"), "{error}");
-    assert!(pc.state.cache.is_empty());
+    assert!(error["message"].as_str().unwrap().contains("cannot reach GitHub"), "GitHub's error shape: {error}");
+    assert!(error["documentation_url"].is_string(), "{error}");
+    assert_eq!(mode(&headers), "MISS");
+    assert!(pc.state.core.cache.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,20 +327,10 @@ async fn node_b_serves_a_peer_hit_for_what_node_a_fetched() {
     let (fake, addr) = start_fake().await;
     let upstream = format!("http://{addr}");
     let a = start_peercache(&upstream, Some(String::new())).await;
-    let a_addr = loop {
-        if let Some(addr) = a.state.node.current().listen_addrs.first().cloned() {
-            break addr;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let a_addr = wait_for("A's address", || a.state.core.status.current().listen_addrs.first().cloned()).await;
     let b = start_peercache(&upstream, Some(a_addr)).await;
-    for _ in 0..500 {
-        if b.state.node.current().peer_count == 1 && a.state.node.current().peer_count == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(b.state.node.current().peer_count, 1);
+    let connected = || b.state.core.status.current().peer_count == 1 && a.state.core.status.current().peer_count == 1;
+    wait_for("A and B connected", || connected().then_some(())).await;
     let (_, from_a, headers) = get(&format!("{}/github/repos/octo/shared", a.url), Some("A")).await;
     assert_eq!(mode(&headers), "MISS");
     let (status, from_b, headers) = get(&format!("{}/github/repos/octo/shared", b.url), Some("A")).await;
@@ -348,7 +354,7 @@ async fn bodies_over_the_limit_stream_through_uncached() {
         assert_eq!(body.len(), 100 * 1024 + 10);
     }
     assert_eq!(fake.requests.load(Ordering::SeqCst), 2);
-    assert!(pc.state.cache.is_empty());
+    assert!(pc.state.core.cache.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! The HTTP surface driven in-process (no socket): JSON endpoints, the 404
 //! JSON shape, health, and the server-rendered dashboard.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use app::model::{CacheStats, ErrorBody, PeerStatus};
 use axum::body::Body;
@@ -9,11 +9,14 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use bytes::Bytes;
-use server::http::router::router;
+use server::cache::ttl::{Clock, ManualClock};
 use server::cache::PutOptions;
 use server::config::ServeConfig;
-use server::state::AppState;
+use server::http::router::router;
+use server::http::state::AppState;
 use tower::ServiceExt;
+
+mod support;
 
 /// One runtime for the whole test binary, and every test body a task on its
 /// workers (as a server's requests are): Leptos keeps process-wide reactive
@@ -61,11 +64,21 @@ fn app_state() -> AppState {
 }
 
 fn state_at(addr: &str, admin_token: Option<&str>) -> anyhow::Result<AppState> {
+    state_with(addr, admin_token, |_| {}, Arc::new(server::cache::ttl::SystemClock))
+}
+
+fn state_with(
+    addr: &str,
+    admin_token: Option<&str>,
+    adjust: impl FnOnce(&mut ServeConfig),
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
     let dir = tempfile::tempdir().unwrap().keep();
     let mut config = ServeConfig::for_tests(addr.parse().unwrap(), dir);
     config.admin_token = admin_token.map(str::to_owned);
     config.max_body = 64 * 1024;
-    AppState::new(&config)
+    adjust(&mut config);
+    AppState::with_clock(&config, clock)
 }
 
 async fn send(app: Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
@@ -114,9 +127,9 @@ fn peers_endpoint_reports_a_node_switched_off() {
 fn cache_stats_endpoint_reads_the_live_cache() {
     run(async {
         let state = app_state();
-        state.cache.put("repos:octocat/hello", Bytes::from_static(br#"{"id":1}"#), PutOptions::default()).unwrap();
-        assert!(state.cache.get("repos:octocat/hello").is_some());
-        assert!(state.cache.get("repos:octocat/missing").is_none());
+        state.core.cache.put("repos:octocat/hello", Bytes::from_static(br#"{"id":1}"#), PutOptions::default()).unwrap();
+        assert!(state.core.cache.get("repos:octocat/hello").is_some());
+        assert!(state.core.cache.get("repos:octocat/missing").is_none());
 
         let (status, _, body) = get(router(state), "/api/mcp/cache/stats").await;
         assert_eq!(status, StatusCode::OK);
@@ -167,7 +180,7 @@ fn dashboard_is_server_rendered_with_values_and_hydration_scripts() {
 fn server_functions_answer_with_the_same_numbers_as_the_json_api() {
     run(async {
         let state = app_state();
-        state.cache.put("k", Bytes::from_static(b"1"), PutOptions::default()).unwrap();
+        state.core.cache.put("k", Bytes::from_static(b"1"), PutOptions::default()).unwrap();
         let (status, _, body) = get(router(state.clone()), "/sfn/cache_stats").await;
         assert_eq!(status, StatusCode::OK);
         let from_server_fn: CacheStats = serde_json::from_slice(&body).unwrap();
@@ -224,7 +237,7 @@ fn invalidate_by_prefix_counts_what_it_removed() {
         let (status, result) = send(router(state.clone()), request).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(result["invalidated"], 2);
-        assert_eq!(state.cache.len(), 1);
+        assert_eq!(state.core.cache.len(), 1);
         let request = Request::post("/api/cache/invalidate").body(Body::from("{}")).unwrap();
         let (_, result) = send(router(state.clone()), request).await;
         assert_eq!(result["invalidated"], 1, "no pattern clears everything");
@@ -252,7 +265,7 @@ fn bad_input_is_a_json_error_and_stores_nothing() {
             assert_eq!(status, expected, "{uri}: {body}");
             assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{uri}: {body}");
         }
-        assert!(state.cache.is_empty());
+        assert!(state.core.cache.is_empty());
     })
 }
 
@@ -288,7 +301,7 @@ fn the_dashboard_invalidates_through_the_api_code_and_off_loopback_only_with_the
     run(async {
         let state = state_at("0.0.0.0:0", Some("s3cret")).unwrap();
         for key in ["get_repo:octo/a", "get_repo:octo/b", "list_prs:octo/a"] {
-            state.cache.put(key, Bytes::from_static(b"{}"), PutOptions::default()).unwrap();
+            state.core.cache.put(key, Bytes::from_static(b"{}"), PutOptions::default()).unwrap();
         }
         let (_, _, body) = get(router(state.clone()), "/sfn/node_info").await;
         let node: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -296,9 +309,9 @@ fn the_dashboard_invalidates_through_the_api_code_and_off_loopback_only_with_the
 
         let wrong = form_post("/sfn/invalidate", "pattern=get_repo%3A&exact=false&admin_token=nope");
         let (status, _, body) = get_response(router(state.clone()), wrong).await;
-        assert!(status.is_server_error(), "{status}");
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "the same status as the JSON API");
         assert!(String::from_utf8_lossy(&body).contains("admin token"), "{}", String::from_utf8_lossy(&body));
-        assert_eq!(state.cache.len(), 3, "a refused change changes nothing");
+        assert_eq!(state.core.cache.len(), 3, "a refused change changes nothing");
 
         let right = form_post("/sfn/invalidate", "pattern=get_repo%3A&exact=false&admin_token=s3cret");
         let (status, _, body) = get_response(router(state.clone()), right).await;
@@ -309,7 +322,7 @@ fn the_dashboard_invalidates_through_the_api_code_and_off_loopback_only_with_the
         let one = form_post("/sfn/invalidate", "pattern=list_prs%3Aocto%2Fa&exact=true&admin_token=s3cret");
         let (_, _, body) = get_response(router(state.clone()), one).await;
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["invalidated"], 1);
-        assert!(state.cache.is_empty());
+        assert!(state.core.cache.is_empty());
     })
 }
 
@@ -318,7 +331,7 @@ fn the_dashboard_browses_entries_without_counting_lookups() {
     run(async {
         let state = app_state();
         for i in 0..30 {
-            state.cache.put(&format!("get_repo:octo/r{i:02}"), Bytes::from(format!(r#"{{"id":{i}}}"#)), PutOptions::default()).unwrap();
+            state.core.cache.put(&format!("get_repo:octo/r{i:02}"), Bytes::from(format!(r#"{{"id":{i}}}"#)), PutOptions::default()).unwrap();
         }
         let (status, _, body) = get(router(state.clone()), "/sfn/entries?prefix=get_repo%3Aocto%2Fr2&offset=5&limit=3").await;
         assert_eq!(status, StatusCode::OK);
@@ -334,25 +347,37 @@ fn the_dashboard_browses_entries_without_counting_lookups() {
         assert_eq!(entry["value"], serde_json::json!({"id": 7}));
         assert_eq!(entry["origin"], "local");
         let (status, _, body) = get(router(state.clone()), "/sfn/entry?key=nope").await;
-        assert!(status.is_server_error());
+        assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(String::from_utf8_lossy(&body).contains("no entry under \"nope\""), "{}", String::from_utf8_lossy(&body));
-        assert_eq!(state.cache.stats().counters.total_requests(), 0, "browsing is not a lookup");
+        assert_eq!(state.core.cache.stats().counters.total_requests(), 0, "browsing is not a lookup");
     })
 }
 
 #[test]
 fn the_sampler_keeps_a_sample_each_period_from_the_start() {
     run(async {
-        let state = app_state();
-        let sampler = state.spawn_sampler(std::time::Duration::from_millis(20));
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        while state.history.snapshot().len() < 3 {
-            assert!(tokio::time::Instant::now() < deadline, "no three samples in 10 s");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let state = state_with("127.0.0.1:0", None, |c| c.sample_period_ms = 100, clock.clone()).unwrap();
+        let core = state.core.clone();
+        let sampler = core.spawn_sampler();
+        let mut seen = 0;
+        // Each sample is stamped with the injected clock, which moves by a
+        // second between samples: three samples, three distinct times.
+        support::wait_for("three samples", || {
+            let samples = core.history.snapshot();
+            if samples.len() > seen {
+                seen = samples.len();
+                clock.advance_secs(1);
+            }
+            (samples.len() >= 3).then_some(())
+        })
+        .await;
         sampler.abort();
-        let samples = state.history.snapshot();
-        assert!(samples.windows(2).all(|w| w[1].at_ms >= w[0].at_ms), "oldest first");
+        let at: Vec<u64> = core.history.snapshot().iter().map(|s| s.at_ms).collect();
+        assert!(at.windows(2).all(|w| w[1] > w[0]), "oldest first: {at:?}");
+        let (_, _, body) = get(router(state), "/api/history").await;
+        let history: app::model::History = serde_json::from_slice(&body).unwrap();
+        assert_eq!(history.period_ms, 100);
     })
 }
 
@@ -360,15 +385,15 @@ fn the_sampler_keeps_a_sample_each_period_from_the_start() {
 fn history_ends_with_a_live_sample_after_the_kept_ones() {
     run(async {
         let state = app_state();
-        state.history.push(state.sample());
-        state.cache.put("get_repo:octo/h", Bytes::from_static(b"{}"), PutOptions::default()).unwrap();
-        assert!(state.cache.get("get_repo:octo/h").is_some());
-        assert!(state.cache.get("get_repo:octo/none").is_none());
+        state.core.history.push(state.core.sample());
+        state.core.cache.put("get_repo:octo/h", Bytes::from_static(b"{}"), PutOptions::default()).unwrap();
+        assert!(state.core.cache.get("get_repo:octo/h").is_some());
+        assert!(state.core.cache.get("get_repo:octo/none").is_none());
 
         let (status, _, body) = get(router(state.clone()), "/api/history").await;
         assert_eq!(status, StatusCode::OK);
         let history: app::model::History = serde_json::from_slice(&body).unwrap();
-        assert_eq!(history.period_secs, 10);
+        assert_eq!(history.period_ms, 10_000);
         assert_eq!(history.samples.len(), 2);
         assert_eq!((history.samples[0].requests, history.samples[0].hits), (0, 0));
         assert_eq!((history.samples[1].requests, history.samples[1].hits), (2, 1));
@@ -448,12 +473,18 @@ fn metrics_parse_and_move_when_the_cache_is_used() {
 #[test]
 fn node_endpoint_names_the_version_and_counts_uptime() {
     run(async {
-        let (status, _, body) = get(router(app_state()), "/api/node").await;
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let state = state_with("127.0.0.1:0", None, |_| {}, clock.clone()).unwrap();
+        let node = |body: Vec<u8>| serde_json::from_slice::<app::model::NodeInfo>(&body).unwrap();
+        let (status, _, body) = get(router(state.clone()), "/api/node").await;
         assert_eq!(status, StatusCode::OK);
-        let node: app::model::NodeInfo = serde_json::from_slice(&body).unwrap();
-        assert_eq!(node.version, env!("CARGO_PKG_VERSION"));
-        assert!(!node.name.is_empty());
-        assert_eq!(node.peer_id, None, "P2P is off in these tests");
-        assert!(node.uptime_secs < 60);
+        let first = node(body);
+        assert_eq!(first.version, env!("CARGO_PKG_VERSION"));
+        assert!(!first.name.is_empty());
+        assert_eq!(first.peer_id, None, "P2P is off in these tests");
+        assert_eq!(first.uptime_secs, 0);
+        clock.advance_secs(90);
+        let (_, _, body) = get(router(state), "/api/node").await;
+        assert_eq!(node(body).uptime_secs, 90);
     })
 }

@@ -68,11 +68,19 @@ async fn exercise(client: &Client) {
     let stats = call(client, "get_cache_stats", json!({})).await.unwrap();
     assert_eq!(structured(&stats)["total_entries"], 1);
     assert_eq!(structured(&stats)["total_hits"], 1);
+    // The one GitHub request the test made (to a closed port) is counted and logged.
     let gh = call(client, "gh_get_cache_stats", json!({})).await.unwrap();
-    assert!(structured(&gh)["proxy"]["modes"].is_object());
+    let gh = structured(&gh);
+    assert_eq!(gh["api_calls_made"], 1);
+    assert_eq!(gh["proxy"]["upstream_calls"], 1);
+    assert_eq!(gh["proxy"]["modes"]["MISS"], 1, "{gh}");
+    assert_eq!(gh["proxy"]["modes"]["HIT"], 0, "{gh}");
     let log = call(client, "gh_get_api_call_log", json!({"limit": 5})).await.unwrap();
     assert_eq!(structured(&log)["limit"], 5);
-    assert!(structured(&log)["calls"].is_array());
+    let calls = structured(&log)["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!((calls[0]["api_type"].as_str(), calls[0]["operation"].as_str()), (Some("rest"), Some("repos")));
+    assert_eq!(calls[0]["status"], "unreachable");
     let peers = call(client, "list_peers", json!({})).await.unwrap();
     assert_eq!(structured(&peers)["peer_count"], 0);
 
@@ -113,13 +121,25 @@ async fn exercise(client: &Client) {
     }
 }
 
+/// A server whose GitHub is a closed port, after one request through its
+/// proxy (which fails, and is logged).
+async fn serve_after_one_github_call(dir: &std::path::Path) -> support::Serve {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let server = support::serve(dir, &["--no-p2p", "--github-api-url", &upstream], &[]);
+    let response = reqwest::get(format!("{}/github/repos/octo/x", server.url)).await.unwrap();
+    assert_eq!(response.status(), 502);
+    server
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_over_streamable_http() {
     // rmcp's HTTP client is built on reqwest with rustls but no crypto
     // provider of its own (the default one needs aws-lc); ring is in the tree.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let server = support::serve(dir.path(), &["--no-p2p"], &[]);
+    let server = serve_after_one_github_call(dir.path()).await;
     let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(format!(
         "{}/mcp",
         server.url
@@ -132,7 +152,7 @@ async fn mcp_over_streamable_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_over_stdio_forwards_to_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let server = support::serve(dir.path(), &["--no-p2p"], &[]);
+    let server = serve_after_one_github_call(dir.path()).await;
     let mut child = tokio::process::Command::new(support::BIN)
         .args(["mcp", "--server", &server.url])
         .env("RUST_LOG", "warn")

@@ -2,8 +2,9 @@
 //! connect through bootstrap addresses, share entries by gossip and by fetch,
 //! reject forgeries, keep strangers out of a keyed swarm, and report truthfully.
 
+mod support;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use app::model::{NodeState, PeerStatus};
 use bytes::Bytes;
@@ -15,8 +16,7 @@ use server::cache::{Cache, CacheConfig, PutOptions};
 use server::p2p::client::NodeClient;
 use server::p2p::protocol::WireEntry;
 use server::p2p::{start, NodeConfig};
-
-const WAIT: Duration = Duration::from_secs(20);
+use support::wait_for;
 
 struct Node {
     cache: Arc<Cache>,
@@ -45,16 +45,15 @@ impl Node {
     async fn wait_peers(&self, count: usize) {
         wait_for(&format!("{count} peers"), || (self.status().peer_count == count).then_some(())).await
     }
-}
 
-async fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    /// Until every connected peer is subscribed to announcements (what a
+    /// publish reaches).
+    async fn wait_all_subscribed(&self) {
+        wait_for("every peer subscribed", || {
+            let status = self.status();
+            (status.peer_count > 0 && status.gossip.topic_peers == status.peer_count).then_some(())
+        })
+        .await
     }
 }
 
@@ -96,8 +95,7 @@ async fn a_put_on_one_node_is_readable_on_all_five() {
     for node in &others {
         node.wait_peers(1).await;
     }
-    // Subscriptions travel right after connecting; give them a moment to land.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.wait_all_subscribed().await;
     let small = a.cache.put("get_repo:octo/small", json(r#"{"id": 1}"#), PutOptions::default()).unwrap();
     let big_body = format!("{{\"pad\":\"{}\"}}", "x".repeat(100 * 1024));
     let big = a.cache.put("get_repo:octo/big", Bytes::from(big_body), PutOptions::default()).unwrap();
@@ -138,14 +136,13 @@ async fn a_forged_announcement_is_rejected_and_not_stored() {
     let b = Node::start(&a.addr().await, None);
     a.wait_peers(1).await;
     b.wait_peers(1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.wait_all_subscribed().await;
     let honest = Entry {
         key: "get_repo:octo/forged".into(),
         value: json(r#"{"private": false}"#),
         stored_at_ms: a.cache.now_ms(),
         ttl_secs: 300,
         cid: content_id(br#"{"private": false}"#),
-        validation_hash: None,
         etag: None,
         upstream_status: Some(200),
         origin: Origin::Local,
@@ -255,7 +252,7 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving() {
     // A dials B, so B will not dial A back after dropping it.
     let a = Node::start(&b.addr().await, None);
     b.wait_peers(1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.wait_all_subscribed().await;
     let a_id = a.status().peer_id.unwrap();
     let first_connection = b.status().peers[0].connected_since.clone();
     a.client.publish_raw(b"this is not an announcement".to_vec()).await;
@@ -273,7 +270,7 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving() {
     // B still works: a new peer connects and gets entries.
     let c = Node::start(&b.addr().await, None);
     c.wait_peers(1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    b.wait_all_subscribed().await;
     b.cache.put("get_repo:octo/after", json("{}"), PutOptions::default()).unwrap();
     wait_for("the entry on C", || c.cache.peek("get_repo:octo/after")).await;
 }

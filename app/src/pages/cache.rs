@@ -98,7 +98,7 @@ pub fn CachePage() -> impl IntoView {
             <section class="card wide" aria-labelledby="browser-title">
                 <h2 id="browser-title">"Cache entries"</h2>
                 <div class="toolbar">
-                    <FilterBox id="cache-prefix" label="Key prefix" placeholder="e.g. rest:GET /repos/" typed
+                    <FilterBox id="cache-prefix" label="Key prefix" placeholder="e.g. github:GET:/repos/" typed
                         on_input=move |text| {
                             set_prefix.set(non_empty(text));
                             set_page.set(None);

@@ -1,5 +1,5 @@
-//! The Charts tab: up to the last hour from the server's samples (one every
-//! 10 s, plus one taken at the moment of asking), redrawn at every poll; and
+//! The Charts tab: the server's last 360 samples (one every 10 s unless
+//! configured: an hour, plus one taken at the moment of asking), redrawn at every poll; and
 //! where the answers came from, by proxy mode and by cache operation.
 
 use leptos::prelude::*;
@@ -36,6 +36,11 @@ pub fn Charts() -> impl IntoView {
     }
 }
 
+/// "10 s", or "250 ms" for periods under a second.
+fn sample_period(ms: u64) -> String {
+    if ms % 1000 == 0 { format!("{} s", ms / 1000) } else { format!("{ms} ms") }
+}
+
 #[component]
 fn ChartGrid(history: History) -> impl IntoView {
     let samples = history.samples;
@@ -43,7 +48,11 @@ fn ChartGrid(history: History) -> impl IntoView {
     let span_ms = span_ms(&samples);
     view! {
         <p class="chart-note">
-            {format!("One sample every {} s, kept for an hour in the server's memory ({} so far).", history.period_secs, samples.len())}
+            {format!(
+                "One sample every {}, the last 360 kept in the server's memory ({} so far).",
+                sample_period(history.period_ms),
+                samples.len()
+            )}
         </p>
         <div class="charts">
             <LineChart

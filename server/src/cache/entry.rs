@@ -2,6 +2,7 @@
 //! sha2-256), the same id IPFS would give the bytes, so any peer can check a
 //! body it receives against the id it was announced with.
 
+use app::model::EntryView;
 use bytes::Bytes;
 use cid::Cid;
 use multihash::Multihash;
@@ -38,7 +39,6 @@ pub struct Entry {
     pub stored_at_ms: u64,
     pub ttl_secs: u64,
     pub cid: String,
-    pub validation_hash: Option<String>,
     pub etag: Option<String>,
     pub upstream_status: Option<u16>,
     pub origin: Origin,
@@ -66,48 +66,6 @@ pub fn content_id(bytes: &[u8]) -> String {
     Cid::new_v1(RAW_CODEC, hash).to_string()
 }
 
-/// The CID of the canonical JSON (keys sorted at every level, no spaces) of
-/// the fields that decide whether a cached answer is still right.
-pub fn validation_hash(fields: &serde_json::Value) -> String {
-    content_id(&canonical_json(fields))
-}
-
-fn canonical_json(value: &serde_json::Value) -> Vec<u8> {
-    fn sorted(value: &serde_json::Value) -> serde_json::Value {
-        match value {
-            serde_json::Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                let mut out = serde_json::Map::new();
-                for key in keys {
-                    out.insert(key.clone(), sorted(&map[key]));
-                }
-                serde_json::Value::Object(out)
-            }
-            serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    serde_json::to_vec(&sorted(value)).expect("a JSON value always serializes")
-}
-
-/// One entry as `GET /api/cache/entry` and the dashboard show it.
-#[derive(Serialize)]
-pub struct EntryView {
-    key: String,
-    /// The body as JSON (`null` when it is not JSON).
-    value: serde_json::Value,
-    cid: String,
-    size: usize,
-    stored_at: String,
-    ttl_secs: u64,
-    ttl_left_secs: u64,
-    origin: String,
-    etag: Option<String>,
-    upstream_status: Option<u16>,
-    validation_hash: Option<String>,
-}
-
 impl Entry {
     /// What readers see of this entry at `now_ms`.
     pub fn view(&self, now_ms: u64) -> EntryView {
@@ -122,7 +80,6 @@ impl Entry {
             origin: self.origin.label(),
             etag: self.etag.clone(),
             upstream_status: self.upstream_status,
-            validation_hash: self.validation_hash.clone(),
         }
     }
 }
@@ -143,15 +100,6 @@ mod tests {
     }
 
     #[test]
-    fn validation_hash_ignores_key_order() {
-        let a = serde_json::json!({"state": "open", "updatedAt": "2026-01-01", "nested": {"b": 1, "a": 2}});
-        let b = serde_json::json!({"nested": {"a": 2, "b": 1}, "updatedAt": "2026-01-01", "state": "open"});
-        assert_eq!(validation_hash(&a), validation_hash(&b));
-        let c = serde_json::json!({"state": "closed", "updatedAt": "2026-01-01", "nested": {"b": 1, "a": 2}});
-        assert_ne!(validation_hash(&a), validation_hash(&c));
-    }
-
-    #[test]
     fn freshness_ends_exactly_at_the_ttl() {
         let entry = Entry {
             key: "k".into(),
@@ -159,7 +107,6 @@ mod tests {
             stored_at_ms: 1_000,
             ttl_secs: 2,
             cid: content_id(b"{}"),
-            validation_hash: None,
             etag: None,
             upstream_status: None,
             origin: Origin::Local,

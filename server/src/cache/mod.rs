@@ -5,6 +5,8 @@
 //! ordered by a writer lock: the eviction set is chosen, the store commits the
 //! new entry and the evictions in one durable transaction, and only then does
 //! memory change — so what is served is always what a restart would find.
+//! Writes block on that commit; async callers go through [`Cache::write`],
+//! the one place that hands them to a blocking thread.
 
 pub mod entry;
 pub mod key;
@@ -22,12 +24,11 @@ use bytes::Bytes;
 use lru::LruCache;
 use tokio::sync::broadcast;
 
-use self::entry::{content_id, validation_hash, Entry, Origin};
+use self::entry::{content_id, Entry, Origin};
 use self::key::{operation_of, validate_key, KeyError};
-use self::stats::{CounterSnapshot, Counters};
+use self::stats::{CounterSnapshot, Counters, Lookup};
 use self::store::{Store, StoreError};
 use self::ttl::{family_ttl_secs, rfc3339, Clock};
-use crate::single_flight::{Role, SingleFlight};
 
 #[derive(Clone, Debug)]
 pub struct CacheConfig {
@@ -63,20 +64,15 @@ pub enum CacheError {
     TooLarge { size: u64, max: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the cache write task failed: {0}")]
+    Task(String),
 }
-
-/// Why `get_or_fetch` has no entry to give; cloneable so every waiter gets it.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct FetchError(pub String);
 
 /// How to store a value; `PutOptions::default()` is a local entry with the
 /// operation family's TTL.
 #[derive(Clone, Debug, Default)]
 pub struct PutOptions {
     pub ttl_secs: Option<u64>,
-    /// Fields that decide whether the answer is still right (e.g. `updatedAt`).
-    pub validation_fields: Option<serde_json::Value>,
     pub etag: Option<String>,
     pub upstream_status: Option<u16>,
     pub origin: Option<Origin>,
@@ -115,7 +111,6 @@ pub struct Cache {
     store: Option<Store>,
     writer: Mutex<()>,
     counters: Counters,
-    inflight: SingleFlight<Result<Arc<Entry>, FetchError>>,
     local_puts: broadcast::Sender<Arc<Entry>>,
 }
 
@@ -178,7 +173,6 @@ impl Cache {
             store,
             writer: Mutex::new(()),
             counters: Counters::default(),
-            inflight: SingleFlight::default(),
             local_puts: broadcast::channel(PUT_FEED_CAPACITY).0,
         }
     }
@@ -221,93 +215,65 @@ impl Cache {
     /// A fresh entry (a hit) or `None` (a miss; an expired entry also counts as
     /// an expiration). A hit makes the entry the most recently used.
     pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
-        self.lookup(key, |_| true)
-    }
-
-    /// Like `get`, but an entry whose validation hash does not match `fields`
-    /// is stale: a miss.
-    pub fn get_validated(&self, key: &str, fields: &serde_json::Value) -> Option<Arc<Entry>> {
-        let wanted = validation_hash(fields);
-        self.lookup(key, |entry| entry.validation_hash.as_deref() == Some(wanted.as_str()))
-    }
-
-    fn lookup(&self, key: &str, valid: impl FnOnce(&Entry) -> bool) -> Option<Arc<Entry>> {
-        let found = self.find(key, valid);
-        if found.is_none() {
-            self.counters.miss(operation_of(key));
-        }
+        let found = self.fresh(key);
+        self.count(key, Lookup::of_entry(found.as_deref()));
         found
     }
 
-    /// A fresh, valid entry, counted as a hit; an expired one is counted as an
-    /// expiration. A miss is left for the caller to count.
-    fn find(&self, key: &str, valid: impl FnOnce(&Entry) -> bool) -> Option<Arc<Entry>> {
+    /// A fresh entry, made the most recently used; an expired one counts as
+    /// an expiration. The lookup itself is left for the caller to count (with
+    /// [`Cache::count`]) once it knows how the request ended.
+    pub fn fresh(&self, key: &str) -> Option<Arc<Entry>> {
         let found = self.memory.lock().expect("cache memory lock").lru.get(key).cloned()?;
         if !found.is_fresh(self.clock.now_ms()) {
             self.counters.expired();
             return None;
         }
-        if !valid(&found) {
-            return None;
-        }
-        self.counters.hit(operation_of(key), matches!(found.origin, Origin::Peer(_)));
         Some(found)
+    }
+
+    /// Counts how one lookup of `key` ended.
+    pub fn count(&self, key: &str, lookup: Lookup) {
+        self.counters.lookup(operation_of(key), lookup);
     }
 
     /// `get`, and on a local miss the peers: an entry a peer has is stored
     /// here and counted as a peer hit; only when no peer has it is it a miss.
     pub async fn get_or_peer(self: &Arc<Self>, key: &str, peers: Option<&dyn PeerSource>) -> Option<Arc<Entry>> {
-        if let Some(hit) = self.get_fresh(key) {
-            return Some(hit);
-        }
-        let found = match peers {
-            Some(peers) => self.fetch_from_peers(key, peers).await,
-            None => None,
+        let found = match (self.fresh(key), peers) {
+            (Some(hit), _) => Some(hit),
+            (None, Some(peers)) => self.fetch_from_peers(key, peers).await,
+            (None, None) => None,
         };
-        if found.is_none() {
-            self.count_miss(key);
-        }
+        self.count(key, Lookup::of_entry(found.as_deref()));
         found
     }
 
-    /// A fresh entry counted as a hit, or `None` with the miss left uncounted
-    /// (for callers that go on looking elsewhere).
-    pub fn get_fresh(&self, key: &str) -> Option<Arc<Entry>> {
-        self.find(key, |_| true)
-    }
-
-    /// Counts a lookup of `key` that found nothing anywhere.
-    pub fn count_miss(&self, key: &str) {
-        self.counters.miss(operation_of(key));
-    }
-
-    /// Counts a request answered without an upstream call other than by a
-    /// hit (a revalidation, a coalesced or stale answer).
-    pub fn count_saved(&self) {
-        self.counters.saved_without_hit();
-    }
-
-    /// Asks the peers for `key`; what one has is stored here and counted as
-    /// a peer hit. Nothing is counted when no peer has it.
+    /// Asks the peers for `key`; what one has is stored here (and served once
+    /// even when storing fails). Counts nothing: the caller counts the lookup.
     pub async fn fetch_from_peers(self: &Arc<Self>, key: &str, peers: &dyn PeerSource) -> Option<Arc<Entry>> {
         if validate_key(key).is_err() {
             return None;
         }
         let entry = peers.fetch(key).await?;
-        self.counters.hit(operation_of(key), true);
-        let cache = Arc::clone(self);
-        let stored = tokio::task::spawn_blocking(move || cache.insert(entry.clone()).map_err(|e| (e, entry))).await;
-        match stored {
-            Ok(Ok(entry)) => Some(entry),
-            Ok(Err((error, entry))) => {
+        let copy = entry.clone();
+        match self.write(move |cache| cache.insert(copy)).await {
+            Ok(entry) => Some(entry),
+            Err(error) => {
                 tracing::warn!(%error, key = entry.key, "could not store an entry from a peer; serving it once");
                 Some(Arc::new(entry))
             }
-            Err(error) => {
-                tracing::warn!(%error, "store task failed");
-                None
-            }
         }
+    }
+
+    /// Runs a write (it commits to disk) on a blocking thread: the one place
+    /// async code crosses into the store.
+    pub async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        write: impl FnOnce(&Cache) -> Result<T, CacheError> + Send + 'static,
+    ) -> Result<T, CacheError> {
+        let cache = Arc::clone(self);
+        tokio::task::spawn_blocking(move || write(&cache)).await.map_err(|e| CacheError::Task(e.to_string()))?
     }
 
     /// Any entry under `key`, fresh or expired (within the stale grace), for
@@ -329,7 +295,6 @@ impl Cache {
             value,
             stored_at_ms: self.clock.now_ms(),
             ttl_secs: options.ttl_secs.unwrap_or_else(|| self.default_ttl_for(key)),
-            validation_hash: options.validation_fields.as_ref().map(validation_hash),
             etag: options.etag,
             upstream_status: options.upstream_status,
             origin: options.origin.unwrap_or(Origin::Local),
@@ -404,11 +369,6 @@ impl Cache {
         self.remove_where(|k, _| k.starts_with(prefix))
     }
 
-    /// Drops everything; how many entries there were. Statistics stay.
-    pub fn clear(&self) -> Result<usize, CacheError> {
-        self.remove_where(|_, _| true)
-    }
-
     /// Drops entries expired for longer than the stale grace.
     pub fn purge_expired(&self) -> Result<usize, CacheError> {
         let now = self.clock.now_ms();
@@ -475,48 +435,6 @@ impl Cache {
             dir: self.config.dir.clone(),
             persistent: self.store.is_some(),
         }
-    }
-
-    /// The entry under `key`, fetching it once however many callers miss at
-    /// the same time: the first runs `fetch`, the others wait for its result.
-    pub async fn get_or_fetch<F, Fut>(self: &Arc<Self>, key: &str, ttl_secs: Option<u64>, fetch: F) -> Result<Arc<Entry>, FetchError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Bytes, String>>,
-    {
-        if let Some(hit) = self.get(key) {
-            return Ok(hit);
-        }
-        let leader = match self.inflight.join(key) {
-            Role::Leader(leader) => leader,
-            Role::Follower(follower) => {
-                let result = follower
-                    .wait()
-                    .await
-                    .unwrap_or_else(|| Err(FetchError("the request fetching this key was cancelled".into())));
-                if result.is_ok() {
-                    self.counters.saved_without_hit();
-                }
-                return result;
-            }
-        };
-        let fetched = fetch().await;
-        self.record_api_call("fetch", operation_of(key), if fetched.is_ok() { "ok" } else { "error" });
-        let result = match fetched {
-            Ok(value) => {
-                let cache = Arc::clone(self);
-                let key = key.to_owned();
-                tokio::task::spawn_blocking(move || {
-                    cache.put(&key, value, PutOptions { ttl_secs, ..PutOptions::default() })
-                })
-                .await
-                .map_err(|e| FetchError(e.to_string()))?
-                .map_err(|e| FetchError(e.to_string()))
-            }
-            Err(message) => Err(FetchError(message)),
-        };
-        leader.finish(result.clone());
-        result
     }
 }
 

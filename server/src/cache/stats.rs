@@ -15,6 +15,31 @@ pub const API_CALL_LOG_LEN: usize = 100;
 pub const MAX_OPERATIONS: usize = 256;
 const OTHER_OPERATION: &str = "other";
 
+/// How one lookup ended: the one value every lookup counter is derived from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// A fresh entry this node fetched itself.
+    LocalHit,
+    /// A fresh entry that came from a peer.
+    PeerHit,
+    /// Nothing fresh here or at a peer: the caller went upstream.
+    Miss,
+    /// Nothing fresh, yet answered without a full upstream call (a 304
+    /// revalidation, another caller's fetch, a stale answer).
+    Spared,
+}
+
+impl Lookup {
+    /// A hit on `entry` (local or peer by where it came from), or a miss.
+    pub fn of_entry(entry: Option<&crate::cache::entry::Entry>) -> Lookup {
+        match entry.map(|e| &e.origin) {
+            Some(crate::cache::entry::Origin::Local) => Lookup::LocalHit,
+            Some(crate::cache::entry::Origin::Peer(_)) => Lookup::PeerHit,
+            None => Lookup::Miss,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Counters {
     pub local_hits: AtomicU64,
@@ -54,15 +79,19 @@ impl CounterSnapshot {
 }
 
 impl Counters {
-    pub fn hit(&self, operation: &str, from_peer: bool) {
-        let counter = if from_peer { &self.peer_hits } else { &self.local_hits };
+    /// Counts one lookup of `operation` that ended as `lookup`.
+    pub fn lookup(&self, operation: &str, lookup: Lookup) {
+        let (counter, hit) = match lookup {
+            Lookup::LocalHit => (&self.local_hits, true),
+            Lookup::PeerHit => (&self.peer_hits, true),
+            Lookup::Miss => (&self.misses, false),
+            Lookup::Spared => {
+                self.extra_calls_saved.fetch_add(1, Ordering::Relaxed);
+                (&self.misses, false)
+            }
+        };
         counter.fetch_add(1, Ordering::Relaxed);
-        self.per_operation(operation, |op| op.hits += 1);
-    }
-
-    pub fn miss(&self, operation: &str) {
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        self.per_operation(operation, |op| op.misses += 1);
+        self.per_operation(operation, |op| if hit { op.hits += 1 } else { op.misses += 1 });
     }
 
     pub fn expired(&self) {
@@ -82,17 +111,14 @@ impl Counters {
         log.push_back(call);
     }
 
-    pub fn saved_without_hit(&self) {
-        self.extra_calls_saved.fetch_add(1, Ordering::Relaxed);
-    }
-
     fn per_operation(&self, operation: &str, update: impl FnOnce(&mut OperationStats)) {
         let mut operations = self.operations.lock().expect("operation stats lock");
-        if !operations.contains_key(operation) && operations.len() >= MAX_OPERATIONS {
-            update(operations.entry(OTHER_OPERATION.to_owned()).or_default());
-        } else {
-            update(operations.entry(operation.to_owned()).or_default());
+        // Known names are found without allocating (the hot path of a hit).
+        if let Some(stats) = operations.get_mut(operation) {
+            return update(stats);
         }
+        let name = if operations.len() >= MAX_OPERATIONS { OTHER_OPERATION } else { operation };
+        update(operations.entry(name.to_owned()).or_default());
     }
 
     pub fn snapshot(&self) -> CounterSnapshot {
@@ -134,16 +160,15 @@ mod tests {
     #[test]
     fn totals_add_up() {
         let counters = Counters::default();
-        counters.hit("get_repo", false);
-        counters.hit("get_repo", true);
-        counters.miss("get_repo");
-        counters.miss("list_runners");
-        counters.saved_without_hit();
+        counters.lookup("get_repo", Lookup::LocalHit);
+        counters.lookup("get_repo", Lookup::PeerHit);
+        counters.lookup("get_repo", Lookup::Miss);
+        counters.lookup("list_runners", Lookup::Spared);
         let snap = counters.snapshot();
         assert_eq!((snap.local_hits, snap.peer_hits, snap.misses), (1, 1, 2));
         assert_eq!(snap.total_hits(), 2);
         assert_eq!(snap.total_requests(), 4);
-        assert_eq!(snap.api_calls_saved, 3);
+        assert_eq!(snap.api_calls_saved, 3, "two hits and one spared call");
         assert_eq!(snap.operations["get_repo"], OperationStats { hits: 2, misses: 1 });
         assert_eq!(snap.operations["list_runners"], OperationStats { hits: 0, misses: 1 });
     }
@@ -165,7 +190,7 @@ mod tests {
     fn operation_rows_are_bounded() {
         let counters = Counters::default();
         for n in 0..MAX_OPERATIONS + 10 {
-            counters.miss(&format!("op{n}"));
+            counters.lookup(&format!("op{n}"), Lookup::Miss);
         }
         let snap = counters.snapshot();
         assert_eq!(snap.operations.len(), MAX_OPERATIONS + 1);

@@ -52,7 +52,6 @@ impl From<redb::CommitError> for StoreError {
 
 pub struct Store {
     db: Database,
-    path: PathBuf,
 }
 
 /// What opening found.
@@ -100,11 +99,7 @@ impl Store {
         let txn = db.begin_write()?;
         txn.open_table(ENTRIES)?;
         txn.commit()?;
-        Ok(Store { db, path: path.to_owned() })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Store { db })
     }
 
     /// Every decodable entry; undecodable records are deleted and counted.
@@ -171,7 +166,6 @@ mod tests {
             stored_at_ms: 1,
             ttl_secs: 60,
             cid: content_id(value),
-            validation_hash: None,
             etag: Some("\"abc\"".into()),
             upstream_status: Some(200),
             origin: Origin::Peer("12D3KooW".into()),

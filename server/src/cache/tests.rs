@@ -1,6 +1,4 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -118,7 +116,7 @@ fn non_json_and_bad_keys_are_refused_and_nothing_is_stored() {
 }
 
 #[test]
-fn invalidation_by_key_prefix_and_clear() {
+fn invalidation_by_key_and_prefix() {
     let clock = clock();
     let cache = memory_cache(CacheConfig::default(), &clock);
     for key in ["repos:a/1", "repos:a/2", "repos:b/1", "runners:a"] {
@@ -129,8 +127,8 @@ fn invalidation_by_key_prefix_and_clear() {
     assert_eq!(cache.invalidate_prefix("repos:a/").unwrap(), 2);
     assert_eq!(cache.list("", 0, 10).entries.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["repos:b/1"]);
     assert!(cache.get("repos:b/1").is_some());
-    assert_eq!(cache.clear().unwrap(), 1);
-    // Every statistic still works after a clear.
+    assert_eq!(cache.invalidate_prefix("").unwrap(), 1, "the empty prefix matches every key");
+    // Every statistic still works after the cache is emptied.
     assert!(cache.get("repos:b/1").is_none());
     let stats = cache.stats();
     assert_eq!((stats.entries, stats.size_bytes), (0, 0));
@@ -138,16 +136,21 @@ fn invalidation_by_key_prefix_and_clear() {
 }
 
 #[test]
-fn validation_fields_make_a_changed_answer_stale() {
+fn a_lookup_is_counted_once_by_how_it_ended() {
     let clock = clock();
     let cache = memory_cache(CacheConfig::default(), &clock);
-    let fields = serde_json::json!({"updatedAt": "2026-11-01T00:00:00Z", "state": "open"});
-    let options = PutOptions { ttl_secs: Some(60), validation_fields: Some(fields.clone()), ..PutOptions::default() };
-    cache.put("get_pr:octo/a:1", json(1), options).unwrap();
-    assert!(cache.get_validated("get_pr:octo/a:1", &fields).is_some());
-    let changed = serde_json::json!({"updatedAt": "2026-11-02T00:00:00Z", "state": "open"});
-    assert!(cache.get_validated("get_pr:octo/a:1", &changed).is_none());
-    assert_eq!(cache.stats().counters.misses, 1);
+    cache.put("repos:a", json(1), ttl(60)).unwrap();
+    // `fresh` finds without counting; the caller counts the outcome once.
+    assert!(cache.fresh("repos:a").is_some());
+    assert!(cache.fresh("repos:none").is_none());
+    assert_eq!(cache.stats().counters.total_requests(), 0);
+    cache.count("repos:none", Lookup::Spared);
+    let counters = cache.stats().counters;
+    assert_eq!((counters.misses, counters.api_calls_saved), (1, 1));
+    // An expired entry is an expiration, whoever looks.
+    clock.advance_secs(60);
+    assert!(cache.fresh("repos:a").is_none());
+    assert_eq!(cache.stats().counters.expirations, 1);
 }
 
 #[test]
@@ -261,44 +264,16 @@ fn a_smaller_bound_at_restart_evicts_the_oldest() {
     assert_eq!(keys, ["k3", "k4"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_misses_fetch_once() {
-    let clock = clock();
-    let cache = Arc::new(memory_cache(CacheConfig::default(), &clock));
-    let calls = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let cache = cache.clone();
-        let calls = calls.clone();
-        tasks.push(tokio::spawn(async move {
-            cache
-                .get_or_fetch("get_repo:octo/a", Some(60), || async move {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    Ok(Bytes::from_static(b"{\"id\":1}"))
-                })
-                .await
-        }));
-    }
-    for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap().value, Bytes::from_static(b"{\"id\":1}"));
-    }
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
-    let stats = cache.stats().counters;
-    assert_eq!(stats.api_calls_made, 1);
-    assert_eq!(stats.api_call_log[0].operation, "get_repo");
-    // Afterwards it is a plain hit.
-    assert!(cache.get("get_repo:octo/a").is_some());
-}
-
 #[tokio::test]
-async fn a_failed_fetch_is_reported_and_not_cached() {
-    let clock = clock();
-    let cache = Arc::new(memory_cache(CacheConfig::default(), &clock));
-    let err = cache.get_or_fetch("k", None, || async { Err("upstream down".to_owned()) }).await.unwrap_err();
-    assert_eq!(err, FetchError("upstream down".into()));
-    assert!(cache.is_empty());
-    assert_eq!(cache.stats().counters.api_call_log[0].status, "error");
+async fn writes_from_async_code_commit_on_a_blocking_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CacheConfig { dir: Some(dir.path().to_owned()), ..CacheConfig::default() };
+    let cache = Arc::new(Cache::open(config, clock()).unwrap());
+    let stored = cache.write(|cache| cache.put("repos:w", json(1), ttl(60))).await.unwrap();
+    assert_eq!(stored.key, "repos:w");
+    let refused = cache.write(|cache| cache.put("", json(1), ttl(60))).await;
+    assert!(matches!(refused, Err(CacheError::Key(_))));
+    assert_eq!(cache.write(|cache| cache.invalidate_prefix("repos:")).await.unwrap(), 1);
 }
 
 proptest! {

@@ -38,13 +38,15 @@ impl Clock for ManualClock {
 }
 
 /// Default TTL of an operation family, or `None` for the configured default.
-/// Matched on the operation's name, most specific family first.
+/// Matched on the operation's name, most specific family first. The one TTL
+/// table: cache keys name their operation, and the GitHub proxy names a path
+/// by its family (`repos.actions.runs`, see `github::proxy::path_family`).
 pub fn family_ttl_secs(operation: &str) -> Option<u64> {
     let op = operation.to_ascii_lowercase();
     const FAMILIES: &[(&[&str], u64)] = &[
         (&["active_runner"], 15),
         (&["runner"], 30),
-        (&["workflow_run", "actions/runs"], 60),
+        (&["workflow_run", "actions.runs"], 60),
         (&["auth"], 30),
         (&["issue", "pull", "pr_", "prs"], 300),
         (&["repo"], 300),
@@ -69,6 +71,11 @@ mod tests {
         assert_eq!(family_ttl_secs("list_prs"), Some(300));
         assert_eq!(family_ttl_secs("get_repo"), Some(300));
         assert_eq!(family_ttl_secs("something_else"), None);
+        // The proxy's path families.
+        assert_eq!(family_ttl_secs("repos.actions.runners"), Some(30));
+        assert_eq!(family_ttl_secs("repos.actions.runs"), Some(60));
+        assert_eq!(family_ttl_secs("repos.issues"), Some(300));
+        assert_eq!(family_ttl_secs("users"), None);
     }
 
     #[test]

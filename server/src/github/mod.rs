@@ -1,8 +1,10 @@
 //! The GitHub REST API proxy: token scopes and sealed bodies, the stored form
-//! of responses, rate-limit tracking and the proxy itself.
+//! of responses, rate-limit tracking, request coalescing and the proxy itself.
 
+pub mod error;
 pub mod proxy;
 pub mod ratelimit;
 pub mod scope;
+pub mod single_flight;
 pub mod stats;
 pub mod stored;

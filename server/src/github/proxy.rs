@@ -7,6 +7,9 @@
 //! then GitHub — with `If-None-Match` when an expired entry has an ETag, a 304
 //! refreshing it for free (REVALIDATED) — and stores a 200 (MISS). Other
 //! methods pass through (PASS) and invalidate the repository's entries.
+//!
+//! Each request ends as one [`Answer`]; its response, its mode count and its
+//! cache lookup count are all made from that one value.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,25 +17,27 @@ use axum::body::{to_bytes, Body};
 use axum::http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 use lru::LruCache;
 
 use crate::cache::entry::{Entry, Origin};
 use crate::cache::key::validate_key;
+use crate::cache::stats::Lookup;
+use crate::cache::ttl::family_ttl_secs;
 use crate::cache::{Cache, PutOptions};
+use crate::github::error::ProxyError;
 use crate::github::ratelimit::{is_rate_limited, RateLimits};
 use crate::github::scope::{Scope, Scopes};
+use crate::github::single_flight::{Role, SingleFlight};
 use crate::github::stats::{Mode, ProxyCounters};
 use crate::github::stored::Decoded;
-use crate::http::errors::ApiError;
 use crate::p2p::client::NodeClient;
-use crate::single_flight::{Role, SingleFlight};
+use crate::AGENT;
 
 const X_PEERCACHE: HeaderName = HeaderName::from_static("x-peercache");
 const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
-const AGENT: &str = concat!("peercache/", env!("CARGO_PKG_VERSION"));
 /// Request headers sent on to GitHub.
 const FORWARDED: [HeaderName; 4] = [AUTHORIZATION, ACCEPT, USER_AGENT, HeaderName::from_static("x-github-api-version")];
 /// Decoded responses kept ready for hits, in bytes.
@@ -47,9 +52,76 @@ pub struct ProxyConfig {
     pub scopes: Scopes,
 }
 
-/// What a shared fetch hands its waiters: the answer, or `None` when it was
-/// streamed through and cannot be shared (the waiter then asks itself).
-type Shared = Option<(Mode, Arc<Decoded>)>;
+/// One proxied request, as the proxy works on it.
+struct Call<'a> {
+    parts: &'a Parts,
+    /// The GitHub path, without `/github`.
+    path: String,
+    /// The query, parameters sorted.
+    query: String,
+    scope: Scope,
+    /// The cache key of a GET or HEAD.
+    key: String,
+}
+
+impl Call<'_> {
+    fn head(&self) -> bool {
+        self.parts.method == Method::HEAD
+    }
+
+    /// A GET or HEAD whose key the cache can hold.
+    fn cacheable(&self) -> bool {
+        matches!(self.parts.method, Method::GET | Method::HEAD) && validate_key(&self.key).is_ok()
+    }
+}
+
+/// How a request ended: the one value its response and every counter are
+/// made from.
+enum Answer {
+    /// A body to send as it is (stored, from a peer, or just fetched); the
+    /// waiters of a coalesced fetch get it too.
+    Body(Mode, Arc<Decoded>),
+    /// Forwarded or streamed through: this caller's only.
+    Passed(Response),
+    /// The proxy itself could not answer.
+    Failed(Mode, ProxyError),
+}
+
+impl Answer {
+    fn mode(&self) -> Mode {
+        match self {
+            Answer::Body(mode, _) | Answer::Failed(mode, _) => *mode,
+            Answer::Passed(_) => Mode::Pass,
+        }
+    }
+
+    /// What the waiters of a shared fetch get: `None` for a stream, which
+    /// cannot be shared (each waiter then asks on its own).
+    fn shared(&self) -> Option<Shared> {
+        match self {
+            Answer::Body(_, decoded) => Some(Shared::Body(decoded.clone())),
+            Answer::Failed(_, error) => Some(Shared::Failed(error.clone())),
+            Answer::Passed(_) => None,
+        }
+    }
+}
+
+/// A shared fetch's answer, as its waiters get it.
+#[derive(Clone)]
+enum Shared {
+    Body(Arc<Decoded>),
+    Failed(ProxyError),
+}
+
+/// How a request's answer counts as a cache lookup.
+fn lookup_of(mode: Mode) -> Lookup {
+    match mode {
+        Mode::Hit => Lookup::LocalHit,
+        Mode::PeerHit => Lookup::PeerHit,
+        Mode::Revalidated | Mode::Coalesced | Mode::Stale => Lookup::Spared,
+        Mode::Miss | Mode::Pass => Lookup::Miss,
+    }
+}
 
 struct Ready {
     lru: LruCache<String, Arc<Decoded>>,
@@ -66,7 +138,7 @@ pub struct GithubProxy {
     max_body: usize,
     pub limits: RateLimits,
     pub counters: ProxyCounters,
-    inflight: SingleFlight<Shared>,
+    inflight: SingleFlight<Option<Shared>>,
     ready: Mutex<Ready>,
 }
 
@@ -91,199 +163,221 @@ impl GithubProxy {
         })
     }
 
-    pub async fn handle(self: &Arc<Self>, request: Request<Body>) -> Response {
+    pub async fn handle(&self, request: Request<Body>) -> Response {
         let (parts, body) = request.into_parts();
         let path = match parts.uri.path().strip_prefix("/github") {
             Some(rest) if rest.starts_with('/') => rest.to_owned(),
             _ => "/".to_owned(),
         };
         let query = sorted_query(parts.uri.query());
-        let response = match parts.method {
-            Method::GET | Method::HEAD => self.cached(&parts, &path, &query).await,
-            _ => self.pass(parts, body, &path, &query).await,
-        };
-        response.unwrap_or_else(IntoResponse::into_response)
-    }
-
-    async fn cached(self: &Arc<Self>, parts: &Parts, path: &str, query: &str) -> Result<Response, ApiError> {
         let scope = self.scopes.scope_of(header(&parts.headers, &AUTHORIZATION));
-        let key = proxy_key(path, query, header(&parts.headers, &ACCEPT).unwrap_or(""), &scope.id);
-        let head = parts.method == Method::HEAD;
-        if validate_key(&key).is_err() {
-            return self.forward(parts, Bytes::new(), path, query, &scope).await;
-        }
-        if let Some(entry) = self.cache.get_fresh(&key) {
-            if let Some(decoded) = self.decoded(&entry, &scope) {
-                let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
-                return Ok(self.reply(mode, &decoded, &parts.headers, head));
-            }
-        }
-        if let Some(refusal) = self.limits.blocked(&scope.id, self.cache.now_ms()) {
-            self.cache.count_miss(&key);
-            return Ok(match self.stale(&key, &scope) {
-                Some(stale) => {
-                    self.cache.count_saved();
-                    self.reply(Mode::Stale, &stale, &parts.headers, head)
-                }
-                None => self.reply(Mode::Miss, &refusal, &parts.headers, head),
-            });
-        }
-        if head {
-            self.cache.count_miss(&key);
-            return self.forward(parts, Bytes::new(), path, query, &scope).await;
-        }
-        self.coalesced(parts, path, query, &key, &scope).await
+        let key = proxy_key(&path, &query, header(&parts.headers, &ACCEPT).unwrap_or(""), &scope.id);
+        let call = Call { parts: &parts, path, query, scope, key };
+        let answer = if call.cacheable() { self.cached(&call).await } else { self.pass(&call, body).await };
+        self.respond(&call, answer)
     }
 
-    /// One fetch per key at a time; the others wait for its answer.
-    async fn coalesced(self: &Arc<Self>, parts: &Parts, path: &str, query: &str, key: &str, scope: &Scope) -> Result<Response, ApiError> {
-        match self.inflight.join(key) {
-            Role::Leader(leader) => {
-                let (response, shared) = self.fetch(parts, path, query, key, scope).await;
-                leader.finish(shared);
-                response
-            }
-            Role::Follower(follower) => {
-                let shared = follower.wait().await.flatten();
-                self.cache.count_miss(key);
-                match shared {
-                    Some((_, decoded)) => {
-                        self.cache.count_saved();
-                        Ok(self.reply(Mode::Coalesced, &decoded, &parts.headers, false))
-                    }
-                    None => self.fetch(parts, path, query, key, scope).await.0,
-                }
+    /// Requests waiting for an identical request's fetch right now.
+    pub fn waiting(&self) -> usize {
+        self.inflight.waiting()
+    }
+
+    /// Counts the answer (once, by its mode) and makes it a response.
+    fn respond(&self, call: &Call<'_>, answer: Answer) -> Response {
+        let mode = answer.mode();
+        self.counters.record(mode, self.cache.now_ms());
+        if call.cacheable() {
+            self.cache.count(&call.key, lookup_of(mode));
+        }
+        let mut response = match answer {
+            Answer::Body(mode, decoded) => reply(mode, &decoded, &call.parts.headers, call.head()),
+            Answer::Passed(response) => response,
+            Answer::Failed(_, error) => error.to_response(),
+        };
+        response.headers_mut().insert(X_PEERCACHE, HeaderValue::from_static(mode.as_str()));
+        response.headers_mut().insert(CACHE_STATUS, HeaderValue::from_static(mode.cache_status()));
+        response
+    }
+
+    async fn cached(&self, call: &Call<'_>) -> Answer {
+        if let Some(entry) = self.cache.fresh(&call.key) {
+            if let Some(decoded) = self.decoded(&entry, &call.scope) {
+                let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
+                return Answer::Body(mode, decoded);
             }
         }
+        if let Some(refusal) = self.limits.blocked(&call.scope.id, self.cache.now_ms()) {
+            return match self.stale(call) {
+                Some(stale) => Answer::Body(Mode::Stale, stale),
+                None => Answer::Body(Mode::Miss, refusal),
+            };
+        }
+        if call.head() {
+            return self.forward(call, Bytes::new()).await;
+        }
+        self.coalesced(call).await
+    }
+
+    /// One fetch per key at a time; the others wait for its answer. When the
+    /// fetch fails, its waiters try once more together (one of them fetches).
+    async fn coalesced(&self, call: &Call<'_>) -> Answer {
+        for round in 0..2 {
+            match self.inflight.join(&call.key) {
+                Role::Leader(leader) => {
+                    let answer = self.fetch(call).await;
+                    leader.finish(answer.shared());
+                    return answer;
+                }
+                Role::Follower(follower) => match follower.wait().await.flatten() {
+                    Some(Shared::Body(decoded)) => return Answer::Body(Mode::Coalesced, decoded),
+                    Some(Shared::Failed(error)) if round == 1 => return Answer::Failed(Mode::Coalesced, error),
+                    Some(Shared::Failed(_)) => continue,
+                    None => break,
+                },
+            }
+        }
+        self.fetch(call).await
     }
 
     /// Peers, then GitHub.
-    async fn fetch(self: &Arc<Self>, parts: &Parts, path: &str, query: &str, key: &str, scope: &Scope) -> (Result<Response, ApiError>, Shared) {
+    async fn fetch(&self, call: &Call<'_>) -> Answer {
         if let Some(peers) = &self.peers {
-            if let Some(entry) = self.cache.fetch_from_peers(key, peers).await {
-                if let Some(decoded) = self.decoded(&entry, scope) {
-                    return (Ok(self.reply(Mode::PeerHit, &decoded, &parts.headers, false)), Some((Mode::PeerHit, decoded)));
+            if let Some(entry) = self.cache.fetch_from_peers(&call.key, peers).await {
+                if let Some(decoded) = self.decoded(&entry, &call.scope) {
+                    return Answer::Body(Mode::PeerHit, decoded);
                 }
             }
         }
-        self.cache.count_miss(key);
-        let stale = self.cache.get_stale(key);
-        let mut request = self.client.get(self.url(path, query)).headers(forwarded(&parts.headers));
+        let stale = self.cache.get_stale(&call.key);
+        let mut request = self.client.get(self.url(call)).headers(forwarded(&call.parts.headers));
         if let Some(etag) = stale.as_ref().and_then(|e| e.etag.clone()) {
             request = request.header(IF_NONE_MATCH, etag);
         }
-        let upstream = match self.send(request, path, scope).await {
+        let upstream = match self.send(request, call).await {
             Ok(upstream) => upstream,
-            Err(error) => return (Err(error), None),
+            Err(error) => return Answer::Failed(Mode::Miss, error),
         };
         let status = upstream.status();
         let headers = upstream.headers().clone();
         let now = self.cache.now_ms();
 
         if status == StatusCode::NOT_MODIFIED {
-            if let Some((stale, decoded)) = stale.as_ref().and_then(|s| Some((s, self.decoded(s, scope)?))) {
+            if let Some((stale, decoded)) = stale.as_ref().and_then(|s| Some((s, self.decoded(s, &call.scope)?))) {
                 let mut refreshed = Entry::clone(stale);
                 refreshed.stored_at_ms = now;
-                refreshed.ttl_secs = self.ttl(path, &headers);
-                self.store_entry(refreshed).await;
-                self.cache.count_saved();
-                return (Ok(self.reply(Mode::Revalidated, &decoded, &parts.headers, false)), Some((Mode::Revalidated, decoded)));
+                refreshed.ttl_secs = self.ttl(&call.path, &headers);
+                if let Err(error) = self.cache.write(move |cache| cache.insert(refreshed)).await {
+                    tracing::warn!(%error, "could not refresh a cached GitHub response");
+                }
+                return Answer::Body(Mode::Revalidated, decoded);
             }
         }
         let body = match read_limited(upstream, self.max_body).await {
             Ok(body) => body,
-            Err(Oversized::Stream(response)) => return (Ok(self.record(Mode::Pass, response)), None),
-            Err(Oversized::Failed(error)) => return (Err(error), None),
+            Err(Oversized::Stream(response)) => return Answer::Passed(response),
+            Err(Oversized::Failed(error)) => return Answer::Failed(Mode::Miss, error),
         };
         let decoded = Arc::new(Decoded::new(status, &headers, body));
         if is_rate_limited(status, &headers, &decoded.body) {
-            tracing::warn!(scope = scope.id, %status, "GitHub rate-limited this token scope; backing off");
-            self.limits.block(&scope.id, &headers, decoded.clone(), now);
-            if let Some(stale) = self.stale(key, scope) {
-                self.cache.count_saved();
-                return (Ok(self.reply(Mode::Stale, &stale, &parts.headers, false)), Some((Mode::Stale, stale)));
-            }
-            return (Ok(self.reply(Mode::Miss, &decoded, &parts.headers, false)), Some((Mode::Miss, decoded)));
+            tracing::warn!(scope = call.scope.id, %status, "GitHub rate-limited this token scope; backing off");
+            self.limits.block(&call.scope.id, &headers, decoded.clone(), now);
+            return match self.stale(call) {
+                Some(stale) => Answer::Body(Mode::Stale, stale),
+                None => Answer::Body(Mode::Miss, decoded),
+            };
         }
         if status == StatusCode::OK {
             let options = PutOptions {
-                ttl_secs: Some(self.ttl(path, &headers)),
+                ttl_secs: Some(self.ttl(&call.path, &headers)),
                 etag: header(&headers, &axum::http::header::ETAG).map(str::to_owned),
                 upstream_status: Some(status.as_u16()),
                 ..PutOptions::default()
             };
-            self.store_value(key.to_owned(), Bytes::from(decoded.encode(scope)), options).await;
+            // Stored before the answer leaves, so whoever asks next (here or at
+            // a peer) finds it. A failure only costs the caching, never the answer.
+            let (key, value) = (call.key.clone(), Bytes::from(decoded.encode(&call.scope)));
+            if let Err(error) = self.cache.write(move |cache| cache.put(&key, value, options)).await {
+                tracing::warn!(%error, "could not cache a GitHub response");
+            }
         }
-        (Ok(self.reply(Mode::Miss, &decoded, &parts.headers, false)), Some((Mode::Miss, decoded)))
+        Answer::Body(Mode::Miss, decoded)
     }
 
-    /// Non-GET methods (and what cannot be cached) go straight through.
-    async fn pass(self: &Arc<Self>, parts: Parts, body: Body, path: &str, query: &str) -> Result<Response, ApiError> {
-        let body = to_bytes(body, self.max_body)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge(format!("request body over {} bytes", self.max_body)))?;
-        let scope = self.scopes.scope_of(header(&parts.headers, &AUTHORIZATION));
-        let response = self.forward(&parts, body, path, query, &scope).await?;
-        if response.status().is_success() && path != "/graphql" {
-            let prefixes = invalidation_prefixes(path);
-            let cache = self.cache.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                let removed: usize = prefixes.iter().map(|p| cache.invalidate_prefix(p).unwrap_or(0)).sum();
-                if removed > 0 {
-                    tracing::debug!(removed, "invalidated cached GitHub responses after a write");
-                }
-            })
-            .await;
+    /// Non-GET methods (and what cannot be cached) go straight through; a
+    /// successful write drops the repository's cached answers.
+    async fn pass(&self, call: &Call<'_>, body: Body) -> Answer {
+        let body = match to_bytes(body, self.max_body).await {
+            Ok(body) => body,
+            Err(_) => {
+                let error = ProxyError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body over {} bytes", self.max_body));
+                return Answer::Failed(Mode::Pass, error);
+            }
+        };
+        let answer = self.forward(call, body).await;
+        let written = matches!(&answer, Answer::Passed(response) if response.status().is_success());
+        if written && !matches!(call.parts.method, Method::GET | Method::HEAD) && call.path != "/graphql" {
+            let prefixes = invalidation_prefixes(&call.path);
+            let removed = self
+                .cache
+                .write(move |cache| prefixes.iter().try_fold(0, |sum, p| Ok(sum + cache.invalidate_prefix(p)?)))
+                .await;
+            match removed {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "invalidated cached GitHub responses after a write"),
+                Err(error) => tracing::warn!(%error, "could not invalidate cached GitHub responses after a write"),
+            }
         }
-        Ok(response)
+        answer
     }
 
-    async fn forward(&self, parts: &Parts, body: Bytes, path: &str, query: &str, scope: &Scope) -> Result<Response, ApiError> {
-        let mut headers = forwarded(&parts.headers);
-        if let Some(content_type) = parts.headers.get(CONTENT_TYPE) {
+    async fn forward(&self, call: &Call<'_>, body: Bytes) -> Answer {
+        let mut headers = forwarded(&call.parts.headers);
+        if let Some(content_type) = call.parts.headers.get(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, content_type.clone());
         }
-        let request = self.client.request(parts.method.clone(), self.url(path, query)).headers(headers).body(body);
-        let upstream = self.send(request, path, scope).await?;
+        let request = self.client.request(call.parts.method.clone(), self.url(call)).headers(headers).body(body);
+        let upstream = match self.send(request, call).await {
+            Ok(upstream) => upstream,
+            Err(error) => return Answer::Failed(Mode::Pass, error),
+        };
         let mut response = Response::builder().status(upstream.status());
         for (name, value) in upstream.headers() {
             if !is_hop_by_hop(name) {
                 response = response.header(name, value);
             }
         }
-        let response = response
-            .body(Body::from_stream(upstream.bytes_stream()))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(self.record(Mode::Pass, response))
+        match response.body(Body::from_stream(upstream.bytes_stream())) {
+            Ok(response) => Answer::Passed(response),
+            Err(error) => Answer::Failed(Mode::Pass, ProxyError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())),
+        }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder, path: &str, scope: &Scope) -> Result<reqwest::Response, ApiError> {
-        self.counters.upstream_call();
+    async fn send(&self, request: reqwest::RequestBuilder, call: &Call<'_>) -> Result<reqwest::Response, ProxyError> {
         match request.send().await {
             Ok(response) => {
-                self.cache.record_api_call("rest", path_family(path), response.status().as_str());
-                self.limits.observe(&scope.id, response.headers(), self.cache.now_ms());
+                self.cache.record_api_call("rest", path_family(&call.path), response.status().as_str());
+                self.limits.observe(&call.scope.id, response.headers(), self.cache.now_ms());
                 Ok(response)
             }
             Err(error) => {
-                self.cache.record_api_call("rest", path_family(path), "unreachable");
-                tracing::warn!(upstream = self.upstream, scope = scope.id, %error, "GitHub request failed");
-                Err(ApiError::BadGateway(format!("cannot reach GitHub at {}: {error}", self.upstream)))
+                self.cache.record_api_call("rest", path_family(&call.path), "unreachable");
+                tracing::warn!(upstream = self.upstream, scope = call.scope.id, %error, "GitHub request failed");
+                Err(ProxyError::bad_gateway(format!("peercache cannot reach GitHub at {}: {error}", self.upstream)))
             }
         }
     }
 
-    fn url(&self, path: &str, query: &str) -> String {
-        if query.is_empty() {
-            format!("{}{path}", self.upstream)
+    fn url(&self, call: &Call<'_>) -> String {
+        if call.query.is_empty() {
+            format!("{}{}", self.upstream, call.path)
         } else {
-            format!("{}{path}?{query}", self.upstream)
+            format!("{}{}?{}", self.upstream, call.path, call.query)
         }
     }
 
     /// The family TTL of a path, shortened by GitHub's `max-age`.
     fn ttl(&self, path: &str, headers: &HeaderMap) -> u64 {
-        let family = path_ttl(path).unwrap_or(self.default_ttl_secs);
+        let family = family_ttl_secs(path_family(path)).unwrap_or(self.default_ttl_secs);
         match header(headers, &CACHE_CONTROL).and_then(max_age) {
             Some(max_age) => family.min(max_age),
             None => family,
@@ -309,60 +403,37 @@ impl GithubProxy {
         Some(decoded)
     }
 
-    fn stale(&self, key: &str, scope: &Scope) -> Option<Arc<Decoded>> {
-        self.decoded(&*self.cache.get_stale(key)?, scope)
+    fn stale(&self, call: &Call<'_>) -> Option<Arc<Decoded>> {
+        self.decoded(&*self.cache.get_stale(&call.key)?, &call.scope)
     }
+}
 
-    /// Stores before the answer leaves, so whoever asks next (here or at a
-    /// peer) finds it. A failure only costs the caching, never the answer.
-    async fn store_value(&self, key: String, value: Bytes, options: PutOptions) {
-        let cache = self.cache.clone();
-        let stored = tokio::task::spawn_blocking(move || cache.put(&key, value, options)).await;
-        if let Ok(Err(error)) = stored {
-            tracing::warn!(%error, "could not cache a GitHub response");
-        }
+/// The response for a body: a 304 when the client already has it (its
+/// `If-None-Match` names our ETag), no body for HEAD, a `Warning` when stale.
+fn reply(mode: Mode, decoded: &Decoded, request: &HeaderMap, head: bool) -> Response {
+    let not_modified = decoded.status == StatusCode::OK
+        && matches!((header(request, &IF_NONE_MATCH), decoded.headers.get(axum::http::header::ETAG)),
+            (Some(wanted), Some(etag)) if etag.as_bytes() == wanted.as_bytes());
+    let status = if not_modified { StatusCode::NOT_MODIFIED } else { decoded.status };
+    let body = if head || not_modified { Body::empty() } else { Body::from(decoded.body.clone()) };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = decoded.headers.clone();
+    if head {
+        response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(decoded.body.len()));
     }
-
-    async fn store_entry(&self, entry: Entry) {
-        let cache = self.cache.clone();
-        let stored = tokio::task::spawn_blocking(move || cache.insert(entry)).await;
-        if let Ok(Err(error)) = stored {
-            tracing::warn!(%error, "could not refresh a cached GitHub response");
-        }
-    }
-
-    fn reply(&self, mode: Mode, decoded: &Decoded, request: &HeaderMap, head: bool) -> Response {
-        let not_modified = decoded.status == StatusCode::OK
-            && matches!((header(request, &IF_NONE_MATCH), decoded.headers.get(axum::http::header::ETAG)),
-                (Some(wanted), Some(etag)) if etag.as_bytes() == wanted.as_bytes());
-        let status = if not_modified { StatusCode::NOT_MODIFIED } else { decoded.status };
-        let body = if head || not_modified { Body::empty() } else { Body::from(decoded.body.clone()) };
-        let mut response = Response::new(body);
-        *response.status_mut() = status;
-        *response.headers_mut() = decoded.headers.clone();
-        if head {
-            response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(decoded.body.len()));
-        }
-        if mode == Mode::Stale {
-            response
-                .headers_mut()
-                .insert(axum::http::header::WARNING, HeaderValue::from_static("110 peercache \"Response is Stale\""));
-        }
-        self.record(mode, response)
-    }
-
-    fn record(&self, mode: Mode, mut response: Response) -> Response {
-        self.counters.record(mode, self.cache.now_ms());
-        response.headers_mut().insert(X_PEERCACHE, HeaderValue::from_static(mode.as_str()));
-        response.headers_mut().insert(CACHE_STATUS, HeaderValue::from_static(mode.cache_status()));
+    if mode == Mode::Stale {
         response
+            .headers_mut()
+            .insert(axum::http::header::WARNING, HeaderValue::from_static("110 peercache \"Response is Stale\""));
     }
+    response
 }
 
 enum Oversized {
     /// Too large to cache: the response, streaming what was read and the rest.
     Stream(Response),
-    Failed(ApiError),
+    Failed(ProxyError),
 }
 
 /// Reads a body of at most `limit` bytes; a larger one becomes a stream.
@@ -382,7 +453,7 @@ async fn read_limited(upstream: reqwest::Response, limit: usize) -> Result<Bytes
                     }
                 }
                 Some(Err(error)) => {
-                    return Err(Oversized::Failed(ApiError::BadGateway(format!("GitHub's response broke off: {error}"))))
+                    return Err(Oversized::Failed(ProxyError::bad_gateway(format!("GitHub's response broke off: {error}"))))
                 }
                 None => return Ok(Bytes::from(read)),
             }
@@ -397,7 +468,7 @@ async fn read_limited(upstream: reqwest::Response, limit: usize) -> Result<Bytes
     }
     match response.body(Body::from_stream(prefix.chain(stream))) {
         Ok(response) => Err(Oversized::Stream(response)),
-        Err(error) => Err(Oversized::Failed(ApiError::Internal(error.to_string()))),
+        Err(error) => Err(Oversized::Failed(ProxyError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))),
     }
 }
 
@@ -445,18 +516,9 @@ pub fn invalidation_prefixes(path: &str) -> Vec<String> {
     vec![format!("{base}/"), format!("{base}?"), format!("{base}:")]
 }
 
-/// Operation-family TTLs of REST paths.
-pub fn path_ttl(path: &str) -> Option<u64> {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["repos", _, _, "actions", "runners", ..] => Some(30),
-        ["repos", _, _, "actions", "runs", ..] => Some(60),
-        _ => None,
-    }
-}
-
-/// A short name of a path for the call log: `/repos/*/*/actions/runs`.
-fn path_family(path: &str) -> &'static str {
+/// A path's family: its name in the call log, and what picks its TTL (see
+/// `cache::ttl::family_ttl_secs`).
+pub fn path_family(path: &str) -> &'static str {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
         ["repos", _, _, "actions", "runners", ..] => "repos.actions.runners",
@@ -507,11 +569,13 @@ mod tests {
     }
 
     #[test]
-    fn ttls_follow_the_path_and_max_age() {
-        assert_eq!(path_ttl("/repos/o/r/actions/runs"), Some(60));
-        assert_eq!(path_ttl("/repos/o/r/actions/runs/5/jobs"), Some(60));
-        assert_eq!(path_ttl("/repos/o/r/actions/runners"), Some(30));
-        assert_eq!(path_ttl("/repos/o/r"), None);
+    fn ttls_follow_the_path_family_and_max_age() {
+        let ttl = |path| family_ttl_secs(path_family(path));
+        assert_eq!(ttl("/repos/o/r/actions/runs"), Some(60));
+        assert_eq!(ttl("/repos/o/r/actions/runs/5/jobs"), Some(60));
+        assert_eq!(ttl("/repos/o/r/actions/runners"), Some(30));
+        assert_eq!(ttl("/repos/o/r"), Some(300));
+        assert_eq!(ttl("/users/octocat"), None);
         assert_eq!(max_age("private, max-age=60, s-maxage=60"), Some(60));
         assert_eq!(max_age("no-cache"), None);
     }

@@ -1,5 +1,6 @@
 //! The proxy's counters: responses per `X-Peercache` mode and the calls saved
-//! per minute over the last hour (a ring of 60 buckets).
+//! per minute over the last hour (a ring of 60 buckets). Upstream calls are
+//! the cache's `api_calls_made`, counted once where the call log is kept.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,7 +57,6 @@ const MINUTES: usize = 60;
 
 pub struct ProxyCounters {
     modes: [AtomicU64; 7],
-    pub upstream_calls: AtomicU64,
     /// (minute since epoch, calls saved in it), one slot per minute of the hour.
     saved: Mutex<[(u64, u64); MINUTES]>,
 }
@@ -65,7 +65,6 @@ impl Default for ProxyCounters {
     fn default() -> Self {
         ProxyCounters {
             modes: Default::default(),
-            upstream_calls: AtomicU64::new(0),
             saved: Mutex::new([(0, 0); MINUTES]),
         }
     }
@@ -84,10 +83,6 @@ impl ProxyCounters {
             }
             slot.1 += 1;
         }
-    }
-
-    pub fn upstream_call(&self) {
-        self.upstream_calls.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn modes(&self) -> BTreeMap<String, u64> {

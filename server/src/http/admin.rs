@@ -1,6 +1,5 @@
-//! `Admin`: an extractor mutating handlers take. On a loopback listener it
-//! always passes; otherwise it wants `Authorization: Bearer <admin token>`,
-//! compared in constant time.
+//! `Admin`: an extractor changing handlers take. It passes the request's
+//! `Authorization: Bearer …` to the core's token check.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -8,10 +7,9 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
-use subtle::ConstantTimeEq;
 
 use crate::http::errors::ApiError;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 pub struct Admin;
 
@@ -23,36 +21,20 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Passes on a loopback listener, or with the right bearer token.
-pub fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = headers
+/// The bearer token a request presents ("" for none).
+pub fn bearer(headers: &HeaderMap) -> &str {
+    headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    check_token(state, presented).map_err(|_| {
-        ApiError::Unauthorized(
-            "this endpoint changes the cache: send Authorization: Bearer <PEERCACHE_ADMIN_TOKEN>".into(),
-        )
-    })
+        .unwrap_or("")
 }
 
-/// Passes on a loopback listener, or when `presented` is the admin token (the
-/// dashboard sends what its user typed).
-pub fn check_token(state: &AppState, presented: &str) -> Result<(), ApiError> {
-    let Some(expected) = state.admin_token.as_deref() else {
-        return Ok(());
-    };
-    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized(
-            "changing the cache needs this server's admin token (PEERCACHE_ADMIN_TOKEN)".into(),
-        ))
-    }
+fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    Ok(state.core.authorize(bearer(headers))?)
 }
 
-/// Middleware form of `check`, for whole services such as `/mcp`.
+/// Middleware form of the check, for whole services such as `/mcp`.
 pub async fn require(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     check(&state, request.headers())?;
     Ok(next.run(request).await)

@@ -1,18 +1,18 @@
-//! The JSON API under `/api`. Each handler asks the `Backend` and returns JSON.
+//! The JSON API under `/api`. Each handler asks the core and returns JSON.
 
 use app::api::Backend;
-use app::model::{CacheStats, History, NodeInfo, PeerStatus};
-use axum::extract::State;
-use axum::extract::OriginalUri;
+use app::model::{CacheStats, Dialing, History, NodeInfo, PeerStatus};
 use axum::body::{to_bytes, Body};
+use axum::extract::{OriginalUri, State};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
 use axum::{Json, Router};
+use serde::Deserialize;
 
 use crate::http::admin::Admin;
 use crate::http::cache_api;
+use crate::core::error::CoreError;
 use crate::http::errors::ApiError;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -26,19 +26,19 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn node(State(state): State<AppState>) -> Json<NodeInfo> {
-    Json(state.node_info())
+    Json(state.core.node_info())
 }
 
 async fn history(State(state): State<AppState>) -> Json<History> {
-    Json(state.history())
+    Json(state.core.history())
 }
 
 async fn peers(State(state): State<AppState>) -> Json<PeerStatus> {
-    Json(state.peer_status())
+    Json(state.core.peer_status())
 }
 
 async fn cache_stats(State(state): State<AppState>) -> Json<CacheStats> {
-    Json(state.cache_stats())
+    Json(state.core.cache_stats())
 }
 
 #[derive(Deserialize)]
@@ -46,19 +46,16 @@ struct ConnectRequest {
     multiaddr: String,
 }
 
-#[derive(Serialize)]
-struct Dialing {
-    dialing: String,
-}
-
 /// Dials a peer: `{"multiaddr": "/ip4/.../tcp/9100/p2p/<id>"}`.
 async fn connect_peer(_: Admin, State(state): State<AppState>, body: Body) -> Result<Json<Dialing>, ApiError> {
-    let bytes = to_bytes(body, 64 * 1024).await.map_err(|_| ApiError::PayloadTooLarge("body over 64 KiB".into()))?;
+    let bytes = to_bytes(body, 64 * 1024)
+        .await
+        .map_err(|_| CoreError::too_large("body over 64 KiB"))?;
     let request: ConnectRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("expected {{\"multiaddr\": \"...\"}}: {e}")))?;
-    Ok(Json(Dialing { dialing: state.dial_peer(&request.multiaddr).await? }))
+        .map_err(|e| CoreError::invalid(format!("expected {{\"multiaddr\": \"...\"}}: {e}")))?;
+    Ok(Json(Dialing { dialing: state.core.dial_peer(&request.multiaddr).await? }))
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::NotFound(format!("no API endpoint at {}", uri.path()))
+    CoreError::not_found(format!("no API endpoint at {}", uri.path())).into()
 }

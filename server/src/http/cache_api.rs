@@ -1,20 +1,19 @@
-//! `/api/cache/...`: browse, read, write and invalidate cache entries. Reads
-//! are in memory; writes commit to the store on a blocking thread.
+//! `/api/cache/...`: browse, read, write and invalidate cache entries. The
+//! handlers parse and answer; the core does the work.
 
-use app::model::{EntryPage, Invalidated};
+use app::model::{EntryPage, EntryView, Invalidated, Stored};
 use axum::body::{to_bytes, Body};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::cache::entry::EntryView;
-use crate::cache::PutOptions;
 use crate::http::admin::Admin;
+use crate::core::error::CoreError;
 use crate::http::errors::ApiError;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 const DEFAULT_PAGE: usize = 50;
 
@@ -40,14 +39,6 @@ struct KeyQuery {
     ttl: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Stored {
-    key: String,
-    cid: String,
-    size: usize,
-    ttl_secs: u64,
-}
-
 #[derive(Deserialize)]
 struct InvalidateRequest {
     #[serde(default)]
@@ -55,7 +46,13 @@ struct InvalidateRequest {
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query.map(|Query(q)| q).map_err(|e| ApiError::BadRequest(e.body_text()))
+    query.map(|Query(q)| q).map_err(|e| CoreError::invalid(e.body_text()).into())
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    to_bytes(body, limit)
+        .await
+        .map_err(|_| CoreError::too_large(format!("the body is larger than the {limit} byte limit")).into())
 }
 
 async fn list_entries(
@@ -64,21 +61,14 @@ async fn list_entries(
 ) -> Result<Json<EntryPage>, ApiError> {
     let params = query(params)?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    Ok(Json(state.cache.list(&params.prefix, params.offset, limit)))
+    Ok(Json(state.core.cache.list(&params.prefix, params.offset, limit)))
 }
 
 async fn get_entry(
     State(state): State<AppState>,
     params: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<EntryView>, ApiError> {
-    let key = query(params)?.key;
-    let peers = state.p2p.as_ref().map(|p| p as &dyn crate::cache::PeerSource);
-    let entry = state
-        .cache
-        .get_or_peer(&key, peers)
-        .await
-        .ok_or_else(|| ApiError::NotFound(format!("no fresh cache entry under {key:?} here or at any peer")))?;
-    Ok(Json(entry.view(state.cache.now_ms())))
+    Ok(Json(state.core.lookup(&query(params)?.key).await?))
 }
 
 async fn put_entry(
@@ -88,15 +78,9 @@ async fn put_entry(
     body: Body,
 ) -> Result<(StatusCode, Json<Stored>), ApiError> {
     let params = query(params)?;
-    let value = to_bytes(body, state.max_body).await.map_err(|_| {
-        ApiError::PayloadTooLarge(format!("the body is larger than the {} byte limit", state.max_body))
-    })?;
-    let options = PutOptions { ttl_secs: params.ttl, ..PutOptions::default() };
-    let entry = state.write_cache(move |cache| cache.put(&params.key, value, options)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Stored { key: entry.key.clone(), cid: entry.cid.clone(), size: entry.value.len(), ttl_secs: entry.ttl_secs }),
-    ))
+    let value = read_body(body, state.core.max_body).await?;
+    let stored = state.core.put_entry(params.key, value, params.ttl).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 async fn delete_entry(
@@ -104,18 +88,15 @@ async fn delete_entry(
     State(state): State<AppState>,
     params: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Invalidated>, ApiError> {
-    Ok(Json(state.invalidate_entries(query(params)?.key, true).await?))
+    Ok(Json(state.core.invalidate_entries(query(params)?.key, true).await?))
 }
 
 async fn invalidate(_: Admin, State(state): State<AppState>, body: Body) -> Result<Json<Invalidated>, ApiError> {
-    let bytes = to_bytes(body, state.max_body)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge("the body is too large".into()))?;
+    let bytes = read_body(body, state.core.max_body).await?;
     let request: InvalidateRequest = if bytes.is_empty() {
         InvalidateRequest { pattern: None }
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("expected {{\"pattern\": \"prefix\"}}: {e}")))?
+        serde_json::from_slice(&bytes).map_err(|e| CoreError::invalid(format!("expected {{\"pattern\": \"prefix\"}}: {e}")))?
     };
-    Ok(Json(state.invalidate_entries(request.pattern.unwrap_or_default(), false).await?))
+    Ok(Json(state.core.invalidate_entries(request.pattern.unwrap_or_default(), false).await?))
 }

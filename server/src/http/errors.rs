@@ -1,60 +1,26 @@
-//! `ApiError`: every HTTP error leaves as `{"error": "..."}` with its status.
+//! `ApiError`: a core error on its way out of the JSON API, as
+//! `{"error": "..."}` with the status of its kind (`ErrorKind::status`, the
+//! one mapping of kinds to codes).
 
 use app::model::ErrorBody;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::cache::CacheError;
+use crate::core::error::CoreError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    PayloadTooLarge(String),
-    #[error("{0}")]
-    Internal(String),
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("{0}")]
-    BadGateway(String),
-}
+#[derive(Debug)]
+pub struct ApiError(pub CoreError);
 
-impl ApiError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-        }
-    }
-}
-
-impl From<CacheError> for ApiError {
-    fn from(error: CacheError) -> Self {
-        match error {
-            CacheError::Key(_) | CacheError::NotJson(_) => ApiError::BadRequest(error.to_string()),
-            CacheError::TooLarge { .. } => ApiError::PayloadTooLarge(error.to_string()),
-            CacheError::Store(_) => {
-                tracing::error!(%error, "cache store write failed");
-                ApiError::Internal(error.to_string())
-            }
-        }
+impl From<CoreError> for ApiError {
+    fn from(error: CoreError) -> Self {
+        ApiError(error)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: self.to_string() };
-        (self.status(), Json(body)).into_response()
+        let status = StatusCode::from_u16(self.0.kind.status()).expect("every kind has a valid status");
+        (status, Json(ErrorBody { error: self.0.message })).into_response()
     }
 }

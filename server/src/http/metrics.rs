@@ -16,8 +16,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use crate::core::error::CoreError;
 use crate::http::errors::ApiError;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// Reads the application's statistics at each scrape.
 pub struct StatsCollector {
@@ -92,7 +93,7 @@ impl Collector for StatsCollector {
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &state.metrics)
-        .map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
+        .map_err(|e| CoreError::new(app::model::ErrorKind::Internal, format!("encoding metrics: {e}")))?;
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
 }
 

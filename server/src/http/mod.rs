@@ -1,4 +1,5 @@
-//! The HTTP front: one router, thin handlers, one error shape.
+//! The HTTP front: one router, thin handlers that call the core, one error
+//! shape. The only layer that knows status codes.
 
 pub mod admin;
 pub mod api;
@@ -6,3 +7,4 @@ pub mod cache_api;
 pub mod errors;
 pub mod metrics;
 pub mod router;
+pub mod state;

@@ -17,13 +17,13 @@ use tower_http::services::ServeDir;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
+use crate::http::state::AppState;
 use crate::http::{admin, api, metrics};
-use crate::mcp::json_api::InProcess;
+use crate::mcp::api::PeercacheApi;
 use crate::mcp::PeercacheMcp;
-use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    let backend: SharedBackend = Arc::new(state.clone());
+    let backend: SharedBackend = Arc::new(state.core.clone());
     let options = state.leptos_options.clone();
     let site_root = options.site_root.to_string();
     Router::new()
@@ -43,16 +43,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `/mcp`: the MCP server (Streamable HTTP). Its tools call the JSON API
-/// in-process. Off loopback the whole endpoint needs the admin token, which
-/// also stands in for the Host check against DNS rebinding.
+/// `/mcp`: the MCP server (Streamable HTTP). Its tools call the core
+/// directly. With an admin token the whole endpoint needs it, which also
+/// stands in for the Host check against DNS rebinding.
 fn mcp_service(state: &AppState) -> Router {
-    let api = Arc::new(InProcess {
-        router: Router::new().nest("/api", api::routes()).with_state(state.clone()),
-        admin_token: state.admin_token.as_deref().map(str::to_owned),
-    });
+    let api: Arc<dyn PeercacheApi> = Arc::new(state.core.clone());
     let mut config = StreamableHttpServerConfig::default();
-    if state.admin_token.is_some() {
+    if state.core.admin_required() {
         config = config.disable_allowed_hosts();
     }
     let service = StreamableHttpService::new(
@@ -67,5 +64,5 @@ fn mcp_service(state: &AppState) -> Router {
 
 /// `/github/...`: the caching GitHub proxy.
 async fn github(State(state): State<AppState>, request: Request<Body>) -> Response {
-    state.github.handle(request).await
+    state.core.github.handle(request).await
 }

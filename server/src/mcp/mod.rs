@@ -4,21 +4,21 @@
 //! structured JSON and a one-line summary; bad arguments are JSON-RPC
 //! "invalid params" errors.
 
-pub mod json_api;
+pub mod api;
 
 use std::sync::Arc;
 
-use axum::http::Method;
 use rmcp::handler::server::common::{schema_for_input, FromContextPart};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{CallToolResult, ContentBlock, ErrorData, ServerCapabilities, ServerConfig};
 use rmcp::{schemars, tool, tool_handler, tool_router, ServerHandler};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use self::json_api::{ApiFailure, JsonApi};
+use self::api::{ApiFailure, PeercacheApi};
+use app::model::ErrorKind;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CallLogArgs {
@@ -76,25 +76,22 @@ fn schema<T: schemars::JsonSchema + 'static>() -> Arc<rmcp::model::JsonObject> {
 
 #[derive(Clone)]
 pub struct PeercacheMcp {
-    api: Arc<dyn JsonApi>,
+    api: Arc<dyn PeercacheApi>,
     tool_router: ToolRouter<Self>,
 }
 
-fn query(pairs: &[(&str, &str)]) -> String {
-    serde_urlencoded::to_string(pairs).expect("string pairs always encode")
-}
-
 /// A successful tool answer: the JSON, and a line a person can read.
-fn answer(value: Value, summary: String) -> CallToolResult {
+fn answer(value: impl Serialize, summary: String) -> Result<CallToolResult, ErrorData> {
+    let value = serde_json::to_value(value).map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
     let mut result = CallToolResult::structured(value);
     result.content.insert(0, ContentBlock::text(summary));
-    result
+    Ok(result)
 }
 
 /// The server could not do it: 4xx from bad input are the caller's
 /// arguments (invalid params); anything else is a failed tool call.
 fn failed(failure: ApiFailure) -> Result<CallToolResult, ErrorData> {
-    if failure.status == 400 || failure.status == 413 {
+    if failure.is(ErrorKind::Invalid) || failure.is(ErrorKind::TooLarge) {
         return Err(ErrorData::invalid_params(failure.message, None));
     }
     let mut result = CallToolResult::structured_error(json!({"error": failure.message, "status": failure.status}));
@@ -102,13 +99,58 @@ fn failed(failure: ApiFailure) -> Result<CallToolResult, ErrorData> {
     Ok(result)
 }
 
-impl PeercacheMcp {
-    pub fn new(api: Arc<dyn JsonApi>) -> Self {
-        PeercacheMcp { api, tool_router: Self::tool_router() }
+/// The answer of a call, or its failure as a tool result.
+fn respond<T: Serialize>(result: Result<T, ApiFailure>, summary: impl FnOnce(&T) -> String) -> Result<CallToolResult, ErrorData> {
+    match result {
+        Ok(value) => {
+            let line = summary(&value);
+            answer(value, line)
+        }
+        Err(failure) => failed(failure),
     }
+}
 
-    async fn get(&self, path: &str) -> Result<Value, ApiFailure> {
-        self.api.call(Method::GET, path, None).await
+/// The calls made and saved, responses per mode and rate limits.
+#[derive(Serialize)]
+struct GithubStats {
+    api_calls_made: u64,
+    api_calls_saved: u64,
+    hit_rate: f64,
+    total_entries: u64,
+    proxy: app::model::ProxyStats,
+}
+
+#[derive(Serialize)]
+struct CallLog {
+    calls: Vec<app::model::ApiCall>,
+    limit: u32,
+}
+
+#[derive(Serialize)]
+struct InvalidateAnswer {
+    invalidated: usize,
+    pattern: String,
+    success: bool,
+}
+
+#[derive(Serialize)]
+struct Lookup {
+    found: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry: Option<app::model::EntryView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PeerList {
+    peers: Vec<app::model::PeerInfo>,
+    peer_count: usize,
+}
+
+impl PeercacheMcp {
+    pub fn new(api: Arc<dyn PeercacheApi>) -> Self {
+        PeercacheMcp { api, tool_router: Self::tool_router() }
     }
 }
 
@@ -116,61 +158,43 @@ impl PeercacheMcp {
 impl PeercacheMcp {
     #[tool(description = "Status of this node's P2P peer system: enabled, active, peer count, peer id, listen addresses, why it is not active, and the connected peers.")]
     async fn get_peer_status(&self) -> Result<CallToolResult, ErrorData> {
-        match self.get("/api/mcp/peers").await {
-            Ok(status) => {
-                let summary = format!(
-                    "P2P {}: {} peer(s){}",
-                    status["state"].as_str().unwrap_or("?"),
-                    status["peer_count"],
-                    status["reason"].as_str().map(|r| format!(" ({r})")).unwrap_or_default()
-                );
-                Ok(answer(status, summary))
-            }
-            Err(failure) => failed(failure),
-        }
+        respond(self.api.peer_status().await, |status| {
+            let state = serde_json::to_value(status.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let reason = status.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+            format!("P2P {state}: {} peer(s){reason}", status.peer_count)
+        })
     }
 
     #[tool(description = "Cache statistics: entries, size, hit rate, local and peer hits, misses, evictions, upstream calls made and saved.")]
     async fn get_cache_stats(&self) -> Result<CallToolResult, ErrorData> {
-        match self.get("/api/mcp/cache/stats").await {
-            Ok(stats) => {
-                let summary = format!(
-                    "{} entries, hit rate {:.1}%, {} hits, {} misses",
-                    stats["total_entries"],
-                    stats["hit_rate"].as_f64().unwrap_or(0.0) * 100.0,
-                    stats["total_hits"],
-                    stats["misses"]
-                );
-                Ok(answer(stats, summary))
-            }
-            Err(failure) => failed(failure),
-        }
+        respond(self.api.cache_stats().await, |stats| {
+            format!(
+                "{} entries, hit rate {:.1}%, {} hits, {} misses",
+                stats.total_entries,
+                stats.hit_rate * 100.0,
+                stats.total_hits,
+                stats.misses
+            )
+        })
     }
 
     #[tool(description = "GitHub API cache statistics: calls made to GitHub and saved, responses per X-Peercache mode, and each token scope's rate limit.")]
     async fn gh_get_cache_stats(&self) -> Result<CallToolResult, ErrorData> {
-        match self.get("/api/mcp/cache/stats").await {
-            Ok(stats) => {
-                let proxy = stats["proxy"].clone();
-                let limit = &proxy["rate_limits"][0];
-                let mut summary = format!(
-                    "{} GitHub calls made, {} saved",
-                    stats["api_calls_made"], stats["api_calls_saved"]
-                );
-                if limit.is_object() {
-                    summary.push_str(&format!("; rate limit {} / {} remaining", limit["remaining"], limit["limit"]));
-                }
-                let value = json!({
-                    "api_calls_made": stats["api_calls_made"],
-                    "api_calls_saved": stats["api_calls_saved"],
-                    "hit_rate": stats["hit_rate"],
-                    "total_entries": stats["total_entries"],
-                    "proxy": proxy,
-                });
-                Ok(answer(value, summary))
+        let stats = self.api.cache_stats().await.map(|stats| GithubStats {
+            api_calls_made: stats.api_calls_made,
+            api_calls_saved: stats.api_calls_saved,
+            hit_rate: stats.hit_rate,
+            total_entries: stats.total_entries,
+            proxy: stats.proxy,
+        });
+        respond(stats, |stats| {
+            let mut summary = format!("{} GitHub calls made, {} saved", stats.api_calls_made, stats.api_calls_saved);
+            if let Some(limit) = stats.proxy.rate_limits.first() {
+                let number = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
+                summary.push_str(&format!("; rate limit {} / {} remaining", number(limit.remaining), number(limit.limit)));
             }
-            Err(failure) => failed(failure),
-        }
+            summary
+        })
     }
 
     #[tool(description = "The most recent calls that went to GitHub (oldest first): timestamp, api_type, operation, status.", input_schema = schema::<CallLogArgs>())]
@@ -179,29 +203,22 @@ impl PeercacheMcp {
         if !(1..=100).contains(&limit) {
             return Err(ErrorData::invalid_params(format!("limit must be 1 to 100, not {limit}"), None));
         }
-        match self.get("/api/mcp/cache/stats").await {
-            Ok(stats) => {
-                let log = stats["api_call_log"].as_array().cloned().unwrap_or_default();
-                let recent: Vec<Value> = log[log.len().saturating_sub(limit as usize)..].to_vec();
-                let summary = format!("{} of the last upstream calls", recent.len());
-                Ok(answer(json!({"calls": recent, "limit": limit}), summary))
-            }
-            Err(failure) => failed(failure),
-        }
+        let log = self.api.cache_stats().await.map(|stats| {
+            let log = stats.api_call_log;
+            CallLog { calls: log[log.len().saturating_sub(limit as usize)..].to_vec(), limit }
+        });
+        respond(log, |log| format!("{} of the last upstream calls", log.calls.len()))
     }
 
     #[tool(description = "Invalidate cached entries whose key starts with `pattern`; without a pattern, everything.", input_schema = schema::<InvalidateArgs>())]
     async fn gh_invalidate_cache(&self, Args(args): Args<InvalidateArgs>) -> Result<CallToolResult, ErrorData> {
         let pattern = args.pattern.unwrap_or_default();
-        let body = json!({"pattern": pattern}).to_string().into_bytes();
-        match self.api.call(Method::POST, "/api/cache/invalidate", Some(body)).await {
-            Ok(done) => {
-                let count = done["invalidated"].as_u64().unwrap_or(0);
-                let summary = format!("invalidated {count} entries");
-                Ok(answer(json!({"invalidated": count, "pattern": pattern, "success": true}), summary))
-            }
-            Err(failure) => failed(failure),
-        }
+        let done = self.api.invalidate(&pattern).await.map(|done| InvalidateAnswer {
+            invalidated: done.invalidated,
+            pattern: done.pattern,
+            success: true,
+        });
+        respond(done, |done| format!("invalidated {} entries", done.invalidated))
     }
 
     #[tool(description = "Read the cached JSON value under a key (asks the peers on a local miss).", input_schema = schema::<KeyArgs>())]
@@ -209,13 +226,14 @@ impl PeercacheMcp {
         if args.key.is_empty() {
             return Err(ErrorData::invalid_params("key must not be empty", None));
         }
-        match self.get(&format!("/api/cache/entry?{}", query(&[("key", &args.key)]))).await {
+        match self.api.entry(&args.key).await {
             Ok(entry) => {
-                let summary = format!("{}: {} bytes from {}", args.key, entry["size"], entry["origin"].as_str().unwrap_or("?"));
-                Ok(answer(json!({"found": true, "entry": entry}), summary))
+                let summary = format!("{}: {} bytes from {}", args.key, entry.size, entry.origin);
+                answer(Lookup { found: true, entry: Some(entry), key: None }, summary)
             }
-            Err(failure) if failure.status == 404 => {
-                Ok(answer(json!({"found": false, "key": args.key}), format!("no fresh entry under {}", args.key)))
+            Err(failure) if failure.is(ErrorKind::NotFound) => {
+                let summary = format!("no fresh entry under {}", args.key);
+                answer(Lookup { found: false, entry: None, key: Some(args.key) }, summary)
             }
             Err(failure) => failed(failure),
         }
@@ -223,40 +241,19 @@ impl PeercacheMcp {
 
     #[tool(description = "Store a JSON value under a key, with an optional TTL in seconds.", input_schema = schema::<PutArgs>())]
     async fn cache_put(&self, Args(args): Args<PutArgs>) -> Result<CallToolResult, ErrorData> {
-        let mut pairs = vec![("key", args.key.clone())];
-        if let Some(ttl) = args.ttl {
-            pairs.push(("ttl", ttl.to_string()));
-        }
-        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let path = format!("/api/cache/entry?{}", query(&pairs));
-        match self.api.call(Method::PUT, &path, Some(args.value.to_string().into_bytes())).await {
-            Ok(stored) => {
-                let summary = format!("stored {} ({} bytes, ttl {} s)", args.key, stored["size"], stored["ttl_secs"]);
-                Ok(answer(stored, summary))
-            }
-            Err(failure) => failed(failure),
-        }
+        let stored = self.api.put(&args.key, args.value.to_string().into_bytes(), args.ttl).await;
+        respond(stored, |stored| format!("stored {} ({} bytes, ttl {} s)", stored.key, stored.size, stored.ttl_secs))
     }
 
     #[tool(description = "Dial a peer by multiaddr (ending in /p2p/<peer id>).", input_schema = schema::<ConnectArgs>())]
     async fn connect_peer(&self, Args(args): Args<ConnectArgs>) -> Result<CallToolResult, ErrorData> {
-        let body = json!({"multiaddr": args.multiaddr}).to_string().into_bytes();
-        match self.api.call(Method::POST, "/api/mcp/peers/connect", Some(body)).await {
-            Ok(dialing) => Ok(answer(dialing, format!("dialing {}", args.multiaddr))),
-            Err(failure) => failed(failure),
-        }
+        respond(self.api.connect(&args.multiaddr).await, |dialing| format!("dialing {}", dialing.dialing))
     }
 
     #[tool(description = "The connected peers: peer id, address, direction, latency, agent, entries sent and received.")]
     async fn list_peers(&self) -> Result<CallToolResult, ErrorData> {
-        match self.get("/api/mcp/peers").await {
-            Ok(status) => {
-                let peers = status["peers"].clone();
-                let count = peers.as_array().map_or(0, Vec::len);
-                Ok(answer(json!({"peers": peers, "peer_count": count}), format!("{count} peer(s) connected")))
-            }
-            Err(failure) => failed(failure),
-        }
+        let peers = self.api.peer_status().await.map(|status| PeerList { peer_count: status.peers.len(), peers: status.peers });
+        respond(peers, |list| format!("{} peer(s) connected", list.peer_count))
     }
 }
 

@@ -15,8 +15,8 @@ use libp2p::{gossipsub, identify, kad, mdns, noise, ping, tcp, yamux, PeerId, St
 use sha2::{Digest, Sha256};
 
 use crate::p2p::protocol::{FetchRequest, FetchResponse, ANNOUNCEMENT_MAX, ANNOUNCE_TOPIC, FETCH_PROTOCOL};
+use crate::AGENT;
 
-pub const AGENT: &str = concat!("peercache/", env!("CARGO_PKG_VERSION"));
 const IDENTIFY_PROTOCOL: &str = "/peercache/id/1.0.0";
 const KAD_PROTOCOL: &str = "/peercache/kad/1.0.0";
 pub const PING_INTERVAL: Duration = Duration::from_secs(5);
@@ -52,7 +52,7 @@ impl Behaviour {
         let mut gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)
             .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
         gossipsub
-            .with_peer_score(score_params(), gossipsub::PeerScoreThresholds::default())
+            .with_peer_score(score_params(), score_thresholds())
             .map_err(|e| anyhow::anyhow!("gossipsub scoring: {e}"))?;
         let codec = request_response::cbor::codec::Codec::default()
             .set_request_size_maximum(4 * 1024)
@@ -96,6 +96,12 @@ fn score_params() -> gossipsub::PeerScoreParams {
     let mut params = gossipsub::PeerScoreParams::default();
     params.topics.insert(gossipsub::IdentTopic::new(ANNOUNCE_TOPIC).hash(), topic);
     params
+}
+
+/// Below which scores a peer is not gossiped with, published to, or
+/// listened to (gossipsub's defaults).
+pub fn score_thresholds() -> gossipsub::PeerScoreThresholds {
+    gossipsub::PeerScoreThresholds::default()
 }
 
 /// TCP (+ pnet when a swarm key is given) + Noise + Yamux.

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::PeerStatus;
@@ -16,8 +15,6 @@ use crate::cache::PeerSource;
 use crate::p2p::status::NodeStatusHandle;
 
 pub enum Command {
-    /// Gossip a new local entry.
-    Announce(Arc<Entry>),
     /// Ask every connected peer for `key`; the first verified answer wins.
     Fetch { key: String, reply: oneshot::Sender<Option<Entry>> },
     /// Dial an address (it must end in `/p2p/<peer id>`).

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::model::{NodeState, PeerInfo, PeerStatus};
+use app::model::{GossipHealth, NodeState, PeerInfo, PeerStatus};
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
@@ -155,7 +155,6 @@ impl EventLoop {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Announce(entry) => self.announce(&entry),
             Command::Fetch { key, reply } => self.start_fetch(key, reply),
             Command::Dial { addr, reply } => {
                 let result = match parse_peer_addr(&addr.to_string()) {
@@ -412,8 +411,8 @@ impl EventLoop {
     /// Stores a verified entry from a peer, off the event loop (it commits to disk).
     fn store(&self, entry: Entry) {
         let cache = self.cache.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(error) = cache.insert(entry) {
+        tokio::spawn(async move {
+            if let Err(error) = cache.write(move |cache| cache.insert(entry)).await {
                 tracing::warn!(%error, "could not store an entry from a peer");
             }
         });
@@ -524,6 +523,18 @@ impl EventLoop {
             reason,
             rejected_from_peers: self.rejected,
             accepted_from_peers: self.accepted,
+            gossip: self.gossip_health(),
+        }
+    }
+
+    fn gossip_health(&self) -> GossipHealth {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let topic = self.topic.hash();
+        let threshold = crate::p2p::behaviour::score_thresholds().gossip_threshold;
+        GossipHealth {
+            topic_peers: gossipsub.all_peers().filter(|(_, topics)| topics.contains(&&topic)).count(),
+            mesh_peers: gossipsub.mesh_peers(&topic).count(),
+            low_score_peers: self.peers.keys().filter(|p| gossipsub.peer_score(p).is_some_and(|s| s < threshold)).count(),
         }
     }
 

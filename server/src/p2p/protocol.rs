@@ -34,7 +34,6 @@ pub struct WireEntry {
     pub ttl_secs: u64,
     pub etag: Option<String>,
     pub upstream_status: Option<u16>,
-    pub validation_hash: Option<String>,
     #[serde(with = "serde_bytes")]
     pub body: Option<Vec<u8>>,
 }
@@ -59,7 +58,6 @@ impl WireEntry {
             ttl_secs: entry.ttl_secs,
             etag: entry.etag.clone(),
             upstream_status: entry.upstream_status,
-            validation_hash: entry.validation_hash.clone(),
             body: with_body.then(|| entry.value.to_vec()),
         }
     }
@@ -145,7 +143,6 @@ pub fn verify(wire: WireEntry, peer: &str, now_ms: u64, ours: Option<&Entry>) ->
         stored_at_ms: wire.stored_at_ms,
         ttl_secs: wire.ttl_secs,
         cid: wire.cid,
-        validation_hash: wire.validation_hash,
         etag: wire.etag,
         upstream_status: wire.upstream_status,
         origin: Origin::Peer(peer.to_owned()),
@@ -172,7 +169,6 @@ mod tests {
             stored_at_ms,
             ttl_secs: 60,
             cid: content_id(body.as_bytes()),
-            validation_hash: None,
             etag: Some("\"e\"".into()),
             upstream_status: Some(200),
             origin: Origin::Local,

@@ -35,6 +35,7 @@ pub fn disabled(reason: &str) -> PeerStatus {
         reason: Some(reason.to_owned()),
         rejected_from_peers: 0,
         accepted_from_peers: 0,
+        gossip: Default::default(),
     }
 }
 

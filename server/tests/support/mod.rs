@@ -63,3 +63,33 @@ pub fn peercache(args: &[&str]) -> String {
     assert!(out.status.success(), "peercache {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// How long a test waits for a condition before it fails.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How often a waiting test looks again.
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The one way tests wait: until `probe` gives a value, looking every 20 ms,
+/// failing (naming `what`) after [`WAIT`]. Tests never sleep a fixed time.
+pub async fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {WAIT:?} waiting for {what}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// [`wait_for`] for tests without a runtime (they block their thread).
+pub fn wait_for_blocking<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out after {WAIT:?} waiting for {what}");
+        std::thread::sleep(POLL);
+    }
+}

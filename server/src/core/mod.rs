@@ -1,76 +1,72 @@
-//! The application state every handler shares, and its `Backend` face: the one
-//! code path behind both the JSON API and the dashboard's server functions.
+//! The core: what peercache does, apart from how it is asked. It owns the
+//! cache, the P2P node's client and the GitHub proxy, implements the
+//! dashboard's `Backend`, and makes every change the JSON API, the server
+//! functions and the MCP tools ask for — one code path for all of them. It
+//! answers in its own error type; only `http/` knows status codes.
+
+pub mod auth;
+pub mod error;
+pub mod history;
+pub mod tasks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
-use app::api::{Backend, Pending};
+use app::api::{Backend, Failure, Pending};
 use app::model::{
-    bytes_to_mb, hit_rate, CacheStats, EntryPage, History, Invalidated, NodeInfo, PeerStatus, ProxyStats, Sample,
+    bytes_to_mb, hit_rate, CacheStats, EntryPage, EntryView, ErrorKind, History, Invalidated, NodeInfo, PeerStatus,
+    ProxyStats, Sample, Stored,
 };
-use axum::extract::FromRef;
-use leptos::config::LeptosOptions;
+use bytes::Bytes;
+use prometheus_client::registry::Registry;
 
+use self::error::CoreError;
+use self::history::SampleRing;
 use crate::cache::store::StoreError;
-use crate::cache::ttl::SystemClock;
-use crate::cache::Cache;
-use crate::cache::CacheError;
+use crate::cache::ttl::Clock;
+use crate::cache::{Cache, PeerSource, PutOptions};
 use crate::config::ServeConfig;
 use crate::github::proxy::{GithubProxy, ProxyConfig};
 use crate::github::scope::Scopes;
-use crate::history::{SampleRing, SAMPLE_PERIOD};
-use crate::http::admin;
-use crate::http::errors::ApiError;
-use crate::http::metrics::{new_registry, StatsCollector};
+use crate::p2p::bootstrap::parse_peer_addr;
 use crate::p2p::client::NodeClient;
 use crate::p2p::identity::{load_or_create_identity, read_swarm_key};
-use crate::p2p::bootstrap::parse_peer_addr;
 use crate::p2p::status::NodeStatusHandle;
 use crate::p2p::{self, NodeConfig};
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct Core {
     pub cache: Arc<Cache>,
-    pub node: NodeStatusHandle,
+    /// The P2P node's status, as its event loop last published it.
+    pub status: NodeStatusHandle,
     /// The running P2P node, when enabled.
     pub p2p: Option<NodeClient>,
     pub github: Arc<GithubProxy>,
-    /// Prometheus registry behind `/metrics`.
-    pub metrics: Arc<prometheus_client::registry::Registry>,
-    pub leptos_options: LeptosOptions,
-    /// Token mutating endpoints require; `None` when the listener is loopback.
-    pub admin_token: Option<Arc<str>>,
+    /// The token changes need; `None` leaves them open (only allowed on loopback).
+    admin_token: Option<Arc<str>>,
+    /// Largest request body the API takes.
     pub max_body: usize,
-    pub started: std::time::Instant,
-    /// The last hour of counter samples, for the charts.
+    started_ms: u64,
+    /// Counter samples for the charts.
     pub history: Arc<SampleRing>,
+    pub sample_period: Duration,
 }
 
-impl AppState {
+impl Core {
     /// Opens the cache and, when enabled, starts the P2P node (so it must be
-    /// called inside a tokio runtime).
-    pub fn new(config: &ServeConfig) -> anyhow::Result<Self> {
-        let admin_token = if config.http_addr.ip().is_loopback() {
-            None
-        } else {
-            match config.admin_token.as_deref() {
-                Some(token) if !token.is_empty() => Some(Arc::from(token)),
-                _ => bail!(
-                    "refusing to listen on {} (not loopback) without PEERCACHE_ADMIN_TOKEN: \
-                     anyone who can reach it could change the cache",
-                    config.http_addr
-                ),
-            }
-        };
-        let site_root = config.site_root();
-        let leptos_options = LeptosOptions::builder()
-            .output_name("peercache")
-            .site_root(site_root.to_string_lossy().into_owned())
-            .site_pkg_dir("pkg")
-            .site_addr(config.http_addr)
-            .build();
-        let cache = Arc::new(open_cache(config)?);
-        let mut registry = new_registry();
+    /// called inside a tokio runtime), registering libp2p's metrics in
+    /// `registry`. Time comes from `clock`.
+    pub fn new(config: &ServeConfig, clock: Arc<dyn Clock>, registry: &mut Registry) -> anyhow::Result<Core> {
+        let admin_token = config.admin_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from);
+        if admin_token.is_none() && !config.http_addr.ip().is_loopback() {
+            bail!(
+                "refusing to listen on {} (not loopback) without PEERCACHE_ADMIN_TOKEN: \
+                 anyone who can reach it could change the cache",
+                config.http_addr
+            );
+        }
+        let cache = Arc::new(open_cache(config, clock.clone())?);
         let p2p = if config.p2p_enabled() {
             let libp2p_metrics = libp2p::metrics::Metrics::new(registry.sub_registry_with_prefix("libp2p"));
             Some(start_node(config, cache.clone(), libp2p_metrics)?)
@@ -88,64 +84,75 @@ impl AppState {
             cache.clone(),
             p2p.clone(),
         )?;
-        let mut state = AppState {
+        Ok(Core {
             github: Arc::new(github),
-            metrics: Arc::default(),
-            cache,
-            node: p2p.as_ref().map_or_else(p2p::disabled_by_config, NodeClient::status_handle),
+            status: p2p.as_ref().map_or_else(p2p::disabled_by_config, NodeClient::status_handle),
             p2p,
-            leptos_options,
             admin_token,
             max_body: config.max_body,
-            started: std::time::Instant::now(),
+            started_ms: clock.now_ms(),
+            cache,
             history: Arc::default(),
-        };
-        // The collector reads the same figures as the JSON API, at scrape time.
-        registry.register_collector(Box::new(StatsCollector::new(Arc::new(state.clone()))));
-        state.metrics = Arc::new(registry);
-        Ok(state)
+            sample_period: config.sample_period(),
+        })
+    }
+
+    /// Whether changes need the admin token.
+    pub fn admin_required(&self) -> bool {
+        self.admin_token.is_some()
+    }
+
+    /// Passes when changes are open, or `presented` is the admin token.
+    pub fn authorize(&self, presented: &str) -> Result<(), CoreError> {
+        auth::check_token(self.admin_token.as_deref(), presented)
     }
 }
 
-/// The changes the JSON API and the dashboard make, one code path for both.
-impl AppState {
+/// What the JSON API, the dashboard and the MCP tools read and change: one
+/// code path for all of them.
+impl Core {
+    /// The fresh entry under `key`, here or (on a local miss) at a peer: a
+    /// lookup, counted as a hit or a miss.
+    pub async fn lookup(&self, key: &str) -> Result<EntryView, CoreError> {
+        let peers = self.p2p.as_ref().map(|p| p as &dyn PeerSource);
+        let entry = self
+            .cache
+            .get_or_peer(key, peers)
+            .await
+            .ok_or_else(|| CoreError::not_found(format!("no fresh cache entry under {key:?} here or at any peer")))?;
+        Ok(entry.view(self.cache.now_ms()))
+    }
+
+    /// Stores a JSON value under `key` through the generic cache API.
+    pub async fn put_entry(&self, key: String, value: Bytes, ttl_secs: Option<u64>) -> Result<Stored, CoreError> {
+        if value.len() > self.max_body {
+            return Err(CoreError::too_large(format!("the body is larger than the {} byte limit", self.max_body)));
+        }
+        let options = PutOptions { ttl_secs, ..PutOptions::default() };
+        let entry = self.cache.write(move |cache| cache.put(&key, value, options)).await?;
+        Ok(Stored { key: entry.key.clone(), cid: entry.cid.clone(), size: entry.value.len(), ttl_secs: entry.ttl_secs })
+    }
+
     /// Removes one key (`exact`) or every key starting with `pattern`.
-    pub async fn invalidate_entries(&self, pattern: String, exact: bool) -> Result<Invalidated, ApiError> {
+    pub async fn invalidate_entries(&self, pattern: String, exact: bool) -> Result<Invalidated, CoreError> {
         let target = pattern.clone();
         let invalidated = self
-            .write_cache(move |cache| {
-                if exact {
-                    cache.invalidate(&target).map(usize::from)
-                } else {
-                    cache.invalidate_prefix(&target)
-                }
-            })
+            .cache
+            .write(move |cache| if exact { cache.invalidate(&target).map(usize::from) } else { cache.invalidate_prefix(&target) })
             .await?;
         Ok(Invalidated { invalidated, pattern })
     }
 
     /// Dials the peer at `multiaddr` (which must end in `/p2p/<peer id>`);
     /// answers the address being dialed.
-    pub async fn dial_peer(&self, multiaddr: &str) -> Result<String, ApiError> {
-        let peer = parse_peer_addr(multiaddr)
-            .map_err(|why| ApiError::BadRequest(format!("invalid multiaddr {multiaddr:?}: {why}")))?;
+    pub async fn dial_peer(&self, multiaddr: &str) -> Result<String, CoreError> {
+        let peer = parse_peer_addr(multiaddr).map_err(|why| CoreError::invalid(format!("invalid multiaddr {multiaddr:?}: {why}")))?;
         let node = self.p2p.as_ref().ok_or_else(|| {
-            ApiError::Unavailable(self.node.current().reason.unwrap_or_else(|| "the P2P node is not running".into()))
+            let reason = self.status.current().reason.unwrap_or_else(|| "the P2P node is not running".into());
+            CoreError::new(ErrorKind::Unavailable, reason)
         })?;
-        node.dial(peer.addr.clone()).await.map_err(ApiError::BadRequest)?;
+        node.dial(peer.addr.clone()).await.map_err(CoreError::invalid)?;
         Ok(peer.addr.to_string())
-    }
-
-    /// Runs a cache write (it commits to disk) off the async workers.
-    pub async fn write_cache<T: Send + 'static>(
-        &self,
-        write: impl FnOnce(&Cache) -> Result<T, CacheError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let cache = self.cache.clone();
-        tokio::task::spawn_blocking(move || write(&cache))
-            .await
-            .map_err(|e| ApiError::Internal(format!("cache write task failed: {e}")))?
-            .map_err(ApiError::from)
     }
 
     /// The counters as they are now, as one chart sample.
@@ -157,37 +164,24 @@ impl AppState {
             hits: counters.total_hits(),
             upstream_calls: counters.api_calls_made,
             calls_saved: counters.api_calls_saved,
-            peers: self.node.current().peer_count,
+            peers: self.status.current().peer_count,
         }
-    }
-
-    /// Takes a sample now and then every `period` ([`SAMPLE_PERIOD`] when
-    /// serving), for as long as the runtime lives.
-    pub fn spawn_sampler(&self, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
-        let state = self.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(period);
-            loop {
-                every.tick().await;
-                state.history.push(state.sample());
-            }
-        })
     }
 }
 
 /// The persistent cache; in memory only (with an error in the log) when the
 /// store cannot be had, so the server keeps serving. A store another process
 /// holds is a configuration mistake and stops the start.
-fn open_cache(config: &ServeConfig) -> anyhow::Result<Cache> {
+fn open_cache(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Cache> {
     let cache_config = config.cache();
-    match Cache::open(cache_config.clone(), Arc::new(SystemClock)) {
+    match Cache::open(cache_config.clone(), clock.clone()) {
         Ok(cache) => Ok(cache),
         Err(error @ StoreError::InUse { .. }) => {
             bail!("{error}; give each peercache its own CACHE_DIR")
         }
         Err(error) => {
             tracing::error!(%error, "cache store unavailable: caching in memory only until restart");
-            Ok(Cache::in_memory(cache_config, Arc::new(SystemClock)))
+            Ok(Cache::in_memory(cache_config, clock))
         }
     }
 }
@@ -202,7 +196,7 @@ fn start_node(config: &ServeConfig, cache: Arc<Cache>, metrics: libp2p::metrics:
             bootstrap: config.bootstrap_peers.clone(),
             mdns: config.mdns,
             swarm_key,
-            fetch_timeout: std::time::Duration::from_millis(config.peer_timeout_ms),
+            fetch_timeout: Duration::from_millis(config.peer_timeout_ms),
             max_entry_bytes: config.max_bytes,
             metrics: Some(metrics),
         },
@@ -210,20 +204,14 @@ fn start_node(config: &ServeConfig, cache: Arc<Cache>, metrics: libp2p::metrics:
     )
 }
 
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-impl Backend for AppState {
+impl Backend for Core {
     fn peer_status(&self) -> PeerStatus {
-        self.node.current()
+        self.status.current()
     }
 
     fn cache_stats(&self) -> CacheStats {
         let cache = self.cache.stats();
-        let node = self.node.current();
+        let node = self.status.current();
         let counters = cache.counters;
         CacheStats {
             available: true,
@@ -257,47 +245,51 @@ impl Backend for AppState {
         NodeInfo {
             name: host_name(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            peer_id: self.node.current().peer_id,
-            uptime_secs: self.started.elapsed().as_secs(),
-            admin_required: self.admin_token.is_some(),
+            peer_id: self.status.current().peer_id,
+            uptime_secs: self.cache.now_ms().saturating_sub(self.started_ms) / 1000,
+            admin_required: self.admin_required(),
         }
     }
 
     fn history(&self) -> History {
         let mut samples = self.history.snapshot();
         samples.push(self.sample());
-        History { period_secs: SAMPLE_PERIOD.as_secs(), samples }
+        History { period_ms: self.sample_period.as_millis() as u64, samples }
     }
 
     fn list_entries(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage {
         self.cache.list(prefix, offset, limit)
     }
 
-    fn entry_json(&self, key: &str) -> Option<String> {
-        let entry = self.cache.peek(key)?;
-        serde_json::to_string_pretty(&entry.view(self.cache.now_ms())).ok()
+    fn entry_json(&self, key: &str) -> Result<String, Failure> {
+        let entry = self
+            .cache
+            .peek(key)
+            .ok_or_else(|| CoreError::not_found(format!("no entry under {key:?} on this node (expired or invalidated?)")))?;
+        serde_json::to_string_pretty(&entry.view(self.cache.now_ms()))
+            .map_err(|e| CoreError::new(ErrorKind::Internal, e.to_string()).into())
     }
 
     fn invalidate(&self, pattern: String, exact: bool, admin_token: String) -> Pending<Invalidated> {
-        let state = self.clone();
+        let core = self.clone();
         Box::pin(async move {
-            admin::check_token(&state, &admin_token).map_err(|e| e.to_string())?;
-            state.invalidate_entries(pattern, exact).await.map_err(|e| e.to_string())
+            core.authorize(&admin_token)?;
+            Ok(core.invalidate_entries(pattern, exact).await?)
         })
     }
 
     fn connect_peer(&self, multiaddr: String, admin_token: String) -> Pending<String> {
-        let state = self.clone();
+        let core = self.clone();
         Box::pin(async move {
-            admin::check_token(&state, &admin_token).map_err(|e| e.to_string())?;
-            state.dial_peer(&multiaddr).await.map_err(|e| e.to_string())
+            core.authorize(&admin_token)?;
+            Ok(core.dial_peer(&multiaddr).await?)
         })
     }
 
     fn proxy_stats(&self) -> ProxyStats {
         let now = self.cache.now_ms();
         ProxyStats {
-            upstream_calls: self.github.counters.upstream_calls.load(std::sync::atomic::Ordering::Relaxed),
+            upstream_calls: self.cache.stats().counters.api_calls_made,
             modes: self.github.counters.modes(),
             calls_saved_last_hour: self.github.counters.saved_last_hour(now),
             rate_limits: self.github.limits.snapshot(now),

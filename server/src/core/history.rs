@@ -1,7 +1,8 @@
-//! The charts' memory: a reading of the counters every ten seconds, the last
-//! hour of them kept in a ring in memory, so a freshly opened dashboard draws
-//! history at once. Kept in memory only: after a restart the counters start at
-//! zero again, and so does their history.
+//! The charts' memory: a reading of the counters every sample period (10 s
+//! unless configured), the last 360 of them (an hour at 10 s) kept in a ring
+//! in memory, so a freshly opened dashboard draws history at once. Kept in
+//! memory only: after a restart the counters start at zero again, and so does
+//! their history.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -9,10 +10,10 @@ use std::time::Duration;
 
 use app::model::Sample;
 
-/// How often a sample is taken.
+/// How often a sample is taken unless configured otherwise.
 pub const SAMPLE_PERIOD: Duration = Duration::from_secs(10);
 
-/// One hour of samples.
+/// Samples kept: one hour at the default period.
 pub const SAMPLES_KEPT: usize = 360;
 
 /// A bounded ring of samples, oldest first.

@@ -1,0 +1,95 @@
+//! The command line's client of a running `peercache serve`: its JSON API,
+//! typed with the API's own models, one-line errors. `peercache mcp` (stdio)
+//! uses the same client for its tools.
+
+use app::model::{CacheStats, Dialing, EntryView, Invalidated, PeerStatus, Stored};
+use async_trait::async_trait;
+use axum::http::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::mcp::api::{ApiFailure, PeercacheApi};
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8899";
+
+pub struct Client {
+    base: String,
+    admin_token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: &str, admin_token: Option<String>) -> anyhow::Result<Client> {
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        Ok(Client { base: base.trim_end_matches('/').to_owned(), admin_token, http })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<T, ApiFailure> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).query(query);
+        if let Some(token) = &self.admin_token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body);
+        }
+        let response = request.send().await.map_err(|error| ApiFailure {
+            status: 503,
+            message: format!("cannot reach peercache at {}: is `peercache serve` running there? ({error})", self.base),
+            answered: false,
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| ApiFailure::new(502, e.to_string()))?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            return Err(ApiFailure::new(status.as_u16(), message));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ApiFailure::new(502, format!("{path} did not answer peercache JSON: {e}")))
+    }
+}
+
+#[async_trait]
+impl PeercacheApi for Client {
+    async fn peer_status(&self) -> Result<PeerStatus, ApiFailure> {
+        self.call(Method::GET, "/api/mcp/peers", &[], None).await
+    }
+
+    async fn cache_stats(&self) -> Result<CacheStats, ApiFailure> {
+        self.call(Method::GET, "/api/mcp/cache/stats", &[], None).await
+    }
+
+    async fn entry(&self, key: &str) -> Result<EntryView, ApiFailure> {
+        self.call(Method::GET, "/api/cache/entry", &[("key", key)], None).await
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Option<u64>) -> Result<Stored, ApiFailure> {
+        let ttl = ttl.map(|t| t.to_string());
+        let mut query = vec![("key", key)];
+        if let Some(ttl) = &ttl {
+            query.push(("ttl", ttl));
+        }
+        self.call(Method::PUT, "/api/cache/entry", &query, Some(value)).await
+    }
+
+    async fn invalidate(&self, pattern: &str) -> Result<Invalidated, ApiFailure> {
+        let body = serde_json::json!({"pattern": pattern}).to_string().into_bytes();
+        self.call(Method::POST, "/api/cache/invalidate", &[], Some(body)).await
+    }
+
+    async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure> {
+        let body = serde_json::json!({"multiaddr": multiaddr}).to_string().into_bytes();
+        self.call(Method::POST, "/api/mcp/peers/connect", &[], Some(body)).await
+    }
+}

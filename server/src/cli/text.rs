@@ -1,0 +1,55 @@
+//! What `peercache status` and `peercache peers` print for a person.
+
+use std::fmt::Write;
+
+use app::format::{enabled_label, latency, megabytes, node_state_badge, percent, short_id};
+use app::model::{CacheStats, PeerStatus};
+
+/// `peercache status`: the node and the cache in a few lines.
+pub fn status_text(base: &str, peers: &PeerStatus, cache: &CacheStats) -> String {
+    let (label, _) = node_state_badge(peers.state);
+    let mut out = format!("peercache at {base}\n");
+    let _ = write!(out, "P2P:     {label} — {} peer(s), {}", peers.peer_count, enabled_label(peers.enabled));
+    if let Some(reason) = &peers.reason {
+        let _ = write!(out, " — {reason}");
+    }
+    out.push('\n');
+    if let Some(id) = &peers.peer_id {
+        let _ = writeln!(out, "Peer ID: {id}");
+    }
+    for addr in &peers.listen_addrs {
+        let _ = writeln!(out, "Listen:  {addr}");
+    }
+    let _ = writeln!(
+        out,
+        "Cache:   {} entries, {}, hit rate {} ({} hits, {} misses), {} GitHub calls saved, {} made",
+        cache.total_entries,
+        megabytes(cache.total_size_mb),
+        percent(cache.hit_rate),
+        cache.total_hits,
+        cache.misses,
+        cache.api_calls_saved,
+        cache.api_calls_made,
+    );
+    out
+}
+
+/// `peercache peers`: one line per connected peer.
+pub fn peers_text(peers: &PeerStatus) -> String {
+    if peers.peers.is_empty() {
+        return format!("no peers connected ({})\n", peers.reason.as_deref().unwrap_or("no reason given"));
+    }
+    let mut out = String::new();
+    for peer in &peers.peers {
+        let _ = writeln!(
+            out,
+            "{}  {:<9} {:>9}  {}  {}",
+            short_id(&peer.peer_id),
+            peer.direction,
+            latency(peer.latency_ms),
+            peer.agent.as_deref().unwrap_or("—"),
+            peer.addr,
+        );
+    }
+    out
+}

@@ -1,0 +1,50 @@
+//! What every handler shares: the core, the dashboard's Leptos options and
+//! the metrics registry.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use prometheus_client::registry::Registry;
+
+use crate::cache::ttl::{Clock, SystemClock};
+use crate::config::ServeConfig;
+use crate::core::Core;
+use crate::http::metrics::{new_registry, StatsCollector};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+    pub leptos_options: LeptosOptions,
+    /// Prometheus registry behind `/metrics`.
+    pub metrics: Arc<Registry>,
+}
+
+impl AppState {
+    /// The core on the system clock, and the HTTP front's own parts. Starts
+    /// the P2P node, so it must be called inside a tokio runtime.
+    pub fn new(config: &ServeConfig) -> anyhow::Result<AppState> {
+        AppState::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// [`AppState::new`] with time from `clock` (tests move it by hand).
+    pub fn with_clock(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+        let mut registry = new_registry();
+        let core = Core::new(config, clock, &mut registry)?;
+        // The collector reads the same figures as the JSON API, at scrape time.
+        registry.register_collector(Box::new(StatsCollector::new(Arc::new(core.clone()))));
+        let leptos_options = LeptosOptions::builder()
+            .output_name("peercache")
+            .site_root(config.site_root().to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(config.http_addr)
+            .build();
+        Ok(AppState { core, leptos_options, metrics: Arc::new(registry) })
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

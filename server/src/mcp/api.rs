@@ -1,0 +1,90 @@
+//! What the MCP tools ask of peercache, typed with the JSON API's own models:
+//! one trait, two ways in. Inside `peercache serve` the tools call the core
+//! directly (`/mcp` has already checked the admin token); in `peercache mcp`
+//! (stdio) they call a running server over HTTP with the command line's
+//! client (`cli::client::Client`). Either way the same core code runs.
+
+use app::api::Backend;
+use app::model::{CacheStats, Dialing, EntryView, ErrorKind, Invalidated, PeerStatus, Stored};
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::core::error::CoreError;
+use crate::core::Core;
+
+/// A call that did not succeed: the status the server answered (or would
+/// have), and its words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiFailure {
+    pub status: u16,
+    pub message: String,
+    /// False when no server answered at all (then `status` is 503).
+    pub answered: bool,
+}
+
+impl ApiFailure {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ApiFailure { status, message: message.into(), answered: true }
+    }
+
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.answered && self.status == kind.status()
+    }
+}
+
+/// The server's words, with the status when there was one: one line.
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.answered {
+            write!(f, "{} ({})", self.message, self.status)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl From<CoreError> for ApiFailure {
+    fn from(error: CoreError) -> Self {
+        ApiFailure::new(error.kind.status(), error.message)
+    }
+}
+
+#[async_trait]
+pub trait PeercacheApi: Send + Sync + 'static {
+    async fn peer_status(&self) -> Result<PeerStatus, ApiFailure>;
+    async fn cache_stats(&self) -> Result<CacheStats, ApiFailure>;
+    /// A lookup of `key` (asks the peers on a local miss); 404 when nobody has it.
+    async fn entry(&self, key: &str) -> Result<EntryView, ApiFailure>;
+    /// Stores a JSON value (the bytes as given).
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Option<u64>) -> Result<Stored, ApiFailure>;
+    /// Drops every key starting with `pattern`.
+    async fn invalidate(&self, pattern: &str) -> Result<Invalidated, ApiFailure>;
+    async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure>;
+}
+
+#[async_trait]
+impl PeercacheApi for Core {
+    async fn peer_status(&self) -> Result<PeerStatus, ApiFailure> {
+        Ok(Backend::peer_status(self))
+    }
+
+    async fn cache_stats(&self) -> Result<CacheStats, ApiFailure> {
+        Ok(Backend::cache_stats(self))
+    }
+
+    async fn entry(&self, key: &str) -> Result<EntryView, ApiFailure> {
+        Ok(self.lookup(key).await?)
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Option<u64>) -> Result<Stored, ApiFailure> {
+        Ok(self.put_entry(key.to_owned(), Bytes::from(value), ttl).await?)
+    }
+
+    async fn invalidate(&self, pattern: &str) -> Result<Invalidated, ApiFailure> {
+        Ok(self.invalidate_entries(pattern.to_owned(), false).await?)
+    }
+
+    async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure> {
+        Ok(Dialing { dialing: self.dial_peer(multiaddr).await? })
+    }
+}
