@@ -4,11 +4,11 @@
 //! the same changes.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::GetUrl;
+use leptos::server_fn::codec::{GetUrl, Json};
 
 #[cfg(feature = "ssr")]
 use crate::model::ErrorKind;
-use crate::model::{CacheStats, EntryPage, History, Invalidated, NodeInfo, PeerStatus, ProxyStats};
+use crate::model::{CacheStats, EntryPage, History, Invalidated, Invalidation, NodeInfo, PeerStatus, ProxyStats};
 
 /// Why the backend could not do what was asked: the kind decides the status
 /// code, the message is what a person reads.
@@ -38,8 +38,8 @@ pub trait Backend: Send + Sync + 'static {
     /// The entry as `GET /api/cache/entry` shows it, pretty-printed; not
     /// found when this node does not hold it. Does not count as a lookup.
     fn entry_json(&self, key: &str) -> Result<String, Failure>;
-    /// Removes one key (`exact`) or every key starting with `pattern`.
-    fn invalidate(&self, pattern: String, exact: bool, admin_token: String) -> Pending<Invalidated>;
+    /// Removes what `target` names.
+    fn invalidate(&self, target: Invalidation, admin_token: String) -> Pending<Invalidated>;
     /// Dials a peer; answers the address being dialed.
     fn connect_peer(&self, multiaddr: String, admin_token: String) -> Pending<String>;
 }
@@ -108,14 +108,15 @@ pub async fn get_entry_json(key: String) -> Result<String, ServerFnError> {
     backend()?.entry_json(&key).map_err(failed)
 }
 
-/// Invalidates one key or a prefix (`POST /sfn/invalidate`).
-#[server(prefix = "/sfn", endpoint = "invalidate")]
-pub async fn invalidate(pattern: String, exact: bool, admin_token: String) -> Result<Invalidated, ServerFnError> {
-    backend()?.invalidate(pattern, exact, admin_token).await.map_err(failed)
+/// Invalidates one key, a prefix or everything (`POST /sfn/invalidate`).
+/// Changes travel as JSON, which a cross-site form cannot send.
+#[server(prefix = "/sfn", endpoint = "invalidate", input = Json)]
+pub async fn invalidate(target: Invalidation, admin_token: String) -> Result<Invalidated, ServerFnError> {
+    backend()?.invalidate(target, admin_token).await.map_err(failed)
 }
 
 /// Dials a peer by multiaddr (`POST /sfn/connect_peer`).
-#[server(prefix = "/sfn", endpoint = "connect_peer")]
+#[server(prefix = "/sfn", endpoint = "connect_peer", input = Json)]
 pub async fn connect_peer(multiaddr: String, admin_token: String) -> Result<String, ServerFnError> {
     backend()?.connect_peer(multiaddr, admin_token).await.map_err(failed)
 }

@@ -33,8 +33,13 @@ pub struct PeerStatus {
     pub peers: Vec<PeerInfo>,
     /// Why the node is not active, in words a person can act on.
     pub reason: Option<String>,
-    /// Entries and messages from peers that failed verification.
+    /// Entries and messages from peers that were refused (failed verification,
+    /// an untrusted publisher, over a limit), in all.
     pub rejected_from_peers: u64,
+    /// The same, by reason (`bad_signature`, `untrusted_publisher`, `cid_mismatch`, ...).
+    pub refused_by_reason: BTreeMap<String, u64>,
+    /// Whose GitHub answers this node takes, in words.
+    pub trust: String,
     /// Entries from peers that passed verification and were stored.
     pub accepted_from_peers: u64,
     /// Whether announcements can reach the peers (gossipsub's view).
@@ -70,6 +75,10 @@ pub struct PeerInfo {
     /// Gossipsub's score of the peer: 0 for a well-behaved peer, negative once
     /// it sent messages we rejected.
     pub gossip_score: Option<f64>,
+    /// Whether this node takes GitHub answers this peer published.
+    pub trusted: bool,
+    /// Entries and messages from this peer that were refused.
+    pub refused: u64,
 }
 
 /// `GET /api/mcp/cache/stats`.
@@ -119,6 +128,9 @@ pub struct ProxyStats {
     pub calls_saved_last_hour: u64,
     /// Last known rate limit of each token scope, most constrained first.
     pub rate_limits: Vec<RateLimitInfo>,
+    /// Stored answers sealed for a token that did not open under their own
+    /// key, time and TTL (moved or replayed by a peer): dropped, never served.
+    pub seal_mismatches: u64,
 }
 
 /// GitHub's rate limit for one token scope, as its last response said.
@@ -216,6 +228,27 @@ pub struct History {
     /// How often the server takes a sample (10 s unless configured).
     pub period_ms: u64,
     pub samples: Vec<Sample>,
+}
+
+/// What to invalidate: one key, every key with a (non-empty) prefix, or —
+/// only when asked for in so many words — everything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invalidation {
+    Key(String),
+    Prefix(String),
+    All,
+}
+
+impl Invalidation {
+    /// The key or prefix asked for (`""` for everything).
+    pub fn pattern(&self) -> &str {
+        match self {
+            Invalidation::Key(key) => key,
+            Invalidation::Prefix(prefix) => prefix,
+            Invalidation::All => "",
+        }
+    }
 }
 
 /// What an invalidation removed.
@@ -343,6 +376,8 @@ mod tests {
             reason: Some("P2P node not started".into()),
             rejected_from_peers: 0,
             accepted_from_peers: 0,
+            refused_by_reason: BTreeMap::new(),
+            trust: String::new(),
             gossip: GossipHealth::default(),
         };
         let json = serde_json::to_value(&status).unwrap();

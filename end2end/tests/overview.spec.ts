@@ -82,7 +82,7 @@ test('the cache card follows what the cache really does', async ({ page, request
   await openDashboard(page);
   await expect(page.locator('#cache-entries')).toHaveText('0');
   const body = JSON.stringify({ id: 1, name: 'x'.repeat(2 * 1024 * 1024) });
-  const put = await request.put(`${server.url}/api/cache/entry?key=get_repo:octo/hello&ttl=600`, { data: body });
+  const put = await request.put(`${server.url}/api/cache/entry?key=get_repo:octo/hello&ttl=600`, { data: body, headers: { 'content-type': 'application/json' } });
   expect(put.status()).toBe(201);
   expect((await request.get(`${server.url}/api/cache/entry?key=get_repo:octo/hello`)).status()).toBe(200);
   expect((await request.get(`${server.url}/api/cache/entry?key=get_repo:octo/missing`)).status()).toBe(404);
@@ -97,7 +97,7 @@ test('the cache card follows what the cache really does', async ({ page, request
 });
 
 test('entries survive a restart of the server and hit after it', async ({ page, request }) => {
-  const put = await request.put(`${server.url}/api/cache/entry?key=get_repo:octo/kept&ttl=600`, { data: '{"id": 2}' });
+  const put = await request.put(`${server.url}/api/cache/entry?key=get_repo:octo/kept&ttl=600`, { data: '{"id": 2}', headers: { 'content-type': 'application/json' } });
   expect(put.status()).toBe(201);
   await server.restart();
   const got = await request.get(`${server.url}/api/cache/entry?key=get_repo:octo/kept`);

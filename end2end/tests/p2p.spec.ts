@@ -61,7 +61,7 @@ test('two nodes bootstrapped by multiaddr show each other as active peers', asyn
   }
 
   // An entry put on A is visible on B, marked as coming from A.
-  const put = await fetch(`${a.url}/api/cache/entry?key=get_repo:octo/shared&ttl=600`, { method: 'PUT', body: '{"id": 42}' });
+  const put = await fetch(`${a.url}/api/cache/entry?key=get_repo:octo/shared&ttl=600`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"id": 42}' });
   expect(put.status).toBe(201);
   const page = await browser.newPage();
   const entry = await until('the entry on B', async () => {
@@ -104,6 +104,11 @@ test('the Peers and Cache tabs of one node show the other node and its entries',
   await expect(page).toHaveURL(/sort=latency/);
   await expect(page.locator('#peer-table th[aria-sort="ascending"]')).toHaveText(/Latency/);
   await expect(row.locator('.peer-latency')).toHaveText(/ms$/, { timeout: 20_000 });
+  // An open swarm without CACHE_TRUSTED_PEERS: A's GitHub answers are not taken, and the tab says so.
+  await expect(row.locator('.peer-trusted')).toHaveText('no');
+  await expect(row.locator('.peer-refused')).toHaveText('0');
+  await expect(page.locator('#trust-policy')).toContainText('nobody but this node');
+  await expect(page.locator('#refused-total')).toHaveText('Refused from peers: 0');
   await page.screenshot({ path: 'screenshots/peers.png', fullPage: true });
   await page.locator('#peer-filter').fill('no-such-peer');
   await expect(page.locator('#peer-match-count')).toHaveText('0 of 1 peers');
@@ -113,7 +118,7 @@ test('the Peers and Cache tabs of one node show the other node and its entries',
   await page.getByRole('link', { name: 'Cache' }).click();
   await page.locator('#cache-prefix').fill('get_repo:octo/');
   await expect(page.locator('#entry-count')).toHaveText('No entries match.');
-  const put = await fetch(`${a.url}/api/cache/entry?key=get_repo:octo/from-a&ttl=600`, { method: 'PUT', body: '{"id": 7}' });
+  const put = await fetch(`${a.url}/api/cache/entry?key=get_repo:octo/from-a&ttl=600`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"id": 7}' });
   expect(put.status).toBe(201);
   const entry = page.locator('#entry-table tr[data-key="get_repo:octo/from-a"]');
   await expect(entry).toBeVisible({ timeout: 10_000 });

@@ -22,6 +22,7 @@ async function open(page: Page, path: string) {
 async function put(key: string, body: unknown) {
   const response = await fetch(`${server.url}/api/cache/entry?key=${encodeURIComponent(key)}&ttl=600`, {
     method: 'PUT',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   expect(response.status).toBe(201);

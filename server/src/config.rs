@@ -93,6 +93,16 @@ pub struct ServeConfig {
     #[arg(long = "swarm-key", env = "CACHE_SWARM_KEY", value_name = "FILE")]
     pub swarm_key: Option<PathBuf>,
 
+    /// Peers whose GitHub answers this node takes: comma-separated peer ids.
+    /// Empty: every member of a private swarm, nobody in an open one.
+    #[arg(long = "trusted-peers", env = "CACHE_TRUSTED_PEERS", default_value = "", value_name = "IDS")]
+    pub trusted_peers: String,
+
+    /// Host names (and IPs) the dashboard and API are reached by besides the
+    /// loopback ones: changes from any other `Host` are refused (DNS rebinding).
+    #[arg(long = "public-names", env = "PEERCACHE_PUBLIC_NAMES", default_value = "", value_name = "NAMES")]
+    pub public_names: String,
+
     /// GitHub's REST API that `/github/...` forwards to.
     #[arg(long = "github-api-url", env = "GITHUB_API_URL", default_value = "https://api.github.com")]
     pub github_api_url: String,

@@ -83,6 +83,11 @@ fn put_get_and_invalidate_against_a_running_server() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("not valid JSON") && stderr.contains("400"), "{stderr}");
 
+    let out = run(&["put", "github:GET:/repos/o/r:accept=:scope=anonymous", "-", "--server", url], b"{}");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("only the proxy writes them") && stderr.contains("(403)"), "{stderr}");
+
     let out = run(&["invalidate", "get_repo:", "--server", url], b"");
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "invalidated 1 entries");
     let out = run(&["get", "get_repo:octo/cli", "--server", url], b"");

@@ -37,6 +37,7 @@ fn two_machines_share_one_cache() {
     let client = reqwest::blocking::Client::new();
     let put = client
         .put(format!("{}/api/cache/entry?key=get_repo:octo/fleet&ttl=600", node1.url))
+        .header("content-type", "application/json")
         .body(r#"{"id": 5}"#)
         .send()
         .unwrap();

@@ -328,7 +328,9 @@ async fn node_b_serves_a_peer_hit_for_what_node_a_fetched() {
     let upstream = format!("http://{addr}");
     let a = start_peercache(&upstream, Some(String::new())).await;
     let a_addr = wait_for("A's address", || a.state.core.status.current().listen_addrs.first().cloned()).await;
-    let b = start_peercache(&upstream, Some(a_addr)).await;
+    let a_id = a.state.core.status.current().peer_id.unwrap();
+    // An open swarm: B takes A's GitHub answers because it names A.
+    let b = start_peercache_with(&upstream, Some(a_addr), |c| c.trusted_peers = a_id).await;
     let connected = || b.state.core.status.current().peer_count == 1 && a.state.core.status.current().peer_count == 1;
     wait_for("A and B connected", || connected().then_some(())).await;
     let (_, from_a, headers) = get(&format!("{}/github/repos/octo/shared", a.url), Some("A")).await;
@@ -368,4 +370,68 @@ async fn head_is_answered_from_the_cached_get() {
     assert_eq!(response.headers()["x-peercache"], "HIT");
     assert_eq!(response.headers()["content-length"], body.len().to_string().as_str());
     assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_planted_through_the_cache_api_never_becomes_a_github_answer() {
+    let (fake, addr) = start_fake().await;
+    let upstream = format!("http://{addr}");
+    let a = start_peercache(&upstream, Some(String::new())).await;
+    let a_addr = wait_for("A's address", || a.state.core.status.current().listen_addrs.first().cloned()).await;
+    let b = start_peercache(&upstream, Some(a_addr)).await;
+    wait_for("A and B connected", || (a.state.core.status.current().peer_count == 1).then_some(())).await;
+    // The attack: a CI job on B puts a GitHub answer of its own making.
+    let key = "github:GET:/repos/octocat/hello-world:accept=application/vnd.github+json:scope=anonymous";
+    let planted = r#"{"status":200,"headers":[["content-type","text/html"],["set-cookie","sid=x"]],"body_b64":"PGgxPmV2aWw8L2gxPg=="}"#;
+    let response = reqwest::Client::new()
+        .put(format!("{}/api/cache/entry", b.url))
+        .query(&[("key", key), ("ttl", "315360000")])
+        .header("content-type", "application/json")
+        .body(planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // A asks GitHub, and answers what GitHub said.
+    let request = reqwest::Client::new()
+        .get(format!("{}/github/repos/octocat/hello-world", a.url))
+        .header("accept", "application/vnd.github+json");
+    let response = request.send().await.unwrap();
+    assert_eq!(response.headers()["x-peercache"], "MISS");
+    assert!(response.headers().get("set-cookie").is_none());
+    assert!(response.text().await.unwrap().contains("octocat/hello-world"));
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_answer_moved_to_another_key_or_replayed_does_not_open() {
+    let (fake, addr) = start_fake().await;
+    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let boss = format!("{}/github/repos/octo/boss", pc.url);
+    let (_, body, _) = get(&boss, Some("A")).await;
+    assert!(body.contains("octo/boss"));
+    let cache = &pc.state.core.cache;
+    let stored = cache.list("github:GET:/repos/octo/boss", 0, 1).entries[0].key.clone();
+    let sealed = cache.peek(&stored).unwrap();
+    // What a trusted but hostile peer could store: the same sealed bytes
+    // under another key of the same scope, and under the same key with a
+    // new stored time and TTL.
+    let mallory_key = stored.replace("/repos/octo/boss", "/repos/octo/mallory");
+    let mut moved = server::cache::entry::Entry::clone(&sealed);
+    moved.key = mallory_key;
+    cache.insert(moved).unwrap();
+    let (status, body, headers) = get(&format!("{}/github/repos/octo/mallory", pc.url), Some("A")).await;
+    assert_eq!((status, mode(&headers)), (StatusCode::OK, "MISS"), "asked GitHub instead: {body}");
+    assert!(body.contains("octo/mallory") && !body.contains("octo/boss"));
+    let mut replayed = server::cache::entry::Entry::clone(&sealed);
+    replayed.stored_at_ms += 3_600_000;
+    replayed.ttl_secs = 7 * 24 * 3600;
+    pc.clock.advance_secs(3_700);
+    cache.insert(replayed).unwrap();
+    let (_, body, headers) = get(&boss, Some("A")).await;
+    assert_eq!(mode(&headers), "MISS", "the replayed seal was refused and GitHub asked (without its ETag)");
+    assert!(body.contains("octo/boss"));
+    let stats: serde_json::Value = reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(stats["proxy"]["seal_mismatches"], 2, "{stats}");
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 3);
 }

@@ -89,8 +89,18 @@ async fn send(app: Router, request: Request<Body>) -> (StatusCode, serde_json::V
     (status, json)
 }
 
+/// A change as the CLI sends it: to 127.0.0.1, as JSON.
+fn change(method: &str, uri: &str, body: &str) -> axum::http::request::Builder {
+    let builder = Request::builder().method(method).uri(uri).header("host", "127.0.0.1:8899");
+    if method == "DELETE" && body.is_empty() { builder } else { builder.header("content-type", "application/json") }
+}
+
 fn put(uri: &str, body: &str) -> Request<Body> {
-    Request::put(uri).body(Body::from(body.to_owned())).unwrap()
+    change("PUT", uri, body).body(Body::from(body.to_owned())).unwrap()
+}
+
+fn post(uri: &str, body: &str) -> Request<Body> {
+    change("POST", uri, body).body(Body::from(body.to_owned())).unwrap()
 }
 
 async fn get(app: Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
@@ -211,7 +221,7 @@ fn put_get_list_and_delete_an_entry() {
         assert_eq!(page["entries"][0]["key"], "get_repo:octo/a");
         assert_eq!(page["entries"][0]["ttl_left_secs"], 120);
 
-        let (status, gone) = send(router(state.clone()), Request::delete("/api/cache/entry?key=get_repo:octo/a").body(Body::empty()).unwrap()).await;
+        let (status, gone) = send(router(state.clone()), change("DELETE", "/api/cache/entry?key=get_repo:octo/a", "").body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(gone["invalidated"], 1);
         let (status, error) = send(router(state.clone()), Request::get("/api/cache/entry?key=get_repo:octo/a").body(Body::empty()).unwrap()).await;
@@ -233,16 +243,20 @@ fn invalidate_by_prefix_counts_what_it_removed() {
             let (status, _) = send(router(state.clone()), put(&format!("/api/cache/entry?key={key}"), "{}")).await;
             assert_eq!(status, StatusCode::CREATED);
         }
-        let request = Request::post("/api/cache/invalidate").body(Body::from(r#"{"pattern": "repos:a/"}"#)).unwrap();
-        let (status, result) = send(router(state.clone()), request).await;
+        let (status, result) = send(router(state.clone()), post("/api/cache/invalidate", r#"{"pattern": "repos:a/"}"#)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(result["invalidated"], 2);
         assert_eq!(state.core.cache.len(), 1);
-        let request = Request::post("/api/cache/invalidate").body(Body::from("{}")).unwrap();
-        let (_, result) = send(router(state.clone()), request).await;
-        assert_eq!(result["invalidated"], 1, "no pattern clears everything");
-        let request = Request::post("/api/cache/invalidate").body(Body::from("not json")).unwrap();
-        assert_eq!(send(router(state), request).await.0, StatusCode::BAD_REQUEST);
+        // Everything only when asked for in so many words.
+        for vague in ["{}", r#"{"pattern": ""}"#, r#"{"pattern": "x", "all": true}"#, "not json"] {
+            let (status, body) = send(router(state.clone()), post("/api/cache/invalidate", vague)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{vague}: {body}");
+        }
+        let empty = change("POST", "/api/cache/invalidate", "").body(Body::empty()).unwrap();
+        assert_eq!(send(router(state.clone()), empty).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(state.core.cache.len(), 1, "nothing refused changed anything");
+        let (_, result) = send(router(state.clone()), post("/api/cache/invalidate", r#"{"all": true}"#)).await;
+        assert_eq!(result["invalidated"], 1);
     })
 }
 
@@ -279,9 +293,9 @@ fn off_loopback_mutations_need_the_admin_token() {
         let (status, body) = send(router(state.clone()), put("/api/cache/entry?key=k", "{}")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(body["error"].as_str().unwrap().contains("Bearer"));
-        let wrong = Request::put("/api/cache/entry?key=k").header("authorization", "Bearer nope").body(Body::from("{}")).unwrap();
+        let wrong = change("PUT", "/api/cache/entry?key=k", "{}").header("authorization", "Bearer nope").body(Body::from("{}")).unwrap();
         assert_eq!(send(router(state.clone()), wrong).await.0, StatusCode::UNAUTHORIZED);
-        let right = Request::put("/api/cache/entry?key=k").header("authorization", "Bearer s3cret").body(Body::from("{}")).unwrap();
+        let right = change("PUT", "/api/cache/entry?key=k", "{}").header("authorization", "Bearer s3cret").body(Body::from("{}")).unwrap();
         assert_eq!(send(router(state.clone()), right).await.0, StatusCode::CREATED);
         // Reads stay open.
         let read = Request::get("/api/cache/entries").body(Body::empty()).unwrap();
@@ -289,12 +303,6 @@ fn off_loopback_mutations_need_the_admin_token() {
     })
 }
 
-fn form_post(uri: &str, form: &str) -> Request<Body> {
-    Request::post(uri)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap()
-}
 
 #[test]
 fn the_dashboard_invalidates_through_the_api_code_and_off_loopback_only_with_the_token() {
@@ -307,19 +315,19 @@ fn the_dashboard_invalidates_through_the_api_code_and_off_loopback_only_with_the
         let node: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(node["admin_required"], true);
 
-        let wrong = form_post("/sfn/invalidate", "pattern=get_repo%3A&exact=false&admin_token=nope");
+        let wrong = post("/sfn/invalidate", r#"{"target": {"prefix": "get_repo:"}, "admin_token": "nope"}"#);
         let (status, _, body) = get_response(router(state.clone()), wrong).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "the same status as the JSON API");
         assert!(String::from_utf8_lossy(&body).contains("admin token"), "{}", String::from_utf8_lossy(&body));
         assert_eq!(state.core.cache.len(), 3, "a refused change changes nothing");
 
-        let right = form_post("/sfn/invalidate", "pattern=get_repo%3A&exact=false&admin_token=s3cret");
+        let right = post("/sfn/invalidate", r#"{"target": {"prefix": "get_repo:"}, "admin_token": "s3cret"}"#);
         let (status, _, body) = get_response(router(state.clone()), right).await;
         assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
         let done: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(done, serde_json::json!({"invalidated": 2, "pattern": "get_repo:"}));
 
-        let one = form_post("/sfn/invalidate", "pattern=list_prs%3Aocto%2Fa&exact=true&admin_token=s3cret");
+        let one = post("/sfn/invalidate", r#"{"target": {"key": "list_prs:octo/a"}, "admin_token": "s3cret"}"#);
         let (_, _, body) = get_response(router(state.clone()), one).await;
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["invalidated"], 1);
         assert!(state.core.cache.is_empty());
@@ -408,7 +416,7 @@ fn history_ends_with_a_live_sample_after_the_kept_ones() {
 fn connect_rejects_bad_multiaddrs_and_says_when_p2p_is_off() {
     run(async {
         let state = app_state();
-        let connect = |body: &str| Request::post("/api/mcp/peers/connect").body(Body::from(body.to_owned())).unwrap();
+        let connect = |body: &str| post("/api/mcp/peers/connect", body);
         let (status, body) = send(router(state.clone()), connect(r#"{"multiaddr": "/ip4/1.2.3"}"#)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(body["error"].as_str().unwrap().contains("invalid multiaddr"), "{body}");
@@ -486,5 +494,109 @@ fn node_endpoint_names_the_version_and_counts_uptime() {
         clock.advance_secs(90);
         let (_, _, body) = get(router(state), "/api/node").await;
         assert_eq!(node(body).uptime_secs, 90);
+    })
+}
+
+// ---- Trust: who may change the cache (issue: "Trusted sharing") ----
+
+#[test]
+fn the_generic_api_refuses_to_write_github_answers() {
+    run(async {
+        let state = app_state();
+        let key = "github:GET:/repos/octocat/hello-world:accept=application/vnd.github+json:scope=anonymous";
+        let planted = r#"{"status":200,"headers":[["content-type","text/html"],["set-cookie","sid=x"]],"body_b64":"PGgxPmhpPC9oMT4="}"#;
+        let (status, body) = send(router(state.clone()), put(&format!("/api/cache/entry?key={key}&ttl=315360000"), planted)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("only the proxy writes them"), "{body}");
+        assert!(state.core.cache.is_empty());
+        // Other keys stay writable, within the global TTL maximum.
+        let (status, _) = send(router(state.clone()), put("/api/cache/entry?key=mine:x&ttl=600", "{}")).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body) = send(router(state.clone()), put("/api/cache/entry?key=mine:y&ttl=315360000", "{}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(state.core.cache.len(), 1);
+    })
+}
+
+#[test]
+fn cross_site_pages_and_rebinding_hosts_cannot_change_anything() {
+    run(async {
+        let state = app_state();
+        state.core.cache.put("get_repo:octo/a", Bytes::from_static(b"{}"), PutOptions::default()).unwrap();
+        let attempts = [
+            // A form a web page posts to 127.0.0.1:8899: no preflight.
+            Request::post("/sfn/invalidate")
+                .header("host", "127.0.0.1:8899")
+                .header("origin", "https://evil.example")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("pattern=&exact=false&admin_token="))
+                .unwrap(),
+            Request::post("/sfn/connect_peer")
+                .header("host", "127.0.0.1:8899")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("multiaddr=%2Fip4%2F1.2.3.4%2Ftcp%2F1%2Fp2p%2F12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN&admin_token="))
+                .unwrap(),
+            // A text/plain fetch() with no-cors: no preflight either.
+            Request::post("/api/cache/invalidate")
+                .header("host", "127.0.0.1:8899")
+                .header("content-type", "text/plain;charset=UTF-8")
+                .body(Body::from(r#"{"all": true}"#))
+                .unwrap(),
+            // DNS rebinding: the page's own name now points at 127.0.0.1.
+            Request::put("/api/cache/entry?key=mine:planted")
+                .header("host", "rebind.example:8899")
+                .header("content-type", "application/json")
+                .body(Body::from("{}"))
+                .unwrap(),
+            Request::post("/api/cache/invalidate")
+                .header("host", "rebind.example:8899")
+                .header("origin", "http://rebind.example:8899")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"all": true}"#))
+                .unwrap(),
+            // JSON, but from another site's page (a preflight we never grant).
+            Request::post("/api/cache/invalidate")
+                .header("host", "127.0.0.1:8899")
+                .header("origin", "https://evil.example")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"all": true}"#))
+                .unwrap(),
+            Request::post("/mcp")
+                .header("host", "rebind.example:8899")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"gh_invalidate_cache","arguments":{}}}"#))
+                .unwrap(),
+        ];
+        for attempt in attempts {
+            let what = format!("{} {} {:?}", attempt.method(), attempt.uri(), attempt.headers().get("host"));
+            let (status, body) = send(router(state.clone()), attempt).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {body}");
+            assert!(body["error"].as_str().is_some_and(|e| e.starts_with("refusing") || e.contains("application/json")), "{body}");
+        }
+        assert_eq!(state.core.cache.len(), 1, "nothing changed");
+        assert!(state.core.cache.peek("mine:planted").is_none());
+        // The dashboard's own page, same origin, JSON: allowed.
+        let own = Request::post("/sfn/invalidate")
+            .header("host", "localhost:8899")
+            .header("origin", "http://localhost:8899")
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"target": "all", "admin_token": ""}"#))
+            .unwrap();
+        let (status, body) = send(router(state.clone()), own).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(state.core.cache.is_empty());
+    })
+}
+
+#[test]
+fn a_configured_admin_token_is_needed_on_loopback_too() {
+    run(async {
+        let state = state_at("127.0.0.1:0", Some("s3cret")).unwrap();
+        let (status, _) = send(router(state.clone()), put("/api/cache/entry?key=mine:x", "{}")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let with = change("PUT", "/api/cache/entry?key=mine:x", "{}").header("authorization", "Bearer s3cret").body(Body::from("{}")).unwrap();
+        assert_eq!(send(router(state.clone()), with).await.0, StatusCode::CREATED);
+        let (status, _) = send(router(state), post("/api/cache/invalidate", r#"{"all": true}"#)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     })
 }

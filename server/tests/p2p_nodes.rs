@@ -6,56 +6,17 @@ mod support;
 
 use std::sync::Arc;
 
-use app::model::{NodeState, PeerStatus};
+use app::model::NodeState;
 use bytes::Bytes;
 use libp2p::identity::Keypair;
 use libp2p::pnet::PreSharedKey;
-use server::cache::entry::{content_id, Entry, Origin};
+use server::cache::entry::{Entry, Origin};
 use server::cache::ttl::SystemClock;
 use server::cache::{Cache, CacheConfig, PutOptions};
-use server::p2p::client::NodeClient;
 use server::p2p::protocol::WireEntry;
 use server::p2p::{start, NodeConfig};
+use support::node::Node;
 use support::wait_for;
-
-struct Node {
-    cache: Arc<Cache>,
-    client: NodeClient,
-    _dir: tempfile::TempDir,
-}
-
-impl Node {
-    fn start(bootstrap: &str, swarm_key: Option<PreSharedKey>) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let config = CacheConfig { dir: Some(dir.path().to_owned()), ..CacheConfig::default() };
-        let cache = Arc::new(Cache::open(config, Arc::new(SystemClock)).unwrap());
-        let client = start(NodeConfig { swarm_key, ..NodeConfig::loopback(bootstrap) }, cache.clone()).unwrap();
-        Node { cache, client, _dir: dir }
-    }
-
-    fn status(&self) -> PeerStatus {
-        self.client.status()
-    }
-
-    /// The address other nodes bootstrap from (waits until it is listening).
-    async fn addr(&self) -> String {
-        wait_for("a listen address", || self.status().listen_addrs.first().cloned()).await
-    }
-
-    async fn wait_peers(&self, count: usize) {
-        wait_for(&format!("{count} peers"), || (self.status().peer_count == count).then_some(())).await
-    }
-
-    /// Until every connected peer is subscribed to announcements (what a
-    /// publish reaches).
-    async fn wait_all_subscribed(&self) {
-        wait_for("every peer subscribed", || {
-            let status = self.status();
-            (status.peer_count > 0 && status.gossip.topic_peers == status.peer_count).then_some(())
-        })
-        .await
-    }
-}
 
 fn json(text: &str) -> Bytes {
     Bytes::from(text.to_owned())
@@ -137,19 +98,10 @@ async fn a_forged_announcement_is_rejected_and_not_stored() {
     a.wait_peers(1).await;
     b.wait_peers(1).await;
     a.wait_all_subscribed().await;
-    let honest = Entry {
-        key: "get_repo:octo/forged".into(),
-        value: json(r#"{"private": false}"#),
-        stored_at_ms: a.cache.now_ms(),
-        ttl_secs: 300,
-        cid: content_id(br#"{"private": false}"#),
-        etag: None,
-        upstream_status: Some(200),
-        origin: Origin::Local,
-    };
-    let mut forged = WireEntry::full(&honest);
+    let honest = Entry::new("get_repo:octo/forged".into(), json(r#"{"private": false}"#), a.cache.now_ms(), 300, None, Some(200));
+    let mut forged = WireEntry::full(&honest, &a.identity);
     forged.body = Some(br#"{"private": true}"#.to_vec()); // same length, other bytes
-    a.client.publish_raw(forged.encode()).await;
+    a.client.publish_raw(forged.encode_announcement()).await;
     wait_for("the rejection to be counted", || (b.status().rejected_from_peers == 1).then_some(())).await;
     assert!(b.cache.peek("get_repo:octo/forged").is_none());
     let a_id = a.status().peer_id.unwrap();

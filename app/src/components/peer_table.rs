@@ -23,9 +23,11 @@ pub enum SortKey {
     Since,
     Sent,
     Received,
+    Trusted,
+    Refused,
 }
 
-const COLUMNS: [(SortKey, &str); 8] = [
+const COLUMNS: [(SortKey, &str); 10] = [
     (SortKey::Id, "Peer ID"),
     (SortKey::Address, "Address"),
     (SortKey::Direction, "Direction"),
@@ -34,6 +36,8 @@ const COLUMNS: [(SortKey, &str); 8] = [
     (SortKey::Since, "Connected since"),
     (SortKey::Sent, "Entries sent"),
     (SortKey::Received, "Entries received"),
+    (SortKey::Trusted, "Trusted"),
+    (SortKey::Refused, "Refused"),
 ];
 
 impl SortKey {
@@ -47,6 +51,8 @@ impl SortKey {
             SortKey::Since => "since",
             SortKey::Sent => "sent",
             SortKey::Received => "received",
+            SortKey::Trusted => "trusted",
+            SortKey::Refused => "refused",
         }
     }
 }
@@ -97,6 +103,8 @@ pub fn sort_peers(peers: &mut [PeerInfo], key: SortKey, descending: bool) {
             SortKey::Since => a.connected_since.cmp(&b.connected_since),
             SortKey::Sent => a.entries_sent.cmp(&b.entries_sent),
             SortKey::Received => a.entries_received.cmp(&b.entries_received),
+            SortKey::Trusted => a.trusted.cmp(&b.trusted),
+            SortKey::Refused => a.refused.cmp(&b.refused),
         };
         if descending {
             order.reverse()
@@ -189,6 +197,10 @@ fn PeerRow(peer: PeerInfo) -> impl IntoView {
             <td class="peer-since">{peer.connected_since}</td>
             <td class="peer-sent num">{peer.entries_sent}</td>
             <td class="peer-received num">{peer.entries_received}</td>
+            <td class="peer-trusted" title="Whether this node takes GitHub answers this peer published">
+                {if peer.trusted { "✓ yes" } else { "no" }}
+            </td>
+            <td class="peer-refused num">{peer.refused}</td>
         </tr>
     }
 }
@@ -209,6 +221,8 @@ mod tests {
             entries_received: 0,
             entries_sent: id.len() as u64,
             gossip_score: None,
+            trusted: false,
+            refused: 0,
         }
     }
 

@@ -17,16 +17,10 @@ use crate::components::filter_box::{non_empty, FilterBox};
 use crate::components::poll::use_polled;
 use crate::components::toast::Toasts;
 use crate::format::entries as entries_words;
+use crate::model::Invalidation;
 
 /// Entries per page.
 pub const PAGE_SIZE: usize = 25;
-
-/// What to invalidate: one key, or every key with a prefix.
-#[derive(Clone, Debug, PartialEq)]
-struct Target {
-    pattern: String,
-    exact: bool,
-}
 
 #[component]
 pub fn CachePage() -> impl IntoView {
@@ -53,10 +47,8 @@ pub fn CachePage() -> impl IntoView {
 
     let toasts = expect_context::<Toasts>();
     let token = expect_context::<AdminToken>();
-    let ask = RwSignal::new(None::<Pending<Target>>);
-    let clear = Action::new(|(target, token): &(Target, String)| {
-        invalidate(target.pattern.clone(), target.exact, token.clone())
-    });
+    let ask = RwSignal::new(None::<Pending<Invalidation>>);
+    let clear = Action::new(|(target, token): &(Invalidation, String)| invalidate(target.clone(), token.clone()));
     Effect::new(move |_| match clear.value().get() {
         Some(Ok(done)) => {
             toasts.ok(format!("Cache cleared: {}", entries_words(done.invalidated)));
@@ -69,14 +61,14 @@ pub fn CachePage() -> impl IntoView {
         Some(Err(error)) => toasts.error(format!("Could not invalidate: {}", failure_words(&error))),
         None => {}
     });
-    let run = move |target: Target| {
+    let run = move |target: Invalidation| {
         clear.dispatch((target, token.value()));
     };
     let ask_one = move |key: String| {
         ask.set(Some(Pending {
             question: format!("Invalidate the entry \"{key}\"?"),
             confirm: "🗑 Invalidate",
-            change: Target { pattern: key, exact: true },
+            change: Invalidation::Key(key),
         }))
     };
     let ask_prefix = move |_| {
@@ -85,12 +77,12 @@ pub fn CachePage() -> impl IntoView {
             .get_untracked()
             .and_then(Result::ok)
             .map_or_else(|| "all matching entries".to_owned(), |page| entries_words(page.total));
-        let question = if pattern.is_empty() {
-            format!("Invalidate every entry in this node's cache ({count})?")
+        let (question, change) = if pattern.is_empty() {
+            (format!("Invalidate every entry in this node's cache ({count})?"), Invalidation::All)
         } else {
-            format!("Invalidate every entry whose key starts with \"{pattern}\" ({count})?")
+            (format!("Invalidate every entry whose key starts with \"{pattern}\" ({count})?"), Invalidation::Prefix(pattern))
         };
-        ask.set(Some(Pending { question, confirm: "🗑 Invalidate", change: Target { pattern, exact: false } }));
+        ask.set(Some(Pending { question, confirm: "🗑 Invalidate", change }));
     };
 
     view! {

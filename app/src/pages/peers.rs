@@ -11,6 +11,7 @@ use crate::components::listen_addrs::ListenAddrs;
 use crate::components::peer_table::{use_peer_view, PeerTable};
 use crate::components::poll::use_polled;
 use crate::format::node_state_badge;
+use crate::model::PeerStatus;
 
 #[component]
 pub fn Peers() -> impl IntoView {
@@ -48,6 +49,17 @@ pub fn Peers() -> impl IntoView {
                 </Transition>
                 <button class="refresh" on:click=move |_| refresh()>"🔄 Refresh Peers"</button>
             </section>
+            <section class="card" aria-labelledby="trust-title">
+                <h2 id="trust-title">"Trust and refusals"</h2>
+                <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>
+                    {move || Suspend::new(async move {
+                        match status.await {
+                            Ok(status) => view! { <Refusals status/> }.into_any(),
+                            Err(error) => failed(error),
+                        }
+                    })}
+                </Transition>
+            </section>
             <section class="card" aria-labelledby="connect-title">
                 <h2 id="connect-title">"Connect to peer"</h2>
                 <AdminTokenField/>
@@ -65,5 +77,27 @@ pub fn Peers() -> impl IntoView {
                 </Transition>
             </section>
         </div>
+    }
+}
+
+/// Whose GitHub answers this node takes, and what it refused from peers, by reason.
+#[component]
+fn Refusals(status: PeerStatus) -> impl IntoView {
+    let trust = if status.enabled { status.trust } else { "— (P2P is off)".to_owned() };
+    let reasons = status.refused_by_reason;
+    view! {
+        <p id="trust-policy">"GitHub answers are taken from: " <strong>{trust}</strong></p>
+        <p id="refused-total">{format!("Refused from peers: {}", status.rejected_from_peers)}</p>
+        {(!reasons.is_empty()).then(|| view! {
+            <table class="data-table" id="refused-by-reason">
+                <thead><tr><th scope="col">"Reason"</th><th scope="col">"Count"</th></tr></thead>
+                <tbody>
+                    {reasons.into_iter().map(|(reason, count)| {
+                        let label = reason.clone();
+                        view! { <tr data-reason=reason><td>{label}</td><td class="num">{count}</td></tr> }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
     }
 }

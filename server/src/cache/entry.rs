@@ -31,6 +31,22 @@ impl Origin {
     }
 }
 
+/// Who published an entry that came from a peer, and their word for it: the
+/// publisher's signature over everything that decides how the entry is served
+/// (see `p2p::protocol::signed_fields`), kept so the entry can be passed on
+/// with it. Entries this node made itself have none: it signs them as it
+/// sends them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The publisher's public key (libp2p's protobuf encoding); its peer id names the publisher.
+    #[serde(with = "serde_bytes")]
+    pub publisher_key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+    /// The TTL the publisher signed; this node may keep the entry for less.
+    pub signed_ttl_secs: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub key: String,
@@ -42,9 +58,32 @@ pub struct Entry {
     pub etag: Option<String>,
     pub upstream_status: Option<u16>,
     pub origin: Origin,
+    /// Set on entries from peers.
+    pub provenance: Option<Provenance>,
 }
 
 impl Entry {
+    /// A local entry of `value` (its CID computed here).
+    pub fn new(key: String, value: Bytes, stored_at_ms: u64, ttl_secs: u64, etag: Option<String>, upstream_status: Option<u16>) -> Entry {
+        Entry {
+            key,
+            cid: content_id(&value),
+            value,
+            stored_at_ms,
+            ttl_secs,
+            etag,
+            upstream_status,
+            origin: Origin::Local,
+            provenance: None,
+        }
+    }
+
+    /// The TTL its publisher gave it (what its signature and a sealed body's
+    /// binding speak of), which may be longer than what this node keeps.
+    pub fn signed_ttl_secs(&self) -> u64 {
+        self.provenance.as_ref().map_or(self.ttl_secs, |p| p.signed_ttl_secs)
+    }
+
     pub fn expires_at_ms(&self) -> u64 {
         self.stored_at_ms.saturating_add(self.ttl_secs.saturating_mul(1000))
     }
@@ -101,16 +140,7 @@ mod tests {
 
     #[test]
     fn freshness_ends_exactly_at_the_ttl() {
-        let entry = Entry {
-            key: "k".into(),
-            value: Bytes::from_static(b"{}"),
-            stored_at_ms: 1_000,
-            ttl_secs: 2,
-            cid: content_id(b"{}"),
-            etag: None,
-            upstream_status: None,
-            origin: Origin::Local,
-        };
+        let entry = Entry::new("k".into(), Bytes::from_static(b"{}"), 1_000, 2, None, None);
         assert!(entry.is_fresh(2_999));
         assert!(!entry.is_fresh(3_000));
         assert_eq!(entry.size(), 3);

@@ -30,6 +30,21 @@ pub fn validate_key(key: &str) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// The GitHub proxy's namespace: keys that start with it are GitHub's answers,
+/// written only by the proxy from an upstream response.
+pub const GITHUB_NAMESPACE: &str = "github:";
+
+/// Whether `key` holds a GitHub answer (see [`GITHUB_NAMESPACE`]).
+pub fn is_github_key(key: &str) -> bool {
+    key.starts_with(GITHUB_NAMESPACE)
+}
+
+/// The API path of a GitHub answer's key (`github:GET:/repos/o/r?…:accept=…`
+/// → `/repos/o/r?…:accept=…`, whose path part ends at `?` or `:`).
+pub fn github_path(key: &str) -> Option<&str> {
+    key.strip_prefix(GITHUB_NAMESPACE)?.split_once(':').map(|(_, path)| path)
+}
+
 /// The operation a key belongs to: everything before the first `:`.
 pub fn operation_of(key: &str) -> &str {
     key.split(':').next().unwrap_or(key)

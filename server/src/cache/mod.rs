@@ -24,7 +24,7 @@ use bytes::Bytes;
 use lru::LruCache;
 use tokio::sync::broadcast;
 
-use self::entry::{content_id, Entry, Origin};
+use self::entry::{Entry, Origin};
 use self::key::{operation_of, validate_key, KeyError};
 use self::stats::{CounterSnapshot, Counters, Lookup};
 use self::store::{Store, StoreError};
@@ -289,16 +289,11 @@ impl Cache {
         // A value may be a slice of a larger buffer (or a `Vec` with spare
         // capacity); copying it makes the bytes held equal the bytes counted.
         let value = Bytes::copy_from_slice(&value);
-        let entry = Entry {
-            key: key.to_owned(),
-            cid: content_id(&value),
-            value,
-            stored_at_ms: self.clock.now_ms(),
-            ttl_secs: options.ttl_secs.unwrap_or_else(|| self.default_ttl_for(key)),
-            etag: options.etag,
-            upstream_status: options.upstream_status,
-            origin: options.origin.unwrap_or(Origin::Local),
-        };
+        let ttl_secs = options.ttl_secs.unwrap_or_else(|| self.default_ttl_for(key));
+        let mut entry = Entry::new(key.to_owned(), value, self.clock.now_ms(), ttl_secs, options.etag, options.upstream_status);
+        if let Some(origin) = options.origin {
+            entry.origin = origin;
+        }
         self.insert(entry)
     }
 
@@ -362,6 +357,11 @@ impl Cache {
     /// Drops one key; true when it was there.
     pub fn invalidate(&self, key: &str) -> Result<bool, CacheError> {
         Ok(self.remove_where(|k, _| k == key)? == 1)
+    }
+
+    /// Drops `key` if it still holds the content `cid` (not a newer copy).
+    pub fn invalidate_if(&self, key: &str, cid: &str) -> Result<bool, CacheError> {
+        Ok(self.remove_where(|k, entry| k == key && entry.cid == cid)? == 1)
     }
 
     /// Drops every key starting with `prefix`; how many there were.

@@ -157,19 +157,12 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::cache::entry::{content_id, Origin};
+    use crate::cache::entry::Origin;
 
     fn entry(key: &str, value: &'static [u8]) -> Entry {
-        Entry {
-            key: key.into(),
-            value: Bytes::from_static(value),
-            stored_at_ms: 1,
-            ttl_secs: 60,
-            cid: content_id(value),
-            etag: Some("\"abc\"".into()),
-            upstream_status: Some(200),
-            origin: Origin::Peer("12D3KooW".into()),
-        }
+        let mut entry = Entry::new(key.into(), Bytes::from_static(value), 1, 60, Some("\"abc\"".into()), Some(200));
+        entry.origin = Origin::Peer("12D3KooW".into());
+        entry
     }
 
     #[test]

@@ -57,9 +57,54 @@ pub fn family_ttl_secs(operation: &str) -> Option<u64> {
         .map(|(_, ttl)| *ttl)
 }
 
+/// The longest any entry lives: a local put may not ask for more, and an
+/// entry from a peer that asks for more gets this.
+pub const MAX_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// A GitHub path's family: its name in the call log, and what picks its TTL
+/// (see [`family_ttl_secs`]).
+pub fn path_family(path: &str) -> &'static str {
+    let path = path.split(['?', ':']).next().unwrap_or(path);
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["repos", _, _, "actions", "runners", ..] => "repos.actions.runners",
+        ["repos", _, _, "actions", "runs", ..] => "repos.actions.runs",
+        ["repos", _, _, "actions", ..] => "repos.actions",
+        ["repos", _, _, "issues", ..] => "repos.issues",
+        ["repos", _, _, "pulls", ..] => "repos.pulls",
+        ["repos", ..] => "repos",
+        ["graphql"] => "graphql",
+        ["user", ..] => "user",
+        ["orgs", ..] => "orgs",
+        ["users", ..] => "users",
+        ["search", ..] => "search",
+        ["rate_limit"] => "rate_limit",
+        _ => "other",
+    }
+}
+
+/// The longest TTL an entry under `key` may have: for a GitHub answer its
+/// path family's TTL (`default_ttl_secs` outside the families), for anything
+/// else [`MAX_TTL_SECS`]. What a peer claims beyond it is cut to it.
+pub fn max_ttl_for(key: &str, default_ttl_secs: u64) -> u64 {
+    match crate::cache::key::github_path(key) {
+        Some(path) => family_ttl_secs(path_family(path)).unwrap_or(default_ttl_secs).min(MAX_TTL_SECS),
+        None => MAX_TTL_SECS,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ttls_are_capped_by_the_path_family_and_the_global_maximum() {
+        assert_eq!(max_ttl_for("github:GET:/repos/o/r/actions/runs:accept=:scope=anonymous", 300), 60);
+        assert_eq!(max_ttl_for("github:GET:/repos/o/r?per_page=5:accept=:scope=anonymous", 900), 300);
+        assert_eq!(max_ttl_for("github:GET:/users/octocat:accept=:scope=anonymous", 900), 900);
+        assert_eq!(max_ttl_for("github:GET:/users/octocat:accept=:scope=anonymous", u64::MAX), MAX_TTL_SECS);
+        assert_eq!(max_ttl_for("get_repo:octo/a", 300), MAX_TTL_SECS);
+    }
 
     #[test]
     fn families_get_their_ttls() {

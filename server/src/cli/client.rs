@@ -2,7 +2,7 @@
 //! typed with the API's own models, one-line errors. `peercache mcp` (stdio)
 //! uses the same client for its tools.
 
-use app::model::{CacheStats, Dialing, EntryView, Invalidated, PeerStatus, Stored};
+use app::model::{CacheStats, Dialing, EntryView, Invalidated, Invalidation, PeerStatus, Stored};
 use async_trait::async_trait;
 use axum::http::Method;
 use serde::de::DeserializeOwned;
@@ -83,9 +83,18 @@ impl PeercacheApi for Client {
         self.call(Method::PUT, "/api/cache/entry", &query, Some(value)).await
     }
 
-    async fn invalidate(&self, pattern: &str) -> Result<Invalidated, ApiFailure> {
-        let body = serde_json::json!({"pattern": pattern}).to_string().into_bytes();
-        self.call(Method::POST, "/api/cache/invalidate", &[], Some(body)).await
+    async fn invalidate(&self, target: Invalidation) -> Result<Invalidated, ApiFailure> {
+        match target {
+            Invalidation::Key(key) => self.call(Method::DELETE, "/api/cache/entry", &[("key", &key)], None).await,
+            Invalidation::Prefix(prefix) => {
+                let body = serde_json::json!({"pattern": prefix}).to_string().into_bytes();
+                self.call(Method::POST, "/api/cache/invalidate", &[], Some(body)).await
+            }
+            Invalidation::All => {
+                let body = serde_json::json!({"all": true}).to_string().into_bytes();
+                self.call(Method::POST, "/api/cache/invalidate", &[], Some(body)).await
+            }
+        }
     }
 
     async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure> {

@@ -11,6 +11,8 @@ use anyhow::{anyhow, Context};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use app::model::Invalidation;
+
 use self::client::Client;
 use crate::config::{default_cache_dir, ServeConfig};
 use crate::mcp::api::PeercacheApi;
@@ -79,9 +81,13 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
-    /// Drop every cached entry whose key starts with PREFIX ("" drops all).
+    /// Drop every cached entry whose key starts with PREFIX, or with --all every entry.
     Invalidate {
-        prefix: String,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        prefix: Option<String>,
+        /// Drop every entry of the cache.
+        #[arg(long)]
+        all: bool,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -217,8 +223,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("stored {} ({} bytes, cid {}, ttl {} s)", stored.key, stored.size, stored.cid, stored.ttl_secs);
             Ok(())
         }
-        Some(Command::Invalidate { prefix, server }) => {
-            let done = server.client()?.invalidate(&prefix).await.map_err(failed)?;
+        Some(Command::Invalidate { prefix, all, server }) => {
+            let target = if all { Invalidation::All } else { Invalidation::Prefix(prefix.unwrap_or_default()) };
+            let done = server.client()?.invalidate(target).await.map_err(failed)?;
             println!("invalidated {} entries", done.invalidated);
             Ok(())
         }

@@ -15,15 +15,17 @@ use std::time::Duration;
 use anyhow::bail;
 use app::api::{Backend, Failure, Pending};
 use app::model::{
-    bytes_to_mb, hit_rate, CacheStats, EntryPage, EntryView, ErrorKind, History, Invalidated, NodeInfo, PeerStatus,
-    ProxyStats, Sample, Stored,
+    bytes_to_mb, hit_rate, CacheStats, EntryPage, EntryView, ErrorKind, History, Invalidated, Invalidation, NodeInfo,
+    PeerStatus, ProxyStats, Sample, Stored,
 };
 use bytes::Bytes;
 use prometheus_client::registry::Registry;
 
 use self::error::CoreError;
 use self::history::SampleRing;
+use crate::cache::key::{is_github_key, GITHUB_NAMESPACE};
 use crate::cache::store::StoreError;
+use crate::cache::ttl::MAX_TTL_SECS;
 use crate::cache::ttl::Clock;
 use crate::cache::{Cache, PeerSource, PutOptions};
 use crate::config::ServeConfig;
@@ -123,8 +125,18 @@ impl Core {
         Ok(entry.view(self.cache.now_ms()))
     }
 
-    /// Stores a JSON value under `key` through the generic cache API.
+    /// Stores a JSON value under `key` through the generic cache API. GitHub
+    /// answers are not written here: only the proxy writes them, from GitHub.
     pub async fn put_entry(&self, key: String, value: Bytes, ttl_secs: Option<u64>) -> Result<Stored, CoreError> {
+        if is_github_key(&key) {
+            return Err(CoreError::forbidden(format!(
+                "keys under {GITHUB_NAMESPACE:?} are GitHub's answers: only the proxy writes them, from GitHub's \
+                 response, so nobody can plant an answer the fleet would serve; use another prefix for your own data"
+            )));
+        }
+        if ttl_secs.is_some_and(|ttl| ttl > MAX_TTL_SECS) {
+            return Err(CoreError::invalid(format!("ttl must be at most {MAX_TTL_SECS} s (a week)")));
+        }
         if value.len() > self.max_body {
             return Err(CoreError::too_large(format!("the body is larger than the {} byte limit", self.max_body)));
         }
@@ -133,12 +145,20 @@ impl Core {
         Ok(Stored { key: entry.key.clone(), cid: entry.cid.clone(), size: entry.value.len(), ttl_secs: entry.ttl_secs })
     }
 
-    /// Removes one key (`exact`) or every key starting with `pattern`.
-    pub async fn invalidate_entries(&self, pattern: String, exact: bool) -> Result<Invalidated, CoreError> {
-        let target = pattern.clone();
+    /// Removes one key, every key with a prefix, or everything — the last
+    /// only when asked for by name (an empty key or prefix is refused).
+    pub async fn invalidate(&self, target: Invalidation) -> Result<Invalidated, CoreError> {
+        if matches!(&target, Invalidation::Key(p) | Invalidation::Prefix(p) if p.is_empty()) {
+            return Err(CoreError::invalid("an empty key or prefix: to drop every entry, ask for all of them"));
+        }
+        let pattern = target.pattern().to_owned();
         let invalidated = self
             .cache
-            .write(move |cache| if exact { cache.invalidate(&target).map(usize::from) } else { cache.invalidate_prefix(&target) })
+            .write(move |cache| match &target {
+                Invalidation::Key(key) => cache.invalidate(key).map(usize::from),
+                Invalidation::Prefix(prefix) => cache.invalidate_prefix(prefix),
+                Invalidation::All => cache.invalidate_prefix(""),
+            })
             .await?;
         Ok(Invalidated { invalidated, pattern })
     }
@@ -190,6 +210,7 @@ fn start_node(config: &ServeConfig, cache: Arc<Cache>, metrics: libp2p::metrics:
     let swarm_key = config.swarm_key.as_deref().map(read_swarm_key).transpose()?;
     p2p::start(
         NodeConfig {
+            trusted_peers: p2p::parse_trusted_peers(&config.trusted_peers)?,
             identity: load_or_create_identity(&config.cache_dir())?,
             listen_host: config.p2p_host,
             port: config.p2p_port,
@@ -270,11 +291,11 @@ impl Backend for Core {
             .map_err(|e| CoreError::new(ErrorKind::Internal, e.to_string()).into())
     }
 
-    fn invalidate(&self, pattern: String, exact: bool, admin_token: String) -> Pending<Invalidated> {
+    fn invalidate(&self, target: Invalidation, admin_token: String) -> Pending<Invalidated> {
         let core = self.clone();
         Box::pin(async move {
             core.authorize(&admin_token)?;
-            Ok(core.invalidate_entries(pattern, exact).await?)
+            Ok(core.invalidate(target).await?)
         })
     }
 
@@ -293,6 +314,7 @@ impl Backend for Core {
             modes: self.github.counters.modes(),
             calls_saved_last_hour: self.github.counters.saved_last_hour(now),
             rate_limits: self.github.limits.snapshot(now),
+            seal_mismatches: self.github.counters.seal_mismatches.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 }

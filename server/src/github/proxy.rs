@@ -25,14 +25,15 @@ use lru::LruCache;
 use crate::cache::entry::{Entry, Origin};
 use crate::cache::key::validate_key;
 use crate::cache::stats::Lookup;
-use crate::cache::ttl::family_ttl_secs;
-use crate::cache::{Cache, PutOptions};
+use crate::cache::ttl::{family_ttl_secs, path_family};
+use crate::cache::Cache;
 use crate::github::error::ProxyError;
 use crate::github::ratelimit::{is_rate_limited, RateLimits};
 use crate::github::scope::{Scope, Scopes};
 use crate::github::single_flight::{Role, SingleFlight};
 use crate::github::stats::{Mode, ProxyCounters};
-use crate::github::stored::Decoded;
+use crate::github::stored::{Binding, Decoded, HOP_BY_HOP};
+use crate::p2p::protocol::Rejection;
 use crate::p2p::client::NodeClient;
 use crate::AGENT;
 
@@ -201,13 +202,13 @@ impl GithubProxy {
 
     async fn cached(&self, call: &Call<'_>) -> Answer {
         if let Some(entry) = self.cache.fresh(&call.key) {
-            if let Some(decoded) = self.decoded(&entry, &call.scope) {
+            if let Some(decoded) = self.open(&entry, &call.scope).await {
                 let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
                 return Answer::Body(mode, decoded);
             }
         }
         if let Some(refusal) = self.limits.blocked(&call.scope.id, self.cache.now_ms()) {
-            return match self.stale(call) {
+            return match self.stale(call).await {
                 Some(stale) => Answer::Body(Mode::Stale, stale),
                 None => Answer::Body(Mode::Miss, refusal),
             };
@@ -243,14 +244,18 @@ impl GithubProxy {
     async fn fetch(&self, call: &Call<'_>) -> Answer {
         if let Some(peers) = &self.peers {
             if let Some(entry) = self.cache.fetch_from_peers(&call.key, peers).await {
-                if let Some(decoded) = self.decoded(&entry, &call.scope) {
+                if let Some(decoded) = self.open(&entry, &call.scope).await {
                     return Answer::Body(Mode::PeerHit, decoded);
                 }
             }
         }
-        let stale = self.cache.get_stale(&call.key);
+        // Revalidated only with what we can serve: an entry that opens.
+        let stale = match self.cache.get_stale(&call.key) {
+            Some(entry) => self.open(&entry, &call.scope).await.map(|decoded| (entry, decoded)),
+            None => None,
+        };
         let mut request = self.client.get(self.url(call)).headers(forwarded(&call.parts.headers));
-        if let Some(etag) = stale.as_ref().and_then(|e| e.etag.clone()) {
+        if let Some(etag) = stale.as_ref().and_then(|(entry, _)| entry.etag.clone()) {
             request = request.header(IF_NONE_MATCH, etag);
         }
         let upstream = match self.send(request, call).await {
@@ -262,10 +267,10 @@ impl GithubProxy {
         let now = self.cache.now_ms();
 
         if status == StatusCode::NOT_MODIFIED {
-            if let Some((stale, decoded)) = stale.as_ref().and_then(|s| Some((s, self.decoded(s, &call.scope)?))) {
-                let mut refreshed = Entry::clone(stale);
-                refreshed.stored_at_ms = now;
-                refreshed.ttl_secs = self.ttl(&call.path, &headers);
+            if let Some((stale, decoded)) = stale {
+                // Sealed anew: the seal is bound to the stored time and TTL.
+                let ttl = self.ttl(&call.path, &headers);
+                let refreshed = self.entry(call, &decoded, now, ttl, stale.etag.clone());
                 if let Err(error) = self.cache.write(move |cache| cache.insert(refreshed)).await {
                     tracing::warn!(%error, "could not refresh a cached GitHub response");
                 }
@@ -281,22 +286,17 @@ impl GithubProxy {
         if is_rate_limited(status, &headers, &decoded.body) {
             tracing::warn!(scope = call.scope.id, %status, "GitHub rate-limited this token scope; backing off");
             self.limits.block(&call.scope.id, &headers, decoded.clone(), now);
-            return match self.stale(call) {
+            return match self.stale(call).await {
                 Some(stale) => Answer::Body(Mode::Stale, stale),
                 None => Answer::Body(Mode::Miss, decoded),
             };
         }
         if status == StatusCode::OK {
-            let options = PutOptions {
-                ttl_secs: Some(self.ttl(&call.path, &headers)),
-                etag: header(&headers, &axum::http::header::ETAG).map(str::to_owned),
-                upstream_status: Some(status.as_u16()),
-                ..PutOptions::default()
-            };
             // Stored before the answer leaves, so whoever asks next (here or at
             // a peer) finds it. A failure only costs the caching, never the answer.
-            let (key, value) = (call.key.clone(), Bytes::from(decoded.encode(&call.scope)));
-            if let Err(error) = self.cache.write(move |cache| cache.put(&key, value, options)).await {
+            let etag = header(&headers, &axum::http::header::ETAG).map(str::to_owned);
+            let entry = self.entry(call, &decoded, now, self.ttl(&call.path, &headers), etag);
+            if let Err(error) = self.cache.write(move |cache| cache.insert(entry)).await {
                 tracing::warn!(%error, "could not cache a GitHub response");
             }
         }
@@ -342,7 +342,7 @@ impl GithubProxy {
         };
         let mut response = Response::builder().status(upstream.status());
         for (name, value) in upstream.headers() {
-            if !is_hop_by_hop(name) {
+            if !HOP_BY_HOP.contains(&name.as_str()) {
                 response = response.header(name, value);
             }
         }
@@ -384,13 +384,38 @@ impl GithubProxy {
         }
     }
 
+    /// The entry that stores `decoded` for `call`, sealed for its scope and
+    /// bound to its key, time, TTL and ETag.
+    fn entry(&self, call: &Call<'_>, decoded: &Decoded, now: u64, ttl_secs: u64, etag: Option<String>) -> Entry {
+        let binding = Binding { key: &call.key, stored_at_ms: now, ttl_secs, etag: etag.as_deref() };
+        let value = Bytes::from(decoded.encode(&call.scope, &binding));
+        Entry::new(call.key.clone(), value, now, ttl_secs, etag, Some(decoded.status.as_u16()))
+    }
+
+    /// The decoded form of a stored entry. A sealed entry that does not open
+    /// under its own key, time and TTL was moved or replayed: it is dropped,
+    /// and counted against the peer it came from.
+    async fn open(&self, entry: &Entry, scope: &Scope) -> Option<Arc<Decoded>> {
+        if let Some(decoded) = self.decoded(entry, scope) {
+            return Some(decoded);
+        }
+        self.refuse(entry).await;
+        None
+    }
+
     /// The decoded form of a stored entry, kept ready for the next hit.
     fn decoded(&self, entry: &Entry, scope: &Scope) -> Option<Arc<Decoded>> {
-        let id = format!("{}:{}", entry.cid, scope.id);
+        let id = format!("{}:{}:{}", entry.key, entry.cid, scope.id);
         if let Some(ready) = self.ready.lock().expect("ready lock").lru.get(&id) {
             return Some(ready.clone());
         }
-        let decoded = Arc::new(Decoded::decode(&entry.value, scope)?);
+        let binding = Binding {
+            key: &entry.key,
+            stored_at_ms: entry.stored_at_ms,
+            ttl_secs: entry.signed_ttl_secs(),
+            etag: entry.etag.as_deref(),
+        };
+        let decoded = Arc::new(Decoded::decode(&entry.value, scope, &binding)?);
         let mut ready = self.ready.lock().expect("ready lock");
         ready.bytes += decoded.body.len();
         if let Some(old) = ready.lru.put(id, decoded.clone()) {
@@ -403,8 +428,22 @@ impl GithubProxy {
         Some(decoded)
     }
 
-    fn stale(&self, call: &Call<'_>) -> Option<Arc<Decoded>> {
-        self.decoded(&*self.cache.get_stale(&call.key)?, &call.scope)
+    /// An entry under a scope's key that its scope cannot open.
+    async fn refuse(&self, entry: &Entry) {
+        tracing::warn!(key = entry.key, origin = %entry.origin.label(), "a cached GitHub answer does not open under its key; dropped");
+        self.counters.seal_mismatch();
+        if let (Origin::Peer(peer), Some(node)) = (&entry.origin, &self.peers) {
+            node.report(peer.clone(), Rejection::SealMismatch);
+        }
+        let (key, cid) = (entry.key.clone(), entry.cid.clone());
+        if let Err(error) = self.cache.write(move |cache| cache.invalidate_if(&key, &cid)).await {
+            tracing::warn!(%error, "could not drop a cached answer that does not open");
+        }
+    }
+
+    async fn stale(&self, call: &Call<'_>) -> Option<Arc<Decoded>> {
+        let entry = self.cache.get_stale(&call.key)?;
+        self.open(&entry, &call.scope).await
     }
 }
 
@@ -462,7 +501,7 @@ async fn read_limited(upstream: reqwest::Response, limit: usize) -> Result<Bytes
     let prefix = futures::stream::iter([Ok::<Bytes, reqwest::Error>(Bytes::from(read))]);
     let mut response = Response::builder().status(status);
     for (name, value) in &headers {
-        if !is_hop_by_hop(name) {
+        if !HOP_BY_HOP.contains(&name.as_str()) {
             response = response.header(name, value);
         }
     }
@@ -487,9 +526,6 @@ fn forwarded(incoming: &HeaderMap) -> HeaderMap {
     headers
 }
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(name.as_str(), "connection" | "keep-alive" | "transfer-encoding" | "te" | "trailer" | "upgrade" | "proxy-connection")
-}
 
 /// The query with its parameters sorted, so `?a=1&b=2` and `?b=2&a=1` share an entry.
 pub fn sorted_query(query: Option<&str>) -> String {
@@ -516,26 +552,6 @@ pub fn invalidation_prefixes(path: &str) -> Vec<String> {
     vec![format!("{base}/"), format!("{base}?"), format!("{base}:")]
 }
 
-/// A path's family: its name in the call log, and what picks its TTL (see
-/// `cache::ttl::family_ttl_secs`).
-pub fn path_family(path: &str) -> &'static str {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["repos", _, _, "actions", "runners", ..] => "repos.actions.runners",
-        ["repos", _, _, "actions", "runs", ..] => "repos.actions.runs",
-        ["repos", _, _, "actions", ..] => "repos.actions",
-        ["repos", _, _, "issues", ..] => "repos.issues",
-        ["repos", _, _, "pulls", ..] => "repos.pulls",
-        ["repos", ..] => "repos",
-        ["graphql"] => "graphql",
-        ["user", ..] => "user",
-        ["orgs", ..] => "orgs",
-        ["users", ..] => "users",
-        ["search", ..] => "search",
-        ["rate_limit"] => "rate_limit",
-        _ => "other",
-    }
-}
 
 /// `max-age=N` of a Cache-Control value.
 fn max_age(cache_control: &str) -> Option<u64> {

@@ -7,7 +7,7 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -69,25 +69,30 @@ impl Scope {
         self.key.is_none()
     }
 
-    /// Seals `plaintext` (nonce ‖ ciphertext, base64); anonymous data is not sealed.
-    pub fn seal(&self, plaintext: &[u8]) -> Option<String> {
+    /// Seals `plaintext` bound to `binding` (associated data: it must be
+    /// given again to open); nonce ‖ ciphertext, base64. Anonymous data is
+    /// not sealed.
+    pub fn seal(&self, plaintext: &[u8], binding: &[u8]) -> Option<String> {
         let key = self.key?;
         let cipher = ChaCha20Poly1305::new(Key::from_slice(&key));
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         let mut sealed = nonce.to_vec();
-        sealed.extend(cipher.encrypt(&nonce, plaintext).expect("encrypting in memory cannot fail"));
+        let payload = Payload { msg: plaintext, aad: binding };
+        sealed.extend(cipher.encrypt(&nonce, payload).expect("encrypting in memory cannot fail"));
         Some(BASE64.encode(sealed))
     }
 
-    /// Opens what `seal` made; `None` for a wrong key or tampered data.
-    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+    /// Opens what `seal` made under the same `binding`; `None` for a wrong
+    /// key, another binding, or tampered data.
+    pub fn open(&self, sealed: &str, binding: &[u8]) -> Option<Vec<u8>> {
         let key = self.key?;
         let bytes = BASE64.decode(sealed).ok()?;
         if bytes.len() < 12 {
             return None;
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        ChaCha20Poly1305::new(Key::from_slice(&key)).decrypt(Nonce::from_slice(nonce), ciphertext).ok()
+        let payload = Payload { msg: ciphertext, aad: binding };
+        ChaCha20Poly1305::new(Key::from_slice(&key)).decrypt(Nonce::from_slice(nonce), payload).ok()
     }
 }
 
@@ -112,13 +117,14 @@ mod tests {
     fn a_sealed_body_opens_only_with_the_same_token() {
         let scopes = Scopes::new(None, Some("/key/swarm/psk/1.0.0/\n/base16/\n00"));
         let mine = scopes.scope_of(Some("Bearer mine"));
-        let sealed = mine.seal(br#"{"private": true}"#).unwrap();
+        let sealed = mine.seal(br#"{"private": true}"#, b"key-1").unwrap();
         assert!(!sealed.contains("private"));
-        assert_eq!(scopes.scope_of(Some("Bearer mine")).open(&sealed).unwrap(), br#"{"private": true}"#);
-        assert!(scopes.scope_of(Some("Bearer yours")).open(&sealed).is_none());
-        assert!(scopes.scope_of(None).open(&sealed).is_none());
+        assert_eq!(scopes.scope_of(Some("Bearer mine")).open(&sealed, b"key-1").unwrap(), br#"{"private": true}"#);
+        assert!(scopes.scope_of(Some("Bearer yours")).open(&sealed, b"key-1").is_none());
+        assert!(scopes.scope_of(None).open(&sealed, b"key-1").is_none());
+        assert!(mine.open(&sealed, b"key-2").is_none(), "bound to what it was sealed with");
         let mut tampered = BASE64.decode(&sealed).unwrap();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(mine.open(&BASE64.encode(tampered)).is_none());
+        assert!(mine.open(&BASE64.encode(tampered), b"key-1").is_none());
     }
 }

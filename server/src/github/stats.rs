@@ -57,6 +57,8 @@ const MINUTES: usize = 60;
 
 pub struct ProxyCounters {
     modes: [AtomicU64; 7],
+    /// Sealed entries that did not open under their own key, time and TTL.
+    pub seal_mismatches: AtomicU64,
     /// (minute since epoch, calls saved in it), one slot per minute of the hour.
     saved: Mutex<[(u64, u64); MINUTES]>,
 }
@@ -65,6 +67,7 @@ impl Default for ProxyCounters {
     fn default() -> Self {
         ProxyCounters {
             modes: Default::default(),
+            seal_mismatches: AtomicU64::new(0),
             saved: Mutex::new([(0, 0); MINUTES]),
         }
     }
@@ -83,6 +86,10 @@ impl ProxyCounters {
             }
             slot.1 += 1;
         }
+    }
+
+    pub fn seal_mismatch(&self) {
+        self.seal_mismatches.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn modes(&self) -> BTreeMap<String, u64> {

@@ -1,7 +1,9 @@
 //! How a GitHub response lives in the cache: a JSON envelope (the cache holds
 //! JSON) with the status, the headers worth replaying and the body — inline
 //! when it is JSON, base64 otherwise — and, for a token's scope, all of that
-//! sealed so that only the same token opens it.
+//! sealed so that only the same token opens it, bound to the entry's key,
+//! stored time, TTL and ETag: a seal moved to another key, or replayed with
+//! another time, does not open.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -15,6 +17,27 @@ use crate::github::scope::Scope;
 /// Response headers kept with a cached body and replayed on hits.
 pub const KEPT_HEADERS: &[&str] =
     &["content-type", "etag", "last-modified", "link", "x-github-media-type", "x-oauth-scopes", "x-accepted-oauth-scopes"];
+
+/// Headers about one connection, never passed on.
+pub const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "proxy-authenticate", "proxy-authorization"];
+
+/// What a sealed envelope is bound to (its AEAD associated data).
+pub struct Binding<'a> {
+    pub key: &'a str,
+    pub stored_at_ms: u64,
+    pub ttl_secs: u64,
+    pub etag: Option<&'a str>,
+}
+
+impl Binding<'_> {
+    fn bytes(&self) -> Vec<u8> {
+        let mut bytes = b"peercache/seal/v1\0".to_vec();
+        let fields = (self.key, self.stored_at_ms, self.ttl_secs, self.etag);
+        bytes.extend(postcard::to_allocvec(&fields).expect("the binding always encodes"));
+        bytes
+    }
+}
 
 /// A response ready to send: what a hit serves.
 #[derive(Clone, Debug)]
@@ -40,19 +63,19 @@ struct Sealed {
 }
 
 impl Decoded {
-    /// Keeps the replayable headers of an upstream response.
+    /// An upstream response as it came (hop-by-hop headers aside); what is
+    /// stored of it keeps only [`KEPT_HEADERS`].
     pub fn new(status: StatusCode, upstream: &HeaderMap, body: Bytes) -> Decoded {
-        let mut headers = HeaderMap::new();
-        for name in KEPT_HEADERS {
-            if let Some(value) = upstream.get(*name) {
-                headers.insert(HeaderName::from_static(name), value.clone());
-            }
+        let mut headers = upstream.clone();
+        for name in HOP_BY_HOP {
+            headers.remove(*name);
         }
         Decoded { status, headers, body }
     }
 
-    /// The envelope stored under the scope: sealed unless anonymous.
-    pub fn encode(&self, scope: &Scope) -> Vec<u8> {
+    /// The envelope stored under the scope: sealed (bound to `binding`)
+    /// unless anonymous.
+    pub fn encode(&self, scope: &Scope, binding: &Binding<'_>) -> Vec<u8> {
         let text = std::str::from_utf8(&self.body).ok();
         let json = text.and_then(|t| serde_json::from_str::<&RawValue>(t).ok());
         let plain = Plain {
@@ -60,33 +83,38 @@ impl Decoded {
             headers: self
                 .headers
                 .iter()
+                .filter(|(k, _)| KEPT_HEADERS.contains(&k.as_str()))
                 .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                 .collect(),
             json,
             body_b64: json.is_none().then(|| BASE64.encode(&self.body)),
         };
         let plain = serde_json::to_vec(&plain).expect("an envelope always serializes");
-        match scope.seal(&plain) {
+        match scope.seal(&plain, &binding.bytes()) {
             Some(sealed) => serde_json::to_vec(&Sealed { sealed }).expect("a sealed envelope always serializes"),
             None => plain,
         }
     }
 
     /// Reads an envelope back; `None` when it is not one, or is sealed for
-    /// another scope.
-    pub fn decode(stored: &[u8], scope: &Scope) -> Option<Decoded> {
+    /// another scope or bound to something else. Only [`KEPT_HEADERS`] are
+    /// replayed, whatever the envelope holds.
+    pub fn decode(stored: &[u8], scope: &Scope, binding: &Binding<'_>) -> Option<Decoded> {
         let opened;
         let plain_bytes = if scope.is_anonymous() {
             stored
         } else {
             let sealed: Sealed = serde_json::from_slice(stored).ok()?;
-            opened = scope.open(&sealed.sealed)?;
+            opened = scope.open(&sealed.sealed, &binding.bytes())?;
             &opened[..]
         };
         let plain: Plain<'_> = serde_json::from_slice(plain_bytes).ok()?;
         let mut headers = HeaderMap::new();
         for (name, value) in plain.headers {
-            headers.insert(HeaderName::try_from(name).ok()?, HeaderValue::try_from(value).ok()?);
+            let name = HeaderName::try_from(name).ok()?;
+            if KEPT_HEADERS.contains(&name.as_str()) {
+                headers.insert(name, HeaderValue::try_from(value).ok()?);
+            }
         }
         let body = match (plain.json, plain.body_b64) {
             (Some(json), _) => Bytes::copy_from_slice(json.get().as_bytes()),
@@ -110,15 +138,18 @@ mod tests {
         headers
     }
 
+    const BINDING: Binding<'static> = Binding { key: "github:GET:/repos/o/r", stored_at_ms: 1, ttl_secs: 60, etag: Some("W/\"abc\"") };
+
     #[test]
     fn anonymous_json_is_stored_readably_and_round_trips() {
         let scope = Scopes::new(None, None).scope_of(None);
         let decoded = Decoded::new(StatusCode::OK, &upstream_headers(), Bytes::from_static(br#"{"id":1,"name":"x"}"#));
-        let stored = decoded.encode(&scope);
+        assert_eq!(decoded.headers["x-ratelimit-remaining"], "4999", "a live answer keeps every header");
+        let stored = decoded.encode(&scope, &BINDING);
         let text = String::from_utf8(stored.clone()).unwrap();
         assert!(text.contains(r#""json":{"id":1,"name":"x"}"#), "{text}");
         assert!(!text.contains("x-ratelimit"), "volatile headers are not kept");
-        let back = Decoded::decode(&stored, &scope).unwrap();
+        let back = Decoded::decode(&stored, &scope, &BINDING).unwrap();
         assert_eq!(back.body, decoded.body);
         assert_eq!(back.headers.get("etag").unwrap(), "W/\"abc\"");
     }
@@ -128,19 +159,35 @@ mod tests {
         let scopes = Scopes::new(Some("g"), None);
         let mine = scopes.scope_of(Some("token a"));
         let decoded = Decoded::new(StatusCode::OK, &upstream_headers(), Bytes::from_static(br#"{"secret":"s3"}"#));
-        let stored = decoded.encode(&mine);
+        let stored = decoded.encode(&mine, &BINDING);
         assert!(!String::from_utf8_lossy(&stored).contains("s3"));
         serde_json::from_slice::<serde_json::Value>(&stored).expect("still JSON for the cache");
-        assert_eq!(Decoded::decode(&stored, &mine).unwrap().body, decoded.body);
-        assert!(Decoded::decode(&stored, &scopes.scope_of(Some("token b"))).is_none());
-        assert!(Decoded::decode(&stored, &scopes.scope_of(None)).is_none());
+        assert_eq!(Decoded::decode(&stored, &mine, &BINDING).unwrap().body, decoded.body);
+        assert!(Decoded::decode(&stored, &scopes.scope_of(Some("token b")), &BINDING).is_none());
+        assert!(Decoded::decode(&stored, &scopes.scope_of(None), &BINDING).is_none());
+        // Moved to another key, or replayed with a new time or TTL: it does not open.
+        let moved = Binding { key: "github:GET:/repos/o/other", ..BINDING };
+        let replayed = Binding { stored_at_ms: 2, ..BINDING };
+        let longer = Binding { ttl_secs: 3600, ..BINDING };
+        for binding in [moved, replayed, longer] {
+            assert!(Decoded::decode(&stored, &mine, &binding).is_none());
+        }
+    }
+
+    #[test]
+    fn only_the_kept_headers_are_replayed_whatever_the_envelope_says() {
+        let scope = Scopes::new(None, None).scope_of(None);
+        let planted = br#"{"status":200,"headers":[["content-type","text/html"],["set-cookie","sid=x"]],"json":{}}"#;
+        let back = Decoded::decode(planted, &scope, &BINDING).unwrap();
+        assert_eq!(back.headers.len(), 1);
+        assert!(back.headers.get("set-cookie").is_none());
     }
 
     #[test]
     fn non_json_bodies_travel_as_base64() {
         let scope = Scopes::new(None, None).scope_of(None);
         let decoded = Decoded::new(StatusCode::OK, &HeaderMap::new(), Bytes::from_static(b"raw file\n\xff"));
-        let back = Decoded::decode(&decoded.encode(&scope), &scope).unwrap();
+        let back = Decoded::decode(&decoded.encode(&scope, &BINDING), &scope, &BINDING).unwrap();
         assert_eq!(back.body, decoded.body);
     }
 }

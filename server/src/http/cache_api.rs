@@ -1,7 +1,7 @@
 //! `/api/cache/...`: browse, read, write and invalidate cache entries. The
 //! handlers parse and answer; the core does the work.
 
-use app::model::{EntryPage, EntryView, Invalidated, Stored};
+use app::model::{EntryPage, EntryView, Invalidated, Invalidation, Stored};
 use axum::body::{to_bytes, Body};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -39,10 +39,14 @@ struct KeyQuery {
     ttl: Option<u64>,
 }
 
+/// `{"pattern": "prefix"}` or `{"all": true}`, nothing else.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct InvalidateRequest {
     #[serde(default)]
     pattern: Option<String>,
+    #[serde(default)]
+    all: bool,
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -88,15 +92,18 @@ async fn delete_entry(
     State(state): State<AppState>,
     params: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Invalidated>, ApiError> {
-    Ok(Json(state.core.invalidate_entries(query(params)?.key, true).await?))
+    Ok(Json(state.core.invalidate(Invalidation::Key(query(params)?.key)).await?))
 }
 
 async fn invalidate(_: Admin, State(state): State<AppState>, body: Body) -> Result<Json<Invalidated>, ApiError> {
     let bytes = read_body(body, state.core.max_body).await?;
-    let request: InvalidateRequest = if bytes.is_empty() {
-        InvalidateRequest { pattern: None }
-    } else {
-        serde_json::from_slice(&bytes).map_err(|e| CoreError::invalid(format!("expected {{\"pattern\": \"prefix\"}}: {e}")))?
+    const SHAPE: &str = r#"expected {"pattern": "prefix"} or, to drop every entry, {"all": true}"#;
+    let request: InvalidateRequest =
+        serde_json::from_slice(&bytes).map_err(|e| CoreError::invalid(format!("{SHAPE}: {e}")))?;
+    let target = match request {
+        InvalidateRequest { pattern: Some(pattern), all: false } if !pattern.is_empty() => Invalidation::Prefix(pattern),
+        InvalidateRequest { pattern: None, all: true } => Invalidation::All,
+        _ => return Err(CoreError::invalid(SHAPE).into()),
     };
-    Ok(Json(state.core.invalidate_entries(request.pattern.unwrap_or_default(), false).await?))
+    Ok(Json(state.core.invalidate(target).await?))
 }

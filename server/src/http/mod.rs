@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod cache_api;
 pub mod errors;
+pub mod guard;
 pub mod metrics;
 pub mod router;
 pub mod state;

@@ -18,7 +18,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::http::state::AppState;
-use crate::http::{admin, api, metrics};
+use crate::http::{admin, api, guard, metrics};
 use crate::mcp::api::PeercacheApi;
 use crate::mcp::PeercacheMcp;
 
@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback_service(ServeDir::new(site_root))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard_changes))
         .with_state(state)
 }
 

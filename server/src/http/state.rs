@@ -10,6 +10,7 @@ use prometheus_client::registry::Registry;
 use crate::cache::ttl::{Clock, SystemClock};
 use crate::config::ServeConfig;
 use crate::core::Core;
+use crate::http::guard::KnownHosts;
 use crate::http::metrics::{new_registry, StatsCollector};
 
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Prometheus registry behind `/metrics`.
     pub metrics: Arc<Registry>,
+    /// The names changes may be sent to (see `guard`).
+    pub known_hosts: Arc<KnownHosts>,
 }
 
 impl AppState {
@@ -39,7 +42,8 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(config.http_addr)
             .build();
-        Ok(AppState { core, leptos_options, metrics: Arc::new(registry) })
+        let known_hosts = Arc::new(KnownHosts::new(config.http_addr, &config.public_names));
+        Ok(AppState { core, leptos_options, metrics: Arc::new(registry), known_hosts })
     }
 }
 

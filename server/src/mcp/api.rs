@@ -5,7 +5,7 @@
 //! client (`cli::client::Client`). Either way the same core code runs.
 
 use app::api::Backend;
-use app::model::{CacheStats, Dialing, EntryView, ErrorKind, Invalidated, PeerStatus, Stored};
+use app::model::{CacheStats, Dialing, EntryView, ErrorKind, Invalidated, Invalidation, PeerStatus, Stored};
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -57,8 +57,8 @@ pub trait PeercacheApi: Send + Sync + 'static {
     async fn entry(&self, key: &str) -> Result<EntryView, ApiFailure>;
     /// Stores a JSON value (the bytes as given).
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Option<u64>) -> Result<Stored, ApiFailure>;
-    /// Drops every key starting with `pattern`.
-    async fn invalidate(&self, pattern: &str) -> Result<Invalidated, ApiFailure>;
+    /// Drops what `target` names.
+    async fn invalidate(&self, target: Invalidation) -> Result<Invalidated, ApiFailure>;
     async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure>;
 }
 
@@ -80,8 +80,8 @@ impl PeercacheApi for Core {
         Ok(self.put_entry(key.to_owned(), Bytes::from(value), ttl).await?)
     }
 
-    async fn invalidate(&self, pattern: &str) -> Result<Invalidated, ApiFailure> {
-        Ok(self.invalidate_entries(pattern.to_owned(), false).await?)
+    async fn invalidate(&self, target: Invalidation) -> Result<Invalidated, ApiFailure> {
+        Ok(Core::invalidate(self, target).await?)
     }
 
     async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure> {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use self::api::{ApiFailure, PeercacheApi};
-use app::model::ErrorKind;
+use app::model::{ErrorKind, Invalidation};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CallLogArgs {
@@ -212,8 +212,11 @@ impl PeercacheMcp {
 
     #[tool(description = "Invalidate cached entries whose key starts with `pattern`; without a pattern, everything.", input_schema = schema::<InvalidateArgs>())]
     async fn gh_invalidate_cache(&self, Args(args): Args<InvalidateArgs>) -> Result<CallToolResult, ErrorData> {
-        let pattern = args.pattern.unwrap_or_default();
-        let done = self.api.invalidate(&pattern).await.map(|done| InvalidateAnswer {
+        let target = match args.pattern {
+            Some(pattern) if !pattern.is_empty() => Invalidation::Prefix(pattern),
+            _ => Invalidation::All,
+        };
+        let done = self.api.invalidate(target).await.map(|done| InvalidateAnswer {
             invalidated: done.invalidated,
             pattern: done.pattern,
             success: true,

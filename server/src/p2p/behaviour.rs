@@ -11,7 +11,7 @@ use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{gossipsub, identify, kad, mdns, noise, ping, tcp, yamux, PeerId, StreamProtocol, Transport};
+use libp2p::{connection_limits, gossipsub, identify, kad, mdns, noise, ping, tcp, yamux, PeerId, StreamProtocol, Transport};
 use sha2::{Digest, Sha256};
 
 use crate::p2p::protocol::{FetchRequest, FetchResponse, ANNOUNCEMENT_MAX, ANNOUNCE_TOPIC, FETCH_PROTOCOL};
@@ -23,8 +23,16 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(5);
 /// A connection that has not finished pnet + Noise + Yamux by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections at most: in all, coming in, still in their handshake, and to
+/// one peer — so no one can exhaust the node's sockets or memory.
+const MAX_CONNECTIONS: u32 = 512;
+const MAX_INCOMING: u32 = 384;
+const MAX_PENDING_INCOMING: u32 = 64;
+const MAX_PER_PEER: u32 = 2;
+
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    pub limits: connection_limits::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
@@ -74,7 +82,14 @@ impl Behaviour {
         } else {
             None
         };
-        Ok(Behaviour { identify, ping, gossipsub, fetch, kad, mdns: Toggle::from(mdns) })
+        let limits = connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(MAX_CONNECTIONS))
+                .with_max_established_incoming(Some(MAX_INCOMING))
+                .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
+                .with_max_established_per_peer(Some(MAX_PER_PEER)),
+        );
+        Ok(Behaviour { limits, identify, ping, gossipsub, fetch, kad, mdns: Toggle::from(mdns) })
     }
 }
 

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::entry::Entry;
 use crate::cache::PeerSource;
+use crate::p2p::protocol::Rejection;
 use crate::p2p::status::NodeStatusHandle;
 
 pub enum Command {
@@ -19,9 +20,14 @@ pub enum Command {
     Fetch { key: String, reply: oneshot::Sender<Option<Entry>> },
     /// Dial an address (it must end in `/p2p/<peer id>`).
     Dial { addr: Multiaddr, reply: oneshot::Sender<Result<(), String>> },
+    /// Count something a peer sent that turned out wrong later (a sealed
+    /// body that does not open where it was stored).
+    Report { peer: String, rejection: Rejection },
     /// Publish bytes on the announcement topic exactly as given. Tests use it
     /// to play a misbehaving peer.
     PublishRaw(Vec<u8>),
+    /// Panic the event loop. Tests use it to see the supervisor restart it.
+    Panic,
 }
 
 #[derive(Clone)]
@@ -56,8 +62,18 @@ impl NodeClient {
         answer.await.map_err(|_| "the P2P node has stopped".to_owned())?
     }
 
+    /// Counts `rejection` against `peer` (dropped when the node is too busy to hear it).
+    pub fn report(&self, peer: String, rejection: Rejection) {
+        let _ = self.commands.try_send(Command::Report { peer, rejection });
+    }
+
     pub async fn publish_raw(&self, bytes: Vec<u8>) {
         let _ = self.commands.send(Command::PublishRaw(bytes)).await;
+    }
+
+    /// Panics the event loop, as a bug would (for tests of its supervisor).
+    pub async fn inject_panic(&self) {
+        let _ = self.commands.send(Command::Panic).await;
     }
 }
 

@@ -1,9 +1,10 @@
 //! The one task that owns the swarm: a `select!` over swarm events, commands
 //! from `NodeClient`s, local cache puts to announce, and a one-second tick
-//! (bootstrap redials, Kademlia refresh). After anything that changes what the
-//! node looks like, it publishes a fresh status snapshot.
+//! (bootstrap redials, Kademlia refresh, forgetting idle peers' limits). After
+//! anything that changes what the node looks like, it publishes a fresh
+//! status snapshot. Entries it accepts go to the disk through a bounded queue.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,20 +12,22 @@ use app::model::{GossipHealth, NodeState, PeerInfo, PeerStatus};
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
+use libp2p::identity::Keypair;
+use libp2p::metrics::Recorder;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
-use libp2p::metrics::Recorder;
 use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId, Swarm};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::cache::entry::Entry;
-use crate::cache::ttl::rfc3339;
+use crate::cache::ttl::{max_ttl_for, rfc3339};
 use crate::cache::Cache;
-use crate::p2p::behaviour::{Behaviour, BehaviourEvent};
+use crate::p2p::behaviour::{score_thresholds, Behaviour, BehaviourEvent};
 use crate::p2p::bootstrap::{parse_peer_addr, Redial};
 use crate::p2p::client::Command;
-use crate::p2p::protocol::{verify, FetchRequest, FetchResponse, Rejection, Verdict, WireEntry};
+use crate::p2p::limits::PeerLimits;
+use crate::p2p::protocol::{verify, Check, FetchRequest, FetchResponse, Rejection, Trust, Verdict, WireEntry};
 
 const KAD_REFRESH: Duration = Duration::from_secs(30);
 
@@ -39,6 +42,7 @@ struct Peer {
     connected_since_ms: u64,
     entries_received: u64,
     entries_sent: u64,
+    refused: u64,
 }
 
 /// A fetch-on-miss in progress: answers still expected and whom to tell.
@@ -47,78 +51,112 @@ struct Fetch {
     reply: Option<oneshot::Sender<Option<Entry>>>,
 }
 
-/// Why an outbound fetch request was sent.
+/// Why an outbound fetch request was sent, and what its answer must be.
+struct Asked {
+    key: String,
+    purpose: Purpose,
+}
+
 enum Purpose {
     /// A local miss (the id of the `Fetch`).
     Miss(u64),
-    /// An announcement of a large entry whose body did not ride along.
-    Announced,
+    /// An announcement of a large entry whose body did not ride along: the
+    /// answer must be that entry.
+    Announced { cid: String, author: PeerId },
+}
+
+/// What the node has refused from peers: by reason, and in all. Kept across
+/// a restart of the loop.
+#[derive(Clone, Default)]
+pub struct Refusals {
+    pub total: u64,
+    pub by_reason: BTreeMap<String, u64>,
+    pub accepted: u64,
+}
+
+/// Everything the loop is started with.
+pub struct Parts {
+    pub swarm: Swarm<Behaviour>,
+    pub identity: Keypair,
+    pub cache: Arc<Cache>,
+    pub status: Arc<watch::Sender<PeerStatus>>,
+    pub store: mpsc::Sender<Entry>,
+    pub topic: IdentTopic,
+    pub redials: Vec<Redial>,
+    pub listen_error: Option<String>,
+    pub mdns: bool,
+    pub metrics: Option<Arc<libp2p::metrics::Metrics>>,
+    pub trust: Trust,
+    pub refusals: Refusals,
 }
 
 pub struct EventLoop {
-    pub(crate) swarm: Swarm<Behaviour>,
-    pub(crate) commands: mpsc::Receiver<Command>,
-    pub(crate) local_puts: broadcast::Receiver<Arc<Entry>>,
-    pub(crate) status: watch::Sender<PeerStatus>,
-    pub(crate) cache: Arc<Cache>,
-    pub(crate) topic: IdentTopic,
-    pub(crate) redials: Vec<Redial>,
-    pub(crate) listen_error: Option<String>,
-    pub(crate) mdns: bool,
-    pub(crate) metrics: Option<libp2p::metrics::Metrics>,
+    swarm: Swarm<Behaviour>,
+    identity: Keypair,
+    local_puts: broadcast::Receiver<Arc<Entry>>,
+    status: Arc<watch::Sender<PeerStatus>>,
+    store: mpsc::Sender<Entry>,
+    cache: Arc<Cache>,
+    topic: IdentTopic,
+    redials: Vec<Redial>,
+    listen_error: Option<String>,
+    mdns: bool,
+    metrics: Option<Arc<libp2p::metrics::Metrics>>,
+    trust: Trust,
+    limits: PeerLimits,
     peers: HashMap<PeerId, Peer>,
     listen_addrs: Vec<Multiaddr>,
-    requests: HashMap<OutboundRequestId, Purpose>,
+    requests: HashMap<OutboundRequestId, Asked>,
     fetches: HashMap<u64, Fetch>,
     next_fetch: u64,
-    rejected: u64,
-    accepted: u64,
+    /// Kept by the supervisor when the loop restarts.
+    pub refusals: Refusals,
     last_kad_refresh: Instant,
 }
 
 impl EventLoop {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        swarm: Swarm<Behaviour>,
-        commands: mpsc::Receiver<Command>,
-        cache: Arc<Cache>,
-        status: watch::Sender<PeerStatus>,
-        topic: IdentTopic,
-        redials: Vec<Redial>,
-        listen_error: Option<String>,
-        mdns: bool,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
         EventLoop {
-            swarm,
-            commands,
-            local_puts: cache.subscribe_local_puts(),
-            status,
-            cache,
-            topic,
-            redials,
-            listen_error,
-            mdns,
-            metrics: None,
+            local_puts: parts.cache.subscribe_local_puts(),
+            limits: PeerLimits::new(parts.cache.config().max_entries),
+            swarm: parts.swarm,
+            identity: parts.identity,
+            status: parts.status,
+            store: parts.store,
+            cache: parts.cache,
+            topic: parts.topic,
+            redials: parts.redials,
+            listen_error: parts.listen_error,
+            mdns: parts.mdns,
+            metrics: parts.metrics,
+            trust: parts.trust,
+            refusals: parts.refusals,
             peers: HashMap::new(),
             listen_addrs: Vec::new(),
             requests: HashMap::new(),
             fetches: HashMap::new(),
             next_fetch: 0,
-            rejected: 0,
-            accepted: 0,
             last_kad_refresh: Instant::now(),
         }
     }
 
-    /// Runs until every `NodeClient` is dropped.
-    pub async fn run(mut self) {
+    /// The TCP port this node listens on, once it does.
+    pub fn listen_port(&self) -> Option<u16> {
+        self.listen_addrs.iter().flat_map(|a| a.iter()).find_map(|p| match p {
+            Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+    }
+
+    /// Runs until every `NodeClient` is dropped (the commands close).
+    pub async fn run(&mut self, commands: &mut mpsc::Receiver<Command>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         self.publish_status();
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
-                command = self.commands.recv() => match command {
+                command = commands.recv() => match command {
                     Some(command) => self.on_command(command),
                     None => break,
                 },
@@ -136,6 +174,10 @@ impl EventLoop {
         tracing::info!("P2P node stopped");
     }
 
+    fn minute(&self) -> u64 {
+        self.cache.now_ms() / 60_000
+    }
+
     fn on_tick(&mut self) {
         let now = Instant::now();
         let connected: HashSet<PeerId> = self.peers.keys().copied().collect();
@@ -151,6 +193,8 @@ impl EventLoop {
             self.last_kad_refresh = now;
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
+        let minute = self.minute();
+        self.limits.forget_idle(minute);
     }
 
     fn on_command(&mut self, command: Command) {
@@ -166,14 +210,20 @@ impl EventLoop {
                 };
                 let _ = reply.send(result);
             }
+            Command::Report { peer, rejection } => {
+                if let Ok(peer) = peer.parse() {
+                    self.refuse(peer, &rejection);
+                }
+            }
             Command::PublishRaw(bytes) => {
                 let _ = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes);
             }
+            Command::Panic => panic!("panic injected by a test"),
         }
     }
 
     fn announce(&mut self, entry: &Entry) {
-        let bytes = WireEntry::announcement(entry).encode();
+        let bytes = WireEntry::announcement(entry, &self.identity).encode_announcement();
         match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes) {
             Ok(_) => {
                 let topic = self.topic.hash();
@@ -206,7 +256,7 @@ impl EventLoop {
         self.next_fetch += 1;
         for peer in &peers {
             let request = self.swarm.behaviour_mut().fetch.send_request(peer, FetchRequest { key: key.clone() });
-            self.requests.insert(request, Purpose::Miss(id));
+            self.requests.insert(request, Asked { key: key.clone(), purpose: Purpose::Miss(id) });
         }
         self.fetches.insert(id, Fetch { outstanding: peers.len(), reply: Some(reply) });
     }
@@ -290,6 +340,7 @@ impl EventLoop {
                 connected_since_ms: self.cache.now_ms(),
                 entries_received: 0,
                 entries_sent: 0,
+                refused: 0,
             }
         });
         peer.connections += 1;
@@ -319,7 +370,7 @@ impl EventLoop {
             }
             BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
                 let author = message.source.unwrap_or(propagation_source);
-                let acceptance = self.on_announcement(author, &message.data);
+                let acceptance = self.on_announcement(author, propagation_source, &message.data);
                 let _ = self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
                     &message_id,
                     &propagation_source,
@@ -345,108 +396,165 @@ impl EventLoop {
         }
     }
 
-    /// Checks an announcement from `author`; stores it, or fetches its body.
-    fn on_announcement(&mut self, author: PeerId, data: &[u8]) -> MessageAcceptance {
+    /// Checks an announcement from `author`, passed on by `via`; stores it,
+    /// or fetches its body.
+    fn on_announcement(&mut self, author: PeerId, via: PeerId, data: &[u8]) -> MessageAcceptance {
+        if !self.limits.allow_message(&via) {
+            self.refuse(via, &Rejection::RateLimited);
+            return MessageAcceptance::Ignore;
+        }
         let wire = match WireEntry::decode_announcement(data) {
             Ok(wire) => wire,
+            Err(rejection @ Rejection::UnknownVersion(_)) => {
+                // A newer (or older) node: not garbage, and no reason to part.
+                self.refuse(author, &rejection);
+                return MessageAcceptance::Ignore;
+            }
             Err(rejection) => {
-                self.reject(author, &rejection);
+                self.refuse(author, &rejection);
                 // Garbage is not a disagreement: the sender is broken or hostile.
                 let _ = self.swarm.disconnect_peer_id(author);
                 return MessageAcceptance::Reject;
             }
         };
         if wire.body.is_none() {
-            let now = self.cache.now_ms();
-            let fresh = wire.stored_at_ms.saturating_add(wire.ttl_secs * 1000) > now;
-            let ours = self.cache.peek(&wire.key);
-            if !fresh {
-                self.reject(author, &Rejection::Expired);
-                return MessageAcceptance::Reject;
-            }
-            if ours.is_some_and(|ours| ours.cid == wire.cid || ours.stored_at_ms >= wire.stored_at_ms) {
-                return MessageAcceptance::Ignore;
-            }
-            let request = self.swarm.behaviour_mut().fetch.send_request(&author, FetchRequest { key: wire.key });
-            self.requests.insert(request, Purpose::Announced);
-            return MessageAcceptance::Accept;
+            return self.fetch_announced(author, wire);
         }
         match self.check(author, wire, true) {
-            Ok(Some(entry)) => {
-                self.store(entry);
-                MessageAcceptance::Accept
-            }
+            Ok(Some(entry)) => self.admit(author, entry),
             Ok(None) => MessageAcceptance::Ignore,
-            Err(()) => MessageAcceptance::Reject,
+            Err(rejection) if rejection.is_forgery() => MessageAcceptance::Reject,
+            Err(_) => MessageAcceptance::Ignore,
         }
     }
 
-    /// Verifies a complete wire entry from `peer`: `Some` to store, `None`
-    /// when we already have it (or a newer copy), `Err` when it was rejected
+    /// A large entry was announced without its body: check what can be
+    /// checked now, then ask its author for it.
+    fn fetch_announced(&mut self, author: PeerId, wire: WireEntry) -> MessageAcceptance {
+        let now = self.cache.now_ms();
+        let refused = if !wire.signature_holds() {
+            Some(Rejection::BadSignature)
+        } else if wire.stored_at_ms.saturating_add(wire.ttl_secs.saturating_mul(1000)) <= now {
+            Some(Rejection::Expired)
+        } else if wire.size > self.cache.config().max_bytes {
+            Some(Rejection::TooLarge(wire.size as usize))
+        } else {
+            None
+        };
+        if let Some(rejection) = refused {
+            self.refuse(author, &rejection);
+            return if rejection.is_forgery() { MessageAcceptance::Reject } else { MessageAcceptance::Ignore };
+        }
+        let ours = self.cache.peek(&wire.key);
+        if ours.is_some_and(|ours| ours.cid == wire.cid || ours.stored_at_ms >= wire.stored_at_ms) {
+            return MessageAcceptance::Ignore;
+        }
+        let request = self.swarm.behaviour_mut().fetch.send_request(&author, FetchRequest { key: wire.key.clone() });
+        self.requests.insert(request, Asked { key: wire.key, purpose: Purpose::Announced { cid: wire.cid, author } });
+        MessageAcceptance::Accept
+    }
+
+    /// Verifies a complete wire entry sent by `peer`: `Some` to store, `None`
+    /// when we already have it (or a newer copy), `Err` when it was refused
     /// (and counted). A miss wants the entry whatever we hold, so it passes
     /// `compare_with_ours = false`.
-    fn check(&mut self, peer: PeerId, wire: WireEntry, compare_with_ours: bool) -> Result<Option<Entry>, ()> {
+    fn check(&mut self, peer: PeerId, wire: WireEntry, compare_with_ours: bool) -> Result<Option<Entry>, Rejection> {
         let ours = if compare_with_ours { self.cache.peek(&wire.key) } else { None };
-        match verify(wire, &peer.to_string(), self.cache.now_ms(), ours.as_deref()) {
-            Ok(Verdict::Store(entry)) => {
-                self.accepted += 1;
-                if let Some(peer) = self.peers.get_mut(&peer) {
-                    peer.entries_received += 1;
-                }
-                Ok(Some(entry))
-            }
+        let from = peer.to_string();
+        let check = Check {
+            from: &from,
+            now_ms: self.cache.now_ms(),
+            ours: ours.as_deref(),
+            trust: &self.trust,
+            ttl_cap: max_ttl_for(&wire.key, self.cache.config().default_ttl_secs),
+        };
+        match verify(wire, &check) {
+            Ok(Verdict::Store(entry)) => Ok(Some(entry)),
             Ok(Verdict::AlreadyHave) => Ok(None),
             Err(rejection) => {
-                self.reject(peer, &rejection);
-                Err(())
+                self.refuse(peer, &rejection);
+                Err(rejection)
             }
         }
     }
 
-    fn reject(&mut self, peer: PeerId, rejection: &Rejection) {
-        self.rejected += 1;
-        tracing::warn!(peer = %peer, reason = %rejection, "rejected an entry from a peer");
+    /// Stores a verified announced entry, within its publisher's share of
+    /// the cache and the room in the disk queue.
+    fn admit(&mut self, author: PeerId, entry: Entry) -> MessageAcceptance {
+        let minute = self.minute();
+        if !self.limits.allow_entry(&author, minute) {
+            self.refuse(author, &Rejection::OverBudget);
+            return MessageAcceptance::Ignore;
+        }
+        self.store(author, entry);
+        MessageAcceptance::Accept
     }
 
-    /// Stores a verified entry from a peer, off the event loop (it commits to disk).
-    fn store(&self, entry: Entry) {
-        let cache = self.cache.clone();
-        tokio::spawn(async move {
-            if let Err(error) = cache.write(move |cache| cache.insert(entry)).await {
-                tracing::warn!(%error, "could not store an entry from a peer");
-            }
-        });
+    /// Counts and logs what `peer` sent that was not stored.
+    fn refuse(&mut self, peer: PeerId, rejection: &Rejection) {
+        self.refusals.total += 1;
+        *self.refusals.by_reason.entry(rejection.reason().to_owned()).or_default() += 1;
+        if let Some(peer) = self.peers.get_mut(&peer) {
+            peer.refused += 1;
+        }
+        tracing::warn!(peer = %peer, reason = %rejection, "refused an entry or message from a peer");
+    }
+
+    /// Queues a verified entry from a peer for the disk (the writer task
+    /// commits it); a full queue drops it, counted.
+    fn store(&mut self, from: PeerId, entry: Entry) {
+        match self.store.try_send(entry) {
+            Ok(()) => self.accepted(from),
+            Err(mpsc::error::TrySendError::Full(_)) => self.refuse(from, &Rejection::QueueFull),
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Counts an entry from `peer` that was taken.
+    fn accepted(&mut self, peer: PeerId) {
+        self.refusals.accepted += 1;
+        if let Some(peer) = self.peers.get_mut(&peer) {
+            peer.entries_received += 1;
+        }
     }
 
     fn on_fetch_event(&mut self, event: request_response::Event<FetchRequest, FetchResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let now = self.cache.now_ms();
-                    let entry = self.cache.peek(&request.key).filter(|e| e.is_fresh(now));
+                    let entry = if self.limits.allow_fetch(&peer) {
+                        let now = self.cache.now_ms();
+                        self.cache.peek(&request.key).filter(|e| e.is_fresh(now))
+                    } else {
+                        self.refuse(peer, &Rejection::RateLimited);
+                        None
+                    };
                     if entry.is_some() {
                         if let Some(peer) = self.peers.get_mut(&peer) {
                             peer.entries_sent += 1;
                         }
                     }
-                    let response = FetchResponse { entry: entry.map(|e| WireEntry::full(&e)) };
+                    let response = FetchResponse { entry: entry.map(|e| WireEntry::full(&e, &self.identity)) };
                     let _ = self.swarm.behaviour_mut().fetch.send_response(channel, response);
                 }
                 request_response::Message::Response { request_id, response } => {
-                    let purpose = self.requests.remove(&request_id);
-                    let for_a_miss = matches!(purpose, Some(Purpose::Miss(_)));
+                    let Some(asked) = self.requests.remove(&request_id) else { return };
                     let verified = match response.entry {
-                        Some(wire) => self.check(peer, wire, !for_a_miss).ok().flatten(),
+                        Some(wire) => self.answered(peer, &asked, wire),
                         None => None,
                     };
-                    match purpose {
-                        Some(Purpose::Miss(id)) => self.fetch_answered(id, verified),
-                        Some(Purpose::Announced) => {
+                    match asked.purpose {
+                        Purpose::Miss(id) => {
+                            if verified.is_some() {
+                                self.accepted(peer);
+                            }
+                            self.fetch_answered(id, verified)
+                        }
+                        Purpose::Announced { author, .. } => {
                             if let Some(entry) = verified {
-                                self.store(entry);
+                                self.admit(author, entry);
                             }
                         }
-                        None => {}
                     }
                 }
             },
@@ -454,27 +562,45 @@ impl EventLoop {
                 if let request_response::OutboundFailure::Io(io) = &error {
                     // A response that does not decode (or is over the limit).
                     tracing::warn!(peer = %peer, error = %io, "bad fetch response; disconnecting");
-                    self.rejected += 1;
+                    self.refuse(peer, &Rejection::Malformed(io.to_string()));
                     let _ = self.swarm.disconnect_peer_id(peer);
                 }
-                if let Some(Purpose::Miss(id)) = self.requests.remove(&request_id) {
+                if let Some(Asked { purpose: Purpose::Miss(id), .. }) = self.requests.remove(&request_id) {
                     self.fetch_answered(id, None);
                 }
             }
             request_response::Event::InboundFailure { peer, error: request_response::InboundFailure::Io(io), .. } => {
                 tracing::warn!(peer = %peer, error = %io, "bad fetch request; disconnecting");
-                self.rejected += 1;
+                self.refuse(peer, &Rejection::Malformed(io.to_string()));
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
             _ => {}
         }
     }
 
+    /// A fetch answer must be the entry that was asked for (and, for an
+    /// announcement, the one announced); then it is verified like any other.
+    fn answered(&mut self, peer: PeerId, asked: &Asked, wire: WireEntry) -> Option<Entry> {
+        if wire.key != asked.key {
+            let rejection = Rejection::WrongKey { asked: asked.key.clone(), answered: wire.key };
+            self.refuse(peer, &rejection);
+            return None;
+        }
+        if let Purpose::Announced { cid, .. } = &asked.purpose {
+            if wire.cid != *cid {
+                self.refuse(peer, &Rejection::CidMismatch(wire.cid));
+                return None;
+            }
+        }
+        let for_a_miss = matches!(asked.purpose, Purpose::Miss(_));
+        self.check(peer, wire, !for_a_miss).ok().flatten()
+    }
+
     fn with_peer_id(&self, addr: &Multiaddr) -> Multiaddr {
         addr.clone().with(Protocol::P2p(*self.swarm.local_peer_id()))
     }
 
-    pub(crate) fn publish_status(&self) {
+    pub fn publish_status(&self) {
         let status = self.snapshot();
         self.status.send_if_modified(|current| {
             if *current == status {
@@ -501,6 +627,8 @@ impl EventLoop {
                 entries_received: peer.entries_received,
                 entries_sent: peer.entries_sent,
                 gossip_score: self.swarm.behaviour().gossipsub.peer_score(id),
+                trusted: self.trust.trusts(id),
+                refused: peer.refused,
             })
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
@@ -521,8 +649,10 @@ impl EventLoop {
             listen_addrs: self.listen_addrs.iter().map(|a| self.with_peer_id(a).to_string()).collect(),
             peers,
             reason,
-            rejected_from_peers: self.rejected,
-            accepted_from_peers: self.accepted,
+            rejected_from_peers: self.refusals.total,
+            accepted_from_peers: self.refusals.accepted,
+            refused_by_reason: self.refusals.by_reason.clone(),
+            trust: self.trust.describe(),
             gossip: self.gossip_health(),
         }
     }
@@ -530,7 +660,7 @@ impl EventLoop {
     fn gossip_health(&self) -> GossipHealth {
         let gossipsub = &self.swarm.behaviour().gossipsub;
         let topic = self.topic.hash();
-        let threshold = crate::p2p::behaviour::score_thresholds().gossip_threshold;
+        let threshold = score_thresholds().gossip_threshold;
         GossipHealth {
             topic_peers: gossipsub.all_peers().filter(|(_, topics)| topics.contains(&&topic)).count(),
             mesh_peers: gossipsub.mesh_peers(&topic).count(),

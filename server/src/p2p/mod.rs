@@ -2,25 +2,253 @@
 //! machines of a group. Nothing outside this folder touches the swarm: the
 //! server holds a `NodeClient` and reads the node's status from a snapshot the
 //! event loop keeps current, so a status request never waits on the network.
+//!
+//! A supervisor runs the event loop: if it ever panics, the panic is logged,
+//! the status says so (never a silent "Active"), and a fresh swarm is built on
+//! the same identity and port. Entries from peers reach the disk through one
+//! writer task fed by a bounded queue.
 
 pub mod behaviour;
 pub mod bootstrap;
 pub mod client;
 pub mod event_loop;
 pub mod identity;
+pub mod limits;
 pub mod protocol;
 pub mod status;
 
+use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app::model::{NodeState, PeerStatus};
+use futures::FutureExt;
 use libp2p::gossipsub::IdentTopic;
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::pnet::PreSharedKey;
-use libp2p::{Multiaddr, Swarm, TransportError};
+use libp2p::{Multiaddr, PeerId, Swarm, TransportError};
+use tokio::sync::{mpsc, watch};
+
+use self::behaviour::Behaviour;
+use self::bootstrap::{parse_bootstrap_list, Redial};
+use self::client::{Command, NodeClient};
+use self::event_loop::{EventLoop, Parts, Refusals};
+use self::protocol::{Trust, ANNOUNCE_TOPIC};
+use self::status::{disabled, NodeStatusHandle};
+use crate::cache::entry::Entry;
+use crate::cache::Cache;
+
+/// Connections stay open this long without traffic (libp2p's 10 s default
+/// would drop quiet peers between pings and announcements).
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Entries from peers waiting for the disk, at most; more are dropped (counted).
+const STORE_QUEUE: usize = 1024;
+/// First wait before a panicked event loop is rebuilt, doubling to the max.
+const RESTART_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(30);
+
+pub struct NodeConfig {
+    pub identity: Keypair,
+    pub listen_host: IpAddr,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// `CACHE_BOOTSTRAP_PEERS`: comma-separated multiaddrs ending in `/p2p/<id>`.
+    pub bootstrap: String,
+    pub mdns: bool,
+    pub swarm_key: Option<PreSharedKey>,
+    /// `CACHE_TRUSTED_PEERS`: whose GitHub answers to take (see `protocol::Trust`).
+    pub trusted_peers: HashSet<PeerId>,
+    /// How long a miss waits for peers.
+    pub fetch_timeout: Duration,
+    /// Largest entry a peer may send (the cache's byte bound).
+    pub max_entry_bytes: u64,
+    /// libp2p's own metrics (connections, protocols, ping RTT), registered
+    /// in the server's Prometheus registry.
+    pub metrics: Option<libp2p::metrics::Metrics>,
+}
+
+impl NodeConfig {
+    /// A node on 127.0.0.1 with a fresh identity, an OS-chosen port, no mDNS,
+    /// no swarm key and nobody trusted: what tests and benchmarks start.
+    pub fn loopback(bootstrap: &str) -> NodeConfig {
+        NodeConfig {
+            identity: Keypair::generate_ed25519(),
+            listen_host: std::net::Ipv4Addr::LOCALHOST.into(),
+            port: 0,
+            bootstrap: bootstrap.to_owned(),
+            mdns: false,
+            swarm_key: None,
+            trusted_peers: HashSet::new(),
+            fetch_timeout: Duration::from_secs(2),
+            max_entry_bytes: 256 * 1024 * 1024,
+            metrics: None,
+        }
+    }
+}
+
+/// Parses `CACHE_TRUSTED_PEERS`: comma-separated peer ids.
+pub fn parse_trusted_peers(list: &str) -> anyhow::Result<HashSet<PeerId>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| id.parse().map_err(|e| anyhow::anyhow!("CACHE_TRUSTED_PEERS: {id:?} is not a peer id ({e})")))
+        .collect()
+}
+
+/// The status of a node switched off by configuration.
+pub fn disabled_by_config() -> NodeStatusHandle {
+    NodeStatusHandle::channel(disabled("P2P disabled by CACHE_ENABLE_P2P=false")).1
+}
+
+/// What the supervisor rebuilds the event loop from.
+struct Blueprint {
+    config: NodeConfig,
+    metrics: Option<Arc<libp2p::metrics::Metrics>>,
+    cache: Arc<Cache>,
+    status: Arc<watch::Sender<PeerStatus>>,
+    store: mpsc::Sender<Entry>,
+}
+
+/// Starts the node on the current tokio runtime. A port that cannot be bound
+/// does not fail the start: the node runs and reports the reason (red state).
+pub fn start(mut config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeClient> {
+    let (status_tx, status) = NodeStatusHandle::channel(disabled("P2P node starting"));
+    let (commands_tx, commands) = mpsc::channel(256);
+    let (store, queued) = mpsc::channel(STORE_QUEUE);
+    tokio::spawn(write_entries(cache.clone(), queued));
+    let fetch_timeout = config.fetch_timeout;
+    let blueprint = Blueprint {
+        metrics: config.metrics.take().map(Arc::new),
+        config,
+        cache,
+        status: Arc::new(status_tx),
+        store,
+    };
+    let event_loop = blueprint.build(blueprint.config.port, Refusals::default())?;
+    tracing::info!(peer_id = %blueprint.config.identity.public().to_peer_id(), "P2P node started");
+    tokio::spawn(supervise(blueprint, event_loop, commands));
+    Ok(NodeClient { commands: commands_tx, status, fetch_timeout })
+}
+
+/// Commits entries from peers, one at a time, in the order they came.
+async fn write_entries(cache: Arc<Cache>, mut queued: mpsc::Receiver<Entry>) {
+    while let Some(entry) = queued.recv().await {
+        if let Err(error) = cache.write(move |cache| cache.insert(entry)).await {
+            tracing::warn!(%error, "could not store an entry from a peer");
+        }
+    }
+}
+
+/// Runs the event loop until every client is gone; a panic is logged, shown
+/// in the status, and answered with a fresh loop.
+async fn supervise(blueprint: Blueprint, mut event_loop: EventLoop, mut commands: mpsc::Receiver<Command>) {
+    let mut backoff = RESTART_BACKOFF;
+    loop {
+        let ran = AssertUnwindSafe(event_loop.run(&mut commands)).catch_unwind().await;
+        let Err(panic) = ran else { return };
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        tracing::error!(panic = %why, "the P2P event loop panicked; restarting it");
+        let port = event_loop.listen_port().unwrap_or(blueprint.config.port);
+        let refusals = event_loop.refusals.clone();
+        drop(event_loop);
+        blueprint.status.send_modify(|status| {
+            status.active = false;
+            status.state = NodeState::Failed;
+            status.peer_count = 0;
+            status.peers.clear();
+            status.reason = Some(format!("the P2P node is restarting after an internal error: {why}"));
+        });
+        event_loop = loop {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
+            match blueprint.build(port, refusals.clone()) {
+                Ok(event_loop) => break event_loop,
+                Err(error) => {
+                    tracing::error!(%error, "cannot rebuild the P2P node; trying again");
+                    blueprint.status.send_modify(|status| {
+                        status.reason = Some(format!("the P2P node cannot restart: {error:#}"));
+                    });
+                }
+            }
+        };
+        tracing::info!(port, "P2P event loop restarted");
+    }
+}
+
+impl Blueprint {
+    /// A swarm listening on `port`, and its event loop.
+    fn build(&self, port: u16, refusals: Refusals) -> anyhow::Result<EventLoop> {
+        let config = &self.config;
+        let peer_id = config.identity.public().to_peer_id();
+        let behaviour = Behaviour::new(&config.identity, config.max_entry_bytes, config.mdns)?;
+        let transport = behaviour::transport(&config.identity, config.swarm_key)?;
+        let mut swarm = Swarm::new(
+            transport,
+            behaviour,
+            peer_id,
+            libp2p::swarm::Config::with_tokio_executor().with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT),
+        );
+        let topic = IdentTopic::new(ANNOUNCE_TOPIC);
+        swarm.behaviour_mut().gossipsub.subscribe(&topic)?;
+
+        let listen: Multiaddr = Multiaddr::from(config.listen_host).with(Protocol::Tcp(port));
+        // libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port
+        // would bind "successfully" and silently share it. A plain bind first
+        // finds out whether the port is really ours.
+        let probe = match port {
+            0 => Ok(()),
+            port => std::net::TcpListener::bind((config.listen_host, port)).map(drop),
+        };
+        let listened = match probe {
+            Ok(()) => swarm.listen_on(listen).map(drop),
+            Err(error) => Err(TransportError::Other(error)),
+        };
+        let listen_error = listened.err().map(|error| {
+            let reason = format!("cannot listen on port {port}: {}", describe_listen_error(&error));
+            tracing::error!("{reason}");
+            reason
+        });
+
+        let (peers, problems) = parse_bootstrap_list(&config.bootstrap);
+        for problem in problems {
+            tracing::warn!("{problem}");
+        }
+        let now = Instant::now();
+        let redials: Vec<Redial> = peers
+            .into_iter()
+            .filter(|p| p.peer_id != peer_id)
+            .map(|peer| {
+                swarm.behaviour_mut().kad.add_address(&peer.peer_id, peer.addr.clone());
+                Redial::new(peer, now)
+            })
+            .collect();
+        let event_loop = EventLoop::new(Parts {
+            swarm,
+            identity: config.identity.clone(),
+            cache: self.cache.clone(),
+            status: self.status.clone(),
+            store: self.store.clone(),
+            topic,
+            redials,
+            listen_error,
+            mdns: config.mdns,
+            metrics: self.metrics.clone(),
+            trust: Trust::new(peer_id, config.swarm_key.is_some(), config.trusted_peers.clone()),
+            refusals,
+        });
+        // Readers see the real state from the first moment, not a placeholder.
+        event_loop.publish_status();
+        Ok(event_loop)
+    }
+}
 
 /// "address in use" and the like, found in the error's source chain (libp2p
 /// wraps the socket error in transport errors with empty messages).
@@ -43,116 +271,4 @@ fn describe_listen_error(error: &TransportError<std::io::Error>) -> String {
         cause = current.source();
     }
     if words.is_empty() { "unknown error".to_owned() } else { words.join(": ") }
-}
-use tokio::sync::mpsc;
-
-use crate::cache::Cache;
-use self::behaviour::Behaviour;
-use self::bootstrap::{parse_bootstrap_list, Redial};
-use self::client::NodeClient;
-use self::event_loop::EventLoop;
-use self::protocol::ANNOUNCE_TOPIC;
-use self::status::{disabled, NodeStatusHandle};
-
-/// Connections stay open this long without traffic (libp2p's 10 s default
-/// would drop quiet peers between pings and announcements).
-const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
-
-pub struct NodeConfig {
-    pub identity: Keypair,
-    pub listen_host: IpAddr,
-    /// 0 picks a free port.
-    pub port: u16,
-    /// `CACHE_BOOTSTRAP_PEERS`: comma-separated multiaddrs ending in `/p2p/<id>`.
-    pub bootstrap: String,
-    pub mdns: bool,
-    pub swarm_key: Option<PreSharedKey>,
-    /// How long a miss waits for peers.
-    pub fetch_timeout: Duration,
-    /// Largest entry a peer may send (the cache's byte bound).
-    pub max_entry_bytes: u64,
-    /// libp2p's own metrics (connections, protocols, ping RTT), registered
-    /// in the server's Prometheus registry.
-    pub metrics: Option<libp2p::metrics::Metrics>,
-}
-
-impl NodeConfig {
-    /// A node on 127.0.0.1 with a fresh identity, an OS-chosen port, no mDNS
-    /// and no swarm key: what tests and benchmarks start.
-    pub fn loopback(bootstrap: &str) -> NodeConfig {
-        NodeConfig {
-            identity: Keypair::generate_ed25519(),
-            listen_host: std::net::Ipv4Addr::LOCALHOST.into(),
-            port: 0,
-            bootstrap: bootstrap.to_owned(),
-            mdns: false,
-            swarm_key: None,
-            fetch_timeout: Duration::from_secs(2),
-            max_entry_bytes: 256 * 1024 * 1024,
-            metrics: None,
-        }
-    }
-}
-
-/// The status of a node switched off by configuration.
-pub fn disabled_by_config() -> NodeStatusHandle {
-    NodeStatusHandle::channel(disabled("P2P disabled by CACHE_ENABLE_P2P=false")).1
-}
-
-/// Starts the node on the current tokio runtime. A port that cannot be bound
-/// does not fail the start: the node runs and reports the reason (red state).
-pub fn start(config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeClient> {
-    let peer_id = config.identity.public().to_peer_id();
-    let behaviour = Behaviour::new(&config.identity, config.max_entry_bytes, config.mdns)?;
-    let transport = behaviour::transport(&config.identity, config.swarm_key)?;
-    let mut swarm = Swarm::new(
-        transport,
-        behaviour,
-        peer_id,
-        libp2p::swarm::Config::with_tokio_executor().with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT),
-    );
-    let topic = IdentTopic::new(ANNOUNCE_TOPIC);
-    swarm.behaviour_mut().gossipsub.subscribe(&topic)?;
-
-    let listen: Multiaddr = Multiaddr::from(config.listen_host).with(Protocol::Tcp(config.port));
-    // libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port
-    // would bind "successfully" and silently share it. A plain bind first
-    // finds out whether the port is really ours.
-    let probe = match config.port {
-        0 => Ok(()),
-        port => std::net::TcpListener::bind((config.listen_host, port)).map(drop),
-    };
-    let listened = match probe {
-        Ok(()) => swarm.listen_on(listen).map(drop),
-        Err(error) => Err(TransportError::Other(error)),
-    };
-    let listen_error = listened.err().map(|error| {
-        let reason = format!("cannot listen on port {}: {}", config.port, describe_listen_error(&error));
-        tracing::error!("{reason}");
-        reason
-    });
-
-    let (peers, problems) = parse_bootstrap_list(&config.bootstrap);
-    for problem in problems {
-        tracing::warn!("{problem}");
-    }
-    let now = Instant::now();
-    let redials: Vec<Redial> = peers
-        .into_iter()
-        .filter(|p| p.peer_id != peer_id)
-        .map(|peer| {
-            swarm.behaviour_mut().kad.add_address(&peer.peer_id, peer.addr.clone());
-            Redial::new(peer, now)
-        })
-        .collect();
-
-    let (status_tx, status) = NodeStatusHandle::channel(disabled("P2P node starting"));
-    let (commands_tx, commands) = mpsc::channel(256);
-    let mut event_loop = EventLoop::new(swarm, commands, cache, status_tx, topic, redials, listen_error, config.mdns);
-    event_loop.metrics = config.metrics;
-    // Readers see the real state from the first moment, not a placeholder.
-    event_loop.publish_status();
-    tokio::spawn(event_loop.run());
-    tracing::info!(%peer_id, "P2P node started");
-    Ok(NodeClient { commands: commands_tx, status, fetch_timeout: config.fetch_timeout })
 }

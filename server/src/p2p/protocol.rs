@@ -1,30 +1,45 @@
 //! What peers say to each other, and the checks an entry from a peer passes
-//! before it is stored: its body matches its CID, it has not expired, it is not
-//! from the future, and it is newer than the copy we hold.
+//! before it is stored: its body matches its CID, its publisher's signature
+//! holds over everything that decides how it is served, a GitHub answer's
+//! publisher is trusted, it has not expired, it is not from the future, its
+//! TTL is no longer than its key allows, and it is newer than our copy.
 //!
-//! Announcements ride gossipsub (postcard-encoded); bodies of at most
-//! `INLINE_BODY_MAX` bytes ride along, larger ones are fetched with
-//! `/peercache/fetch/1.0.0` (CBOR request-response).
+//! Announcements ride gossipsub, postcard-encoded after a version number;
+//! bodies of at most `INLINE_BODY_MAX` bytes ride along, larger ones are
+//! fetched with `/peercache/fetch/1.0.0` (CBOR request-response).
+
+use std::collections::HashSet;
 
 use bytes::Bytes;
+use libp2p::identity::{Keypair, PublicKey};
+use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::entry::{content_id, Entry, Origin};
-use crate::cache::key::validate_key;
+use crate::cache::entry::{content_id, Entry, Origin, Provenance};
+use crate::cache::key::{is_github_key, validate_key};
 
 /// The gossipsub topic of cache announcements.
 pub const ANNOUNCE_TOPIC: &str = "peercache/announce/1";
 /// The request-response protocol that fetches one entry by key.
 pub const FETCH_PROTOCOL: &str = "/peercache/fetch/1.0.0";
+/// Every announcement starts with these bytes, then its version: what lacks
+/// them is garbage, what has them with another version is a newer (or older)
+/// node's, to be ignored without parting.
+pub const ANNOUNCEMENT_MAGIC: &[u8; 4] = b"PCAN";
+/// The version of the announcements this node writes and reads.
+pub const WIRE_VERSION: u16 = 2;
 /// Largest body sent inside an announcement.
 pub const INLINE_BODY_MAX: usize = 32 * 1024;
 /// Largest encoded announcement accepted (body plus metadata).
 pub const ANNOUNCEMENT_MAX: usize = INLINE_BODY_MAX + 4 * 1024;
 /// How far in the future a peer's `stored_at` may be (clock skew).
 pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;
+/// What a signature is over starts with this, so it means nothing elsewhere.
+const SIGNATURE_DOMAIN: &[u8] = b"peercache/entry/v1\0";
 
 /// One entry as it travels: everything but the origin (the receiver knows who
-/// sent it). `body` is absent in announcements of large entries.
+/// sent it), with its publisher and their signature. `body` is absent in
+/// announcements of large entries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireEntry {
     pub key: String,
@@ -34,44 +49,108 @@ pub struct WireEntry {
     pub ttl_secs: u64,
     pub etag: Option<String>,
     pub upstream_status: Option<u16>,
+    #[serde(with = "serde_bytes", default)]
+    pub publisher_key: Vec<u8>,
+    #[serde(with = "serde_bytes", default)]
+    pub signature: Vec<u8>,
     #[serde(with = "serde_bytes")]
     pub body: Option<Vec<u8>>,
 }
 
+/// The bytes a publisher signs: every field that decides how the entry is
+/// served. Status and headers of a GitHub answer live in its body, which the
+/// CID covers.
+pub fn signed_fields(key: &str, cid: &str, stored_at_ms: u64, ttl_secs: u64, etag: Option<&str>, status: Option<u16>) -> Vec<u8> {
+    let mut bytes = SIGNATURE_DOMAIN.to_vec();
+    let fields = (key, cid, stored_at_ms, ttl_secs, etag, status);
+    bytes.extend(postcard::to_allocvec(&fields).expect("the signed fields always encode"));
+    bytes
+}
+
 impl WireEntry {
-    /// The announcement of a local entry: with its body when that is small.
-    pub fn announcement(entry: &Entry) -> WireEntry {
-        WireEntry::of(entry, entry.value.len() <= INLINE_BODY_MAX)
+    /// The announcement of an entry: with its body when that is small.
+    pub fn announcement(entry: &Entry, signer: &Keypair) -> WireEntry {
+        WireEntry::of(entry, entry.value.len() <= INLINE_BODY_MAX, signer)
     }
 
     /// The full entry, as a fetch response carries it.
-    pub fn full(entry: &Entry) -> WireEntry {
-        WireEntry::of(entry, true)
+    pub fn full(entry: &Entry, signer: &Keypair) -> WireEntry {
+        WireEntry::of(entry, true, signer)
     }
 
-    fn of(entry: &Entry, with_body: bool) -> WireEntry {
+    /// An entry from a peer keeps its publisher's signature; our own is
+    /// signed by us, now.
+    fn of(entry: &Entry, with_body: bool, signer: &Keypair) -> WireEntry {
+        let (publisher_key, signature, ttl_secs) = match &entry.provenance {
+            Some(p) => (p.publisher_key.clone(), p.signature.clone(), p.signed_ttl_secs),
+            None => {
+                let fields = signed_fields(
+                    &entry.key,
+                    &entry.cid,
+                    entry.stored_at_ms,
+                    entry.ttl_secs,
+                    entry.etag.as_deref(),
+                    entry.upstream_status,
+                );
+                let signature = signer.sign(&fields).expect("ed25519 signing cannot fail");
+                (signer.public().encode_protobuf(), signature, entry.ttl_secs)
+            }
+        };
         WireEntry {
             key: entry.key.clone(),
             cid: entry.cid.clone(),
             size: entry.value.len() as u64,
             stored_at_ms: entry.stored_at_ms,
-            ttl_secs: entry.ttl_secs,
+            ttl_secs,
             etag: entry.etag.clone(),
             upstream_status: entry.upstream_status,
+            publisher_key,
+            signature,
             body: with_body.then(|| entry.value.to_vec()),
         }
     }
 
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("a wire entry always encodes")
+    /// The publisher, when its key is one.
+    pub fn publisher(&self) -> Option<PeerId> {
+        PublicKey::try_decode_protobuf(&self.publisher_key).ok().map(|key| key.to_peer_id())
     }
 
-    /// Decodes an announcement, refusing oversized ones before parsing.
+    /// Whether the signature is the publisher's over this entry's fields.
+    pub fn signature_holds(&self) -> bool {
+        let Ok(key) = PublicKey::try_decode_protobuf(&self.publisher_key) else {
+            return false;
+        };
+        let fields = signed_fields(&self.key, &self.cid, self.stored_at_ms, self.ttl_secs, self.etag.as_deref(), self.upstream_status);
+        key.verify(&fields, &self.signature)
+    }
+
+    /// An announcement: the magic, the wire version, then the entry.
+    pub fn encode_announcement(&self) -> Vec<u8> {
+        let mut bytes = ANNOUNCEMENT_MAGIC.to_vec();
+        postcard::to_io(&(WIRE_VERSION, self), &mut bytes).expect("a wire entry always encodes");
+        bytes
+    }
+
+    /// The announcement frame of `payload` at `version` (tests speak other versions with it).
+    pub fn frame(version: u16, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = ANNOUNCEMENT_MAGIC.to_vec();
+        postcard::to_io(&version, &mut bytes).expect("a number always encodes");
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// Decodes an announcement, refusing oversized ones before parsing and
+    /// telling another version from garbage.
     pub fn decode_announcement(bytes: &[u8]) -> Result<WireEntry, Rejection> {
         if bytes.len() > ANNOUNCEMENT_MAX {
             return Err(Rejection::TooLarge(bytes.len()));
         }
-        let wire: WireEntry = postcard::from_bytes(bytes).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        let framed = bytes.strip_prefix(ANNOUNCEMENT_MAGIC).ok_or_else(|| Rejection::Malformed("not an announcement".into()))?;
+        let (version, rest) = postcard::take_from_bytes::<u16>(framed).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        if version != WIRE_VERSION {
+            return Err(Rejection::UnknownVersion(version));
+        }
+        let wire: WireEntry = postcard::from_bytes(rest).map_err(|e| Rejection::Malformed(e.to_string()))?;
         if wire.body.as_ref().is_some_and(|b| b.len() > INLINE_BODY_MAX) {
             return Err(Rejection::TooLarge(bytes.len()));
         }
@@ -91,13 +170,15 @@ pub struct FetchResponse {
     pub entry: Option<WireEntry>,
 }
 
-/// Why an entry from a peer was not stored.
+/// Why an entry or a message from a peer was not stored.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     #[error("message of {0} bytes is over the limit")]
     TooLarge(usize),
     #[error("undecodable message: {0}")]
     Malformed(String),
+    #[error("message of wire version {0}; this node speaks {WIRE_VERSION}")]
+    UnknownVersion(u16),
     #[error("bad key: {0}")]
     BadKey(String),
     #[error("body does not match its CID {0}")]
@@ -110,6 +191,99 @@ pub enum Rejection {
     Expired,
     #[error("entry stored in the future ({0} ms ahead)")]
     FromTheFuture(u64),
+    #[error("the publisher's signature does not hold")]
+    BadSignature,
+    #[error("a GitHub answer published by {0}, which this node does not trust")]
+    Untrusted(String),
+    #[error("asked for {asked:?}, answered {answered:?}")]
+    WrongKey { asked: String, answered: String },
+    #[error("this peer sends more than its share of messages")]
+    RateLimited,
+    #[error("this peer added more than its share of the cache this minute")]
+    OverBudget,
+    #[error("the disk queue is full")]
+    QueueFull,
+    #[error("a sealed body that does not open under its key, time and TTL")]
+    SealMismatch,
+}
+
+impl Rejection {
+    /// A short name, for counting rejections by reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::TooLarge(_) | Rejection::SizeMismatch { .. } => "too_large",
+            Rejection::Malformed(_) | Rejection::BadKey(_) | Rejection::NotJson => "malformed",
+            Rejection::UnknownVersion(_) => "unknown_version",
+            Rejection::CidMismatch(_) => "cid_mismatch",
+            Rejection::Expired | Rejection::FromTheFuture(_) => "bad_time",
+            Rejection::BadSignature => "bad_signature",
+            Rejection::Untrusted(_) => "untrusted_publisher",
+            Rejection::WrongKey { .. } => "wrong_key",
+            Rejection::RateLimited => "rate_limited",
+            Rejection::OverBudget => "over_budget",
+            Rejection::QueueFull => "queue_full",
+            Rejection::SealMismatch => "seal_mismatch",
+        }
+    }
+
+    /// Whether the message itself is a lie or garbage, so its sender's
+    /// gossip score should fall. Another version, an untrusted publisher (an
+    /// honest node may trust whom we do not) and our own limits are not.
+    pub fn is_forgery(&self) -> bool {
+        !matches!(
+            self,
+            Rejection::UnknownVersion(_)
+                | Rejection::Untrusted(_)
+                | Rejection::RateLimited
+                | Rejection::OverBudget
+                | Rejection::QueueFull
+                | Rejection::Expired
+        )
+    }
+}
+
+/// Whose GitHub answers this node takes: itself, and either every member of
+/// a private swarm or the peers named in `CACHE_TRUSTED_PEERS`.
+#[derive(Clone, Debug)]
+pub struct Trust {
+    local: PeerId,
+    everyone: bool,
+    listed: HashSet<PeerId>,
+}
+
+impl Trust {
+    /// With `listed` peers, only they; without, every member of a private
+    /// swarm, and nobody in an open one.
+    pub fn new(local: PeerId, private_swarm: bool, listed: HashSet<PeerId>) -> Trust {
+        Trust { local, everyone: private_swarm && listed.is_empty(), listed }
+    }
+
+    pub fn trusts(&self, peer: &PeerId) -> bool {
+        *peer == self.local || self.everyone || self.listed.contains(peer)
+    }
+
+    /// In words, for the status: who is trusted.
+    pub fn describe(&self) -> String {
+        if self.everyone {
+            "every member of the private swarm".to_owned()
+        } else if self.listed.is_empty() {
+            "nobody but this node (open swarm, CACHE_TRUSTED_PEERS empty)".to_owned()
+        } else {
+            format!("{} peer(s) named in CACHE_TRUSTED_PEERS", self.listed.len())
+        }
+    }
+}
+
+/// What `verify` needs to know besides the entry.
+pub struct Check<'a> {
+    /// The peer that sent it (the entry's origin here).
+    pub from: &'a str,
+    pub now_ms: u64,
+    /// Our copy of the key, when the entry must be newer than it.
+    pub ours: Option<&'a Entry>,
+    pub trust: &'a Trust,
+    /// The longest TTL the key may have (`cache::ttl::max_ttl_for`).
+    pub ttl_cap: u64,
 }
 
 /// What to do with a verified entry, given the copy we hold.
@@ -121,113 +295,49 @@ pub enum Verdict {
 }
 
 /// Checks a wire entry that carries its body and turns it into an entry from
-/// `peer`. Honest peers never fail this; a failure is the peer's fault.
-pub fn verify(wire: WireEntry, peer: &str, now_ms: u64, ours: Option<&Entry>) -> Result<Verdict, Rejection> {
+/// `check.from`. Honest peers never fail the forgery checks.
+pub fn verify(wire: WireEntry, check: &Check<'_>) -> Result<Verdict, Rejection> {
     validate_key(&wire.key).map_err(|e| Rejection::BadKey(e.to_string()))?;
-    let body = wire.body.ok_or_else(|| Rejection::Malformed("entry without body".into()))?;
+    let body = wire.body.as_ref().ok_or_else(|| Rejection::Malformed("entry without body".into()))?;
     if body.len() as u64 != wire.size {
         return Err(Rejection::SizeMismatch { announced: wire.size, actual: body.len() as u64 });
     }
-    if content_id(&body) != wire.cid {
+    if content_id(body) != wire.cid {
         return Err(Rejection::CidMismatch(wire.cid));
     }
-    if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
         return Err(Rejection::NotJson);
     }
-    if wire.stored_at_ms > now_ms + MAX_CLOCK_SKEW_MS {
-        return Err(Rejection::FromTheFuture(wire.stored_at_ms - now_ms));
+    if !wire.signature_holds() {
+        return Err(Rejection::BadSignature);
     }
+    let publisher = wire.publisher().ok_or(Rejection::BadSignature)?;
+    if is_github_key(&wire.key) && !check.trust.trusts(&publisher) {
+        return Err(Rejection::Untrusted(publisher.to_string()));
+    }
+    if wire.stored_at_ms > check.now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(Rejection::FromTheFuture(wire.stored_at_ms - check.now_ms));
+    }
+    let WireEntry { key, cid, stored_at_ms, ttl_secs, etag, upstream_status, publisher_key, signature, body, .. } = wire;
     let entry = Entry {
-        key: wire.key,
-        value: Bytes::from(body),
-        stored_at_ms: wire.stored_at_ms,
-        ttl_secs: wire.ttl_secs,
-        cid: wire.cid,
-        etag: wire.etag,
-        upstream_status: wire.upstream_status,
-        origin: Origin::Peer(peer.to_owned()),
+        key,
+        value: Bytes::from(body.unwrap_or_default()),
+        stored_at_ms,
+        ttl_secs: ttl_secs.min(check.ttl_cap),
+        cid,
+        etag,
+        upstream_status,
+        origin: Origin::Peer(check.from.to_owned()),
+        provenance: Some(Provenance { publisher_key, signature, signed_ttl_secs: ttl_secs }),
     };
-    if !entry.is_fresh(now_ms) {
+    if !entry.is_fresh(check.now_ms) {
         return Err(Rejection::Expired);
     }
-    match ours {
+    match check.ours {
         Some(ours) if ours.cid == entry.cid || ours.stored_at_ms >= entry.stored_at_ms => Ok(Verdict::AlreadyHave),
         _ => Ok(Verdict::Store(entry)),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: u64 = 1_700_000_000_000;
-
-    fn local(key: &str, body: &str, stored_at_ms: u64) -> Entry {
-        Entry {
-            key: key.into(),
-            value: Bytes::from(body.to_owned()),
-            stored_at_ms,
-            ttl_secs: 60,
-            cid: content_id(body.as_bytes()),
-            etag: Some("\"e\"".into()),
-            upstream_status: Some(200),
-            origin: Origin::Local,
-        }
-    }
-
-    #[test]
-    fn a_true_entry_is_stored_as_coming_from_the_peer() {
-        let wire = WireEntry::announcement(&local("k", r#"{"a":1}"#, NOW - 1000));
-        let decoded = WireEntry::decode_announcement(&wire.encode()).unwrap();
-        match verify(decoded, "12D3KooWsender", NOW, None).unwrap() {
-            Verdict::Store(entry) => {
-                assert_eq!(entry.origin, Origin::Peer("12D3KooWsender".into()));
-                assert_eq!(entry.etag.as_deref(), Some("\"e\""));
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_forged_body_is_rejected() {
-        let mut wire = WireEntry::full(&local("k", r#"{"a":1}"#, NOW));
-        wire.body = Some(br#"{"a":2}"#.to_vec());
-        assert!(matches!(verify(wire, "p", NOW, None), Err(Rejection::CidMismatch(_))));
-    }
-
-    #[test]
-    fn expired_future_oversized_and_garbage_are_rejected() {
-        let old = WireEntry::full(&local("k", "{}", NOW - 61_000));
-        assert_eq!(verify(old, "p", NOW, None), Err(Rejection::Expired));
-        let future = WireEntry::full(&local("k", "{}", NOW + 120_000));
-        assert!(matches!(verify(future, "p", NOW, None), Err(Rejection::FromTheFuture(_))));
-        assert!(matches!(WireEntry::decode_announcement(&[0xff; 10]), Err(Rejection::Malformed(_))));
-        assert!(matches!(
-            WireEntry::decode_announcement(&vec![0; ANNOUNCEMENT_MAX + 1]),
-            Err(Rejection::TooLarge(_))
-        ));
-        let mut lying = WireEntry::full(&local("k", "{}", NOW));
-        lying.size = 99;
-        assert!(matches!(verify(lying, "p", NOW, None), Err(Rejection::SizeMismatch { .. })));
-    }
-
-    #[test]
-    fn large_bodies_are_announced_without_body() {
-        let big = format!("\"{}\"", "x".repeat(INLINE_BODY_MAX));
-        let wire = WireEntry::announcement(&local("k", &big, NOW));
-        assert!(wire.body.is_none());
-        assert_eq!(wire.size as usize, big.len());
-        assert!(wire.encode().len() < 1024);
-    }
-
-    #[test]
-    fn an_older_or_identical_copy_is_not_stored_again() {
-        let ours = local("k", r#"{"v":2}"#, NOW - 1000);
-        let older = WireEntry::full(&local("k", r#"{"v":1}"#, NOW - 2000));
-        assert_eq!(verify(older, "p", NOW, Some(&ours)), Ok(Verdict::AlreadyHave));
-        let same = WireEntry::full(&ours);
-        assert_eq!(verify(same, "p", NOW, Some(&ours)), Ok(Verdict::AlreadyHave));
-        let newer = WireEntry::full(&local("k", r#"{"v":3}"#, NOW - 10));
-        assert!(matches!(verify(newer, "p", NOW, Some(&ours)), Ok(Verdict::Store(_))));
-    }
-}
+mod tests;
