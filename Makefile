@@ -14,16 +14,20 @@ SITE := $(CARGO_TARGET_DIR)/site
 PKG := $(SITE)/pkg
 SERVER_BIN := $(CARGO_TARGET_DIR)/debug/peercache
 export PEERCACHE_SITE_ROOT := $(SITE)
+# PyGithub for the client tests, in a virtualenv beside the builds.
+VENV := $(CARGO_TARGET_DIR)/venv
+export PEERCACHE_PYTHON := $(VENV)/bin/python
+CLIENT_REQUIREMENTS := server/tests/clients/requirements.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup setup-rust setup-browser build wasm server test-rust test-browser bench
+.PHONY: run test setup setup-rust setup-browser setup-clients build wasm server test-rust test-browser bench
 
 run: setup-rust build
 	$(SERVER_BIN) serve
 
 test: setup build test-rust test-browser
 
-setup: setup-rust setup-browser
+setup: setup-rust setup-browser setup-clients
 
 setup-rust:
 	@# A shared build directory grows with every changed build; past 40 GiB start the debug half afresh.
@@ -45,6 +49,14 @@ setup-browser:
 	fi
 	@cd end2end && if ! cmp -s package-lock.json node_modules/.package-lock.json; then \
 	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; \
+	fi
+
+# The GitHub clients the proxy is tested with: PyGithub (pinned, in $(VENV));
+# Octokit comes with end2end's npm packages (setup-browser).
+setup-clients:
+	@if ! cmp -s $(CLIENT_REQUIREMENTS) $(VENV)/requirements.txt; then \
+	  python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CLIENT_REQUIREMENTS) \
+	  && cp $(CLIENT_REQUIREMENTS) $(VENV)/requirements.txt; \
 	fi
 
 build: wasm server

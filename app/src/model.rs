@@ -131,9 +131,11 @@ pub struct ProxyStats {
     /// Stored answers sealed for a token that did not open under their own
     /// key, time and TTL (moved or replayed by a peer): dropped, never served.
     pub seal_mismatches: u64,
+    /// How stored answers are reused: `ttl` or `revalidate` (always asks GitHub, 304s free).
+    pub freshness: String,
 }
 
-/// GitHub's rate limit for one token scope, as its last response said.
+/// GitHub's rate limit for one token scope and resource, as its last response said.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RateLimitInfo {
     /// The scope hash (never the token).

@@ -49,7 +49,8 @@ test('the rate limit card shows what GitHub said and what the cache saved', asyn
   await page.getByRole('button', { name: '⚡ Refresh Rate Limit' }).click();
   await expect(page.locator('#rate-remaining')).toHaveText('4999 / 5000');
   await expect(page.locator('#rate-reset')).toContainText(/in (29|30) min/);
-  await expect(page.locator('#rate-scope')).toHaveText(/^[0-9a-f]{16}$/);
+  await expect(page.locator('#rate-scope')).toHaveText(/^[0-9a-f]{16} · core$/);
+  await expect(page.locator('#freshness-mode')).toHaveText('TTL');
   await expect(page.locator('#rate-bar')).toHaveAttribute('value', '4999');
   await expect(page.locator('#calls-saved-hour')).toHaveText('1');
   await expect(page.locator('#upstream-calls')).toHaveText('1');

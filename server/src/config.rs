@@ -7,6 +7,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
 use crate::cache::CacheConfig;
+use crate::github::freshness::Freshness;
 
 /// Where the dashboard's static files (`pkg/peercache.js`, `.wasm`, `.css`) live
 /// when nothing says otherwise: `site/` beside the build profile directory of
@@ -111,6 +112,17 @@ pub struct ServeConfig {
     /// to the swarm key, else a public salt.
     #[arg(long = "cache-secret", env = "CACHE_SECRET", hide_env_values = true)]
     pub cache_secret: Option<String>,
+
+    /// How stored GitHub answers are reused: `ttl` (fresh for their TTL) or
+    /// `revalidate` (every request asks GitHub with the ETag; 304s are free).
+    #[arg(long, env = "CACHE_FRESHNESS", value_enum, default_value_t = Freshness::Ttl)]
+    pub freshness: Freshness,
+
+    /// The base URL clients reach `/github` at, when the request's `Host`
+    /// would not say it (a TLS front, another path); GitHub's URLs in answers
+    /// are rewritten to it. Default: `http://<Host>/github`.
+    #[arg(long = "public-url", env = "PEERCACHE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 
     /// GitHub responses larger than this many bytes stream through uncached.
     #[arg(long = "proxy-max-body", env = "CACHE_PROXY_MAX_BODY", default_value_t = 8 * 1024 * 1024)]

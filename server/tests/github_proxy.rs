@@ -19,6 +19,7 @@ use server::cache::ttl::ManualClock;
 use server::config::ServeConfig;
 use server::http::router::router;
 use server::http::state::AppState;
+use support::inproc::{start_peercache, start_peercache_with};
 use support::wait_for;
 use tokio::sync::watch;
 
@@ -101,37 +102,6 @@ async fn start_fake() -> (Arc<Fake>, SocketAddr) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (fake, addr)
-}
-
-struct Peercache {
-    url: String,
-    state: AppState,
-    clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_peercache(upstream: &str, p2p: Option<String>) -> Peercache {
-    start_peercache_with(upstream, p2p, |_| {}).await
-}
-
-async fn start_peercache_with(upstream: &str, p2p: Option<String>, adjust: impl FnOnce(&mut ServeConfig)) -> Peercache {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = ServeConfig::for_tests("127.0.0.1:0".parse().unwrap(), dir.path().to_owned());
-    adjust(&mut config);
-    config.github_api_url = upstream.to_owned();
-    if let Some(bootstrap) = p2p {
-        config.enable_p2p = true;
-        config.p2p_host = "127.0.0.1".parse().unwrap();
-        config.p2p_port = 0;
-        config.bootstrap_peers = bootstrap;
-    }
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-    let state = AppState::with_clock(&config, clock.clone()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Peercache { url, state, clock, _dir: dir }
 }
 
 async fn get(url: &str, token: Option<&str>) -> (StatusCode, String, HeaderMap) {

@@ -1,5 +1,6 @@
 //! The "⚡ API Rate Limit" card: GitHub's limit for the most constrained token
-//! scope seen by the proxy, when it resets, and what the cache saved.
+//! scope and resource seen by the proxy, when it resets, the other resources'
+//! remaining counts, what the cache saved, and how answers are reused.
 
 use leptos::prelude::*;
 
@@ -35,11 +36,31 @@ fn RateFields(stats: ProxyStats) -> impl IntoView {
                 <p class="empty" id="rate-remaining">"No GitHub calls through this node yet: the limit shows after the first request to /github/…"</p>
             }.into_any(),
         }}
+        {(stats.rate_limits.len() > 1).then(|| view! {
+            <ul class="rate-others" id="rate-others">
+                {stats.rate_limits.iter().skip(1).map(|l| view! {
+                    <li data-resource=l.resource.clone().unwrap_or_default()>
+                        {format!(
+                            "{} {}: {} / {}{}",
+                            l.scope,
+                            l.resource.as_deref().unwrap_or("core"),
+                            l.remaining.map_or_else(|| "?".to_owned(), |n| n.to_string()),
+                            l.limit.map_or_else(|| "?".to_owned(), |n| n.to_string()),
+                            if l.blocked_until.is_some() { " ⛔" } else { "" },
+                        )}
+                    </li>
+                }).collect_view()}
+            </ul>
+        })}
         <dl class="fields">
             <dt>"Calls saved (last hour)"</dt>
             <dd id="calls-saved-hour">{stats.calls_saved_last_hour}</dd>
             <dt>"Calls to GitHub"</dt>
             <dd id="upstream-calls">{stats.upstream_calls}</dd>
+            <dt>"Freshness"</dt>
+            <dd id="freshness-mode" title="ttl: answers are reused for their TTL; revalidate: every request asks GitHub with the ETag (304s are free)">
+                {if stats.freshness == "revalidate" { "always revalidate" } else { "TTL" }}
+            </dd>
         </dl>
     }
 }
@@ -60,11 +81,11 @@ fn Limit(limit: RateLimitInfo) -> impl IntoView {
             <dt>"Resets"</dt>
             <dd id="rate-reset">{reset}</dd>
             <dt>"Token scope"</dt>
-            <dd id="rate-scope"><code>{limit.scope}</code></dd>
+            <dd id="rate-scope"><code>{limit.scope}</code>{format!(" · {}", limit.resource.as_deref().unwrap_or("core"))}</dd>
         </dl>
         <meter id="rate-bar" class="rate-bar" min="0" max=max.to_string() value=remaining.to_string() low=(max / 10).to_string()></meter>
         {limit.blocked_until.map(|until| view! {
-            <p class="status-error" id="rate-blocked">{format!("⛔ GitHub refused this token; not asking again until {until}")}</p>
+            <p class="status-error" id="rate-blocked">{format!("⛔ GitHub refused this token for this resource; not asking again until {until}")}</p>
         })}
     }
 }

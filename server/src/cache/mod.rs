@@ -8,6 +8,7 @@
 //! Writes block on that commit; async callers go through [`Cache::write`],
 //! the one place that hands them to a blocking thread.
 
+pub mod barrier;
 pub mod entry;
 pub mod key;
 pub mod stats;
@@ -24,6 +25,7 @@ use bytes::Bytes;
 use lru::LruCache;
 use tokio::sync::broadcast;
 
+use self::barrier::Barriers;
 use self::entry::{Entry, Origin};
 use self::key::{operation_of, validate_key, KeyError};
 use self::stats::{CounterSnapshot, Counters, Lookup};
@@ -66,6 +68,8 @@ pub enum CacheError {
     Store(#[from] StoreError),
     #[error("the cache write task failed: {0}")]
     Task(String),
+    #[error("a copy of {0:?} from before a write to it")]
+    Barred(String),
 }
 
 /// How to store a value; `PutOptions::default()` is a local entry with the
@@ -112,6 +116,7 @@ pub struct Cache {
     writer: Mutex<()>,
     counters: Counters,
     local_puts: broadcast::Sender<Arc<Entry>>,
+    barriers: Barriers,
 }
 
 impl Cache {
@@ -174,6 +179,7 @@ impl Cache {
             writer: Mutex::new(()),
             counters: Counters::default(),
             local_puts: broadcast::channel(PUT_FEED_CAPACITY).0,
+            barriers: Barriers::default(),
         }
     }
 
@@ -298,8 +304,12 @@ impl Cache {
     }
 
     /// Stores a complete entry as given (its CID must already be checked).
+    /// An entry from a peer older than a write to its prefix is refused.
     pub fn insert(&self, entry: Entry) -> Result<Arc<Entry>, CacheError> {
         validate_key(&entry.key)?;
+        if entry.origin != Origin::Local && self.barriers.bars(&entry.key, entry.stored_at_ms, self.clock.now_ms()) {
+            return Err(CacheError::Barred(entry.key));
+        }
         let size = entry.size();
         if size > self.config.max_bytes {
             return Err(CacheError::TooLarge { size, max: self.config.max_bytes });
@@ -357,6 +367,13 @@ impl Cache {
     /// Drops one key; true when it was there.
     pub fn invalidate(&self, key: &str) -> Result<bool, CacheError> {
         Ok(self.remove_where(|k, _| k == key)? == 1)
+    }
+
+    /// A write happened under `prefix` at `at_ms`: drops what is not newer,
+    /// and refuses such copies from peers until `until_ms`. How many were dropped.
+    pub fn write_barrier(&self, prefix: &str, at_ms: u64, until_ms: u64) -> Result<usize, CacheError> {
+        self.barriers.raise(prefix, at_ms, until_ms);
+        self.remove_where(|k, entry| k.starts_with(prefix) && entry.stored_at_ms <= at_ms)
     }
 
     /// Drops `key` if it still holds the content `cid` (not a newer copy).

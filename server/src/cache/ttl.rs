@@ -83,6 +83,12 @@ pub fn path_family(path: &str) -> &'static str {
     }
 }
 
+/// The longest a GitHub answer about a repository can stay fresh: how long a
+/// write barrier must last.
+pub fn longest_github_ttl(default_ttl_secs: u64) -> u64 {
+    default_ttl_secs.max(300).min(MAX_TTL_SECS)
+}
+
 /// The longest TTL an entry under `key` may have: for a GitHub answer its
 /// path family's TTL (`default_ttl_secs` outside the families), for anything
 /// else [`MAX_TTL_SECS`]. What a peer claims beyond it is cut to it.

@@ -39,7 +39,7 @@ impl CoreError {
 impl From<CacheError> for CoreError {
     fn from(error: CacheError) -> Self {
         let kind = match &error {
-            CacheError::Key(_) | CacheError::NotJson(_) => ErrorKind::Invalid,
+            CacheError::Key(_) | CacheError::NotJson(_) | CacheError::Barred(_) => ErrorKind::Invalid,
             CacheError::TooLarge { .. } => ErrorKind::TooLarge,
             CacheError::Store(_) | CacheError::Task(_) => {
                 tracing::error!(%error, "cache store write failed");

@@ -82,6 +82,8 @@ impl Core {
                 default_ttl_secs: config.default_ttl,
                 max_body: config.proxy_max_body,
                 scopes: Scopes::new(config.cache_secret.as_deref(), swarm_key_text.as_deref()),
+                freshness: config.freshness,
+                public_url: config.public_url.clone(),
             },
             cache.clone(),
             p2p.clone(),
@@ -315,6 +317,7 @@ impl Backend for Core {
             calls_saved_last_hour: self.github.counters.saved_last_hour(now),
             rate_limits: self.github.limits.snapshot(now),
             seal_mismatches: self.github.counters.seal_mismatches.load(std::sync::atomic::Ordering::Relaxed),
+            freshness: self.github.freshness.as_str().to_owned(),
         }
     }
 }

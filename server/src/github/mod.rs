@@ -1,9 +1,14 @@
 //! The GitHub REST API proxy: token scopes and sealed bodies, the stored form
-//! of responses, rate-limit tracking, request coalescing and the proxy itself.
+//! of responses, HTTP caching semantics, URL rewriting, rate-limit tracking,
+//! request coalescing and the proxy itself.
 
 pub mod error;
+pub mod freshness;
 pub mod proxy;
 pub mod ratelimit;
+pub mod ready;
+pub mod request;
+pub mod rewrite;
 pub mod scope;
 pub mod single_flight;
 pub mod stats;

@@ -1,87 +1,70 @@
-//! The caching reverse proxy for GitHub's REST API under `/github/...`.
+//! The caching reverse proxy for GitHub's REST API under `/github/...` (and
+//! for `gh` on its socket).
 //!
 //! A GET is answered, in order, from: a fresh local entry (HIT, or PEER-HIT
-//! when the entry came from a peer); while GitHub refuses this token's scope,
-//! a stale entry (STALE) or the refusal replayed; otherwise one shared fetch
-//! per key (other callers wait: COALESCED) that asks the peers (PEER-HIT),
-//! then GitHub — with `If-None-Match` when an expired entry has an ETag, a 304
-//! refreshing it for free (REVALIDATED) — and stores a 200 (MISS). Other
-//! methods pass through (PASS) and invalidate the repository's entries.
+//! when the entry came from a peer) unless the client's directives or the
+//! "always revalidate" mode ask GitHub first; while GitHub refuses this
+//! token's scope for the resource, a stale entry (STALE) or the refusal
+//! replayed; otherwise one shared fetch per key (other callers wait:
+//! COALESCED) that asks the peers (PEER-HIT), then GitHub — with
+//! `If-None-Match` when an entry has an ETag, a 304 refreshing it for free
+//! (REVALIDATED) — and stores a storable 200 (MISS). Other methods pass
+//! through (PASS); a successful write makes the repository's answers stale
+//! on every node. GitHub's URLs in answers are rewritten to the base the
+//! client used.
 //!
 //! Each request ends as one [`Answer`]; its response, its mode count and its
 //! cache lookup count are all made from that one value.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
-use axum::http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, IF_NONE_MATCH, USER_AGENT};
-use axum::http::request::Parts;
+use axum::http::header::{AGE, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH, LINK};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
-use lru::LruCache;
 
 use crate::cache::entry::{Entry, Origin};
-use crate::cache::key::validate_key;
 use crate::cache::stats::Lookup;
-use crate::cache::ttl::{family_ttl_secs, path_family};
+use crate::cache::ttl::{family_ttl_secs, longest_github_ttl, path_family};
 use crate::cache::Cache;
 use crate::github::error::ProxyError;
+use crate::github::freshness::{self, Freshness};
 use crate::github::ratelimit::{is_rate_limited, RateLimits};
+use crate::github::ready::Ready;
+use crate::github::request::{forwarded, invalidation_prefixes, Call};
+use crate::github::rewrite::{rewrite_body, rewrite_link};
 use crate::github::scope::{Scope, Scopes};
 use crate::github::single_flight::{Role, SingleFlight};
 use crate::github::stats::{Mode, ProxyCounters};
-use crate::github::stored::{Binding, Decoded, HOP_BY_HOP};
-use crate::p2p::protocol::Rejection;
+use crate::github::stored::{Binding, Decoded, HOP_BY_HOP, KEPT_HEADERS};
 use crate::p2p::client::NodeClient;
-use crate::AGENT;
+use crate::p2p::protocol::{Rejection, MAX_CLOCK_SKEW_MS};
 
 const X_PEERCACHE: HeaderName = HeaderName::from_static("x-peercache");
 const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
-/// Request headers sent on to GitHub.
-const FORWARDED: [HeaderName; 4] = [AUTHORIZATION, ACCEPT, USER_AGENT, HeaderName::from_static("x-github-api-version")];
-/// Decoded responses kept ready for hits, in bytes.
-const DECODED_BUDGET: usize = 64 * 1024 * 1024;
 
 pub struct ProxyConfig {
-    /// `GITHUB_API_URL`, e.g. `https://api.github.com`.
+    /// `GITHUB_API_URL`, e.g. `https://api.github.com` or a GitHub Enterprise
+    /// Server's `https://ghe.example/api/v3`.
     pub upstream: String,
     pub default_ttl_secs: u64,
     /// Larger response bodies stream through uncached.
     pub max_body: usize,
     pub scopes: Scopes,
-}
-
-/// One proxied request, as the proxy works on it.
-struct Call<'a> {
-    parts: &'a Parts,
-    /// The GitHub path, without `/github`.
-    path: String,
-    /// The query, parameters sorted.
-    query: String,
-    scope: Scope,
-    /// The cache key of a GET or HEAD.
-    key: String,
-}
-
-impl Call<'_> {
-    fn head(&self) -> bool {
-        self.parts.method == Method::HEAD
-    }
-
-    /// A GET or HEAD whose key the cache can hold.
-    fn cacheable(&self) -> bool {
-        matches!(self.parts.method, Method::GET | Method::HEAD) && validate_key(&self.key).is_ok()
-    }
+    pub freshness: Freshness,
+    /// The base clients reach `/github` at (`PEERCACHE_PUBLIC_URL`), when
+    /// the request's `Host` would not say it right (a TLS front, a path).
+    pub public_url: Option<String>,
 }
 
 /// How a request ended: the one value its response and every counter are
 /// made from.
 enum Answer {
-    /// A body to send as it is (stored, from a peer, or just fetched); the
-    /// waiters of a coalesced fetch get it too.
-    Body(Mode, Arc<Decoded>),
+    /// A body to send as it is (stored, from a peer, or just fetched), with
+    /// when it was stored (for `Age`); the waiters of a coalesced fetch get it too.
+    Body(Mode, Arc<Decoded>, Option<u64>),
     /// Forwarded or streamed through: this caller's only.
     Passed(Response),
     /// The proxy itself could not answer.
@@ -91,7 +74,7 @@ enum Answer {
 impl Answer {
     fn mode(&self) -> Mode {
         match self {
-            Answer::Body(mode, _) | Answer::Failed(mode, _) => *mode,
+            Answer::Body(mode, ..) | Answer::Failed(mode, _) => *mode,
             Answer::Passed(_) => Mode::Pass,
         }
     }
@@ -100,7 +83,7 @@ impl Answer {
     /// cannot be shared (each waiter then asks on its own).
     fn shared(&self) -> Option<Shared> {
         match self {
-            Answer::Body(_, decoded) => Some(Shared::Body(decoded.clone())),
+            Answer::Body(_, decoded, stored_at) => Some(Shared::Body(decoded.clone(), *stored_at)),
             Answer::Failed(_, error) => Some(Shared::Failed(error.clone())),
             Answer::Passed(_) => None,
         }
@@ -110,7 +93,7 @@ impl Answer {
 /// A shared fetch's answer, as its waiters get it.
 #[derive(Clone)]
 enum Shared {
-    Body(Arc<Decoded>),
+    Body(Arc<Decoded>, Option<u64>),
     Failed(ProxyError),
 }
 
@@ -124,11 +107,6 @@ fn lookup_of(mode: Mode) -> Lookup {
     }
 }
 
-struct Ready {
-    lru: LruCache<String, Arc<Decoded>>,
-    bytes: usize,
-}
-
 pub struct GithubProxy {
     client: reqwest::Client,
     upstream: String,
@@ -137,10 +115,12 @@ pub struct GithubProxy {
     scopes: Scopes,
     default_ttl_secs: u64,
     max_body: usize,
+    pub freshness: Freshness,
+    public_url: Option<String>,
     pub limits: RateLimits,
     pub counters: ProxyCounters,
     inflight: SingleFlight<Option<Shared>>,
-    ready: Mutex<Ready>,
+    ready: Ready,
 }
 
 impl GithubProxy {
@@ -157,25 +137,13 @@ impl GithubProxy {
             scopes: config.scopes,
             default_ttl_secs: config.default_ttl_secs,
             max_body: config.max_body,
+            freshness: config.freshness,
+            public_url: config.public_url.map(|url| url.trim_end_matches('/').to_owned()),
             limits: RateLimits::default(),
             counters: ProxyCounters::default(),
             inflight: SingleFlight::default(),
-            ready: Mutex::new(Ready { lru: LruCache::unbounded(), bytes: 0 }),
+            ready: Ready::default(),
         })
-    }
-
-    pub async fn handle(&self, request: Request<Body>) -> Response {
-        let (parts, body) = request.into_parts();
-        let path = match parts.uri.path().strip_prefix("/github") {
-            Some(rest) if rest.starts_with('/') => rest.to_owned(),
-            _ => "/".to_owned(),
-        };
-        let query = sorted_query(parts.uri.query());
-        let scope = self.scopes.scope_of(header(&parts.headers, &AUTHORIZATION));
-        let key = proxy_key(&path, &query, header(&parts.headers, &ACCEPT).unwrap_or(""), &scope.id);
-        let call = Call { parts: &parts, path, query, scope, key };
-        let answer = if call.cacheable() { self.cached(&call).await } else { self.pass(&call, body).await };
-        self.respond(&call, answer)
     }
 
     /// Requests waiting for an identical request's fetch right now.
@@ -183,40 +151,79 @@ impl GithubProxy {
         self.inflight.waiting()
     }
 
+    /// A request under `/github`: the client sees GitHub at
+    /// `http://<Host>/github` (or the configured public URL).
+    pub async fn handle(&self, request: Request<Body>) -> Response {
+        let base = match &self.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+                format!("http://{host}/github")
+            }
+        };
+        let path = request.uri().path().strip_prefix("/github").unwrap_or("/").to_owned();
+        self.serve(request, &path, base).await
+    }
+
+    /// A request for GitHub path `path`, from a client that sees GitHub at `base`.
+    pub async fn serve(&self, request: Request<Body>, path: &str, base: String) -> Response {
+        let (parts, body) = request.into_parts();
+        let call = match Call::new(&parts, path, base, &self.scopes) {
+            Ok(call) => call,
+            Err(error) => return stamp(error.to_response(), Mode::Pass),
+        };
+        let answer = if call.cacheable() { self.cached(&call).await } else { self.pass(&call, body).await };
+        self.respond(&call, answer)
+    }
+
     /// Counts the answer (once, by its mode) and makes it a response.
     fn respond(&self, call: &Call<'_>, answer: Answer) -> Response {
         let mode = answer.mode();
-        self.counters.record(mode, self.cache.now_ms());
+        let now = self.cache.now_ms();
+        self.counters.record(mode, now);
         if call.cacheable() {
             self.cache.count(&call.key, lookup_of(mode));
         }
-        let mut response = match answer {
-            Answer::Body(mode, decoded) => reply(mode, &decoded, &call.parts.headers, call.head()),
+        let response = match answer {
+            Answer::Body(mode, decoded, stored_at) => {
+                let rewritten = self.rewritten(call, &decoded);
+                let age = stored_at.map(|at| now.saturating_sub(at) / 1000);
+                reply(mode, &rewritten, &call.parts.headers, call.head(), age)
+            }
             Answer::Passed(response) => response,
             Answer::Failed(_, error) => error.to_response(),
         };
-        response.headers_mut().insert(X_PEERCACHE, HeaderValue::from_static(mode.as_str()));
-        response.headers_mut().insert(CACHE_STATUS, HeaderValue::from_static(mode.cache_status()));
-        response
+        stamp(response, mode)
     }
 
     async fn cached(&self, call: &Call<'_>) -> Answer {
+        let now = self.cache.now_ms();
         if let Some(entry) = self.cache.fresh(&call.key) {
             if let Some(decoded) = self.open(&entry, &call.scope).await {
-                let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
-                return Answer::Body(mode, decoded);
+                if !self.must_revalidate(call, &entry, &decoded, now) {
+                    let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
+                    return Answer::Body(mode, decoded, Some(entry.stored_at_ms));
+                }
             }
         }
-        if let Some(refusal) = self.limits.blocked(&call.scope.id, self.cache.now_ms()) {
+        if let Some(refusal) = self.limits.blocked(&call.scope.id, call.resource, now) {
             return match self.stale(call).await {
-                Some(stale) => Answer::Body(Mode::Stale, stale),
-                None => Answer::Body(Mode::Miss, refusal),
+                Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
+                None => Answer::Body(Mode::Miss, refusal, None),
             };
         }
         if call.head() {
             return self.forward(call, Bytes::new()).await;
         }
         self.coalesced(call).await
+    }
+
+    /// Whether a fresh entry must still be confirmed by GitHub: always in
+    /// "revalidate" mode, or when the client's directives ask for it.
+    fn must_revalidate(&self, call: &Call<'_>, entry: &Entry, decoded: &Decoded, now: u64) -> bool {
+        self.freshness == Freshness::Revalidate
+            || (call.has_directives()
+                && freshness::client_wants_revalidation(call.parts, decoded.status, &decoded.headers, entry.stored_at_ms, now))
     }
 
     /// One fetch per key at a time; the others wait for its answer. When the
@@ -230,7 +237,7 @@ impl GithubProxy {
                     return answer;
                 }
                 Role::Follower(follower) => match follower.wait().await.flatten() {
-                    Some(Shared::Body(decoded)) => return Answer::Body(Mode::Coalesced, decoded),
+                    Some(Shared::Body(decoded, stored_at)) => return Answer::Body(Mode::Coalesced, decoded, stored_at),
                     Some(Shared::Failed(error)) if round == 1 => return Answer::Failed(Mode::Coalesced, error),
                     Some(Shared::Failed(_)) => continue,
                     None => break,
@@ -240,22 +247,26 @@ impl GithubProxy {
         self.fetch(call).await
     }
 
-    /// Peers, then GitHub.
+    /// What this node holds for the call that opens, else (when it holds
+    /// nothing) what a peer has; then GitHub, conditionally on its ETag.
     async fn fetch(&self, call: &Call<'_>) -> Answer {
-        if let Some(peers) = &self.peers {
-            if let Some(entry) = self.cache.fetch_from_peers(&call.key, peers).await {
-                if let Some(decoded) = self.open(&entry, &call.scope).await {
-                    return Answer::Body(Mode::PeerHit, decoded);
-                }
-            }
-        }
-        // Revalidated only with what we can serve: an entry that opens.
-        let stale = match self.cache.get_stale(&call.key) {
+        let now = self.cache.now_ms();
+        let mut held = match self.cache.get_stale(&call.key) {
             Some(entry) => self.open(&entry, &call.scope).await.map(|decoded| (entry, decoded)),
             None => None,
         };
-        let mut request = self.client.get(self.url(call)).headers(forwarded(&call.parts.headers));
-        if let Some(etag) = stale.as_ref().and_then(|(entry, _)| entry.etag.clone()) {
+        if let (None, Some(peers)) = (&held, &self.peers) {
+            if let Some(entry) = self.cache.fetch_from_peers(&call.key, peers).await {
+                if let Some(decoded) = self.open(&entry, &call.scope).await {
+                    if entry.is_fresh(now) && !self.must_revalidate(call, &entry, &decoded, now) {
+                        return Answer::Body(Mode::PeerHit, decoded, Some(entry.stored_at_ms));
+                    }
+                    held = Some((entry, decoded));
+                }
+            }
+        }
+        let mut request = self.client.get(call.url(&self.upstream)).headers(forwarded(&call.parts.headers));
+        if let Some(etag) = held.as_ref().and_then(|(entry, _)| entry.etag.clone()) {
             request = request.header(IF_NONE_MATCH, etag);
         }
         let upstream = match self.send(request, call).await {
@@ -264,47 +275,71 @@ impl GithubProxy {
         };
         let status = upstream.status();
         let headers = upstream.headers().clone();
-        let now = self.cache.now_ms();
 
         if status == StatusCode::NOT_MODIFIED {
-            if let Some((stale, decoded)) = stale {
-                // Sealed anew: the seal is bound to the stored time and TTL.
-                let ttl = self.ttl(&call.path, &headers);
-                let refreshed = self.entry(call, &decoded, now, ttl, stale.etag.clone());
-                if let Err(error) = self.cache.write(move |cache| cache.insert(refreshed)).await {
-                    tracing::warn!(%error, "could not refresh a cached GitHub response");
-                }
-                return Answer::Body(Mode::Revalidated, decoded);
+            if let Some((entry, stored)) = held {
+                return self.revalidated(call, &entry, &stored, &headers, now).await;
             }
         }
         let body = match read_limited(upstream, self.max_body).await {
             Ok(body) => body,
-            Err(Oversized::Stream(response)) => return Answer::Passed(response),
+            Err(Oversized::Stream(mut response)) => {
+                self.rewrite_link_header(call, response.headers_mut());
+                return Answer::Passed(response);
+            }
             Err(Oversized::Failed(error)) => return Answer::Failed(Mode::Miss, error),
         };
         let decoded = Arc::new(Decoded::new(status, &headers, body));
         if is_rate_limited(status, &headers, &decoded.body) {
-            tracing::warn!(scope = call.scope.id, %status, "GitHub rate-limited this token scope; backing off");
-            self.limits.block(&call.scope.id, &headers, decoded.clone(), now);
+            tracing::warn!(scope = call.scope.id, resource = call.resource, %status, "GitHub rate-limited this token scope; backing off");
+            self.limits.block(&call.scope.id, call.resource, &headers, decoded.clone(), now);
             return match self.stale(call).await {
-                Some(stale) => Answer::Body(Mode::Stale, stale),
-                None => Answer::Body(Mode::Miss, decoded),
+                Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
+                None => Answer::Body(Mode::Miss, decoded, None),
             };
         }
         if status == StatusCode::OK {
-            // Stored before the answer leaves, so whoever asks next (here or at
-            // a peer) finds it. A failure only costs the caching, never the answer.
-            let etag = header(&headers, &axum::http::header::ETAG).map(str::to_owned);
-            let entry = self.entry(call, &decoded, now, self.ttl(&call.path, &headers), etag);
-            if let Err(error) = self.cache.write(move |cache| cache.insert(entry)).await {
-                tracing::warn!(%error, "could not cache a GitHub response");
+            let cap = family_ttl_secs(path_family(&call.path)).unwrap_or(self.default_ttl_secs);
+            if let Some(ttl) = freshness::storable_ttl(call.parts, status, &headers, now, cap) {
+                // Stored before the answer leaves, so whoever asks next (here or
+                // at a peer) finds it. A failure only costs the caching.
+                let etag = header(&headers, &ETAG).map(str::to_owned);
+                let entry = self.entry(call, &decoded, now, ttl, etag);
+                if let Err(error) = self.cache.write(move |cache| cache.insert(entry)).await {
+                    tracing::warn!(%error, "could not cache a GitHub response");
+                }
             }
         }
-        Answer::Body(Mode::Miss, decoded)
+        Answer::Body(Mode::Miss, decoded, None)
+    }
+
+    /// GitHub confirmed `entry` (304): its stored headers refreshed by the
+    /// 304's, its TTL computed anew, sealed anew (the seal is bound to the
+    /// stored time and TTL); the answer carries the 304's live headers.
+    async fn revalidated(&self, call: &Call<'_>, entry: &Entry, stored: &Decoded, fresh: &HeaderMap, now: u64) -> Answer {
+        let mut refreshed = Decoded::new_as_is(stored.status, stored.headers.clone(), stored.body.clone());
+        for name in KEPT_HEADERS {
+            if let Some(value) = fresh.get(*name) {
+                refreshed.headers.insert(HeaderName::from_static(name), value.clone());
+            }
+        }
+        let cap = family_ttl_secs(path_family(&call.path)).unwrap_or(self.default_ttl_secs);
+        let ttl = freshness::storable_ttl(call.parts, StatusCode::OK, &refreshed.headers, now, cap).unwrap_or(0);
+        let stored_entry = self.entry(call, &refreshed, now, ttl, entry.etag.clone());
+        if let Err(error) = self.cache.write(move |cache| cache.insert(stored_entry)).await {
+            tracing::warn!(%error, "could not refresh a cached GitHub response");
+        }
+        let mut live = refreshed;
+        for (name, value) in fresh {
+            if !HOP_BY_HOP.contains(&name.as_str()) && name != CONTENT_LENGTH {
+                live.headers.insert(name.clone(), value.clone());
+            }
+        }
+        Answer::Body(Mode::Revalidated, Arc::new(live), None)
     }
 
     /// Non-GET methods (and what cannot be cached) go straight through; a
-    /// successful write drops the repository's cached answers.
+    /// successful write makes the repository's answers stale everywhere.
     async fn pass(&self, call: &Call<'_>, body: Body) -> Answer {
         let body = match to_bytes(body, self.max_body).await {
             Ok(body) => body,
@@ -316,47 +351,76 @@ impl GithubProxy {
         let answer = self.forward(call, body).await;
         let written = matches!(&answer, Answer::Passed(response) if response.status().is_success());
         if written && !matches!(call.parts.method, Method::GET | Method::HEAD) && call.path != "/graphql" {
-            let prefixes = invalidation_prefixes(&call.path);
-            let removed = self
-                .cache
-                .write(move |cache| prefixes.iter().try_fold(0, |sum, p| Ok(sum + cache.invalidate_prefix(p)?)))
-                .await;
-            match removed {
-                Ok(0) => {}
-                Ok(removed) => tracing::debug!(removed, "invalidated cached GitHub responses after a write"),
-                Err(error) => tracing::warn!(%error, "could not invalidate cached GitHub responses after a write"),
-            }
+            self.written(&call.path).await;
         }
         answer
     }
 
+    /// A write to `path` went through: drop the repository's older answers
+    /// here, bar older copies from peers, and tell the group to do the same.
+    async fn written(&self, path: &str) {
+        let prefixes = invalidation_prefixes(path);
+        let at = self.cache.now_ms();
+        let until = at.saturating_add(longest_github_ttl(self.default_ttl_secs) * 1000 + MAX_CLOCK_SKEW_MS);
+        let local = prefixes.clone();
+        let removed = self
+            .cache
+            .write(move |cache| local.iter().try_fold(0, |sum, p| Ok(sum + cache.write_barrier(p, at, until)?)))
+            .await;
+        match removed {
+            Ok(removed) => tracing::debug!(removed, "invalidated cached GitHub responses after a write"),
+            Err(error) => tracing::warn!(%error, "could not invalidate cached GitHub responses after a write"),
+        }
+        if let Some(peers) = &self.peers {
+            peers.invalidate(prefixes, at).await;
+        }
+    }
+
+    /// Sends the call as it is; a JSON answer small enough is read, so its
+    /// URLs can be rewritten, anything else streams.
     async fn forward(&self, call: &Call<'_>, body: Bytes) -> Answer {
         let mut headers = forwarded(&call.parts.headers);
         if let Some(content_type) = call.parts.headers.get(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, content_type.clone());
         }
-        let request = self.client.request(call.parts.method.clone(), self.url(call)).headers(headers).body(body);
+        let request = self.client.request(call.parts.method.clone(), call.url(&self.upstream)).headers(headers).body(body);
         let upstream = match self.send(request, call).await {
             Ok(upstream) => upstream,
             Err(error) => return Answer::Failed(Mode::Pass, error),
         };
-        let mut response = Response::builder().status(upstream.status());
-        for (name, value) in upstream.headers() {
-            if !HOP_BY_HOP.contains(&name.as_str()) {
-                response = response.header(name, value);
+        let json = header(upstream.headers(), &CONTENT_TYPE).is_some_and(|t| t.contains("json"));
+        let status = upstream.status();
+        let upstream_headers = upstream.headers().clone();
+        let mut response = if json && !call.head() {
+            match read_limited(upstream, self.max_body).await {
+                Ok(body) => {
+                    let decoded = Decoded::new(status, &upstream_headers, body);
+                    self.rewritten(call, &Arc::new(decoded)).into_response()
+                }
+                Err(Oversized::Stream(response)) => response,
+                Err(Oversized::Failed(error)) => return Answer::Failed(Mode::Pass, error),
             }
-        }
-        match response.body(Body::from_stream(upstream.bytes_stream())) {
-            Ok(response) => Answer::Passed(response),
-            Err(error) => Answer::Failed(Mode::Pass, ProxyError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())),
-        }
+        } else {
+            let mut response = Response::builder().status(status);
+            for (name, value) in &upstream_headers {
+                if !HOP_BY_HOP.contains(&name.as_str()) {
+                    response = response.header(name, value);
+                }
+            }
+            match response.body(Body::from_stream(upstream.bytes_stream())) {
+                Ok(response) => response,
+                Err(error) => return Answer::Failed(Mode::Pass, ProxyError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())),
+            }
+        };
+        self.rewrite_link_header(call, response.headers_mut());
+        Answer::Passed(response)
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, call: &Call<'_>) -> Result<reqwest::Response, ProxyError> {
         match request.send().await {
             Ok(response) => {
                 self.cache.record_api_call("rest", path_family(&call.path), response.status().as_str());
-                self.limits.observe(&call.scope.id, response.headers(), self.cache.now_ms());
+                self.limits.observe(&call.scope.id, call.resource, response.headers(), self.cache.now_ms());
                 Ok(response)
             }
             Err(error) => {
@@ -367,29 +431,43 @@ impl GithubProxy {
         }
     }
 
-    fn url(&self, call: &Call<'_>) -> String {
-        if call.query.is_empty() {
-            format!("{}{}", self.upstream, call.path)
-        } else {
-            format!("{}{}?{}", self.upstream, call.path, call.query)
-        }
-    }
-
-    /// The family TTL of a path, shortened by GitHub's `max-age`.
-    fn ttl(&self, path: &str, headers: &HeaderMap) -> u64 {
-        let family = family_ttl_secs(path_family(path)).unwrap_or(self.default_ttl_secs);
-        match header(headers, &CACHE_CONTROL).and_then(max_age) {
-            Some(max_age) => family.min(max_age),
-            None => family,
-        }
-    }
-
     /// The entry that stores `decoded` for `call`, sealed for its scope and
     /// bound to its key, time, TTL and ETag.
     fn entry(&self, call: &Call<'_>, decoded: &Decoded, now: u64, ttl_secs: u64, etag: Option<String>) -> Entry {
         let binding = Binding { key: &call.key, stored_at_ms: now, ttl_secs, etag: etag.as_deref() };
         let value = Bytes::from(decoded.encode(&call.scope, &binding));
         Entry::new(call.key.clone(), value, now, ttl_secs, etag, Some(decoded.status.as_u16()))
+    }
+
+    /// `decoded` as the client should see it: GitHub's URLs in its body and
+    /// `Link` header made the client's. The rewritten form stays with the
+    /// decoded one, so a hot entry is rewritten once per client base.
+    fn rewritten(&self, call: &Call<'_>, decoded: &Arc<Decoded>) -> Arc<Decoded> {
+        if call.base == self.upstream {
+            return decoded.clone();
+        }
+        decoded.rewrites.get_or_insert(&call.base, || {
+            let json = header(&decoded.headers, &CONTENT_TYPE).is_none_or(|t| t.contains("json"));
+            let body = json.then(|| rewrite_body(&decoded.body, &self.upstream, &call.base)).flatten();
+            let mut headers = decoded.headers.clone();
+            let link_changed = self.rewrite_link_header(call, &mut headers);
+            if body.is_none() && !link_changed {
+                return decoded.clone();
+            }
+            Arc::new(Decoded::new_as_is(decoded.status, headers, body.unwrap_or_else(|| decoded.body.clone())))
+        })
+    }
+
+    /// Rewrites a `Link` header in place; whether it changed.
+    fn rewrite_link_header(&self, call: &Call<'_>, headers: &mut HeaderMap) -> bool {
+        let rewritten = header(headers, &LINK).and_then(|link| rewrite_link(link, &self.upstream, &call.base));
+        match rewritten.and_then(|link| HeaderValue::from_str(&link).ok()) {
+            Some(value) => {
+                headers.insert(LINK, value);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The decoded form of a stored entry. A sealed entry that does not open
@@ -405,9 +483,8 @@ impl GithubProxy {
 
     /// The decoded form of a stored entry, kept ready for the next hit.
     fn decoded(&self, entry: &Entry, scope: &Scope) -> Option<Arc<Decoded>> {
-        let id = format!("{}:{}:{}", entry.key, entry.cid, scope.id);
-        if let Some(ready) = self.ready.lock().expect("ready lock").lru.get(&id) {
-            return Some(ready.clone());
+        if let Some(ready) = self.ready.get(&entry.cid, &entry.key, &scope.id, "") {
+            return Some(ready);
         }
         let binding = Binding {
             key: &entry.key,
@@ -416,15 +493,7 @@ impl GithubProxy {
             etag: entry.etag.as_deref(),
         };
         let decoded = Arc::new(Decoded::decode(&entry.value, scope, &binding)?);
-        let mut ready = self.ready.lock().expect("ready lock");
-        ready.bytes += decoded.body.len();
-        if let Some(old) = ready.lru.put(id, decoded.clone()) {
-            ready.bytes -= old.body.len();
-        }
-        while ready.bytes > DECODED_BUDGET {
-            let Some((_, old)) = ready.lru.pop_lru() else { break };
-            ready.bytes -= old.body.len();
-        }
+        self.ready.put(&entry.cid, &entry.key, &scope.id, "", decoded.clone());
         Some(decoded)
     }
 
@@ -441,25 +510,49 @@ impl GithubProxy {
         }
     }
 
-    async fn stale(&self, call: &Call<'_>) -> Option<Arc<Decoded>> {
+    /// The last known answer, fresh or not, and when it was stored.
+    async fn stale(&self, call: &Call<'_>) -> Option<(u64, Arc<Decoded>)> {
         let entry = self.cache.get_stale(&call.key)?;
-        self.open(&entry, &call.scope).await
+        Some((entry.stored_at_ms, self.open(&entry, &call.scope).await?))
     }
 }
 
+impl Decoded {
+    /// As a response (its length counted anew: the body may be rewritten).
+    fn into_response(&self) -> Response {
+        let mut response = Response::new(Body::from(self.body.clone()));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
+        response.headers_mut().remove(CONTENT_LENGTH);
+        response
+    }
+}
+
+/// Says what the proxy did, in `X-Peercache` and RFC 9211 `Cache-Status`.
+fn stamp(mut response: Response, mode: Mode) -> Response {
+    response.headers_mut().insert(X_PEERCACHE, HeaderValue::from_static(mode.as_str()));
+    response.headers_mut().insert(CACHE_STATUS, HeaderValue::from_static(mode.cache_status()));
+    response
+}
+
 /// The response for a body: a 304 when the client already has it (its
-/// `If-None-Match` names our ETag), no body for HEAD, a `Warning` when stale.
-fn reply(mode: Mode, decoded: &Decoded, request: &HeaderMap, head: bool) -> Response {
+/// `If-None-Match` names our ETag), no body for HEAD, `Age` for a stored
+/// answer, a `Warning` when stale.
+fn reply(mode: Mode, decoded: &Decoded, request: &HeaderMap, head: bool, age: Option<u64>) -> Response {
     let not_modified = decoded.status == StatusCode::OK
-        && matches!((header(request, &IF_NONE_MATCH), decoded.headers.get(axum::http::header::ETAG)),
+        && matches!((header(request, &IF_NONE_MATCH), decoded.headers.get(ETAG)),
             (Some(wanted), Some(etag)) if etag.as_bytes() == wanted.as_bytes());
     let status = if not_modified { StatusCode::NOT_MODIFIED } else { decoded.status };
     let body = if head || not_modified { Body::empty() } else { Body::from(decoded.body.clone()) };
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = decoded.headers.clone();
+    response.headers_mut().remove(CONTENT_LENGTH);
     if head {
         response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(decoded.body.len()));
+    }
+    if let Some(age) = age {
+        response.headers_mut().insert(AGE, HeaderValue::from(age));
     }
     if mode == Mode::Stale {
         response
@@ -513,86 +606,4 @@ async fn read_limited(upstream: reqwest::Response, limit: usize) -> Result<Bytes
 
 fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name)?.to_str().ok()
-}
-
-fn forwarded(incoming: &HeaderMap) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for name in FORWARDED {
-        if let Some(value) = incoming.get(&name) {
-            headers.insert(name, value.clone());
-        }
-    }
-    headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(AGENT));
-    headers
-}
-
-
-/// The query with its parameters sorted, so `?a=1&b=2` and `?b=2&a=1` share an entry.
-pub fn sorted_query(query: Option<&str>) -> String {
-    let mut pairs: Vec<&str> = query.unwrap_or("").split('&').filter(|p| !p.is_empty()).collect();
-    pairs.sort_unstable();
-    pairs.join("&")
-}
-
-/// `github:GET:<path>[?<query>]:accept=<accept>:scope=<scope>` — the scope
-/// hash, never the token. The path comes first so a repository's entries share
-/// a prefix across scopes.
-pub fn proxy_key(path: &str, query: &str, accept: &str, scope: &str) -> String {
-    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
-    format!("github:GET:{path}{query}:accept={accept}:scope={scope}")
-}
-
-/// What a write to `path` makes stale: the repository's entries, else the path's.
-pub fn invalidation_prefixes(path: &str) -> Vec<String> {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let base = match segments.as_slice() {
-        ["repos", owner, repo, ..] => format!("github:GET:/repos/{owner}/{repo}"),
-        _ => format!("github:GET:{}", path.trim_end_matches('/')),
-    };
-    vec![format!("{base}/"), format!("{base}?"), format!("{base}:")]
-}
-
-
-/// `max-age=N` of a Cache-Control value.
-fn max_age(cache_control: &str) -> Option<u64> {
-    cache_control
-        .split(',')
-        .filter_map(|d| d.trim().strip_prefix("max-age="))
-        .find_map(|v| v.trim().parse().ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_sort_queries_and_never_hold_tokens() {
-        assert_eq!(sorted_query(Some("per_page=10&a=1")), "a=1&per_page=10");
-        assert_eq!(sorted_query(None), "");
-        let key = proxy_key("/repos/o/r/pulls", "state=open", "application/vnd.github+json", "0123456789abcdef");
-        assert_eq!(key, "github:GET:/repos/o/r/pulls?state=open:accept=application/vnd.github+json:scope=0123456789abcdef");
-    }
-
-    #[test]
-    fn writes_invalidate_the_whole_repository_but_not_its_namesakes() {
-        let prefixes = invalidation_prefixes("/repos/o/r/issues/1/comments");
-        let repo_key = proxy_key("/repos/o/r", "", "", "anonymous");
-        let issue_key = proxy_key("/repos/o/r/issues", "state=open", "", "anonymous");
-        let other_key = proxy_key("/repos/o/rx", "", "", "anonymous");
-        assert!(prefixes.iter().any(|p| repo_key.starts_with(p.as_str())));
-        assert!(prefixes.iter().any(|p| issue_key.starts_with(p.as_str())));
-        assert!(!prefixes.iter().any(|p| other_key.starts_with(p.as_str())));
-    }
-
-    #[test]
-    fn ttls_follow_the_path_family_and_max_age() {
-        let ttl = |path| family_ttl_secs(path_family(path));
-        assert_eq!(ttl("/repos/o/r/actions/runs"), Some(60));
-        assert_eq!(ttl("/repos/o/r/actions/runs/5/jobs"), Some(60));
-        assert_eq!(ttl("/repos/o/r/actions/runners"), Some(30));
-        assert_eq!(ttl("/repos/o/r"), Some(300));
-        assert_eq!(ttl("/users/octocat"), None);
-        assert_eq!(max_age("private, max-age=60, s-maxage=60"), Some(60));
-        assert_eq!(max_age("no-cache"), None);
-    }
 }

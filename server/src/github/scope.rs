@@ -46,10 +46,12 @@ impl Scopes {
         Scopes { secret }
     }
 
-    /// The scope of a request's `Authorization` header value (the whole value,
-    /// scheme included), or the anonymous scope without one.
+    /// The scope of a request's `Authorization` header value, or the
+    /// anonymous scope without one. `token X` and `Bearer X` are the same
+    /// credential to GitHub, so the same scope; other schemes (Basic) count
+    /// whole.
     pub fn scope_of(&self, authorization: Option<&str>) -> Scope {
-        let Some(token) = authorization.filter(|t| !t.trim().is_empty()) else {
+        let Some(token) = authorization.map(credential).filter(|t| !t.is_empty()) else {
             return Scope { id: ANONYMOUS.to_owned(), key: None };
         };
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
@@ -62,6 +64,18 @@ impl Scopes {
             .expect("32 bytes is a valid HKDF output length");
         Scope { id, key: Some(key) }
     }
+}
+
+/// The credential of an `Authorization` value: what follows `token ` or
+/// `Bearer ` (any case), else the whole value.
+fn credential(authorization: &str) -> &str {
+    let value = authorization.trim();
+    for scheme in ["token ", "bearer "] {
+        if value.len() > scheme.len() && value[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return value[scheme.len()..].trim();
+        }
+    }
+    value
 }
 
 impl Scope {
@@ -111,6 +125,11 @@ mod tests {
         assert_ne!(a.id, Scopes::new(Some("other"), None).scope_of(Some("token ghp_abc")).id);
         assert_eq!(Scopes::new(None, None).scope_of(None).id, ANONYMOUS);
         assert_eq!(Scopes::new(None, None).scope_of(Some("  ")).id, ANONYMOUS);
+        // One credential, one scope, whatever the scheme's spelling.
+        let group = Scopes::new(Some("group"), None);
+        assert_eq!(group.scope_of(Some("Bearer ghp_abc")).id, a.id);
+        assert_eq!(group.scope_of(Some("bearer  ghp_abc ")).id, a.id);
+        assert_ne!(group.scope_of(Some("Basic Z2hwX2FiYw==")).id, a.id);
     }
 
     #[test]

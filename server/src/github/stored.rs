@@ -5,6 +5,8 @@
 //! stored time, TTL and ETag: a seal moved to another key, or replayed with
 //! another time, does not open.
 
+use std::sync::{Arc, Mutex};
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -15,8 +17,21 @@ use serde_json::value::RawValue;
 use crate::github::scope::Scope;
 
 /// Response headers kept with a cached body and replayed on hits.
-pub const KEPT_HEADERS: &[&str] =
-    &["content-type", "etag", "last-modified", "link", "x-github-media-type", "x-oauth-scopes", "x-accepted-oauth-scopes"];
+pub const KEPT_HEADERS: &[&str] = &[
+    "content-type",
+    "cache-control",
+    "expires",
+    "vary",
+    "etag",
+    "last-modified",
+    "link",
+    "x-github-media-type",
+    "x-github-api-version-selected",
+    "x-oauth-scopes",
+    "x-accepted-oauth-scopes",
+    "x-accepted-github-permissions",
+    "x-github-sso",
+];
 
 /// Headers about one connection, never passed on.
 pub const HOP_BY_HOP: &[&str] =
@@ -40,11 +55,36 @@ impl Binding<'_> {
 }
 
 /// A response ready to send: what a hit serves.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Decoded {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Its forms rewritten for client bases (see `rewrite`), made once each.
+    pub rewrites: Rewrites,
+}
+
+/// Bases a decoded answer keeps rewritten forms for, at most.
+const REWRITES_KEPT: usize = 4;
+
+/// The rewritten forms of one answer, by client base.
+#[derive(Debug, Default)]
+pub struct Rewrites(Mutex<Vec<(String, Arc<Decoded>)>>);
+
+impl Rewrites {
+    /// The form for `base`, made by `make` the first time.
+    pub fn get_or_insert(&self, base: &str, make: impl FnOnce() -> Arc<Decoded>) -> Arc<Decoded> {
+        if let Some((_, form)) = self.0.lock().expect("rewrites lock").iter().find(|(b, _)| b == base) {
+            return form.clone();
+        }
+        let form = make();
+        let mut forms = self.0.lock().expect("rewrites lock");
+        if forms.len() >= REWRITES_KEPT {
+            forms.remove(0);
+        }
+        forms.push((base.to_owned(), form.clone()));
+        form
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,7 +110,12 @@ impl Decoded {
         for name in HOP_BY_HOP {
             headers.remove(*name);
         }
-        Decoded { status, headers, body }
+        Decoded::new_as_is(status, headers, body)
+    }
+
+    /// A response of exactly these parts.
+    pub fn new_as_is(status: StatusCode, headers: HeaderMap, body: Bytes) -> Decoded {
+        Decoded { status, headers, body, rewrites: Rewrites::default() }
     }
 
     /// The envelope stored under the scope: sealed (bound to `binding`)
@@ -121,7 +166,7 @@ impl Decoded {
             (None, Some(b64)) => Bytes::from(BASE64.decode(b64).ok()?),
             (None, None) => Bytes::new(),
         };
-        Some(Decoded { status: StatusCode::from_u16(plain.status).ok()?, headers, body })
+        Some(Decoded::new_as_is(StatusCode::from_u16(plain.status).ok()?, headers, body))
     }
 }
 

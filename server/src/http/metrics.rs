@@ -74,13 +74,14 @@ impl Collector for StatsCollector {
         let remaining = ConstGauge::new(0i64);
         let mut family = e.encode_descriptor(
             "github_rate_limit_remaining",
-            "GitHub's remaining requests per token scope hash",
+            "GitHub's remaining requests per token scope hash and resource (core, search, graphql, ...)",
             None,
             remaining.metric_type(),
         )?;
         for limit in &cache.proxy.rate_limits {
             if let Some(value) = limit.remaining {
-                ConstGauge::new(value as i64).encode(family.encode_family(&[("scope", limit.scope.as_str())])?)?;
+                let resource = limit.resource.as_deref().unwrap_or("core");
+                ConstGauge::new(value as i64).encode(family.encode_family(&[("scope", limit.scope.as_str()), ("resource", resource)])?)?;
             }
         }
         gauge(e, "peers_connected", "Connected P2P peers", peers.peer_count as i64)?;

@@ -20,6 +20,9 @@ pub enum Command {
     Fetch { key: String, reply: oneshot::Sender<Option<Entry>> },
     /// Dial an address (it must end in `/p2p/<peer id>`).
     Dial { addr: Multiaddr, reply: oneshot::Sender<Result<(), String>> },
+    /// Tell the group that a write went to GitHub under these prefixes at
+    /// `at_ms` (signed by this node).
+    Invalidate { prefixes: Vec<String>, at_ms: u64 },
     /// Count something a peer sent that turned out wrong later (a sealed
     /// body that does not open where it was stored).
     Report { peer: String, rejection: Rejection },
@@ -60,6 +63,11 @@ impl NodeClient {
             .await
             .map_err(|_| "the P2P node has stopped".to_owned())?;
         answer.await.map_err(|_| "the P2P node has stopped".to_owned())?
+    }
+
+    /// Tells the group that answers under `prefixes` from before `at_ms` are stale.
+    pub async fn invalidate(&self, prefixes: Vec<String>, at_ms: u64) {
+        let _ = self.commands.send(Command::Invalidate { prefixes, at_ms }).await;
     }
 
     /// Counts `rejection` against `peer` (dropped when the node is too busy to hear it).

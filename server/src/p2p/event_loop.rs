@@ -21,13 +21,16 @@ use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId, Swarm};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::cache::entry::Entry;
-use crate::cache::ttl::{max_ttl_for, rfc3339};
+use crate::cache::ttl::{longest_github_ttl, max_ttl_for, rfc3339};
 use crate::cache::Cache;
 use crate::p2p::behaviour::{score_thresholds, Behaviour, BehaviourEvent};
 use crate::p2p::bootstrap::{parse_peer_addr, Redial};
 use crate::p2p::client::Command;
 use crate::p2p::limits::PeerLimits;
-use crate::p2p::protocol::{verify, Check, FetchRequest, FetchResponse, Rejection, Trust, Verdict, WireEntry};
+use crate::p2p::protocol::{
+    verify, Announcement, Check, FetchRequest, FetchResponse, Rejection, Trust, Verdict, WireEntry, WireInvalidation,
+    MAX_CLOCK_SKEW_MS,
+};
 
 const KAD_REFRESH: Duration = Duration::from_secs(30);
 
@@ -209,6 +212,12 @@ impl EventLoop {
                     Err(why) => Err(why),
                 };
                 let _ = reply.send(result);
+            }
+            Command::Invalidate { prefixes, at_ms } => {
+                let message = WireInvalidation::new(prefixes, at_ms, &self.identity).encode_announcement();
+                if let Err(error) = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message) {
+                    tracing::debug!(%error, "invalidation not published");
+                }
             }
             Command::Report { peer, rejection } => {
                 if let Ok(peer) = peer.parse() {
@@ -403,8 +412,9 @@ impl EventLoop {
             self.refuse(via, &Rejection::RateLimited);
             return MessageAcceptance::Ignore;
         }
-        let wire = match WireEntry::decode_announcement(data) {
-            Ok(wire) => wire,
+        let wire = match Announcement::decode(data) {
+            Ok(Announcement::Entry(wire)) => wire,
+            Ok(Announcement::Invalidation(invalidation)) => return self.on_invalidation(author, invalidation),
             Err(rejection @ Rejection::UnknownVersion(_)) => {
                 // A newer (or older) node: not garbage, and no reason to part.
                 self.refuse(author, &rejection);
@@ -426,6 +436,30 @@ impl EventLoop {
             Err(rejection) if rejection.is_forgery() => MessageAcceptance::Reject,
             Err(_) => MessageAcceptance::Ignore,
         }
+    }
+
+    /// A write to GitHub at a trusted peer: drop what is older, and bar older
+    /// copies for as long as they could live.
+    fn on_invalidation(&mut self, author: PeerId, invalidation: WireInvalidation) -> MessageAcceptance {
+        if let Err(rejection) = invalidation.verify(&self.trust, self.cache.now_ms()) {
+            self.refuse(author, &rejection);
+            return if rejection.is_forgery() { MessageAcceptance::Reject } else { MessageAcceptance::Ignore };
+        }
+        let lasts_ms = (longest_github_ttl(self.cache.config().default_ttl_secs) * 1000).saturating_add(MAX_CLOCK_SKEW_MS);
+        let until = invalidation.at_ms.saturating_add(lasts_ms);
+        let cache = self.cache.clone();
+        tokio::spawn(async move {
+            let at = invalidation.at_ms;
+            let prefixes = invalidation.prefixes;
+            let dropped = cache
+                .write(move |cache| prefixes.iter().try_fold(0, |sum, p| Ok(sum + cache.write_barrier(p, at, until)?)))
+                .await;
+            match dropped {
+                Ok(dropped) => tracing::debug!(dropped, "a peer's write made cached answers stale"),
+                Err(error) => tracing::warn!(%error, "could not drop answers a peer's write made stale"),
+            }
+        });
+        MessageAcceptance::Accept
     }
 
     /// A large entry was announced without its body: check what can be

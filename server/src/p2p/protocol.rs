@@ -4,9 +4,11 @@
 //! publisher is trusted, it has not expired, it is not from the future, its
 //! TTL is no longer than its key allows, and it is newer than our copy.
 //!
-//! Announcements ride gossipsub, postcard-encoded after a version number;
-//! bodies of at most `INLINE_BODY_MAX` bytes ride along, larger ones are
-//! fetched with `/peercache/fetch/1.0.0` (CBOR request-response).
+//! Announcements ride gossipsub, postcard-encoded after a magic and a version
+//! number: a new entry (bodies of at most `INLINE_BODY_MAX` bytes ride along,
+//! larger ones are fetched with `/peercache/fetch/1.0.0`, CBOR
+//! request-response), or a write to GitHub that makes a repository's cached
+//! answers stale (signed, from a trusted publisher, like GitHub answers).
 
 use std::collections::HashSet;
 
@@ -34,8 +36,108 @@ pub const INLINE_BODY_MAX: usize = 32 * 1024;
 pub const ANNOUNCEMENT_MAX: usize = INLINE_BODY_MAX + 4 * 1024;
 /// How far in the future a peer's `stored_at` may be (clock skew).
 pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;
-/// What a signature is over starts with this, so it means nothing elsewhere.
+/// What a signature is over starts with these, so it means nothing elsewhere.
 const SIGNATURE_DOMAIN: &[u8] = b"peercache/entry/v1\0";
+const INVALIDATION_DOMAIN: &[u8] = b"peercache/invalidation/v1\0";
+/// Prefixes one invalidation may name, at most.
+pub const MAX_INVALIDATED_PREFIXES: usize = 8;
+
+/// What travels on the announcement topic.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub enum Announcement {
+    Entry(WireEntry),
+    Invalidation(WireInvalidation),
+}
+
+/// The same, borrowed, for sending (the same variants in the same order).
+#[derive(Serialize)]
+enum Outgoing<'a> {
+    Entry(&'a WireEntry),
+    Invalidation(&'a WireInvalidation),
+}
+
+/// A write went to GitHub under these prefixes at `at_ms`: answers from
+/// before it are stale everywhere.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireInvalidation {
+    pub prefixes: Vec<String>,
+    pub at_ms: u64,
+    #[serde(with = "serde_bytes")]
+    pub publisher_key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+impl WireInvalidation {
+    pub fn new(prefixes: Vec<String>, at_ms: u64, signer: &Keypair) -> WireInvalidation {
+        let signature = signer.sign(&Self::signed(&prefixes, at_ms)).expect("ed25519 signing cannot fail");
+        WireInvalidation { prefixes, at_ms, publisher_key: signer.public().encode_protobuf(), signature }
+    }
+
+    fn signed(prefixes: &[String], at_ms: u64) -> Vec<u8> {
+        let mut bytes = INVALIDATION_DOMAIN.to_vec();
+        bytes.extend(postcard::to_allocvec(&(prefixes, at_ms)).expect("an invalidation always encodes"));
+        bytes
+    }
+
+    /// Its publisher, when it may be acted on: GitHub prefixes only, signed,
+    /// from a trusted publisher, not from the future.
+    pub fn verify(&self, trust: &Trust, now_ms: u64) -> Result<PeerId, Rejection> {
+        if self.prefixes.is_empty() || self.prefixes.len() > MAX_INVALIDATED_PREFIXES {
+            return Err(Rejection::Malformed(format!("{} prefixes in an invalidation", self.prefixes.len())));
+        }
+        for prefix in &self.prefixes {
+            validate_key(prefix).map_err(|e| Rejection::BadKey(e.to_string()))?;
+            if !prefix.starts_with("github:GET:/") {
+                return Err(Rejection::BadKey(format!("{prefix:?} is not a GitHub answer's prefix")));
+            }
+        }
+        let key = PublicKey::try_decode_protobuf(&self.publisher_key).map_err(|_| Rejection::BadSignature)?;
+        if !key.verify(&Self::signed(&self.prefixes, self.at_ms), &self.signature) {
+            return Err(Rejection::BadSignature);
+        }
+        let publisher = key.to_peer_id();
+        if !trust.trusts(&publisher) {
+            return Err(Rejection::Untrusted(publisher.to_string()));
+        }
+        if self.at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+            return Err(Rejection::FromTheFuture(self.at_ms - now_ms));
+        }
+        Ok(publisher)
+    }
+
+    pub fn encode_announcement(&self) -> Vec<u8> {
+        encode(&Outgoing::Invalidation(self))
+    }
+}
+
+fn encode(message: &Outgoing<'_>) -> Vec<u8> {
+    let mut bytes = ANNOUNCEMENT_MAGIC.to_vec();
+    postcard::to_io(&(WIRE_VERSION, message), &mut bytes).expect("an announcement always encodes");
+    bytes
+}
+
+impl Announcement {
+    /// Decodes an announcement, refusing oversized ones before parsing and
+    /// telling another version from garbage.
+    pub fn decode(bytes: &[u8]) -> Result<Announcement, Rejection> {
+        if bytes.len() > ANNOUNCEMENT_MAX {
+            return Err(Rejection::TooLarge(bytes.len()));
+        }
+        let framed = bytes.strip_prefix(ANNOUNCEMENT_MAGIC).ok_or_else(|| Rejection::Malformed("not an announcement".into()))?;
+        let (version, rest) = postcard::take_from_bytes::<u16>(framed).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        if version != WIRE_VERSION {
+            return Err(Rejection::UnknownVersion(version));
+        }
+        let announcement: Announcement = postcard::from_bytes(rest).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        if let Announcement::Entry(wire) = &announcement {
+            if wire.body.as_ref().is_some_and(|b| b.len() > INLINE_BODY_MAX) {
+                return Err(Rejection::TooLarge(bytes.len()));
+            }
+        }
+        Ok(announcement)
+    }
+}
 
 /// One entry as it travels: everything but the origin (the receiver knows who
 /// sent it), with its publisher and their signature. `body` is absent in
@@ -124,11 +226,9 @@ impl WireEntry {
         key.verify(&fields, &self.signature)
     }
 
-    /// An announcement: the magic, the wire version, then the entry.
+    /// An announcement of this entry: the magic, the wire version, then it.
     pub fn encode_announcement(&self) -> Vec<u8> {
-        let mut bytes = ANNOUNCEMENT_MAGIC.to_vec();
-        postcard::to_io(&(WIRE_VERSION, self), &mut bytes).expect("a wire entry always encodes");
-        bytes
+        encode(&Outgoing::Entry(self))
     }
 
     /// The announcement frame of `payload` at `version` (tests speak other versions with it).
@@ -137,24 +237,6 @@ impl WireEntry {
         postcard::to_io(&version, &mut bytes).expect("a number always encodes");
         bytes.extend_from_slice(payload);
         bytes
-    }
-
-    /// Decodes an announcement, refusing oversized ones before parsing and
-    /// telling another version from garbage.
-    pub fn decode_announcement(bytes: &[u8]) -> Result<WireEntry, Rejection> {
-        if bytes.len() > ANNOUNCEMENT_MAX {
-            return Err(Rejection::TooLarge(bytes.len()));
-        }
-        let framed = bytes.strip_prefix(ANNOUNCEMENT_MAGIC).ok_or_else(|| Rejection::Malformed("not an announcement".into()))?;
-        let (version, rest) = postcard::take_from_bytes::<u16>(framed).map_err(|e| Rejection::Malformed(e.to_string()))?;
-        if version != WIRE_VERSION {
-            return Err(Rejection::UnknownVersion(version));
-        }
-        let wire: WireEntry = postcard::from_bytes(rest).map_err(|e| Rejection::Malformed(e.to_string()))?;
-        if wire.body.as_ref().is_some_and(|b| b.len() > INLINE_BODY_MAX) {
-            return Err(Rejection::TooLarge(bytes.len()));
-        }
-        Ok(wire)
     }
 }
 

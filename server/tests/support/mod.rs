@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod inproc;
 pub mod node;
+pub mod standin;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

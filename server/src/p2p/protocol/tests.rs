@@ -25,7 +25,7 @@ fn check<'a>(trust: &'a Trust, ours: Option<&'a Entry>) -> Check<'a> {
 fn a_true_entry_is_stored_as_coming_from_the_peer_with_its_publisher() {
     let (publisher, me) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let wire = WireEntry::announcement(&local("k", r#"{"a":1}"#, NOW - 1000), &publisher);
-    let decoded = WireEntry::decode_announcement(&wire.encode_announcement()).unwrap();
+    let Announcement::Entry(decoded) = Announcement::decode(&wire.encode_announcement()).unwrap() else { panic!("an entry") };
     assert_eq!(decoded.publisher(), Some(publisher.public().to_peer_id()));
     match verify(decoded, &check(&nobody_trusted(&me), None)).unwrap() {
         Verdict::Store(entry) => {
@@ -124,17 +124,34 @@ fn expired_future_oversized_garbage_and_other_versions_are_rejected() {
     assert_eq!(verify(old, &check(&trust, None)), Err(Rejection::Expired));
     let future = WireEntry::full(&local("k", "{}", NOW + 120_000), &publisher);
     assert!(matches!(verify(future, &check(&trust, None)), Err(Rejection::FromTheFuture(_))));
-    assert!(matches!(WireEntry::decode_announcement(&[0xff; 10]), Err(Rejection::Malformed(_))));
-    assert!(matches!(WireEntry::decode_announcement(&vec![0; ANNOUNCEMENT_MAX + 1]), Err(Rejection::TooLarge(_))));
+    assert!(matches!(Announcement::decode(&[0xff; 10]), Err(Rejection::Malformed(_))));
+    assert!(matches!(Announcement::decode(&vec![0; ANNOUNCEMENT_MAX + 1]), Err(Rejection::TooLarge(_))));
     let mut lying = WireEntry::full(&local("k", "{}", NOW), &publisher);
     lying.size = 99;
     assert!(matches!(verify(lying, &check(&trust, None)), Err(Rejection::SizeMismatch { .. })));
     // A newer node's announcement is told apart from garbage.
     let newer = WireEntry::frame(WIRE_VERSION + 1, b"whatever comes next");
-    assert_eq!(WireEntry::decode_announcement(&newer), Err(Rejection::UnknownVersion(WIRE_VERSION + 1)));
-    assert!(matches!(WireEntry::decode_announcement(b"this is not an announcement"), Err(Rejection::Malformed(_))));
+    assert_eq!(Announcement::decode(&newer), Err(Rejection::UnknownVersion(WIRE_VERSION + 1)));
+    assert!(matches!(Announcement::decode(b"this is not an announcement"), Err(Rejection::Malformed(_))));
     assert!(!Rejection::UnknownVersion(3).is_forgery());
     assert!(Rejection::BadSignature.is_forgery());
+}
+
+#[test]
+fn an_invalidation_is_acted_on_only_when_signed_by_a_trusted_publisher_for_github_prefixes() {
+    let (publisher, me) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let prefixes = vec!["github:GET:/repos/o/r/".to_owned()];
+    let honest = WireInvalidation::new(prefixes.clone(), NOW, &publisher);
+    let Announcement::Invalidation(decoded) = Announcement::decode(&honest.encode_announcement()).unwrap() else { panic!() };
+    assert_eq!(decoded.verify(&trusting(&me, &[&publisher]), NOW), Ok(publisher.public().to_peer_id()));
+    assert!(matches!(decoded.verify(&nobody_trusted(&me), NOW), Err(Rejection::Untrusted(_))));
+    let mut moved = honest.clone();
+    moved.prefixes = vec!["github:GET:/repos/o/other/".to_owned()];
+    assert_eq!(moved.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::BadSignature));
+    let mine = WireInvalidation::new(vec!["get_repo:".to_owned()], NOW, &publisher);
+    assert!(matches!(mine.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::BadKey(_))), "only GitHub answers");
+    let too_many = WireInvalidation::new(vec![prefixes[0].clone(); 9], NOW, &publisher);
+    assert!(matches!(too_many.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::Malformed(_))));
 }
 
 #[test]
@@ -204,7 +221,11 @@ proptest! {
     /// Random bytes never panic a decoder.
     #[test]
     fn random_bytes_never_panic_the_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-        let _ = WireEntry::decode_announcement(&bytes);
+        let _ = Announcement::decode(&bytes);
+        let mut framed = ANNOUNCEMENT_MAGIC.to_vec();
+        framed.push(WIRE_VERSION as u8);
+        framed.extend_from_slice(&bytes);
+        let _ = Announcement::decode(&framed);
         let _ = cbor4ii::serde::from_slice::<FetchResponse>(&bytes);
         let _ = cbor4ii::serde::from_slice::<FetchRequest>(&bytes);
     }

@@ -1,0 +1,75 @@
+//! Real GitHub clients through peercache, as the README tells users to point
+//! them: PyGithub (`base_url`) and Octokit (`baseUrl`) list all 75 issues of
+//! a stand-in repository page after page (following `Link` headers GitHub
+//! writes with absolute URLs) and complete a user from its `url`; a second
+//! identical run reaches the stand-in zero times.
+//!
+//! The clients are installed by the README's test command: PyGithub in a
+//! virtualenv under the build directory (`PEERCACHE_PYTHON` names its
+//! python), Octokit in `end2end/node_modules`.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use support::inproc::start_peercache;
+use support::standin;
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("PEERCACHE_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "/var/tmp/peercache-target".into());
+        PathBuf::from(target).join("venv/bin/python")
+    });
+    assert!(path.exists(), "no python with PyGithub at {}: run `make test` (it makes one) or set PEERCACHE_PYTHON", path.display());
+    path
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// Runs a client to completion (at most a minute); its JSON output.
+async fn run(program: PathBuf, args: &[String]) -> serde_json::Value {
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(&program).args(args).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("the client finished within a minute")
+    .unwrap();
+    assert!(output.status.success(), "{} {args:?}: {}", program.display(), String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// Runs `client` twice against one peercache: both runs see every issue
+/// and the user; the second costs the stand-in nothing.
+async fn twice(client: impl Fn(String) -> (PathBuf, Vec<String>)) {
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
+    let (program, args) = client(format!("{}/github", pc.url));
+    let first = run(program.clone(), &args).await;
+    let numbers: Vec<u64> = first["issues"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+    assert_eq!(numbers, (1..=standin::ISSUES).collect::<Vec<_>>(), "{first}");
+    assert_eq!((first["user"].as_str(), first["name"].as_str()), (Some("user2"), Some("The user2")), "{first}");
+    let issue_pages = format!("/repositories/{}/issues", standin::REPO_ID);
+    assert_eq!(gh.count(&issue_pages), 2, "pages 2 and 3 came through peercache");
+    assert_eq!(gh.count("/users/user2"), 1);
+    let calls = gh.total();
+    let second = run(program, &args).await;
+    assert_eq!(second, first);
+    assert_eq!(gh.total(), calls, "the second run reached GitHub zero times");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pygithub_pages_through_all_issues_and_the_second_run_is_free() {
+    let script = workspace().join("server/tests/clients/pygithub_issues.py");
+    twice(|base| (python(), vec![script.display().to_string(), base, "ghp_test".into()])).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn octokit_paginates_all_issues_and_the_second_run_is_free() {
+    let script = workspace().join("end2end/clients/octokit_issues.mjs");
+    assert!(workspace().join("end2end/node_modules/@octokit/rest").exists(), "run `make test` (it installs end2end's npm packages)");
+    twice(|base| (PathBuf::from("node"), vec![script.display().to_string(), base, "ghp_test".into()])).await;
+}

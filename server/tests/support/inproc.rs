@@ -1,0 +1,43 @@
+//! A peercache in the test process (its router on a loopback port, its clock
+//! a manual one the test moves), for tests that drive the proxy over HTTP.
+
+use std::sync::Arc;
+
+use server::cache::ttl::ManualClock;
+use server::config::ServeConfig;
+use server::http::router::router;
+use server::http::state::AppState;
+
+pub struct Peercache {
+    pub url: String,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+/// A peercache forwarding to `upstream`; with `p2p`, a P2P node on loopback
+/// bootstrapped from it (`""`: from nobody).
+pub async fn start_peercache(upstream: &str, p2p: Option<String>) -> Peercache {
+    start_peercache_with(upstream, p2p, |_| {}).await
+}
+
+/// The same, with settings `adjust` changes.
+pub async fn start_peercache_with(upstream: &str, p2p: Option<String>, adjust: impl FnOnce(&mut ServeConfig)) -> Peercache {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServeConfig::for_tests("127.0.0.1:0".parse().unwrap(), dir.path().to_owned());
+    adjust(&mut config);
+    config.github_api_url = upstream.to_owned();
+    if let Some(bootstrap) = p2p {
+        config.enable_p2p = true;
+        config.p2p_host = "127.0.0.1".parse().unwrap();
+        config.p2p_port = 0;
+        config.bootstrap_peers = bootstrap;
+    }
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let state = AppState::with_clock(&config, clock.clone()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Peercache { url, state, clock, _dir: dir }
+}

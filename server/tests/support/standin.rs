@@ -1,0 +1,291 @@
+//! A GitHub-like stand-in for client tests: absolute URLs in bodies and
+//! `Link` headers as api.github.com writes them (under its own base, which
+//! may carry a path like a GitHub Enterprise Server's `/api/v3`), ETags and
+//! 304s, rate-limit and request-id headers, 75 issues over 3 pages linked as
+//! `/repositories/{id}/issues?page=N`, users completed from their `url`, a
+//! search resource that refuses, a `no-store` path, writes, and `POST
+//! /graphql` answering small queries. It counts every request by path.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+pub const REPO_ID: u64 = 1296269;
+pub const ISSUES: u64 = 75;
+pub const PER_PAGE: u64 = 30;
+
+pub struct Standin {
+    /// Where clients would reach it, e.g. `http://127.0.0.1:4321` or `…/api/v3`.
+    pub base: String,
+    pub addr: SocketAddr,
+    requests: Mutex<BTreeMap<String, u64>>,
+    /// Bumped by every write: answers change with it.
+    version: AtomicU64,
+}
+
+impl Standin {
+    /// Requests seen so far, in all.
+    pub fn total(&self) -> u64 {
+        self.requests.lock().unwrap().values().sum()
+    }
+
+    /// Requests seen for `path` (without the base path).
+    pub fn count(&self, path: &str) -> u64 {
+        self.requests.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    fn saw(&self, uri: &Uri) {
+        let path = uri.path().to_owned();
+        *self.requests.lock().unwrap().entry(path).or_default() += 1;
+    }
+}
+
+/// Starts the stand-in on a free loopback port; its routes live under `prefix`
+/// (`""`, or `/api/v3` like a GitHub Enterprise Server).
+pub async fn start(prefix: &str) -> Arc<Standin> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let standin = Arc::new(Standin {
+        base: format!("http://{addr}{prefix}"),
+        addr,
+        requests: Mutex::default(),
+        version: AtomicU64::new(1),
+    });
+    let routes = Router::new()
+        .route("/repos/{owner}/{repo}", get(repo))
+        .route("/repos/{owner}/{repo}/issues", get(issues).post(create_issue))
+        .route("/repositories/{id}/issues", get(issues_by_id))
+        .route("/users/{login}", get(user))
+        .route("/search/issues", get(search))
+        .route("/no-store", get(no_store))
+        .route("/private-sso", get(sso))
+        .route("/graphql", post(graphql))
+        .with_state(standin.clone());
+    let app = if prefix.is_empty() { routes } else { Router::new().nest(prefix, routes) };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    standin
+}
+
+fn etag_of(body: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    format!("W/\"{:016x}\"", hasher.finish())
+}
+
+/// A JSON answer as GitHub sends it: ETag (304 when the client has it),
+/// caching, rate-limit and request-id headers.
+fn answer(standin: &Standin, request: &HeaderMap, body: Value, extra: &[(&'static str, String)]) -> Response {
+    let text = body.to_string();
+    let etag = etag_of(&text);
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &str| {
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+    };
+    set("content-type", "application/json; charset=utf-8");
+    set("etag", &etag);
+    set("cache-control", "private, max-age=60, s-maxage=60");
+    set("vary", "Accept, Authorization, Cookie, X-GitHub-OTP");
+    set("x-github-media-type", "github.v3; format=json");
+    set("x-ratelimit-limit", "5000");
+    set("x-ratelimit-remaining", "4999");
+    set("x-ratelimit-reset", "4102444800");
+    set("x-ratelimit-used", "1");
+    set("x-ratelimit-resource", "core");
+    set("x-github-request-id", &format!("CAFE:{}", standin.total()));
+    set("x-accepted-github-permissions", "issues=read");
+    for (name, value) in extra {
+        set(name, value);
+    }
+    let matches = request.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str());
+    if matches {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    (headers, text).into_response()
+}
+
+fn user_json(base: &str, login: &str, full: bool) -> Value {
+    let mut user = json!({
+        "login": login,
+        "id": 1000 + login.len() as u64,
+        "node_id": format!("U_{login}"),
+        "url": format!("{base}/users/{login}"),
+        "html_url": format!("https://github.com/{login}"),
+        "type": "User",
+        "site_admin": false,
+    });
+    if full {
+        user["name"] = json!(format!("The {login}"));
+        user["public_repos"] = json!(8);
+    }
+    user
+}
+
+fn issue_json(base: &str, owner: &str, repo: &str, number: u64, version: u64) -> Value {
+    let login = format!("user{}", number % 5);
+    json!({
+        "id": 5000 + number,
+        "node_id": format!("I_{number}"),
+        "number": number,
+        "title": format!("Issue {number} (v{version})"),
+        "state": "open",
+        "locked": false,
+        "comments": 0,
+        "body": format!("see {base}/repos/{owner}/{repo} for details"),
+        "url": format!("{base}/repos/{owner}/{repo}/issues/{number}"),
+        "repository_url": format!("{base}/repos/{owner}/{repo}"),
+        "comments_url": format!("{base}/repos/{owner}/{repo}/issues/{number}/comments"),
+        "html_url": format!("https://github.com/{owner}/{repo}/issues/{number}"),
+        "user": user_json(base, &login, false),
+        "labels": [],
+        "assignees": [],
+        "created_at": "2026-11-01T00:00:00Z",
+        "updated_at": "2026-11-02T00:00:00Z",
+    })
+}
+
+async fn repo(State(s): State<Arc<Standin>>, Path((owner, repo)): Path<(String, String)>, uri: Uri, headers: HeaderMap) -> Response {
+    s.saw(&uri);
+    let base = &s.base;
+    let body = json!({
+        "id": REPO_ID,
+        "node_id": "R_1",
+        "name": repo,
+        "full_name": format!("{owner}/{repo}"),
+        "private": false,
+        "owner": user_json(base, &owner, false),
+        "url": format!("{base}/repos/{owner}/{repo}"),
+        "html_url": format!("https://github.com/{owner}/{repo}"),
+        "issues_url": format!("{base}/repos/{owner}/{repo}/issues{{/number}}"),
+        "releases_url": format!("{base}/repos/{owner}/{repo}/releases{{/id}}"),
+        "default_branch": "main",
+        "open_issues_count": ISSUES,
+        "viewer": headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or(""),
+        "version": s.version.load(Ordering::SeqCst),
+    });
+    answer(&s, &headers, body, &[])
+}
+
+fn issues_page(s: &Standin, owner: &str, repo: &str, page: u64, headers: &HeaderMap) -> Response {
+    let base = &s.base;
+    let version = s.version.load(Ordering::SeqCst);
+    let last = ISSUES.div_ceil(PER_PAGE);
+    let items: Vec<Value> = ((page - 1) * PER_PAGE + 1..=(page * PER_PAGE).min(ISSUES))
+        .map(|n| issue_json(base, owner, repo, n, version))
+        .collect();
+    let link = |page: u64, rel: &str| format!("<{base}/repositories/{REPO_ID}/issues?page={page}>; rel=\"{rel}\"");
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(link(page - 1, "prev"));
+    }
+    if page < last {
+        links.push(link(page + 1, "next"));
+        links.push(link(last, "last"));
+    }
+    if page > 1 {
+        links.push(link(1, "first"));
+    }
+    let extra: Vec<(&'static str, String)> = if links.is_empty() { vec![] } else { vec![("link", links.join(", "))] };
+    answer(s, headers, Value::Array(items), &extra)
+}
+
+fn page_of(query: &BTreeMap<String, String>) -> u64 {
+    query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1)
+}
+
+async fn issues(
+    State(s): State<Arc<Standin>>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.saw(&uri);
+    issues_page(&s, &owner, &repo, page_of(&query), &headers)
+}
+
+async fn issues_by_id(
+    State(s): State<Arc<Standin>>,
+    Path(_id): Path<u64>,
+    Query(query): Query<BTreeMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.saw(&uri);
+    issues_page(&s, "octo", "demo", page_of(&query), &headers)
+}
+
+async fn user(State(s): State<Arc<Standin>>, Path(login): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+    s.saw(&uri);
+    let body = user_json(&s.base, &login, true);
+    answer(&s, &headers, body, &[])
+}
+
+async fn create_issue(State(s): State<Arc<Standin>>, Path((owner, repo)): Path<(String, String)>, uri: Uri) -> Response {
+    s.saw(&uri);
+    let version = s.version.fetch_add(1, Ordering::SeqCst) + 1;
+    let body = issue_json(&s.base, &owner, &repo, ISSUES + 1, version);
+    (StatusCode::CREATED, [("content-type", "application/json; charset=utf-8")], body.to_string()).into_response()
+}
+
+async fn search(State(s): State<Arc<Standin>>, uri: Uri) -> Response {
+    s.saw(&uri);
+    let headers = [
+        ("content-type", "application/json; charset=utf-8"),
+        ("x-ratelimit-limit", "30"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "4102444800"),
+        ("x-ratelimit-resource", "search"),
+        ("retry-after", "60"),
+        ("x-github-request-id", "SEARCH:1"),
+    ];
+    (StatusCode::FORBIDDEN, headers, r#"{"message":"API rate limit exceeded for search.","documentation_url":"https://docs.github.com/rest"}"#)
+        .into_response()
+}
+
+async fn no_store(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap) -> Response {
+    s.saw(&uri);
+    let mut response = answer(&s, &headers, json!({"secret": "do not keep"}), &[]);
+    response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn sso(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap) -> Response {
+    s.saw(&uri);
+    answer(&s, &headers, json!({"private": true}), &[("x-github-sso", "partial-results; organizations=21955855".to_owned())])
+}
+
+/// `POST /graphql`: `viewer { login }` and a repository's issues count;
+/// a mutation bumps the version (what answers show).
+async fn graphql(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    s.saw(&uri);
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(_) => return (StatusCode::BAD_REQUEST, r#"{"message":"Problems parsing JSON"}"#).into_response(),
+    };
+    let query = request["query"].as_str().unwrap_or("");
+    let version = if query.trim_start().starts_with("mutation") {
+        s.version.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        s.version.load(Ordering::SeqCst)
+    };
+    let login = headers.get("authorization").and_then(|v| v.to_str().ok()).map_or("anonymous", |_| "octocat");
+    let data = json!({"data": {"viewer": {"login": login}, "version": version}});
+    let rate = [
+        ("content-type", "application/json; charset=utf-8"),
+        ("x-ratelimit-limit", "5000"),
+        ("x-ratelimit-remaining", "4990"),
+        ("x-ratelimit-reset", "4102444800"),
+        ("x-ratelimit-resource", "graphql"),
+    ];
+    (rate, data.to_string()).into_response()
+}
