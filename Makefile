@@ -51,9 +51,12 @@ setup-browser:
 	  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; \
 	fi
 
-# The GitHub clients the proxy is tested with: PyGithub (pinned, in $(VENV));
-# Octokit comes with end2end's npm packages (setup-browser).
+# The GitHub clients the proxy is tested with: Debian's gh, PyGithub (pinned,
+# in $(VENV)); Octokit comes with end2end's npm packages (setup-browser).
 setup-clients:
+	@if ! command -v gh >/dev/null; then \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y gh; \
+	fi
 	@if ! cmp -s $(CLIENT_REQUIREMENTS) $(VENV)/requirements.txt; then \
 	  python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CLIENT_REQUIREMENTS) \
 	  && cp $(CLIENT_REQUIREMENTS) $(VENV)/requirements.txt; \

@@ -204,6 +204,8 @@ pub struct NodeInfo {
     /// True when changing the cache needs `PEERCACHE_ADMIN_TOKEN` (the server
     /// listens off loopback); the dashboard then asks for the token.
     pub admin_required: bool,
+    /// The Unix socket `gh` can be pointed at, when it listens.
+    pub gh_socket: Option<String>,
 }
 
 /// One reading of the counters, taken every [`History::period_ms`] for the

@@ -36,6 +36,13 @@ test('overview cards show the real values of the backend', async ({ page, reques
   await page.screenshot({ path: 'screenshots/overview.png', fullPage: true });
 });
 
+test('the gh card says where gh goes and the one command that points it there', async ({ page }) => {
+  await openDashboard(page);
+  const socket = `${server.cacheDir}/gh.sock`;
+  await expect(page.locator('#gh-socket')).toContainText(`Listening on ${socket}`);
+  await expect(page.locator('#gh-command')).toHaveText(`gh config set http_unix_socket ${socket}`);
+});
+
 test('first HTML already carries the values (server-side rendering)', async ({ request }) => {
   const html = await (await request.get(server.url)).text();
   expect(html).toContain('id="peer-status"');

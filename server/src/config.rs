@@ -124,6 +124,19 @@ pub struct ServeConfig {
     #[arg(long = "public-url", env = "PEERCACHE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
+    /// How long a cached GraphQL read is reused, in seconds.
+    #[arg(long = "graphql-ttl", env = "CACHE_GRAPHQL_TTL", default_value_t = 60)]
+    pub graphql_ttl: u64,
+
+    /// The Unix socket `gh` is pointed at (`gh config set http_unix_socket
+    /// PATH`) [default: CACHE_DIR/gh.sock]; empty switches it off.
+    #[arg(long = "gh-socket", env = "PEERCACHE_GH_SOCKET", value_name = "PATH")]
+    pub gh_socket: Option<PathBuf>,
+
+    /// The API host `gh` talks to (what its requests on the socket name in `Host`).
+    #[arg(long = "gh-host", env = "PEERCACHE_GH_HOST", default_value = "api.github.com")]
+    pub gh_host: String,
+
     /// GitHub responses larger than this many bytes stream through uncached.
     #[arg(long = "proxy-max-body", env = "CACHE_PROXY_MAX_BODY", default_value_t = 8 * 1024 * 1024)]
     pub proxy_max_body: usize,
@@ -162,6 +175,15 @@ impl ServeConfig {
 
     pub fn cache_dir(&self) -> PathBuf {
         self.cache_dir.clone().unwrap_or_else(default_cache_dir)
+    }
+
+    /// Where the `gh` socket listens, unless switched off (an empty path).
+    pub fn gh_socket_path(&self) -> Option<PathBuf> {
+        match &self.gh_socket {
+            Some(path) if path.as_os_str().is_empty() => None,
+            Some(path) => Some(path.clone()),
+            None => Some(self.cache_dir().join("gh.sock")),
+        }
     }
 
     pub fn sample_period(&self) -> std::time::Duration {

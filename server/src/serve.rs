@@ -4,6 +4,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::http::gh_socket;
 use crate::http::router::router;
 use crate::http::state::AppState;
 
@@ -18,6 +19,22 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let state = AppState::new(&config)?;
     let _purge = state.core.spawn_purge();
     let _sampler = state.core.spawn_sampler();
+    // Removed again when this function returns (the server stops).
+    let _gh_socket = match config.gh_socket_path() {
+        Some(path) => {
+            let (listener, socket) = gh_socket::bind(&path)?;
+            let _ = state.core.gh_socket.set(path.display().to_string());
+            let app = gh_socket::router(state.clone());
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::error!(%error, "the gh socket stopped serving");
+                }
+            });
+            tracing::info!(socket = %path.display(), "gh socket ready: gh config set http_unix_socket {}", path.display());
+            Some(socket)
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.http_addr))?;

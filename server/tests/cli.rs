@@ -100,6 +100,8 @@ fn put_get_and_invalidate_against_a_running_server() {
     let text = String::from_utf8(status.stdout).unwrap();
     assert!(text.contains("Cache:   1 entries"), "{text}");
     assert!(text.contains("✗ Disabled"), "{text}");
+    let socket = dir.path().join("gh.sock");
+    assert!(text.contains(&format!("gh:      gh config set http_unix_socket {}", socket.display())), "{text}");
     let peers = String::from_utf8(run(&["peers", "--json", "--server", url], b"").stdout).unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(&peers).unwrap()["peer_count"], 0);
 }

@@ -1,8 +1,9 @@
-//! The Overview tab: the P2P and cache cards side by side.
+//! The Overview tab: the P2P, cache, rate-limit and gh cards side by side.
 
 use leptos::prelude::*;
 
 use crate::components::cache_card::CacheCard;
+use crate::components::gh_card::GhCard;
 use crate::components::peer_card::PeerCard;
 use crate::components::rate_limit_card::RateLimitCard;
 
@@ -13,6 +14,7 @@ pub fn Overview() -> impl IntoView {
             <PeerCard/>
             <CacheCard/>
             <RateLimitCard/>
+            <GhCard/>
         </div>
     }
 }

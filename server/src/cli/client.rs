@@ -2,7 +2,7 @@
 //! typed with the API's own models, one-line errors. `peercache mcp` (stdio)
 //! uses the same client for its tools.
 
-use app::model::{CacheStats, Dialing, EntryView, Invalidated, Invalidation, PeerStatus, Stored};
+use app::model::{CacheStats, Dialing, EntryView, Invalidated, Invalidation, NodeInfo, PeerStatus, Stored};
 use async_trait::async_trait;
 use axum::http::Method;
 use serde::de::DeserializeOwned;
@@ -26,6 +26,11 @@ impl Client {
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Who the server is (`GET /api/node`).
+    pub async fn node_info(&self) -> Result<NodeInfo, ApiFailure> {
+        self.call(Method::GET, "/api/node", &[], None).await
     }
 
     async fn call<T: DeserializeOwned>(

@@ -199,10 +199,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let client = server.client()?;
             let peers = client.peer_status().await.map_err(failed)?;
             let cache = client.cache_stats().await.map_err(failed)?;
+            let node = client.node_info().await.map_err(failed)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"peers": peers, "cache": cache}))?);
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"peers": peers, "cache": cache, "node": node}))?);
             } else {
-                print!("{}", text::status_text(client.base(), &peers, &cache));
+                print!("{}", text::status_text(client.base(), &peers, &cache, &node));
             }
             Ok(())
         }

@@ -3,10 +3,10 @@
 use std::fmt::Write;
 
 use app::format::{enabled_label, latency, megabytes, node_state_badge, percent, short_id};
-use app::model::{CacheStats, PeerStatus};
+use app::model::{CacheStats, NodeInfo, PeerStatus};
 
 /// `peercache status`: the node and the cache in a few lines.
-pub fn status_text(base: &str, peers: &PeerStatus, cache: &CacheStats) -> String {
+pub fn status_text(base: &str, peers: &PeerStatus, cache: &CacheStats, node: &NodeInfo) -> String {
     let (label, _) = node_state_badge(peers.state);
     let mut out = format!("peercache at {base}\n");
     let _ = write!(out, "P2P:     {label} — {} peer(s), {}", peers.peer_count, enabled_label(peers.enabled));
@@ -31,6 +31,12 @@ pub fn status_text(base: &str, peers: &PeerStatus, cache: &CacheStats) -> String
         cache.api_calls_saved,
         cache.api_calls_made,
     );
+    match &node.gh_socket {
+        Some(socket) => {
+            let _ = writeln!(out, "gh:      gh config set http_unix_socket {socket}");
+        }
+        None => out.push_str("gh:      socket off (--gh-socket \"\")\n"),
+    }
     out
 }
 

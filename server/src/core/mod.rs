@@ -53,6 +53,8 @@ pub struct Core {
     /// Counter samples for the charts.
     pub history: Arc<SampleRing>,
     pub sample_period: Duration,
+    /// The socket `gh` is served on, once it listens.
+    pub gh_socket: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Core {
@@ -84,6 +86,7 @@ impl Core {
                 scopes: Scopes::new(config.cache_secret.as_deref(), swarm_key_text.as_deref()),
                 freshness: config.freshness,
                 public_url: config.public_url.clone(),
+                graphql_ttl_secs: config.graphql_ttl,
             },
             cache.clone(),
             p2p.clone(),
@@ -98,6 +101,7 @@ impl Core {
             cache,
             history: Arc::default(),
             sample_period: config.sample_period(),
+            gh_socket: Arc::default(),
         })
     }
 
@@ -271,6 +275,7 @@ impl Backend for Core {
             peer_id: self.status.current().peer_id,
             uptime_secs: self.cache.now_ms().saturating_sub(self.started_ms) / 1000,
             admin_required: self.admin_required(),
+            gh_socket: self.gh_socket.get().cloned(),
         }
     }
 

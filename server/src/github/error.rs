@@ -16,6 +16,7 @@ pub const DOCUMENTATION_URL: &str = "https://docs.github.com/rest";
 pub struct ProxyError {
     pub status: StatusCode,
     pub message: String,
+    pub documentation_url: &'static str,
 }
 
 #[derive(Serialize)]
@@ -26,7 +27,13 @@ struct GithubErrorBody<'a> {
 
 impl ProxyError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ProxyError {
-        ProxyError { status, message: message.into() }
+        ProxyError { status, message: message.into(), documentation_url: DOCUMENTATION_URL }
+    }
+
+    /// The same error, pointing at another page of GitHub's documentation.
+    pub fn documented(mut self, url: &'static str) -> ProxyError {
+        self.documentation_url = url;
+        self
     }
 
     pub fn bad_gateway(message: impl Into<String>) -> ProxyError {
@@ -39,7 +46,7 @@ impl ProxyError {
 
     /// The JSON body and status GitHub would send for such an error.
     pub fn to_response(&self) -> Response {
-        let body = serde_json::to_vec(&GithubErrorBody { message: &self.message, documentation_url: DOCUMENTATION_URL })
+        let body = serde_json::to_vec(&GithubErrorBody { message: &self.message, documentation_url: self.documentation_url })
             .expect("an error body always serializes");
         let mut response = Response::new(axum::body::Body::from(body));
         *response.status_mut() = self.status;

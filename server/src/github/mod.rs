@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod freshness;
+pub mod graphql;
 pub mod proxy;
 pub mod ratelimit;
 pub mod ready;

@@ -33,7 +33,8 @@ use crate::github::error::ProxyError;
 use crate::github::freshness::{self, Freshness};
 use crate::github::ratelimit::{is_rate_limited, RateLimits};
 use crate::github::ready::Ready;
-use crate::github::request::{forwarded, invalidation_prefixes, Call};
+use crate::github::graphql::{self, Malformed, Operation};
+use crate::github::request::{forwarded, invalidation_prefixes, Call, GRAPHQL_KEY_PREFIX};
 use crate::github::rewrite::{rewrite_body, rewrite_link};
 use crate::github::scope::{Scope, Scopes};
 use crate::github::single_flight::{Role, SingleFlight};
@@ -57,6 +58,8 @@ pub struct ProxyConfig {
     /// The base clients reach `/github` at (`PEERCACHE_PUBLIC_URL`), when
     /// the request's `Host` would not say it right (a TLS front, a path).
     pub public_url: Option<String>,
+    /// How long a GraphQL read's answer is reused.
+    pub graphql_ttl_secs: u64,
 }
 
 /// How a request ended: the one value its response and every counter are
@@ -117,6 +120,7 @@ pub struct GithubProxy {
     max_body: usize,
     pub freshness: Freshness,
     public_url: Option<String>,
+    graphql_ttl_secs: u64,
     pub limits: RateLimits,
     pub counters: ProxyCounters,
     inflight: SingleFlight<Option<Shared>>,
@@ -139,6 +143,7 @@ impl GithubProxy {
             max_body: config.max_body,
             freshness: config.freshness,
             public_url: config.public_url.map(|url| url.trim_end_matches('/').to_owned()),
+            graphql_ttl_secs: config.graphql_ttl_secs,
             limits: RateLimits::default(),
             counters: ProxyCounters::default(),
             inflight: SingleFlight::default(),
@@ -172,8 +177,43 @@ impl GithubProxy {
             Ok(call) => call,
             Err(error) => return stamp(error.to_response(), Mode::Pass),
         };
+        if parts.method == Method::POST && call.path == "/graphql" {
+            return self.graphql(call, body).await;
+        }
         let answer = if call.cacheable() { self.cached(&call).await } else { self.pass(&call, body).await };
         self.respond(&call, answer)
+    }
+
+    /// `POST /graphql`: a read is cached like a GET; a write passes through
+    /// and makes the cached GraphQL answers stale; a body that is not a
+    /// GraphQL request gets GitHub's error, without asking GitHub.
+    async fn graphql(&self, call: Call<'_>, body: Body) -> Response {
+        let body = match to_bytes(body, self.max_body).await {
+            Ok(body) => body,
+            Err(_) => {
+                let error = ProxyError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body over {} bytes", self.max_body));
+                return self.respond(&call, Answer::Failed(Mode::Pass, error));
+            }
+        };
+        match graphql::classify(&body) {
+            Ok(Operation::Read { digest }) => {
+                let call = call.graphql_read(body, &digest);
+                let answer = self.cached(&call).await;
+                self.respond(&call, answer)
+            }
+            Ok(Operation::Write) => {
+                let answer = self.forward(&call, body).await;
+                if matches!(&answer, Answer::Passed(response) if response.status().is_success()) {
+                    self.written(vec![GRAPHQL_KEY_PREFIX.to_owned()]).await;
+                }
+                self.respond(&call, answer)
+            }
+            Err(malformed) => {
+                let status = if malformed == Malformed::NotJson { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
+                let error = ProxyError::new(status, malformed.to_string()).documented("https://docs.github.com/graphql");
+                self.respond(&call, Answer::Failed(Mode::Pass, error))
+            }
+        }
     }
 
     /// Counts the answer (once, by its mode) and makes it a response.
@@ -265,7 +305,11 @@ impl GithubProxy {
                 }
             }
         }
-        let mut request = self.client.get(call.url(&self.upstream)).headers(forwarded(&call.parts.headers));
+        let mut request = match &call.graphql {
+            Some(body) => self.client.post(call.url(&self.upstream)).body(body.clone()),
+            None => self.client.get(call.url(&self.upstream)),
+        }
+        .headers(forwarded(&call.parts.headers));
         if let Some(etag) = held.as_ref().and_then(|(entry, _)| entry.etag.clone()) {
             request = request.header(IF_NONE_MATCH, etag);
         }
@@ -299,8 +343,7 @@ impl GithubProxy {
             };
         }
         if status == StatusCode::OK {
-            let cap = family_ttl_secs(path_family(&call.path)).unwrap_or(self.default_ttl_secs);
-            if let Some(ttl) = freshness::storable_ttl(call.parts, status, &headers, now, cap) {
+            if let Some(ttl) = self.storable_ttl(call, &decoded, now) {
                 // Stored before the answer leaves, so whoever asks next (here or
                 // at a peer) finds it. A failure only costs the caching.
                 let etag = header(&headers, &ETAG).map(str::to_owned);
@@ -311,6 +354,18 @@ impl GithubProxy {
             }
         }
         Answer::Body(Mode::Miss, decoded, None)
+    }
+
+    /// How long an OK answer may be reused; `None` when it must not be
+    /// stored. A GraphQL read's answer lives the GraphQL TTL, unless it
+    /// carries errors (which are not kept).
+    fn storable_ttl(&self, call: &Call<'_>, decoded: &Decoded, now: u64) -> Option<u64> {
+        if call.graphql.is_some() {
+            let answer: serde_json::Value = serde_json::from_slice(&decoded.body).ok()?;
+            return answer.get("errors").is_none().then_some(self.graphql_ttl_secs);
+        }
+        let cap = family_ttl_secs(path_family(&call.path)).unwrap_or(self.default_ttl_secs);
+        freshness::storable_ttl(call.parts, decoded.status, &decoded.headers, now, cap)
     }
 
     /// GitHub confirmed `entry` (304): its stored headers refreshed by the
@@ -350,16 +405,15 @@ impl GithubProxy {
         };
         let answer = self.forward(call, body).await;
         let written = matches!(&answer, Answer::Passed(response) if response.status().is_success());
-        if written && !matches!(call.parts.method, Method::GET | Method::HEAD) && call.path != "/graphql" {
-            self.written(&call.path).await;
+        if written && !matches!(call.parts.method, Method::GET | Method::HEAD) {
+            self.written(invalidation_prefixes(&call.path)).await;
         }
         answer
     }
 
-    /// A write to `path` went through: drop the repository's older answers
-    /// here, bar older copies from peers, and tell the group to do the same.
-    async fn written(&self, path: &str) {
-        let prefixes = invalidation_prefixes(path);
+    /// A write went through: drop the older answers under `prefixes` here,
+    /// bar older copies from peers, and tell the group to do the same.
+    async fn written(&self, prefixes: Vec<String>) {
         let at = self.cache.now_ms();
         let until = at.saturating_add(longest_github_ttl(self.default_ttl_secs) * 1000 + MAX_CLOCK_SKEW_MS);
         let local = prefixes.clone();

@@ -2,7 +2,7 @@
 //! under the upstream's base path), sorted query, token scope, cache key and
 //! the base URL the client used; and what is forwarded to GitHub.
 
-use axum::http::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 
@@ -35,6 +35,8 @@ pub struct Call<'a> {
     /// The `Authorization` header cannot be read as text: the request passes
     /// through uncached (it must not be cached as anonymous).
     pub opaque_credentials: bool,
+    /// A GraphQL read: the body to send, its key already made from it.
+    pub graphql: Option<bytes::Bytes>,
 }
 
 impl<'a> Call<'a> {
@@ -49,16 +51,26 @@ impl<'a> Call<'a> {
         let text = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
         let key = proxy_key(&path, &query, text(&ACCEPT), text(&X_GITHUB_API_VERSION), &scope.id);
         let resource = resource_of(&path);
-        Ok(Call { parts, path, query, scope, key, base, resource, opaque_credentials })
+        Ok(Call { parts, path, query, scope, key, base, resource, opaque_credentials, graphql: None })
+    }
+
+    /// This call as the GraphQL read `body`, keyed by `digest` (see `graphql`).
+    pub fn graphql_read(mut self, body: bytes::Bytes, digest: &str) -> Call<'a> {
+        let text = |name: &HeaderName| self.parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        self.key = format!("{GRAPHQL_KEY_PREFIX}?q={digest}:accept={}:scope={}", text(&ACCEPT), self.scope.id);
+        self.graphql = Some(body);
+        self
     }
 
     pub fn head(&self) -> bool {
         self.parts.method == Method::HEAD
     }
 
-    /// A GET or HEAD the cache can hold.
+    /// A GET or HEAD (or a GraphQL read) the cache can hold.
     pub fn cacheable(&self) -> bool {
-        matches!(self.parts.method, Method::GET | Method::HEAD) && !self.opaque_credentials && validate_key(&self.key).is_ok()
+        (matches!(self.parts.method, Method::GET | Method::HEAD) || self.graphql.is_some())
+            && !self.opaque_credentials
+            && validate_key(&self.key).is_ok()
     }
 
     /// Whether the client said anything about caching (`no-cache`, `max-age`, …).
@@ -75,6 +87,9 @@ impl<'a> Call<'a> {
         }
     }
 }
+
+/// The prefix of every cached GraphQL answer's key, whatever its scope.
+pub const GRAPHQL_KEY_PREFIX: &str = "github:POST:/graphql";
 
 /// A path that stays under the base path of `GITHUB_API_URL` (a GitHub
 /// Enterprise Server's `/api/v3`): no `.` or `..` segments, raw or
@@ -95,13 +110,13 @@ pub fn safe_path(path: &str) -> Result<String, ProxyError> {
     Ok(path.to_owned())
 }
 
-/// The headers sent on to GitHub: the client's credentials, media type, API
+/// The headers sent on to GitHub: the client's credentials, media types, API
 /// version and agent (ours when it sent none).
 pub fn forwarded(incoming: &HeaderMap) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    for name in FORWARDED {
-        if let Some(value) = incoming.get(&name) {
-            headers.insert(name, value.clone());
+    for name in FORWARDED.iter().chain([&CONTENT_TYPE]) {
+        if let Some(value) = incoming.get(name) {
+            headers.insert(name.clone(), value.clone());
         }
     }
     headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(AGENT));

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod cache_api;
 pub mod errors;
+pub mod gh_socket;
 pub mod guard;
 pub mod metrics;
 pub mod router;

@@ -21,6 +21,8 @@ pub struct AppState {
     pub metrics: Arc<Registry>,
     /// The names changes may be sent to (see `guard`).
     pub known_hosts: Arc<KnownHosts>,
+    /// The API host `gh` names on its socket.
+    pub gh_host: Arc<str>,
 }
 
 impl AppState {
@@ -43,7 +45,8 @@ impl AppState {
             .site_addr(config.http_addr)
             .build();
         let known_hosts = Arc::new(KnownHosts::new(config.http_addr, &config.public_names));
-        Ok(AppState { core, leptos_options, metrics: Arc::new(registry), known_hosts })
+        let gh_host = Arc::from(config.gh_host.to_ascii_lowercase());
+        Ok(AppState { core, leptos_options, metrics: Arc::new(registry), known_hosts, gh_host })
     }
 }
 

@@ -88,7 +88,7 @@ impl WireInvalidation {
         }
         for prefix in &self.prefixes {
             validate_key(prefix).map_err(|e| Rejection::BadKey(e.to_string()))?;
-            if !prefix.starts_with("github:GET:/") {
+            if !prefix.starts_with("github:GET:/") && !prefix.starts_with("github:POST:/graphql") {
                 return Err(Rejection::BadKey(format!("{prefix:?} is not a GitHub answer's prefix")));
             }
         }
