@@ -42,6 +42,11 @@ pub struct PeerStatus {
     pub trust: String,
     /// Entries from peers that passed verification and were stored.
     pub accepted_from_peers: u64,
+    /// Fetch requests from peers this node answered (a miss elsewhere, or an
+    /// entry a peer catching up lacked): how much asking the fleet does.
+    pub fetches_served: u64,
+    /// Catch-up (sync) requests this node answered.
+    pub syncs_served: u64,
     /// Whether announcements can reach the peers (gossipsub's view).
     pub gossip: GossipHealth,
 }
@@ -380,6 +385,8 @@ mod tests {
             reason: Some("P2P node not started".into()),
             rejected_from_peers: 0,
             accepted_from_peers: 0,
+            fetches_served: 0,
+            syncs_served: 0,
             refused_by_reason: BTreeMap::new(),
             trust: String::new(),
             gossip: GossipHealth::default(),

@@ -145,6 +145,11 @@ pub struct ServeConfig {
     #[arg(long = "peer-timeout-ms", env = "CACHE_PEER_TIMEOUT_MS", default_value_t = 2000)]
     pub peer_timeout_ms: u64,
 
+    /// Peers a local miss asks at most, the key's best-ranked first, one at a
+    /// time (hedged); 0 asks every connected peer at once.
+    #[arg(long = "peer-fanout", env = "CACHE_PEER_FANOUT", default_value_t = 3)]
+    pub peer_fanout: usize,
+
     /// How often the charts' counters are sampled, in milliseconds (the last
     /// 360 samples are kept).
     #[arg(long = "sample-period-ms", env = "PEERCACHE_SAMPLE_PERIOD_MS", default_value_t = 10_000,

@@ -74,10 +74,14 @@ async fn a_put_on_one_node_is_readable_on_all_five() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_miss_is_filled_from_a_peer_and_counted_as_a_peer_hit() {
     let a = Node::start("", None);
-    // Stored before anyone is connected: nobody heard the announcement.
-    a.cache.put("list_runners:octo", json(r#"{"total_count": 3}"#), PutOptions::default()).unwrap();
     let b = Node::start(&a.addr().await, None);
     b.wait_peers(1).await;
+    // An entry A holds but never announced (it came from elsewhere), stored
+    // after B caught up with A on connecting.
+    wait_for("A to answer B's catch-up", || (a.status().syncs_served >= 1).then_some(())).await;
+    let mut entry = Entry::new("list_runners:octo".into(), json(r#"{"total_count": 3}"#), a.cache.now_ms(), 300, None, None);
+    entry.origin = Origin::Peer("12D3KooWelsewhere".into());
+    a.cache.insert(entry).unwrap();
     assert!(b.cache.peek("list_runners:octo").is_none());
 
     let got = b.cache.get_or_peer("list_runners:octo", Some(&b.client)).await.expect("fetched from A");
@@ -225,4 +229,37 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving() {
     b.wait_all_subscribed().await;
     b.cache.put("get_repo:octo/after", json("{}"), PutOptions::default()).unwrap();
     wait_for("the entry on C", || c.cache.peek("get_repo:octo/after")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miss_asks_a_few_peers_ranked_by_the_key_not_everyone() {
+    let hub = Node::start("", None);
+    let addr = hub.addr().await;
+    let asker = Node::start_with(&addr, |c| c.fanout = 2, |_| {});
+    let others: Vec<Node> = (0..4).map(|_| Node::start(&addr, None)).collect();
+    wait_for("the asker to meet everyone", || (asker.status().peer_count == 5).then_some(())).await;
+    let served = |nodes: &[&Node]| nodes.iter().map(|n| n.status().fetches_served).sum::<u64>();
+    let everyone: Vec<&Node> = std::iter::once(&hub).chain(others.iter()).collect();
+    let before = served(&everyone);
+    assert!(asker.cache.get_or_peer("nobody:has-this", Some(&asker.client)).await.is_none());
+    let asked = served(&everyone) - before;
+    assert_eq!(asked, 2, "a fan-out of 2 asks two of five peers");
+    // Who has it answers, when it ranks among the asked.
+    for node in &everyone {
+        node.cache.put("get_repo:octo/ranked", json(r#"{"n": 1}"#), PutOptions::default()).unwrap();
+    }
+    assert!(asker.cache.get_or_peer("get_repo:octo/ranked", Some(&asker.client)).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_joins_late_catches_up_on_what_was_stored_before_it() {
+    let a = Node::start("", None);
+    for n in 0..20 {
+        a.cache.put(&format!("get_repo:octo/early{n}"), json(r#"{"early": true}"#), PutOptions::default()).unwrap();
+    }
+    // Nobody heard these announcements; the newcomer asks what it missed.
+    let b = Node::start(&a.addr().await, None);
+    wait_for("every early entry on the newcomer", || (b.cache.list("get_repo:octo/early", 0, 1).total == 20).then_some(())).await;
+    let origin = b.cache.peek("get_repo:octo/early7").unwrap().origin.clone();
+    assert_eq!(origin, Origin::Peer(a.status().peer_id.unwrap()));
 }

@@ -428,6 +428,24 @@ impl Cache {
         }
     }
 
+    /// The fresh entries stored at or after `since_ms`, newest first, at most
+    /// `limit`: (key, CID, stored time), what a peer catching up asks for.
+    pub fn held_since(&self, since_ms: u64, limit: usize) -> Vec<(String, String, u64)> {
+        let now = self.clock.now_ms();
+        let mut held: Vec<(String, String, u64)> = {
+            let memory = self.memory.lock().expect("cache memory lock");
+            memory
+                .lru
+                .iter()
+                .filter(|(_, e)| e.stored_at_ms >= since_ms && e.is_fresh(now))
+                .map(|(k, e)| (k.clone(), e.cid.clone(), e.stored_at_ms))
+                .collect()
+        };
+        held.sort_by(|a, b| b.2.cmp(&a.2));
+        held.truncate(limit);
+        held
+    }
+
     /// Records a call that went upstream.
     pub fn record_api_call(&self, api_type: &str, operation: &str, status: &str) {
         self.counters.api_call(ApiCall {

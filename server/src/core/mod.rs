@@ -224,6 +224,7 @@ fn start_node(config: &ServeConfig, cache: Arc<Cache>, metrics: libp2p::metrics:
             mdns: config.mdns,
             swarm_key,
             fetch_timeout: Duration::from_millis(config.peer_timeout_ms),
+            fanout: config.peer_fanout,
             max_entry_bytes: config.max_bytes,
             metrics: Some(metrics),
         },

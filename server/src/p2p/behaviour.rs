@@ -14,7 +14,9 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{connection_limits, gossipsub, identify, kad, mdns, noise, ping, tcp, yamux, PeerId, StreamProtocol, Transport};
 use sha2::{Digest, Sha256};
 
-use crate::p2p::protocol::{FetchRequest, FetchResponse, ANNOUNCEMENT_MAX, ANNOUNCE_TOPIC, FETCH_PROTOCOL};
+use crate::p2p::protocol::{
+    FetchRequest, FetchResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX, ANNOUNCE_TOPIC, FETCH_PROTOCOL, SYNC_PROTOCOL,
+};
 use crate::AGENT;
 
 const IDENTIFY_PROTOCOL: &str = "/peercache/id/1.0.0";
@@ -37,6 +39,7 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
     pub fetch: request_response::cbor::Behaviour<FetchRequest, FetchResponse>,
+    pub sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
 }
@@ -70,6 +73,14 @@ impl Behaviour {
             [(StreamProtocol::new(FETCH_PROTOCOL), ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
         );
+        let sync_codec = request_response::cbor::codec::Codec::default()
+            .set_request_size_maximum(1024)
+            .set_response_size_maximum(4 * 1024 * 1024);
+        let sync = request_response::Behaviour::with_codec(
+            sync_codec,
+            [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
+        );
         let mut kad = kad::Behaviour::with_config(
             peer_id,
             kad::store::MemoryStore::new(peer_id),
@@ -89,7 +100,7 @@ impl Behaviour {
                 .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
                 .with_max_established_per_peer(Some(MAX_PER_PEER)),
         );
-        Ok(Behaviour { limits, identify, ping, gossipsub, fetch, kad, mdns: Toggle::from(mdns) })
+        Ok(Behaviour { limits, identify, ping, gossipsub, fetch, sync, kad, mdns: Toggle::from(mdns) })
     }
 }
 
@@ -97,6 +108,16 @@ impl Behaviour {
 /// quiet (a message per cache write), so delivery-rate penalties would punish
 /// honest peers. Each rejected message costs its sender; a few put it below
 /// the gossip and publish thresholds.
+///
+/// IP colocation is not punished. Gossipsub's default charges every peer that
+/// shares its IP with more than 10 others `-5 × (peers on the IP - 10)²`: a
+/// Sybil defence for open networks of strangers. A peercache fleet is the
+/// opposite — runners behind one NAT, or many nodes on one host as in tests —
+/// and at 24 nodes on one address every peer scored -980, far below the
+/// graylist threshold (-80), so announcements from them were dropped and the
+/// push that keeps the fleet warm silently stopped at about 11 nodes. What
+/// keeps strangers out here is the swarm key, signatures, trust and the
+/// per-peer limits, not addresses.
 fn score_params() -> gossipsub::PeerScoreParams {
     let topic = gossipsub::TopicScoreParams {
         topic_weight: 1.0,
@@ -108,7 +129,7 @@ fn score_params() -> gossipsub::PeerScoreParams {
         invalid_message_deliveries_decay: 0.99,
         ..gossipsub::TopicScoreParams::default()
     };
-    let mut params = gossipsub::PeerScoreParams::default();
+    let mut params = gossipsub::PeerScoreParams { ip_colocation_factor_weight: 0.0, ..Default::default() };
     params.topics.insert(gossipsub::IdentTopic::new(ANNOUNCE_TOPIC).hash(), topic);
     params
 }

@@ -1,14 +1,25 @@
 //! The one task that owns the swarm: a `select!` over swarm events, commands
-//! from `NodeClient`s, local cache puts to announce, and a one-second tick
-//! (bootstrap redials, Kademlia refresh, forgetting idle peers' limits). After
-//! anything that changes what the node looks like, it publishes a fresh
-//! status snapshot. Entries it accepts go to the disk through a bounded queue.
+//! from `NodeClient`s, local cache puts to announce, hedge timers of misses in
+//! flight, and a one-second tick (bootstrap and lost-peer redials, Kademlia
+//! refresh, forgetting idle peers' limits). After anything that changes what
+//! the node looks like, it publishes a fresh status snapshot. Entries it
+//! accepts go to the disk through a bounded queue.
+//!
+//! A miss asks a few peers chosen by the key (rendezvous ranking), one at a
+//! time: the next when the last said "no", or when it has not answered within
+//! the hedge delay. A peer that connects (or comes back) is asked which
+//! entries it stored since it was last seen, and those missing here are
+//! fetched: how a node catches up after a partition or a restart, which
+//! gossip alone (a few seconds of history) cannot do.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::model::{GossipHealth, NodeState, PeerInfo, PeerStatus};
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
@@ -24,15 +35,34 @@ use crate::cache::entry::Entry;
 use crate::cache::ttl::{longest_github_ttl, max_ttl_for, rfc3339};
 use crate::cache::Cache;
 use crate::p2p::behaviour::{score_thresholds, Behaviour, BehaviourEvent};
-use crate::p2p::bootstrap::{parse_peer_addr, Redial};
+use crate::p2p::bootstrap::{parse_peer_addr, Redial, FIRST_BACKOFF, MAX_BACKOFF};
 use crate::p2p::client::Command;
 use crate::p2p::limits::PeerLimits;
 use crate::p2p::protocol::{
-    verify, Announcement, Check, FetchRequest, FetchResponse, Rejection, Trust, Verdict, WireEntry, WireInvalidation,
-    MAX_CLOCK_SKEW_MS,
+    verify, Announcement, Check, FetchRequest, FetchResponse, Held, Rejection, SyncRequest, SyncResponse, Trust, Verdict,
+    WireEntry, WireInvalidation, MAX_CLOCK_SKEW_MS, SYNC_LIMIT,
 };
+use crate::p2p::rendezvous::rank;
 
 const KAD_REFRESH: Duration = Duration::from_secs(30);
+/// A peer that left is redialled (with backoff) for this long, then forgotten.
+const LOST_PEER_KEPT: Duration = Duration::from_secs(600);
+/// Peers redialled at most at once.
+const MAX_LOST_PEERS: usize = 1024;
+/// Sync fetches in flight at most; the rest wait their turn.
+const SYNC_FETCHES: usize = 32;
+/// Entries waiting to be fetched by sync, at most.
+const SYNC_QUEUE: usize = 20_000;
+
+/// A timer that fires with the id of a miss fetch to hedge.
+type Hedge = Pin<Box<dyn Future<Output = u64> + Send>>;
+
+/// A peer that left, and when to dial it again.
+struct Lost {
+    since: Instant,
+    next_attempt: Instant,
+    backoff: Duration,
+}
 
 /// A connected peer as the status shows it.
 struct Peer {
@@ -48,8 +78,11 @@ struct Peer {
     refused: u64,
 }
 
-/// A fetch-on-miss in progress: answers still expected and whom to tell.
+/// A fetch-on-miss in progress: the peers still to ask (best first), the
+/// answers still expected, and whom to tell.
 struct Fetch {
+    key: String,
+    next: VecDeque<PeerId>,
     outstanding: usize,
     reply: Option<oneshot::Sender<Option<Entry>>>,
 }
@@ -66,6 +99,8 @@ enum Purpose {
     /// An announcement of a large entry whose body did not ride along: the
     /// answer must be that entry.
     Announced { cid: String, author: PeerId },
+    /// An entry a peer listed in its sync answer: the answer must be it.
+    Sync { cid: String },
 }
 
 /// What the node has refused from peers: by reason, and in all. Kept across
@@ -75,6 +110,10 @@ pub struct Refusals {
     pub total: u64,
     pub by_reason: BTreeMap<String, u64>,
     pub accepted: u64,
+    /// Fetch requests answered.
+    pub served: u64,
+    /// Sync requests answered.
+    pub syncs_served: u64,
 }
 
 /// Everything the loop is started with.
@@ -91,6 +130,10 @@ pub struct Parts {
     pub metrics: Option<Arc<libp2p::metrics::Metrics>>,
     pub trust: Trust,
     pub refusals: Refusals,
+    /// Peers a miss asks at most (0: all at once).
+    pub fanout: usize,
+    /// How long a miss waits for a peer before asking the next too.
+    pub hedge: Duration,
 }
 
 pub struct EventLoop {
@@ -112,6 +155,16 @@ pub struct EventLoop {
     requests: HashMap<OutboundRequestId, Asked>,
     fetches: HashMap<u64, Fetch>,
     next_fetch: u64,
+    fanout: usize,
+    hedge: Duration,
+    hedges: FuturesUnordered<Hedge>,
+    /// Peers that left, to dial again.
+    lost: HashMap<PeerId, Lost>,
+    /// When each peer was last connected (ms), to ask what it stored since.
+    last_contact: HashMap<PeerId, u64>,
+    /// Entries peers listed that are missing here, to fetch.
+    sync_wanted: VecDeque<(PeerId, Held)>,
+    sync_in_flight: usize,
     /// Kept by the supervisor when the loop restarts.
     pub refusals: Refusals,
     last_kad_refresh: Instant,
@@ -139,6 +192,13 @@ impl EventLoop {
             requests: HashMap::new(),
             fetches: HashMap::new(),
             next_fetch: 0,
+            fanout: parts.fanout,
+            hedge: parts.hedge,
+            hedges: FuturesUnordered::new(),
+            lost: HashMap::new(),
+            last_contact: HashMap::new(),
+            sync_wanted: VecDeque::new(),
+            sync_in_flight: 0,
             last_kad_refresh: Instant::now(),
         }
     }
@@ -170,6 +230,7 @@ impl EventLoop {
                     }
                     Err(broadcast::error::RecvError::Closed) => {}
                 },
+                Some(id) = self.hedges.next(), if !self.hedges.is_empty() => self.ask_next(id),
                 _ = tick.tick() => self.on_tick(),
             }
             self.publish_status();
@@ -191,6 +252,15 @@ impl EventLoop {
                     redial.failed(error.to_string(), now);
                 }
             }
+        }
+        self.lost.retain(|_, lost| now.duration_since(lost.since) < LOST_PEER_KEPT);
+        let due: Vec<PeerId> = self.lost.iter().filter(|(_, l)| now >= l.next_attempt).map(|(p, _)| *p).collect();
+        for peer in due {
+            if let Some(lost) = self.lost.get_mut(&peer) {
+                lost.next_attempt = now + lost.backoff;
+                lost.backoff = (lost.backoff * 2).min(MAX_BACKOFF);
+            }
+            let _ = self.swarm.dial(peer);
         }
         if now.duration_since(self.last_kad_refresh) >= KAD_REFRESH && !self.peers.is_empty() {
             self.last_kad_refresh = now;
@@ -255,22 +325,50 @@ impl EventLoop {
         }
     }
 
+    /// A local miss: asks the key's best-ranked peers, one at a time (all
+    /// at once with a fan-out of 0).
     fn start_fetch(&mut self, key: String, reply: oneshot::Sender<Option<Entry>>) {
-        let peers: Vec<PeerId> = self.peers.keys().copied().collect();
-        if peers.is_empty() {
+        let mut ranked: VecDeque<PeerId> = rank(&key, self.peers.keys().copied()).into();
+        if ranked.is_empty() {
             let _ = reply.send(None);
             return;
         }
+        let at_once = if self.fanout == 0 { ranked.len() } else { 1 };
+        if self.fanout > 0 {
+            ranked.truncate(self.fanout);
+        }
         let id = self.next_fetch;
         self.next_fetch += 1;
-        for peer in &peers {
-            let request = self.swarm.behaviour_mut().fetch.send_request(peer, FetchRequest { key: key.clone() });
-            self.requests.insert(request, Asked { key: key.clone(), purpose: Purpose::Miss(id) });
+        self.fetches.insert(id, Fetch { key, next: ranked, outstanding: 0, reply: Some(reply) });
+        for _ in 0..at_once {
+            self.ask_next(id);
         }
-        self.fetches.insert(id, Fetch { outstanding: peers.len(), reply: Some(reply) });
     }
 
-    /// One answer to a miss fetch: `entry` when it was verified.
+    /// Asks the next peer for a miss (a hedge timer fired, or the last peer
+    /// had nothing), and arms the next hedge.
+    fn ask_next(&mut self, id: u64) {
+        let Some(fetch) = self.fetches.get_mut(&id) else { return };
+        if fetch.reply.is_none() {
+            return;
+        }
+        let Some(peer) = fetch.next.pop_front() else { return };
+        fetch.outstanding += 1;
+        let key = fetch.key.clone();
+        let more = !fetch.next.is_empty();
+        let request = self.swarm.behaviour_mut().fetch.send_request(&peer, FetchRequest { key: key.clone() });
+        self.requests.insert(request, Asked { key, purpose: Purpose::Miss(id) });
+        if more && self.fanout > 0 {
+            let hedge = self.hedge;
+            self.hedges.push(Box::pin(async move {
+                tokio::time::sleep(hedge).await;
+                id
+            }));
+        }
+    }
+
+    /// One answer to a miss fetch: `entry` when it was verified. Without one,
+    /// the next peer is asked at once; when nobody is left, the miss is told.
     fn fetch_answered(&mut self, id: u64, entry: Option<Entry>) {
         let Some(fetch) = self.fetches.get_mut(&id) else { return };
         fetch.outstanding -= 1;
@@ -278,6 +376,10 @@ impl EventLoop {
             if let Some(reply) = fetch.reply.take() {
                 let _ = reply.send(Some(entry));
             }
+        }
+        if fetch.reply.is_some() && fetch.outstanding == 0 && !fetch.next.is_empty() {
+            self.ask_next(id);
+            return;
         }
         if fetch.outstanding == 0 {
             if let Some(reply) = fetch.reply.take() {
@@ -311,6 +413,11 @@ impl EventLoop {
                 if num_established == 0 {
                     self.peers.remove(&peer_id);
                     tracing::info!(peer = %peer_id, "peer disconnected");
+                    self.last_contact.insert(peer_id, self.cache.now_ms());
+                    if self.lost.len() < MAX_LOST_PEERS {
+                        let now = Instant::now();
+                        self.lost.insert(peer_id, Lost { since: now, next_attempt: now + FIRST_BACKOFF, backoff: FIRST_BACKOFF });
+                    }
                     let now = Instant::now();
                     for redial in self.redials.iter_mut().filter(|r| r.peer.peer_id == peer_id) {
                         redial.disconnected(now);
@@ -337,6 +444,12 @@ impl EventLoop {
 
     fn connected(&mut self, peer_id: PeerId, endpoint: &ConnectedPoint) {
         let addr = endpoint.get_remote_address().clone();
+        self.lost.remove(&peer_id);
+        if !self.peers.contains_key(&peer_id) {
+            // What did it store while we were apart (everything fresh, if we never met)?
+            let since = self.last_contact.get(&peer_id).map_or(0, |at| at.saturating_sub(MAX_CLOCK_SKEW_MS));
+            self.swarm.behaviour_mut().sync.send_request(&peer_id, SyncRequest { since_ms: since });
+        }
         let peer = self.peers.entry(peer_id).or_insert_with(|| {
             tracing::info!(peer = %peer_id, %addr, "peer connected");
             Peer {
@@ -387,6 +500,7 @@ impl EventLoop {
                 );
             }
             BehaviourEvent::Fetch(event) => self.on_fetch_event(event),
+            BehaviourEvent::Sync(event) => self.on_sync_event(event),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer_id, addr) in found {
                     if !self.peers.contains_key(&peer_id) {
@@ -556,6 +670,7 @@ impl EventLoop {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
+                    self.refusals.served += 1;
                     let entry = if self.limits.allow_fetch(&peer) {
                         let now = self.cache.now_ms();
                         self.cache.peek(&request.key).filter(|e| e.is_fresh(now))
@@ -589,6 +704,13 @@ impl EventLoop {
                                 self.admit(author, entry);
                             }
                         }
+                        Purpose::Sync { .. } => {
+                            self.sync_in_flight -= 1;
+                            if let Some(entry) = verified {
+                                self.admit(peer, entry);
+                            }
+                            self.fetch_synced();
+                        }
                     }
                 }
             },
@@ -599,8 +721,13 @@ impl EventLoop {
                     self.refuse(peer, &Rejection::Malformed(io.to_string()));
                     let _ = self.swarm.disconnect_peer_id(peer);
                 }
-                if let Some(Asked { purpose: Purpose::Miss(id), .. }) = self.requests.remove(&request_id) {
-                    self.fetch_answered(id, None);
+                match self.requests.remove(&request_id) {
+                    Some(Asked { purpose: Purpose::Miss(id), .. }) => self.fetch_answered(id, None),
+                    Some(Asked { purpose: Purpose::Sync { .. }, .. }) => {
+                        self.sync_in_flight -= 1;
+                        self.fetch_synced();
+                    }
+                    _ => {}
                 }
             }
             request_response::Event::InboundFailure { peer, error: request_response::InboundFailure::Io(io), .. } => {
@@ -620,7 +747,7 @@ impl EventLoop {
             self.refuse(peer, &rejection);
             return None;
         }
-        if let Purpose::Announced { cid, .. } = &asked.purpose {
+        if let Purpose::Announced { cid, .. } | Purpose::Sync { cid } = &asked.purpose {
             if wire.cid != *cid {
                 self.refuse(peer, &Rejection::CidMismatch(wire.cid));
                 return None;
@@ -628,6 +755,59 @@ impl EventLoop {
         }
         let for_a_miss = matches!(asked.purpose, Purpose::Miss(_));
         self.check(peer, wire, !for_a_miss).ok().flatten()
+    }
+
+    fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    self.refusals.syncs_served += 1;
+                    let entries = if self.limits.allow_fetch(&peer) {
+                        self.cache
+                            .held_since(request.since_ms, SYNC_LIMIT)
+                            .into_iter()
+                            .map(|(key, cid, stored_at_ms)| Held { key, cid, stored_at_ms })
+                            .collect()
+                    } else {
+                        self.refuse(peer, &Rejection::RateLimited);
+                        Vec::new()
+                    };
+                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, SyncResponse { entries });
+                }
+                request_response::Message::Response { response, .. } => {
+                    let listed = response.entries.len();
+                    for held in response.entries.into_iter().take(SYNC_LIMIT) {
+                        let ours = self.cache.peek(&held.key);
+                        let missing = ours.is_none_or(|ours| ours.cid != held.cid && ours.stored_at_ms < held.stored_at_ms);
+                        if missing && self.sync_wanted.len() < SYNC_QUEUE {
+                            self.sync_wanted.push_back((peer, held));
+                        }
+                    }
+                    tracing::debug!(peer = %peer, listed, wanted = self.sync_wanted.len(), "sync answer");
+                    self.fetch_synced();
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(peer = %peer, %error, "sync request failed");
+            }
+            _ => {}
+        }
+    }
+
+    /// Fetches what sync answers listed, a few at a time.
+    fn fetch_synced(&mut self) {
+        while self.sync_in_flight < SYNC_FETCHES {
+            let Some((peer, held)) = self.sync_wanted.pop_front() else { break };
+            if !self.peers.contains_key(&peer) {
+                continue;
+            }
+            if self.cache.peek(&held.key).is_some_and(|ours| ours.cid == held.cid || ours.stored_at_ms >= held.stored_at_ms) {
+                continue;
+            }
+            let request = self.swarm.behaviour_mut().fetch.send_request(&peer, FetchRequest { key: held.key.clone() });
+            self.requests.insert(request, Asked { key: held.key, purpose: Purpose::Sync { cid: held.cid } });
+            self.sync_in_flight += 1;
+        }
     }
 
     fn with_peer_id(&self, addr: &Multiaddr) -> Multiaddr {
@@ -685,6 +865,8 @@ impl EventLoop {
             reason,
             rejected_from_peers: self.refusals.total,
             accepted_from_peers: self.refusals.accepted,
+            fetches_served: self.refusals.served,
+            syncs_served: self.refusals.syncs_served,
             refused_by_reason: self.refusals.by_reason.clone(),
             trust: self.trust.describe(),
             gossip: self.gossip_health(),

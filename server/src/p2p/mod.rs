@@ -15,6 +15,7 @@ pub mod event_loop;
 pub mod identity;
 pub mod limits;
 pub mod protocol;
+pub mod rendezvous;
 pub mod status;
 
 use std::collections::HashSet;
@@ -64,6 +65,9 @@ pub struct NodeConfig {
     pub trusted_peers: HashSet<PeerId>,
     /// How long a miss waits for peers.
     pub fetch_timeout: Duration,
+    /// Peers a miss asks at most, best-ranked for the key first (0: every
+    /// connected peer at once).
+    pub fanout: usize,
     /// Largest entry a peer may send (the cache's byte bound).
     pub max_entry_bytes: u64,
     /// libp2p's own metrics (connections, protocols, ping RTT), registered
@@ -84,6 +88,7 @@ impl NodeConfig {
             swarm_key: None,
             trusted_peers: HashSet::new(),
             fetch_timeout: Duration::from_secs(2),
+            fanout: 3,
             max_entry_bytes: 256 * 1024 * 1024,
             metrics: None,
         }
@@ -243,6 +248,9 @@ impl Blueprint {
             metrics: self.metrics.clone(),
             trust: Trust::new(peer_id, config.swarm_key.is_some(), config.trusted_peers.clone()),
             refusals,
+            fanout: config.fanout,
+            // Hedged so that the asked peers together fit in the miss's wait.
+            hedge: config.fetch_timeout / (config.fanout.max(1) as u32 + 1),
         });
         // Readers see the real state from the first moment, not a placeholder.
         event_loop.publish_status();

@@ -24,6 +24,11 @@ use crate::cache::key::{is_github_key, validate_key};
 pub const ANNOUNCE_TOPIC: &str = "peercache/announce/1";
 /// The request-response protocol that fetches one entry by key.
 pub const FETCH_PROTOCOL: &str = "/peercache/fetch/1.0.0";
+/// The request-response protocol that says which entries a peer holds since
+/// a time: how a node catches up after a partition or a restart.
+pub const SYNC_PROTOCOL: &str = "/peercache/sync/1.0.0";
+/// Entries one sync answer lists at most (the newest).
+pub const SYNC_LIMIT: usize = 2000;
 /// Every announcement starts with these bytes, then its version: what lacks
 /// them is garbage, what has them with another version is a newer (or older)
 /// node's, to be ignored without parting.
@@ -250,6 +255,26 @@ pub struct FetchRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchResponse {
     pub entry: Option<WireEntry>,
+}
+
+/// A sync request: which entries stored since `since_ms` do you hold?
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub since_ms: u64,
+}
+
+/// A sync answer: the fresh entries stored since then, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    pub entries: Vec<Held>,
+}
+
+/// One entry a peer holds: enough to tell whether to fetch it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub key: String,
+    pub cid: String,
+    pub stored_at_ms: u64,
 }
 
 /// Why an entry or a message from a peer was not stored.

@@ -35,6 +35,8 @@ pub fn disabled(reason: &str) -> PeerStatus {
         reason: Some(reason.to_owned()),
         rejected_from_peers: 0,
         accepted_from_peers: 0,
+        fetches_served: 0,
+        syncs_served: 0,
         refused_by_reason: Default::default(),
         trust: String::new(),
         gossip: Default::default(),
