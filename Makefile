@@ -20,12 +20,12 @@ export PEERCACHE_PYTHON := $(VENV)/bin/python
 CLIENT_REQUIREMENTS := server/tests/clients/requirements.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup setup-rust setup-browser setup-clients build wasm server test-rust test-browser bench
+.PHONY: run test setup setup-rust setup-browser setup-clients build wasm server test-rust test-fleet test-browser fleet bench
 
 run: setup-rust build
 	$(SERVER_BIN) serve
 
-test: setup build test-rust test-browser
+test: setup build test-rust test-fleet test-browser
 
 setup: setup-rust setup-browser setup-clients
 
@@ -80,6 +80,16 @@ server:
 # Built by `server` above; the time bound only covers running the tests.
 test-rust:
 	timeout 900 cargo test
+
+# The fleet harness, short: 8 nodes (each in its own network namespace where
+# they can be made), delivery, a partition, kill -9 under load, a short soak.
+test-fleet:
+	timeout 300 python3 server/tests/fleet/fleet.py --bin $(SERVER_BIN) --nodes 8 --short
+
+# The full fleet runs, release build, for BENCHMARKS.md (about 25 minutes).
+fleet:
+	cargo build --release -p server
+	for n in 10 25 50; do python3 server/tests/fleet/fleet.py --bin $(CARGO_TARGET_DIR)/release/peercache --nodes $$n; done
 
 test-browser:
 	cd end2end && PEERCACHE_BIN=$(SERVER_BIN) timeout 900 npx playwright test

@@ -92,6 +92,9 @@ pub struct CacheStats {
     pub available: bool,
     /// False when the store could not be opened and the cache runs in memory only.
     pub persistent: bool,
+    /// What the store last refused (a full disk), while it does: new entries
+    /// are not kept, invalidations happen in memory and reach the disk later.
+    pub store_trouble: Option<String>,
     pub cache_dir: String,
     pub total_entries: u64,
     pub total_size_bytes: u64,
@@ -266,6 +269,10 @@ pub struct Invalidated {
     pub invalidated: usize,
     /// The key or prefix asked for.
     pub pattern: String,
+    /// Set when the store could not be written: the entries are gone from
+    /// memory (never served again) and reach the disk with its next write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// Hits over requests as a fraction in 0..1, defined as 0 for no requests.
@@ -331,6 +338,8 @@ pub enum ErrorKind {
     TooLarge,
     /// A part it needs is not running (P2P off).
     Unavailable,
+    /// It took longer than the server allows.
+    TimedOut,
     Internal,
 }
 
@@ -341,6 +350,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
+            ErrorKind::TimedOut => 408,
             ErrorKind::TooLarge => 413,
             ErrorKind::Internal => 500,
             ErrorKind::Unavailable => 503,
@@ -403,6 +413,7 @@ mod tests {
         let stats = CacheStats {
             available: true,
             persistent: true,
+            store_trouble: None,
             cache_dir: "/tmp/c".into(),
             total_entries: 3,
             total_size_bytes: 3 * 1024 * 1024,

@@ -36,6 +36,20 @@ pub struct ServeConfig {
     #[arg(long, env = "PEERCACHE_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
 
+    /// How long a client has to send a request's headers, in milliseconds
+    /// (a client that sends half a header and waits is dropped).
+    #[arg(long = "http-header-timeout-ms", env = "PEERCACHE_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub http_header_timeout_ms: u64,
+
+    /// Off loopback: the most a request may take to be answered, and its body
+    /// to arrive, in milliseconds.
+    #[arg(long = "http-request-timeout-ms", env = "PEERCACHE_HTTP_REQUEST_TIMEOUT_MS", default_value_t = 60_000)]
+    pub http_request_timeout_ms: u64,
+
+    /// Off loopback: connections served at once (more wait their turn).
+    #[arg(long = "http-max-connections", env = "PEERCACHE_HTTP_MAX_CONNECTIONS", default_value_t = 512)]
+    pub http_max_connections: usize,
+
     /// Bearer token required by mutating endpoints when `--http` is not loopback.
     #[arg(long, env = "PEERCACHE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -129,9 +143,9 @@ pub struct ServeConfig {
     pub graphql_ttl: u64,
 
     /// The Unix socket `gh` is pointed at (`gh config set http_unix_socket
-    /// PATH`) [default: CACHE_DIR/gh.sock]; empty switches it off.
+    /// PATH`) [default: CACHE_DIR/gh.sock]; empty (or `off`) switches it off.
     #[arg(long = "gh-socket", env = "PEERCACHE_GH_SOCKET", value_name = "PATH")]
-    pub gh_socket: Option<PathBuf>,
+    pub gh_socket: Option<String>,
 
     /// The API host `gh` talks to (what its requests on the socket name in `Host`).
     #[arg(long = "gh-host", env = "PEERCACHE_GH_HOST", default_value = "api.github.com")]
@@ -184,9 +198,9 @@ impl ServeConfig {
 
     /// Where the `gh` socket listens, unless switched off (an empty path).
     pub fn gh_socket_path(&self) -> Option<PathBuf> {
-        match &self.gh_socket {
-            Some(path) if path.as_os_str().is_empty() => None,
-            Some(path) => Some(path.clone()),
+        match self.gh_socket.as_deref() {
+            Some("" | "off") => None,
+            Some(path) => Some(PathBuf::from(path)),
             None => Some(self.cache_dir().join("gh.sock")),
         }
     }

@@ -6,6 +6,7 @@ use tokio::net::TcpListener;
 use crate::config::ServeConfig;
 use crate::http::gh_socket;
 use crate::http::router::router;
+use crate::http::server::{self, Limits};
 use crate::http::state::AppState;
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
@@ -42,9 +43,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     // Tests and scripts read this line to learn the port when asked for port 0.
     println!("peercache listening on http://{addr}");
     tracing::info!(%addr, "dashboard and API ready");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    server::serve(listener, router(state), Limits::of(&config), shutdown_signal()).await?;
     Ok(())
 }
 

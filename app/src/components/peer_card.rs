@@ -39,6 +39,9 @@ fn PeerFields(status: PeerStatus) -> impl IntoView {
             </dd>
         }
     });
+    let gossip = status.gossip.clone();
+    // Peers connected but not hearing announcements: the push has stopped.
+    let stalled = status.peer_count > 0 && (gossip.topic_peers == 0 || gossip.low_score_peers > 0);
     view! {
         <dl class="fields">
             <dt>"Status"</dt>
@@ -47,6 +50,13 @@ fn PeerFields(status: PeerStatus) -> impl IntoView {
             <dd id="peer-count">{status.peer_count}</dd>
             <dt>"P2P Enabled"</dt>
             <dd id="p2p-enabled" title=enabled_title>{enabled_label(status.enabled)}</dd>
+            {status.enabled.then(|| view! {
+                <dt>"Gossip"</dt>
+                <dd id="gossip-health" class:status-warn=stalled
+                    title="peers subscribed to announcements, peers in this node's gossip mesh, peers scored below the gossip threshold">
+                    {format!("{} subscribed, {} in mesh, {} low score", gossip.topic_peers, gossip.mesh_peers, gossip.low_score_peers)}
+                </dd>
+            })}
             {own_id}
         </dl>
         <p class="reason" id="peer-reason">{reason}</p>

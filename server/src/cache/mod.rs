@@ -7,6 +7,11 @@
 //! memory change — so what is served is always what a restart would find.
 //! Writes block on that commit; async callers go through [`Cache::write`],
 //! the one place that hands them to a blocking thread.
+//!
+//! When the disk refuses (full), a new entry is refused too (it was never
+//! stored), but a removal still happens in memory — an invalidated answer
+//! must not be served — and is written to the store with the next write that
+//! succeeds; [`Cache::store_trouble`] says what went wrong meanwhile.
 
 pub mod barrier;
 pub mod entry;
@@ -92,6 +97,8 @@ pub struct CacheSnapshot {
     pub max_bytes: u64,
     pub dir: Option<PathBuf>,
     pub persistent: bool,
+    /// What the store last refused (a full disk), while it still does.
+    pub store_trouble: Option<String>,
 }
 
 /// Something that can ask other caches for an entry (the P2P node). What it
@@ -117,6 +124,8 @@ pub struct Cache {
     counters: Counters,
     local_puts: broadcast::Sender<Arc<Entry>>,
     barriers: Barriers,
+    /// Removals done in memory that the store has not taken yet, and why.
+    unpersisted: Mutex<(Vec<String>, Option<String>)>,
 }
 
 impl Cache {
@@ -180,6 +189,7 @@ impl Cache {
             counters: Counters::default(),
             local_puts: broadcast::channel(PUT_FEED_CAPACITY).0,
             barriers: Barriers::default(),
+            unpersisted: Mutex::default(),
         }
     }
 
@@ -316,9 +326,7 @@ impl Cache {
         }
         let _writer = self.writer.lock().expect("cache writer lock");
         let evict = self.choose_evictions(&entry.key, size);
-        if let Some(store) = &self.store {
-            store.apply(Some(&entry), &evict)?;
-        }
+        self.persist(Some(&entry), &evict)?;
         let entry = Arc::new(entry);
         {
             let mut memory = self.memory.lock().expect("cache memory lock");
@@ -392,6 +400,33 @@ impl Cache {
         self.remove_where(|_, entry| self.beyond_grace(entry, now))
     }
 
+    /// Writes `put` and `remove` (and removals still owed) in one
+    /// transaction; on success nothing is owed any more.
+    fn persist(&self, put: Option<&Entry>, remove: &[String]) -> Result<(), CacheError> {
+        let Some(store) = &self.store else { return Ok(()) };
+        let mut unpersisted = self.unpersisted.lock().expect("unpersisted lock");
+        let mut all: Vec<String> = unpersisted.0.iter().filter(|k| put.is_none_or(|e| e.key != **k)).cloned().collect();
+        all.extend_from_slice(remove);
+        match store.apply(put, &all) {
+            Ok(()) => {
+                if unpersisted.1.take().is_some() {
+                    tracing::info!("the cache store takes writes again; owed removals written");
+                }
+                unpersisted.0.clear();
+                Ok(())
+            }
+            Err(error) => {
+                unpersisted.1 = Some(error.to_string());
+                Err(error.into())
+            }
+        }
+    }
+
+    /// What the store last refused, while removals are still owed to it.
+    pub fn store_trouble(&self) -> Option<String> {
+        self.unpersisted.lock().expect("unpersisted lock").1.clone()
+    }
+
     fn remove_where(&self, doomed: impl Fn(&str, &Entry) -> bool) -> Result<usize, CacheError> {
         let _writer = self.writer.lock().expect("cache writer lock");
         let keys: Vec<String> = {
@@ -401,8 +436,10 @@ impl Cache {
         if keys.is_empty() {
             return Ok(0);
         }
-        if let Some(store) = &self.store {
-            store.apply(None, &keys)?;
+        if let Err(error) = self.persist(None, &keys) {
+            // Gone from memory all the same; the store gets them with its next write.
+            tracing::error!(%error, removed = keys.len(), "cache store refused a removal; dropped from memory, owed to the store");
+            self.unpersisted.lock().expect("unpersisted lock").0.extend(keys.iter().cloned());
         }
         let mut memory = self.memory.lock().expect("cache memory lock");
         for key in &keys {
@@ -469,6 +506,7 @@ impl Cache {
             max_bytes: self.config.max_bytes,
             dir: self.config.dir.clone(),
             persistent: self.store.is_some(),
+            store_trouble: self.store_trouble(),
         }
     }
 }

@@ -2,8 +2,12 @@
 //! is one transaction committed with `Durability::Immediate`, so a commit that
 //! returned survives a crash and a crash mid-write leaves the last commit
 //! intact. A file redb cannot open is moved aside and a fresh one started.
+//! After an I/O error (a full disk) redb refuses every later write until the
+//! database is opened again, so the store closes it and opens it anew on the
+//! next write: once there is room again, writes work without a restart.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -51,7 +55,17 @@ impl From<redb::CommitError> for StoreError {
 }
 
 pub struct Store {
-    db: Database,
+    path: PathBuf,
+    /// `None` after an I/O error, until the next write opens it again.
+    db: Mutex<Option<Database>>,
+}
+
+impl StoreError {
+    /// A failure of the disk (not of the data): the database is reopened
+    /// before the next write.
+    pub fn is_io(&self) -> bool {
+        matches!(self, StoreError::Db(redb::Error::Io(_) | redb::Error::PreviousIo))
+    }
 }
 
 /// What opening found.
@@ -92,6 +106,10 @@ impl Store {
     }
 
     fn open_file(path: &Path) -> Result<Store, StoreError> {
+        Ok(Store { path: path.to_owned(), db: Mutex::new(Some(Self::open_db(path)?)) })
+    }
+
+    fn open_db(path: &Path) -> Result<Database, StoreError> {
         let db = Database::builder()
             .set_cache_size(PAGE_CACHE_BYTES)
             .create(path)
@@ -99,15 +117,30 @@ impl Store {
         let txn = db.begin_write()?;
         txn.open_table(ENTRIES)?;
         txn.commit()?;
-        Ok(Store { db })
+        Ok(db)
+    }
+
+    /// Runs `work` on the database, opening it again first if an I/O error
+    /// closed it; an I/O error now closes it for the next time.
+    fn with_db<T>(&self, work: impl FnOnce(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut db = self.db.lock().expect("store lock");
+        if db.is_none() {
+            *db = Some(Self::open_db(&self.path)?);
+            tracing::info!(store = %self.path.display(), "cache store opened again after an I/O error");
+        }
+        let result = work(db.as_ref().expect("opened above"));
+        if result.as_ref().is_err_and(StoreError::is_io) {
+            *db = None;
+        }
+        result
     }
 
     /// Every decodable entry; undecodable records are deleted and counted.
     fn read_all(&self) -> Result<(Vec<Entry>, usize), StoreError> {
         let mut entries = Vec::new();
         let mut broken = Vec::new();
-        {
-            let txn = self.db.begin_read()?;
+        self.with_db(|db| {
+            let txn = db.begin_read()?;
             let table = txn.open_table(ENTRIES)?;
             for row in table.iter()? {
                 let (key, value) = row?;
@@ -119,7 +152,8 @@ impl Store {
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         if !broken.is_empty() {
             self.apply(None, &broken)?;
         }
@@ -128,19 +162,21 @@ impl Store {
 
     /// In one durable transaction: store `put` (if any) and delete `remove`.
     pub fn apply(&self, put: Option<&Entry>, remove: &[String]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(ENTRIES)?;
-            for key in remove {
-                table.remove(key.as_str())?;
+        self.with_db(|db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(ENTRIES)?;
+                for key in remove {
+                    table.remove(key.as_str())?;
+                }
+                if let Some(entry) = put {
+                    let bytes = postcard::to_allocvec(entry).expect("an entry always encodes");
+                    table.insert(entry.key.as_str(), bytes.as_slice())?;
+                }
             }
-            if let Some(entry) = put {
-                let bytes = postcard::to_allocvec(entry).expect("an entry always encodes");
-                table.insert(entry.key.as_str(), bytes.as_slice())?;
-            }
-        }
-        txn.commit()?;
-        Ok(())
+            txn.commit()?;
+            Ok(())
+        })
     }
 }
 

@@ -166,7 +166,10 @@ impl Core {
                 Invalidation::All => cache.invalidate_prefix(""),
             })
             .await?;
-        Ok(Invalidated { invalidated, pattern })
+        let warning = self.cache.store_trouble().map(|why| {
+            format!("the cache store could not be written ({why}): the entries are gone from memory and reach the disk when it takes writes again")
+        });
+        Ok(Invalidated { invalidated, pattern, warning })
     }
 
     /// Dials the peer at `multiaddr` (which must end in `/p2p/<peer id>`);
@@ -244,6 +247,7 @@ impl Backend for Core {
         CacheStats {
             available: true,
             persistent: cache.persistent,
+            store_trouble: cache.store_trouble,
             cache_dir: cache.dir.map(|d| d.display().to_string()).unwrap_or_default(),
             total_entries: cache.entries,
             total_size_bytes: cache.size_bytes,

@@ -203,9 +203,9 @@ mod tests {
     fn scoped_bodies_are_sealed_and_other_scopes_cannot_read_them() {
         let scopes = Scopes::new(Some("g"), None);
         let mine = scopes.scope_of(Some("token a"));
-        let decoded = Decoded::new(StatusCode::OK, &upstream_headers(), Bytes::from_static(br#"{"secret":"s3"}"#));
+        let decoded = Decoded::new(StatusCode::OK, &upstream_headers(), Bytes::from_static(br#"{"secret":"correct horse battery"}"#));
         let stored = decoded.encode(&mine, &BINDING);
-        assert!(!String::from_utf8_lossy(&stored).contains("s3"));
+        assert!(!String::from_utf8_lossy(&stored).contains("correct horse"), "sealed, not readable");
         serde_json::from_slice::<serde_json::Value>(&stored).expect("still JSON for the cache");
         assert_eq!(Decoded::decode(&stored, &mine, &BINDING).unwrap().body, decoded.body);
         assert!(Decoded::decode(&stored, &scopes.scope_of(Some("token b")), &BINDING).is_none());

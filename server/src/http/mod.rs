@@ -9,4 +9,5 @@ pub mod gh_socket;
 pub mod guard;
 pub mod metrics;
 pub mod router;
+pub mod server;
 pub mod state;

@@ -22,6 +22,9 @@ use crate::AGENT;
 const IDENTIFY_PROTOCOL: &str = "/peercache/id/1.0.0";
 const KAD_PROTOCOL: &str = "/peercache/kad/1.0.0";
 pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// A ping unanswered this long failed (the event loop drops a connection
+/// after two failures in a row: a cut network, not a slow peer).
+pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection that has not finished pnet + Noise + Yamux by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,7 +53,7 @@ impl Behaviour {
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public()).with_agent_version(AGENT.to_owned()),
         );
-        let ping = ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL));
+        let ping = ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL).with_timeout(PING_TIMEOUT));
         let gossip_config = gossipsub::ConfigBuilder::default()
             .heartbeat_interval(Duration::from_millis(500))
             .validation_mode(gossipsub::ValidationMode::Strict)

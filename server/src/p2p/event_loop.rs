@@ -27,7 +27,7 @@ use libp2p::identity::Keypair;
 use libp2p::metrics::Recorder;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
-use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId, Swarm};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -35,7 +35,7 @@ use crate::cache::entry::Entry;
 use crate::cache::ttl::{longest_github_ttl, max_ttl_for, rfc3339};
 use crate::cache::Cache;
 use crate::p2p::behaviour::{score_thresholds, Behaviour, BehaviourEvent};
-use crate::p2p::bootstrap::{parse_peer_addr, Redial, FIRST_BACKOFF, MAX_BACKOFF};
+use crate::p2p::bootstrap::{parse_peer_addr, Redial, FIRST_BACKOFF};
 use crate::p2p::client::Command;
 use crate::p2p::limits::PeerLimits;
 use crate::p2p::protocol::{
@@ -45,8 +45,12 @@ use crate::p2p::protocol::{
 use crate::p2p::rendezvous::rank;
 
 const KAD_REFRESH: Duration = Duration::from_secs(30);
-/// A peer that left is redialled (with backoff) for this long, then forgotten.
+/// A peer that left is redialled (with backoff up to the max) for this long,
+/// then forgotten.
 const LOST_PEER_KEPT: Duration = Duration::from_secs(600);
+const LOST_PEER_MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Pings lost in a row that drop a connection.
+const PINGS_LOST: u32 = 2;
 /// Peers redialled at most at once.
 const MAX_LOST_PEERS: usize = 1024;
 /// Sync fetches in flight at most; the rest wait their turn.
@@ -162,6 +166,8 @@ pub struct EventLoop {
     lost: HashMap<PeerId, Lost>,
     /// When each peer was last connected (ms), to ask what it stored since.
     last_contact: HashMap<PeerId, u64>,
+    /// Pings lost in a row, per connection.
+    ping_failures: HashMap<ConnectionId, u32>,
     /// Entries peers listed that are missing here, to fetch.
     sync_wanted: VecDeque<(PeerId, Held)>,
     sync_in_flight: usize,
@@ -197,6 +203,7 @@ impl EventLoop {
             hedges: FuturesUnordered::new(),
             lost: HashMap::new(),
             last_contact: HashMap::new(),
+            ping_failures: HashMap::new(),
             sync_wanted: VecDeque::new(),
             sync_in_flight: 0,
             last_kad_refresh: Instant::now(),
@@ -258,7 +265,7 @@ impl EventLoop {
         for peer in due {
             if let Some(lost) = self.lost.get_mut(&peer) {
                 lost.next_attempt = now + lost.backoff;
-                lost.backoff = (lost.backoff * 2).min(MAX_BACKOFF);
+                lost.backoff = (lost.backoff * 2).min(LOST_PEER_MAX_BACKOFF);
             }
             let _ = self.swarm.dial(peer);
         }
@@ -476,9 +483,21 @@ impl EventLoop {
 
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
-            BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), .. }) => {
+            BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), connection }) => {
+                self.ping_failures.remove(&connection);
                 if let Some(peer) = self.peers.get_mut(&peer) {
                     peer.latency = Some(rtt);
+                }
+            }
+            BehaviourEvent::Ping(ping::Event { peer, result: Err(error), connection }) => {
+                // TCP keeps a cut connection "open" for many minutes; two pings
+                // lost in a row mean the path is gone: drop it, redial, catch up.
+                let failures = self.ping_failures.entry(connection).or_default();
+                *failures += 1;
+                if *failures >= PINGS_LOST {
+                    tracing::info!(peer = %peer, %error, "pings unanswered; dropping the connection to redial");
+                    self.ping_failures.remove(&connection);
+                    self.swarm.close_connection(connection);
                 }
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {

@@ -1,0 +1,83 @@
+//! The HTTP front against slow clients: one that sends half a header and
+//! waits is dropped after the header deadline while other clients are served;
+//! off loopback a request that takes too long gets a JSON 408 and no more than
+//! the connection bound are served at once.
+
+mod support;
+
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use server::http::server::{serve, Limits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn start(app: Router, limits: Limits) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(serve(listener, app, limits, std::future::pending()));
+    addr
+}
+
+fn limits(header_ms: u64) -> Limits {
+    Limits { header_timeout: Duration::from_millis(header_ms), request_timeout: None, body_timeout: None, max_connections: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_half_a_header_is_dropped_and_others_are_served() {
+    let app = Router::new().route("/healthz", get(|| async { "ok" }));
+    let addr = start(app, limits(300)).await;
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").await.unwrap();
+    // Meanwhile, others are answered.
+    for _ in 0..5 {
+        let body = reqwest::get(format!("http://{addr}/healthz")).await.unwrap().text().await.unwrap();
+        assert_eq!(body, "ok");
+    }
+    // The slow one is cut off: its read ends (EOF or a reset), well before the test's deadline.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(support::WAIT, slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the half-sent request was never dropped");
+    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_loopback_a_slow_answer_is_a_json_408_and_connections_are_bounded() {
+    let (release, gate) = tokio::sync::watch::channel(false);
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/stuck", get(move || {
+            let mut gate = gate.clone();
+            async move {
+                let _ = gate.wait_for(|open| *open).await;
+                "late"
+            }
+        }));
+    let open = Limits {
+        header_timeout: Duration::from_secs(10),
+        request_timeout: Some(Duration::from_millis(300)),
+        body_timeout: Some(Duration::from_millis(300)),
+        max_connections: Some(1),
+    };
+    let addr = start(app, open).await;
+    let response = reqwest::get(format!("http://{addr}/stuck")).await.unwrap();
+    assert_eq!(response.status(), 408);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("longer than 300 ms"), "{body}");
+    // One connection at a time: a second waits until the first closes.
+    let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    first.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 256];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let mut second = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    second.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    // Showing that something does not happen takes a window of time: half a
+    // second in which the second connection, queued, gets no answer.
+    let early = tokio::time::timeout(Duration::from_millis(500), second.read(&mut buf)).await;
+    assert!(early.is_err(), "the second connection was served while the first held the only slot");
+    drop(first);
+    let n = tokio::time::timeout(support::WAIT, second.read(&mut buf)).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    drop(release);
+}
