@@ -47,6 +47,8 @@ pub struct PeerStatus {
     pub fetches_served: u64,
     /// Catch-up (sync) requests this node answered.
     pub syncs_served: u64,
+    /// Fleet-wide single flight: leases this node granted as a key's coordinator.
+    pub leases_granted: u64,
     /// Whether announcements can reach the peers (gossipsub's view).
     pub gossip: GossipHealth,
 }
@@ -141,6 +143,20 @@ pub struct ProxyStats {
     pub seal_mismatches: u64,
     /// How stored answers are reused: `ttl` or `revalidate` (always asks GitHub, 304s free).
     pub freshness: String,
+    /// Fleet-wide single flight.
+    pub fleet: FleetStats,
+}
+
+/// Fleet-wide single flight: one node of the fleet fetches a key at a time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetStats {
+    pub enabled: bool,
+    /// Leases this node granted as a key's coordinator.
+    pub leases_granted: u64,
+    /// Requests that waited for another node's fetch.
+    pub waits: u64,
+    /// Waits that ran out (the request then fetched itself).
+    pub wait_timeouts: u64,
 }
 
 /// GitHub's rate limit for one token scope and resource, as its last response said.
@@ -397,6 +413,7 @@ mod tests {
             accepted_from_peers: 0,
             fetches_served: 0,
             syncs_served: 0,
+            leases_granted: 0,
             refused_by_reason: BTreeMap::new(),
             trust: String::new(),
             gossip: GossipHealth::default(),

@@ -135,6 +135,8 @@ test('charts draw the history at once, from the samples the server keeps', async
   await expect(page.locator('#operations tr[data-operation="get_repo"] .op-hits')).toHaveText(String(ops.get_repo.hits));
   await expect(page.locator('#operations tr[data-operation="get_repo"] .op-rate')).toHaveText('88.9%');
   await expect(page.locator('#proxy-modes-empty')).toBeVisible();
+  await expect(page.locator('#fleet-leases')).toHaveText('0');
+  await expect(page.locator('#fleet-waits')).toHaveText('0');
   await page.screenshot({ path: 'screenshots/charts.png', fullPage: true });
 });
 

@@ -164,6 +164,18 @@ pub struct ServeConfig {
     #[arg(long = "peer-fanout", env = "CACHE_PEER_FANOUT", default_value_t = 3)]
     pub peer_fanout: usize,
 
+    /// Fleet-wide single flight: before asking GitHub, ask the key's
+    /// coordinator; one node of the fleet fetches, the others wait for its
+    /// entry (true/false).
+    #[arg(long = "fleet-single-flight", env = "CACHE_FLEET_SINGLE_FLIGHT", default_value_t = true, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), value_name = "BOOL")]
+    pub fleet_single_flight: bool,
+
+    /// The longest a request waits for another node's fetch, in milliseconds
+    /// (then it asks GitHub itself).
+    #[arg(long = "fleet-wait-ms", env = "CACHE_FLEET_WAIT_MS", default_value_t = 5000)]
+    pub fleet_wait_ms: u64,
+
     /// How often the charts' counters are sampled, in milliseconds (the last
     /// 360 samples are kept).
     #[arg(long = "sample-period-ms", env = "PEERCACHE_SAMPLE_PERIOD_MS", default_value_t = 10_000,

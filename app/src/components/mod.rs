@@ -11,6 +11,7 @@ pub mod copy_button;
 pub mod entry_table;
 pub mod entry_view;
 pub mod filter_box;
+pub mod fleet_flight;
 pub mod gh_card;
 pub mod listen_addrs;
 pub mod node_header;

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::api::{failure_words, get_history};
 use crate::charts::{hit_rate_percent, levels, per_minute, span_ms};
 use crate::components::chart::{LineChart, Series};
+use crate::components::fleet_flight::FleetFlight;
 use crate::components::operations::Operations;
 use crate::components::poll::use_polled;
 use crate::components::proxy_modes::ProxyModes;
@@ -32,6 +33,7 @@ pub fn Charts() -> impl IntoView {
         <div class="cards breakdowns">
             <ProxyModes/>
             <Operations/>
+            <FleetFlight/>
         </div>
     }
 }

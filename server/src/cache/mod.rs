@@ -123,6 +123,9 @@ pub struct Cache {
     writer: Mutex<()>,
     counters: Counters,
     local_puts: broadcast::Sender<Arc<Entry>>,
+    /// Every entry stored, from anywhere: what a node waiting for a peer's
+    /// fetch listens to.
+    inserted: broadcast::Sender<Arc<Entry>>,
     barriers: Barriers,
     /// Removals done in memory that the store has not taken yet, and why.
     unpersisted: Mutex<(Vec<String>, Option<String>)>,
@@ -188,9 +191,15 @@ impl Cache {
             writer: Mutex::new(()),
             counters: Counters::default(),
             local_puts: broadcast::channel(PUT_FEED_CAPACITY).0,
+            inserted: broadcast::channel(PUT_FEED_CAPACITY).0,
             barriers: Barriers::default(),
             unpersisted: Mutex::default(),
         }
+    }
+
+    /// Every entry stored from now on (local or from a peer).
+    pub fn subscribe_inserts(&self) -> broadcast::Receiver<Arc<Entry>> {
+        self.inserted.subscribe()
     }
 
     /// Entries put locally (not those from peers), for the P2P node to announce.
@@ -345,6 +354,7 @@ impl Cache {
             // No receiver (P2P off) is fine.
             let _ = self.local_puts.send(entry.clone());
         }
+        let _ = self.inserted.send(entry.clone());
         Ok(entry)
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::bail;
 use app::api::{Backend, Failure, Pending};
 use app::model::{
-    bytes_to_mb, hit_rate, CacheStats, EntryPage, EntryView, ErrorKind, History, Invalidated, Invalidation, NodeInfo,
+    bytes_to_mb, hit_rate, CacheStats, FleetStats, EntryPage, EntryView, ErrorKind, History, Invalidated, Invalidation, NodeInfo,
     PeerStatus, ProxyStats, Sample, Stored,
 };
 use bytes::Bytes;
@@ -87,6 +87,8 @@ impl Core {
                 freshness: config.freshness,
                 public_url: config.public_url.clone(),
                 graphql_ttl_secs: config.graphql_ttl,
+                fleet_single_flight: config.fleet_single_flight,
+                fleet_wait: Duration::from_millis(config.fleet_wait_ms),
             },
             cache.clone(),
             p2p.clone(),
@@ -328,6 +330,12 @@ impl Backend for Core {
             rate_limits: self.github.limits.snapshot(now),
             seal_mismatches: self.github.counters.seal_mismatches.load(std::sync::atomic::Ordering::Relaxed),
             freshness: self.github.freshness.as_str().to_owned(),
+            fleet: FleetStats {
+                enabled: self.github.fleet_single_flight && self.p2p.is_some(),
+                leases_granted: self.status.current().leases_granted,
+                waits: self.github.counters.fleet_waits.load(std::sync::atomic::Ordering::Relaxed),
+                wait_timeouts: self.github.counters.fleet_wait_timeouts.load(std::sync::atomic::Ordering::Relaxed),
+            },
         }
     }
 }

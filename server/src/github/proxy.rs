@@ -17,6 +17,7 @@
 //! cache lookup count are all made from that one value.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::http::header::{AGE, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH, LINK};
@@ -24,6 +25,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
+use tokio::sync::broadcast;
 
 use crate::cache::entry::{Entry, Origin};
 use crate::cache::stats::Lookup;
@@ -40,7 +42,7 @@ use crate::github::scope::{Scope, Scopes};
 use crate::github::single_flight::{Role, SingleFlight};
 use crate::github::stats::{Mode, ProxyCounters};
 use crate::github::stored::{Binding, Decoded, HOP_BY_HOP, KEPT_HEADERS};
-use crate::p2p::client::NodeClient;
+use crate::p2p::client::{LeaseAnswer, NodeClient};
 use crate::p2p::protocol::{Rejection, MAX_CLOCK_SKEW_MS};
 
 const X_PEERCACHE: HeaderName = HeaderName::from_static("x-peercache");
@@ -60,6 +62,10 @@ pub struct ProxyConfig {
     pub public_url: Option<String>,
     /// How long a GraphQL read's answer is reused.
     pub graphql_ttl_secs: u64,
+    /// Fleet-wide single flight: one node of the fleet fetches a key at a time.
+    pub fleet_single_flight: bool,
+    /// The longest a node waits for another node's fetch.
+    pub fleet_wait: Duration,
 }
 
 /// How a request ended: the one value its response and every counter are
@@ -72,6 +78,9 @@ enum Answer {
     Passed(Response),
     /// The proxy itself could not answer.
     Failed(Mode, ProxyError),
+    /// Another node of the fleet fetched it (holding the lease); this node
+    /// waited for its entry.
+    Fleet { decoded: Arc<Decoded>, stored_at: u64, holder: String },
 }
 
 impl Answer {
@@ -79,6 +88,7 @@ impl Answer {
         match self {
             Answer::Body(mode, ..) | Answer::Failed(mode, _) => *mode,
             Answer::Passed(_) => Mode::Pass,
+            Answer::Fleet { .. } => Mode::Coalesced,
         }
     }
 
@@ -88,6 +98,7 @@ impl Answer {
         match self {
             Answer::Body(_, decoded, stored_at) => Some(Shared::Body(decoded.clone(), *stored_at)),
             Answer::Failed(_, error) => Some(Shared::Failed(error.clone())),
+            Answer::Fleet { decoded, stored_at, .. } => Some(Shared::Body(decoded.clone(), Some(*stored_at))),
             Answer::Passed(_) => None,
         }
     }
@@ -98,6 +109,41 @@ impl Answer {
 enum Shared {
     Body(Arc<Decoded>, Option<u64>),
     Failed(ProxyError),
+}
+
+/// How long a node waits for another node's fetch before asking its
+/// coordinator again (a holder that died loses the lease to the next asker).
+const FLEET_SLICE: Duration = Duration::from_millis(1000);
+
+/// What the fleet's single flight says this node should do.
+enum FleetTurn {
+    /// Fetch from GitHub (`mine`: holding the lease, to give back after).
+    Fetch { mine: bool },
+    /// The holder's entry arrived.
+    Arrived(Arc<Entry>, String),
+}
+
+/// `key`'s entry, once stored here (by gossip from its fetcher), waiting at
+/// most `within`.
+async fn arrival(arrivals: &mut broadcast::Receiver<Arc<Entry>>, cache: &Cache, key: &str, within: Duration) -> Option<Arc<Entry>> {
+    if let Some(entry) = cache.fresh(key) {
+        return Some(entry);
+    }
+    let wait = async {
+        loop {
+            match arrivals.recv().await {
+                Ok(entry) if entry.key == key => return Some(entry),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if let Some(entry) = cache.fresh(key) {
+                        return Some(entry);
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    };
+    tokio::time::timeout(within, wait).await.ok().flatten()
 }
 
 /// How a request's answer counts as a cache lookup.
@@ -121,6 +167,8 @@ pub struct GithubProxy {
     pub freshness: Freshness,
     public_url: Option<String>,
     graphql_ttl_secs: u64,
+    pub fleet_single_flight: bool,
+    fleet_wait: Duration,
     pub limits: RateLimits,
     pub counters: ProxyCounters,
     inflight: SingleFlight<Option<Shared>>,
@@ -144,6 +192,8 @@ impl GithubProxy {
             freshness: config.freshness,
             public_url: config.public_url.map(|url| url.trim_end_matches('/').to_owned()),
             graphql_ttl_secs: config.graphql_ttl_secs,
+            fleet_single_flight: config.fleet_single_flight,
+            fleet_wait: config.fleet_wait,
             limits: RateLimits::default(),
             counters: ProxyCounters::default(),
             inflight: SingleFlight::default(),
@@ -224,16 +274,30 @@ impl GithubProxy {
         if call.cacheable() {
             self.cache.count(&call.key, lookup_of(mode));
         }
+        let mut holder = None;
         let response = match answer {
             Answer::Body(mode, decoded, stored_at) => {
                 let rewritten = self.rewritten(call, &decoded);
                 let age = stored_at.map(|at| now.saturating_sub(at) / 1000);
                 reply(mode, &rewritten, &call.parts.headers, call.head(), age)
             }
+            Answer::Fleet { decoded, stored_at, holder: lease_holder } => {
+                holder = Some(lease_holder);
+                let rewritten = self.rewritten(call, &decoded);
+                reply(Mode::Coalesced, &rewritten, &call.parts.headers, call.head(), Some(now.saturating_sub(stored_at) / 1000))
+            }
             Answer::Passed(response) => response,
             Answer::Failed(_, error) => error.to_response(),
         };
-        stamp(response, mode)
+        let mut response = stamp(response, mode);
+        if let Some(holder) = holder {
+            // RFC 9211: collapsed into the fetch of the lease holder.
+            let status = format!("peercache; fwd=uri-miss; collapsed; detail=\"fleet lease held by {holder}\"");
+            if let Ok(value) = HeaderValue::from_str(&status) {
+                response.headers_mut().insert(CACHE_STATUS, value);
+            }
+        }
+        response
     }
 
     async fn cached(&self, call: &Call<'_>) -> Answer {
@@ -305,6 +369,55 @@ impl GithubProxy {
                 }
             }
         }
+        // Fleet-wide single flight: nobody here or at a peer has it; one node
+        // of the fleet asks GitHub, the others wait for its entry.
+        let mut lease = None;
+        if let (None, Some(node), true) = (&held, &self.peers, self.fleet_single_flight) {
+            match self.fleet_turn(node, call).await {
+                FleetTurn::Fetch { mine } => lease = mine.then_some(node),
+                FleetTurn::Arrived(entry, holder) => {
+                    if let Some(decoded) = self.open(&entry, &call.scope).await {
+                        return Answer::Fleet { decoded, stored_at: entry.stored_at_ms, holder };
+                    }
+                }
+            }
+        }
+        let answer = self.ask_github(call, held, now).await;
+        if let Some(node) = lease {
+            node.release(&call.key).await;
+        }
+        answer
+    }
+
+    /// Asks the key's coordinator whether to fetch or to wait for another
+    /// node's fetch; waits (in slices, asking again, so a holder that died
+    /// hands the lease on) at most the fleet wait, then fetches.
+    async fn fleet_turn(&self, node: &NodeClient, call: &Call<'_>) -> FleetTurn {
+        let mut arrivals = self.cache.subscribe_inserts();
+        let deadline = tokio::time::Instant::now() + self.fleet_wait;
+        let mut waited = false;
+        loop {
+            let (holder, remaining) = match node.lease(&call.key).await {
+                LeaseAnswer::Fetch => return FleetTurn::Fetch { mine: true },
+                LeaseAnswer::Wait { holder, remaining } => (holder, remaining),
+            };
+            if !waited {
+                self.counters.fleet_wait();
+                waited = true;
+            }
+            let slice = remaining.min(FLEET_SLICE).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            if let Some(entry) = arrival(&mut arrivals, &self.cache, &call.key, slice).await {
+                return FleetTurn::Arrived(entry, holder);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                self.counters.fleet_wait_timeout();
+                return FleetTurn::Fetch { mine: false };
+            }
+        }
+    }
+
+    /// GitHub, conditionally on what is held.
+    async fn ask_github(&self, call: &Call<'_>, held: Option<(Arc<Entry>, Arc<Decoded>)>, now: u64) -> Answer {
         let mut request = match &call.graphql {
             Some(body) => self.client.post(call.url(&self.upstream)).body(body.clone()),
             None => self.client.get(call.url(&self.upstream)),

@@ -59,6 +59,10 @@ pub struct ProxyCounters {
     modes: [AtomicU64; 7],
     /// Sealed entries that did not open under their own key, time and TTL.
     pub seal_mismatches: AtomicU64,
+    /// Fleet-wide single flight: requests that waited for another node's
+    /// fetch, and those whose wait ran out (they fetched themselves).
+    pub fleet_waits: AtomicU64,
+    pub fleet_wait_timeouts: AtomicU64,
     /// (minute since epoch, calls saved in it), one slot per minute of the hour.
     saved: Mutex<[(u64, u64); MINUTES]>,
 }
@@ -68,6 +72,8 @@ impl Default for ProxyCounters {
         ProxyCounters {
             modes: Default::default(),
             seal_mismatches: AtomicU64::new(0),
+            fleet_waits: AtomicU64::new(0),
+            fleet_wait_timeouts: AtomicU64::new(0),
             saved: Mutex::new([(0, 0); MINUTES]),
         }
     }
@@ -86,6 +92,14 @@ impl ProxyCounters {
             }
             slot.1 += 1;
         }
+    }
+
+    pub fn fleet_wait(&self) {
+        self.fleet_waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn fleet_wait_timeout(&self) {
+        self.fleet_wait_timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn seal_mismatch(&self) {

@@ -84,6 +84,10 @@ impl Collector for StatsCollector {
                 ConstGauge::new(value as i64).encode(family.encode_family(&[("scope", limit.scope.as_str()), ("resource", resource)])?)?;
             }
         }
+        let fleet = &cache.proxy.fleet;
+        counter(e, "fleet_leases_granted", "Fleet-wide single flight: leases granted as a key's coordinator", fleet.leases_granted)?;
+        counter(e, "fleet_waits", "Requests that waited for another node's fetch", fleet.waits)?;
+        counter(e, "fleet_wait_timeouts", "Waits for another node's fetch that ran out", fleet.wait_timeouts)?;
         gauge(e, "peers_connected", "Connected P2P peers", peers.peer_count as i64)?;
         counter(e, "gossip_entries_accepted", "Entries from peers verified and stored", peers.accepted_from_peers)?;
         counter(e, "gossip_entries_rejected", "Entries and messages from peers that failed verification", peers.rejected_from_peers)?;

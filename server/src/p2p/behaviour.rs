@@ -15,7 +15,8 @@ use libp2p::{connection_limits, gossipsub, identify, kad, mdns, noise, ping, tcp
 use sha2::{Digest, Sha256};
 
 use crate::p2p::protocol::{
-    FetchRequest, FetchResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX, ANNOUNCE_TOPIC, FETCH_PROTOCOL, SYNC_PROTOCOL,
+    FetchRequest, FetchResponse, LeaseRequest, LeaseResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX, ANNOUNCE_TOPIC,
+    FETCH_PROTOCOL, LEASE_PROTOCOL, SYNC_PROTOCOL,
 };
 use crate::AGENT;
 
@@ -43,6 +44,7 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     pub fetch: request_response::cbor::Behaviour<FetchRequest, FetchResponse>,
     pub sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
+    pub lease: request_response::cbor::Behaviour<LeaseRequest, LeaseResponse>,
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
 }
@@ -84,6 +86,13 @@ impl Behaviour {
             [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
         );
+        let lease_codec =
+            request_response::cbor::codec::Codec::default().set_request_size_maximum(4 * 1024).set_response_size_maximum(4 * 1024);
+        let lease = request_response::Behaviour::with_codec(
+            lease_codec,
+            [(StreamProtocol::new(LEASE_PROTOCOL), ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(2)),
+        );
         let mut kad = kad::Behaviour::with_config(
             peer_id,
             kad::store::MemoryStore::new(peer_id),
@@ -103,7 +112,7 @@ impl Behaviour {
                 .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
                 .with_max_established_per_peer(Some(MAX_PER_PEER)),
         );
-        Ok(Behaviour { limits, identify, ping, gossipsub, fetch, sync, kad, mdns: Toggle::from(mdns) })
+        Ok(Behaviour { limits, identify, ping, gossipsub, fetch, sync, lease, kad, mdns: Toggle::from(mdns) })
     }
 }
 

@@ -20,6 +20,10 @@ pub enum Command {
     Fetch { key: String, reply: oneshot::Sender<Option<Entry>> },
     /// Dial an address (it must end in `/p2p/<peer id>`).
     Dial { addr: Multiaddr, reply: oneshot::Sender<Result<(), String>> },
+    /// Ask the key's coordinator for the lease to fetch it from GitHub.
+    Lease { key: String, reply: oneshot::Sender<LeaseAnswer> },
+    /// Give the lease of a key back (fetched, or failed).
+    Release { key: String },
     /// Tell the group that a write went to GitHub under these prefixes at
     /// `at_ms` (signed by this node).
     Invalidate { prefixes: Vec<String>, at_ms: u64 },
@@ -31,6 +35,15 @@ pub enum Command {
     PublishRaw(Vec<u8>),
     /// Panic the event loop. Tests use it to see the supervisor restart it.
     Panic,
+}
+
+/// What the coordinator said about fetching a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseAnswer {
+    /// Fetch it (the lease is this node's, or nobody coordinates it).
+    Fetch,
+    /// A trusted node is fetching it: wait for its entry at most `remaining`.
+    Wait { holder: String, remaining: Duration },
 }
 
 #[derive(Clone)]
@@ -63,6 +76,24 @@ impl NodeClient {
             .await
             .map_err(|_| "the P2P node has stopped".to_owned())?;
         answer.await.map_err(|_| "the P2P node has stopped".to_owned())?
+    }
+
+    /// Asks the key's coordinator whether to fetch it or wait for a peer's
+    /// fetch. Without peers (or without an answer) the answer is to fetch.
+    pub async fn lease(&self, key: &str) -> LeaseAnswer {
+        if self.status.current().peer_count == 0 {
+            return LeaseAnswer::Fetch;
+        }
+        let (reply, answer) = oneshot::channel();
+        if self.commands.send(Command::Lease { key: key.to_owned(), reply }).await.is_err() {
+            return LeaseAnswer::Fetch;
+        }
+        tokio::time::timeout(self.fetch_timeout, answer).await.ok().and_then(Result::ok).unwrap_or(LeaseAnswer::Fetch)
+    }
+
+    /// Gives the lease of `key` back.
+    pub async fn release(&self, key: &str) {
+        let _ = self.commands.send(Command::Release { key: key.to_owned() }).await;
     }
 
     /// Tells the group that answers under `prefixes` from before `at_ms` are stale.

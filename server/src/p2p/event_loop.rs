@@ -36,11 +36,12 @@ use crate::cache::ttl::{longest_github_ttl, max_ttl_for, rfc3339};
 use crate::cache::Cache;
 use crate::p2p::behaviour::{score_thresholds, Behaviour, BehaviourEvent};
 use crate::p2p::bootstrap::{parse_peer_addr, Redial, FIRST_BACKOFF};
-use crate::p2p::client::Command;
+use crate::p2p::client::{Command, LeaseAnswer};
+use crate::p2p::lease::{Decision, Leases};
 use crate::p2p::limits::PeerLimits;
 use crate::p2p::protocol::{
-    verify, Announcement, Check, FetchRequest, FetchResponse, Held, Rejection, SyncRequest, SyncResponse, Trust, Verdict,
-    WireEntry, WireInvalidation, MAX_CLOCK_SKEW_MS, SYNC_LIMIT,
+    verify, Announcement, Check, FetchRequest, FetchResponse, Held, LeaseRequest, LeaseResponse, Rejection, SyncRequest,
+    SyncResponse, Trust, Verdict, WireEntry, WireInvalidation, MAX_CLOCK_SKEW_MS, SYNC_LIMIT,
 };
 use crate::p2p::rendezvous::rank;
 
@@ -118,6 +119,8 @@ pub struct Refusals {
     pub served: u64,
     /// Sync requests answered.
     pub syncs_served: u64,
+    /// Fleet-wide single flight: leases this node granted as a coordinator.
+    pub leases_granted: u64,
 }
 
 /// Everything the loop is started with.
@@ -168,6 +171,10 @@ pub struct EventLoop {
     last_contact: HashMap<PeerId, u64>,
     /// Pings lost in a row, per connection.
     ping_failures: HashMap<ConnectionId, u32>,
+    /// The leases this node coordinates, and its own lease requests waiting
+    /// for their coordinator's answer.
+    leases: Leases,
+    lease_replies: HashMap<OutboundRequestId, oneshot::Sender<LeaseAnswer>>,
     /// Entries peers listed that are missing here, to fetch.
     sync_wanted: VecDeque<(PeerId, Held)>,
     sync_in_flight: usize,
@@ -204,6 +211,8 @@ impl EventLoop {
             lost: HashMap::new(),
             last_contact: HashMap::new(),
             ping_failures: HashMap::new(),
+            leases: Leases::default(),
+            lease_replies: HashMap::new(),
             sync_wanted: VecDeque::new(),
             sync_in_flight: 0,
             last_kad_refresh: Instant::now(),
@@ -290,6 +299,16 @@ impl EventLoop {
                 };
                 let _ = reply.send(result);
             }
+            Command::Lease { key, reply } => self.ask_lease(key, reply),
+            Command::Release { key } => {
+                let me = *self.swarm.local_peer_id();
+                match self.coordinator(&key) {
+                    coordinator if coordinator == me => self.leases.release(&key, me),
+                    coordinator => {
+                        self.swarm.behaviour_mut().lease.send_request(&coordinator, LeaseRequest { key, release: true });
+                    }
+                }
+            }
             Command::Invalidate { prefixes, at_ms } => {
                 let message = WireInvalidation::new(prefixes, at_ms, &self.identity).encode_announcement();
                 if let Err(error) = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message) {
@@ -374,6 +393,91 @@ impl EventLoop {
         }
     }
 
+    /// A key's coordinator: the first of this node and the connected peers it
+    /// trusts, in the key's rendezvous ranking.
+    fn coordinator(&self, key: &str) -> PeerId {
+        let me = *self.swarm.local_peer_id();
+        let trusted = self.peers.keys().copied().filter(|p| self.trust.trusts(p));
+        rank(key, trusted.chain(std::iter::once(me)))[0]
+    }
+
+    /// This node wants to fetch `key`: asks its coordinator (itself, without
+    /// a round trip, when it is first in the ranking).
+    fn ask_lease(&mut self, key: String, reply: oneshot::Sender<LeaseAnswer>) {
+        let me = *self.swarm.local_peer_id();
+        let coordinator = self.coordinator(&key);
+        if coordinator == me {
+            let answer = self.decide_lease(&key, me);
+            let _ = reply.send(self.lease_answer(answer));
+            return;
+        }
+        let request = self.swarm.behaviour_mut().lease.send_request(&coordinator, LeaseRequest { key, release: false });
+        self.lease_replies.insert(request, reply);
+    }
+
+    /// As coordinator: `asker` wants to fetch `key`.
+    fn decide_lease(&mut self, key: &str, asker: PeerId) -> Decision {
+        let decision = self.leases.ask(key, asker, Instant::now());
+        if decision == Decision::Granted {
+            self.refusals.leases_granted += 1;
+        }
+        decision
+    }
+
+    /// What this node does with a coordinator's decision: it waits only for
+    /// a holder it trusts (whose entry it would take).
+    fn lease_answer(&self, decision: Decision) -> LeaseAnswer {
+        match decision {
+            Decision::Wait { holder, remaining } if self.trust.trusts(&holder) && holder != *self.swarm.local_peer_id() => {
+                LeaseAnswer::Wait { holder: holder.to_string(), remaining }
+            }
+            _ => LeaseAnswer::Fetch,
+        }
+    }
+
+    fn on_lease_event(&mut self, event: request_response::Event<LeaseRequest, LeaseResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let response = if request.release {
+                        self.leases.release(&request.key, peer);
+                        LeaseResponse { granted: true, holder: None, remaining_ms: 0 }
+                    } else if !self.trust.trusts(&peer) || !self.limits.allow_fetch(&peer) {
+                        // Nobody waits on an untrusted holder: not recorded.
+                        LeaseResponse { granted: true, holder: None, remaining_ms: 0 }
+                    } else {
+                        match self.decide_lease(&request.key, peer) {
+                            Decision::Granted => LeaseResponse { granted: true, holder: None, remaining_ms: 0 },
+                            Decision::Wait { holder, remaining } => LeaseResponse {
+                                granted: false,
+                                holder: Some(holder.to_string()),
+                                remaining_ms: remaining.as_millis() as u64,
+                            },
+                        }
+                    };
+                    let _ = self.swarm.behaviour_mut().lease.send_response(channel, response);
+                }
+                request_response::Message::Response { request_id, response } => {
+                    let Some(reply) = self.lease_replies.remove(&request_id) else { return };
+                    let decision = match (response.granted, response.holder.and_then(|h| h.parse().ok())) {
+                        (false, Some(holder)) => {
+                            Decision::Wait { holder, remaining: Duration::from_millis(response.remaining_ms.min(60_000)) }
+                        }
+                        _ => Decision::Granted,
+                    };
+                    let _ = reply.send(self.lease_answer(decision));
+                }
+            },
+            request_response::Event::OutboundFailure { request_id, .. } => {
+                // The coordinator did not answer: fetch (an extra call at worst).
+                if let Some(reply) = self.lease_replies.remove(&request_id) {
+                    let _ = reply.send(LeaseAnswer::Fetch);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// One answer to a miss fetch: `entry` when it was verified. Without one,
     /// the next peer is asked at once; when nobody is left, the miss is told.
     fn fetch_answered(&mut self, id: u64, entry: Option<Entry>) {
@@ -421,6 +525,7 @@ impl EventLoop {
                     self.peers.remove(&peer_id);
                     tracing::info!(peer = %peer_id, "peer disconnected");
                     self.last_contact.insert(peer_id, self.cache.now_ms());
+                    self.leases.drop_holder(peer_id);
                     if self.lost.len() < MAX_LOST_PEERS {
                         let now = Instant::now();
                         self.lost.insert(peer_id, Lost { since: now, next_attempt: now + FIRST_BACKOFF, backoff: FIRST_BACKOFF });
@@ -520,6 +625,7 @@ impl EventLoop {
             }
             BehaviourEvent::Fetch(event) => self.on_fetch_event(event),
             BehaviourEvent::Sync(event) => self.on_sync_event(event),
+            BehaviourEvent::Lease(event) => self.on_lease_event(event),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer_id, addr) in found {
                     if !self.peers.contains_key(&peer_id) {
@@ -886,6 +992,7 @@ impl EventLoop {
             accepted_from_peers: self.refusals.accepted,
             fetches_served: self.refusals.served,
             syncs_served: self.refusals.syncs_served,
+            leases_granted: self.refusals.leases_granted,
             refused_by_reason: self.refusals.by_reason.clone(),
             trust: self.trust.describe(),
             gossip: self.gossip_health(),

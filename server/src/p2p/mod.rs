@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod client;
 pub mod event_loop;
 pub mod identity;
+pub mod lease;
 pub mod limits;
 pub mod protocol;
 pub mod rendezvous;

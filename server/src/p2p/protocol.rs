@@ -29,6 +29,9 @@ pub const FETCH_PROTOCOL: &str = "/peercache/fetch/1.0.0";
 pub const SYNC_PROTOCOL: &str = "/peercache/sync/1.0.0";
 /// Entries one sync answer lists at most (the newest).
 pub const SYNC_LIMIT: usize = 2000;
+/// The request-response protocol of fleet-wide single flight: a node asks a
+/// key's coordinator for the lease to fetch it from GitHub.
+pub const LEASE_PROTOCOL: &str = "/peercache/lease/1.0.0";
 /// Every announcement starts with these bytes, then its version: what lacks
 /// them is garbage, what has them with another version is a newer (or older)
 /// node's, to be ignored without parting.
@@ -275,6 +278,26 @@ pub struct Held {
     pub key: String,
     pub cid: String,
     pub stored_at_ms: u64,
+}
+
+/// Asks a key's coordinator for the lease to fetch it (or gives it back).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    pub key: String,
+    /// The asker fetched (or failed): the lease is free again.
+    #[serde(default)]
+    pub release: bool,
+}
+
+/// The coordinator's answer: fetch it yourself (`granted`), or wait for the
+/// holder's entry for at most `remaining_ms`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseResponse {
+    pub granted: bool,
+    #[serde(default)]
+    pub holder: Option<String>,
+    #[serde(default)]
+    pub remaining_ms: u64,
 }
 
 /// Why an entry or a message from a peer was not stored.

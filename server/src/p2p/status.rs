@@ -37,6 +37,7 @@ pub fn disabled(reason: &str) -> PeerStatus {
         accepted_from_peers: 0,
         fetches_served: 0,
         syncs_served: 0,
+        leases_granted: 0,
         refused_by_reason: Default::default(),
         trust: String::new(),
         gossip: Default::default(),

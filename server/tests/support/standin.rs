@@ -30,6 +30,10 @@ pub struct Standin {
     requests: Mutex<BTreeMap<String, u64>>,
     /// Bumped by every write: answers change with it.
     version: AtomicU64,
+    /// `/slow/...` answers after this many milliseconds, and not before the
+    /// gate opens.
+    pub slow_ms: AtomicU64,
+    pub gate: tokio::sync::watch::Sender<bool>,
 }
 
 impl Standin {
@@ -59,9 +63,12 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
         addr,
         requests: Mutex::default(),
         version: AtomicU64::new(1),
+        slow_ms: AtomicU64::new(200),
+        gate: tokio::sync::watch::channel(true).0,
     });
     let routes = Router::new()
         .route("/repos/{owner}/{repo}", get(repo))
+        .route("/slow/{owner}/{repo}", get(slow))
         .route("/repos/{owner}/{repo}/issues", get(issues).post(create_issue))
         .route("/repositories/{id}/issues", get(issues_by_id))
         .route("/users/{login}", get(user))
@@ -222,6 +229,16 @@ async fn issues_by_id(
 ) -> Response {
     s.saw(&uri);
     issues_page(&s, "octo", "demo", page_of(&query), &headers)
+}
+
+/// A repository that takes its time: GitHub under load, for bursts.
+async fn slow(State(s): State<Arc<Standin>>, Path((owner, repo)): Path<(String, String)>, uri: Uri, headers: HeaderMap) -> Response {
+    s.saw(&uri);
+    let mut gate = s.gate.subscribe();
+    let _ = gate.wait_for(|open| *open).await;
+    tokio::time::sleep(std::time::Duration::from_millis(s.slow_ms.load(Ordering::SeqCst))).await;
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    answer(&s, &headers, json!({"full_name": format!("{owner}/{repo}"), "token": token}), &[])
 }
 
 async fn user(State(s): State<Arc<Standin>>, Path(login): Path<String>, uri: Uri, headers: HeaderMap) -> Response {

@@ -1,0 +1,87 @@
+//! Fleet-wide single flight, the coordinator's side. Every key has a
+//! coordinator — the first of the connected trusted peers and this node in
+//! the key's rendezvous ranking — which grants the lease to fetch the key
+//! from GitHub to the first node that asks; later askers are told who holds
+//! it and for how long, and wait for that node's entry to arrive by gossip.
+//! A lease ends when its holder gives it back, leaves, or runs out of time
+//! (a slow GitHub, a dead holder): the next asker gets it.
+//!
+//! Tokens never travel: the holder fetches with its own token, and the token
+//! scope in the key keeps different tokens' keys — and leases — apart.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+
+/// How long a lease lasts without being given back.
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+/// Leases kept at most (expired ones are dropped first).
+const MAX_LEASES: usize = 10_000;
+
+/// What the coordinator tells an asker.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Fetch it; the lease is yours.
+    Granted,
+    /// `holder` is fetching it: wait for its entry at most `remaining`.
+    Wait { holder: PeerId, remaining: Duration },
+}
+
+#[derive(Default)]
+pub struct Leases {
+    held: HashMap<String, (PeerId, Instant)>,
+}
+
+impl Leases {
+    /// `asker` wants to fetch `key` at `now`.
+    pub fn ask(&mut self, key: &str, asker: PeerId, now: Instant) -> Decision {
+        if let Some((holder, until)) = self.held.get(key) {
+            if *until > now && *holder != asker {
+                return Decision::Wait { holder: *holder, remaining: *until - now };
+            }
+        }
+        if self.held.len() >= MAX_LEASES {
+            self.held.retain(|_, (_, until)| *until > now);
+        }
+        if self.held.len() < MAX_LEASES {
+            self.held.insert(key.to_owned(), (asker, now + LEASE_TTL));
+        }
+        Decision::Granted
+    }
+
+    /// `holder` is done with `key`.
+    pub fn release(&mut self, key: &str, holder: PeerId) {
+        if self.held.get(key).is_some_and(|(h, _)| *h == holder) {
+            self.held.remove(key);
+        }
+    }
+
+    /// `peer` left: its leases end now.
+    pub fn drop_holder(&mut self, peer: PeerId) {
+        self.held.retain(|_, (holder, _)| *holder != peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_asker_holds_the_lease_until_it_gives_it_back_leaves_or_runs_out() {
+        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        let mut leases = Leases::default();
+        assert_eq!(leases.ask("k", a, t0), Decision::Granted);
+        assert_eq!(leases.ask("k", b, t0), Decision::Wait { holder: a, remaining: LEASE_TTL });
+        assert_eq!(leases.ask("k", a, t0), Decision::Granted, "asking again is no harm");
+        assert_eq!(leases.ask("other", b, t0), Decision::Granted, "keys are apart");
+        leases.release("k", b);
+        assert!(matches!(leases.ask("k", c, t0), Decision::Wait { .. }), "only the holder gives it back");
+        leases.release("k", a);
+        assert_eq!(leases.ask("k", c, t0), Decision::Granted);
+        leases.drop_holder(c);
+        assert_eq!(leases.ask("k", b, t0), Decision::Granted, "a holder that left holds nothing");
+        assert_eq!(leases.ask("k", a, t0 + LEASE_TTL), Decision::Granted, "an expired lease goes to the next asker");
+    }
+}
