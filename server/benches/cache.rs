@@ -25,7 +25,8 @@ fn json_value(size: usize, n: usize) -> Bytes {
 }
 
 fn filled_cache(size: usize) -> Cache {
-    let config = CacheConfig { max_entries: ENTRIES as u64, max_bytes: 8 * 1024 * 1024 * 1024, ..CacheConfig::default() };
+    let config =
+        CacheConfig { max_entries: ENTRIES as u64, max_bytes: 8 * 1024 * 1024 * 1024, ..CacheConfig::default() };
     let cache = Cache::in_memory(config, Arc::new(SystemClock));
     for n in 0..ENTRIES {
         cache.put(&format!("get_repo:octo/r{n}"), json_value(size, n), PutOptions::default()).unwrap();

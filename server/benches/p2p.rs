@@ -30,7 +30,11 @@ fn node(bootstrap: &str) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let config = CacheConfig { dir: Some(dir.path().to_owned()), max_bytes: 1 << 30, ..CacheConfig::default() };
     let cache = Arc::new(Cache::open(config, Arc::new(SystemClock)).unwrap());
-    let config = NodeConfig { fetch_timeout: Duration::from_secs(5), max_entry_bytes: 1 << 30, ..NodeConfig::loopback(bootstrap) };
+    let config = NodeConfig {
+        fetch_timeout: Duration::from_secs(5),
+        max_entry_bytes: 1 << 30,
+        ..NodeConfig::loopback(bootstrap)
+    };
     let client = start(config, cache.clone()).unwrap();
     Node { cache, client, _dir: dir }
 }
@@ -140,7 +144,10 @@ async fn fetch_on_miss(size: usize, label: &str) {
         b.client.fetch(&format!("list_runners:bench/{round}")).await.expect("A has it");
         network.push(started.elapsed());
         let started = Instant::now();
-        b.cache.get_or_peer(&format!("list_runners:bench/{}", ROUNDS + round), Some(&b.client)).await.expect("A has it");
+        b.cache
+            .get_or_peer(&format!("list_runners:bench/{}", ROUNDS + round), Some(&b.client))
+            .await
+            .expect("A has it");
         lookup.push(started.elapsed());
     }
     let reference = tcp_reference(size).await;

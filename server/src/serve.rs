@@ -36,9 +36,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let listener = TcpListener::bind(config.http_addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.http_addr))?;
+    let listener =
+        TcpListener::bind(config.http_addr).await.with_context(|| format!("cannot listen on {}", config.http_addr))?;
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to learn the port when asked for port 0.
     println!("peercache listening on http://{addr}");

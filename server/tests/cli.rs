@@ -111,13 +111,7 @@ fn every_client_command_says_which_server_is_not_running() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    for args in [
-        vec!["status"],
-        vec!["peers"],
-        vec!["get", "k"],
-        vec!["put", "k", "-"],
-        vec!["invalidate", "k"],
-    ] {
+    for args in [vec!["status"], vec!["peers"], vec!["get", "k"], vec!["put", "k", "-"], vec!["invalidate", "k"]] {
         let mut args = args.clone();
         args.extend(["--server", url.as_str()]);
         let out = run(&args, b"{}");

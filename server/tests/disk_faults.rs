@@ -20,8 +20,15 @@ struct Tmpfs {
 impl Tmpfs {
     fn mount(size: &str) -> Tmpfs {
         let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir.path()).status().unwrap();
-        assert!(status.success(), "mounting a tmpfs needs root (the README's test command runs as root on the test machines)");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (the README's test command runs as root on the test machines)"
+        );
         Tmpfs { dir }
     }
 
@@ -62,7 +69,8 @@ fn a_full_disk_refuses_writes_keeps_invalidations_and_recovers_without_a_restart
     }
     let filler = fill(disk.path());
     // The disk is full: sooner or later a write is refused.
-    let refused = (0..500).find_map(|n| cache.put(&format!("get_repo:octo/more{n}"), value(n), PutOptions::default()).err());
+    let refused =
+        (0..500).find_map(|n| cache.put(&format!("get_repo:octo/more{n}"), value(n), PutOptions::default()).err());
     let refused = refused.expect("a write is refused on a full disk");
     assert!(refused.to_string().contains("cache store"), "{refused}");
     assert!(cache.stats().store_trouble.is_some(), "the statistics say so");

@@ -33,11 +33,13 @@ async fn fleet(n: usize, upstream: &str, key: &str) -> Vec<Peercache> {
         nodes.push(start_peercache_with(upstream, Some(addr.clone()), |c| c.swarm_key = Some(key.into())).await);
     }
     wait_for("every node meshed and subscribed", || {
-        nodes.iter().all(|node| {
-            let status = node.state.core.status.current();
-            status.peer_count == n - 1 && status.gossip.topic_peers == n - 1
-        })
-        .then_some(())
+        nodes
+            .iter()
+            .all(|node| {
+                let status = node.state.core.status.current();
+                status.peer_count == n - 1 && status.gossip.topic_peers == n - 1
+            })
+            .then_some(())
     })
     .await;
     nodes
@@ -62,7 +64,8 @@ async fn a_burst_on_eight_nodes_reaches_github_once() {
     let dir = tempfile::tempdir().unwrap();
     let key = swarm_key(dir.path());
     let nodes = fleet(8, &upstream.base, &key).await;
-    let burst: Vec<_> = nodes.iter().map(|node| tokio::spawn(get_owned(node.url.clone(), "/slow/octo/burst", "T"))).collect();
+    let burst: Vec<_> =
+        nodes.iter().map(|node| tokio::spawn(get_owned(node.url.clone(), "/slow/octo/burst", "T"))).collect();
     let mut modes = Vec::new();
     for answer in burst {
         let (status, body, mode, cache_status) = answer.await.unwrap();
@@ -111,13 +114,18 @@ fn processes(n: usize, upstream: &str, dir: &Path) -> Vec<(Serve, String)> {
     let mut bootstrap = String::new();
     for i in 0..n {
         let cache = dir.join(format!("node{i}"));
-        let node = serve(&cache, &["--github-api-url", upstream, "--swarm-key", &key, "--bootstrap", &bootstrap, "--gh-socket", ""], &[]);
+        let node = serve(
+            &cache,
+            &["--github-api-url", upstream, "--swarm-key", &key, "--bootstrap", &bootstrap, "--gh-socket", ""],
+            &[],
+        );
         let id = support::peercache(&["peer-id", "--cache-dir", &cache.display().to_string()]).trim().to_owned();
         if i == 0 {
             let url = node.url.clone();
             bootstrap = tokio::task::block_in_place(|| {
                 support::wait_for_blocking("node 0's address", || {
-                    let peers: serde_json::Value = reqwest::blocking::get(format!("{url}/api/mcp/peers")).ok()?.json().ok()?;
+                    let peers: serde_json::Value =
+                        reqwest::blocking::get(format!("{url}/api/mcp/peers")).ok()?.json().ok()?;
                     peers["listen_addrs"][0].as_str().map(str::to_owned)
                 })
             });
@@ -129,7 +137,8 @@ fn processes(n: usize, upstream: &str, dir: &Path) -> Vec<(Serve, String)> {
         support::wait_for_blocking("the processes meshed", || {
             urls.iter()
                 .all(|url| {
-                    let peers: Option<serde_json::Value> = reqwest::blocking::get(format!("{url}/api/mcp/peers")).ok().and_then(|r| r.json().ok());
+                    let peers: Option<serde_json::Value> =
+                        reqwest::blocking::get(format!("{url}/api/mcp/peers")).ok().and_then(|r| r.json().ok());
                     peers.is_some_and(|p| p["gossip"]["topic_peers"] == n as u64 - 1)
                 })
                 .then_some(())
@@ -183,7 +192,8 @@ async fn the_coordinator_leaving_mid_burst_costs_at_most_one_more_call() {
     let askers: Vec<usize> = (0..nodes.len()).filter(|i| *i != coordinator).collect();
     let first = tokio::spawn(get_owned(nodes[askers[0]].0.url.clone(), "/slow/octo/coord", "T"));
     wait_for("the first call at GitHub", || (upstream.count("/slow/octo/coord") == 1).then_some(())).await;
-    let rest: Vec<_> = askers[1..].iter().map(|i| tokio::spawn(get_owned(nodes[*i].0.url.clone(), "/slow/octo/coord", "T"))).collect();
+    let rest: Vec<_> =
+        askers[1..].iter().map(|i| tokio::spawn(get_owned(nodes[*i].0.url.clone(), "/slow/octo/coord", "T"))).collect();
     nodes[coordinator].0.kill();
     let (status, _, _, _) = first.await.unwrap();
     assert_eq!(status, StatusCode::OK);

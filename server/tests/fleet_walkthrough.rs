@@ -57,11 +57,8 @@ fn two_machines_share_one_cache() {
 #[test]
 fn readme_settings_table_matches_serve_help() {
     let help = peercache(&["serve", "--help"]);
-    let from_help: BTreeSet<String> = help
-        .split("[env: ")
-        .skip(1)
-        .map(|rest| rest.split(['=', ']']).next().unwrap().to_owned())
-        .collect();
+    let from_help: BTreeSet<String> =
+        help.split("[env: ").skip(1).map(|rest| rest.split(['=', ']']).next().unwrap().to_owned()).collect();
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let table = readme
         .split("### `peercache serve` settings")

@@ -36,7 +36,10 @@ impl Gh {
             .env_remove("GITHUB_TOKEN")
             .kill_on_drop(true)
             .output();
-        tokio::time::timeout(Duration::from_secs(60), command).await.expect("gh finished within a minute").expect("gh runs")
+        tokio::time::timeout(Duration::from_secs(60), command)
+            .await
+            .expect("gh finished within a minute")
+            .expect("gh runs")
     }
 
     /// `gh args`, which must succeed; what it printed.
@@ -73,7 +76,11 @@ async fn gh_api_rest_and_paginate_are_answered_from_the_cache_the_second_time() 
         .map(|issue| issue["number"].as_u64().unwrap())
         .collect();
     assert_eq!(numbers, (1..=standin::ISSUES).collect::<Vec<_>>());
-    assert_eq!(upstream.count(&format!("/repositories/{}/issues", standin::REPO_ID)), 2, "pages 2 and 3 through the socket");
+    assert_eq!(
+        upstream.count(&format!("/repositories/{}/issues", standin::REPO_ID)),
+        2,
+        "pages 2 and 3 through the socket"
+    );
     let calls = upstream.total();
     assert_eq!(gh.ok(&["api", "repos/octo/demo"]).await, repo);
     assert_eq!(gh.ok(&["api", "--paginate", "repos/octo/demo/issues"]).await, pages);
@@ -96,15 +103,18 @@ async fn graphql_queries_are_cached_and_a_mutation_makes_them_stale() {
     assert!(first.contains("octocat") && first.contains("\"version\":1"), "{first}");
     assert_eq!(gh.ok(&query).await, first);
     assert_eq!(upstream.count("/graphql"), 1, "the second query was answered from the cache");
-    let mutation = ["api", "graphql", "-f", "query=mutation { addStar(input: {starrableId: \"x\"}) { clientMutationId } }"];
+    let mutation =
+        ["api", "graphql", "-f", "query=mutation { addStar(input: {starrableId: \"x\"}) { clientMutationId } }"];
     gh.ok(&mutation).await;
     gh.ok(&mutation).await;
     assert_eq!(upstream.count("/graphql"), 3, "mutations pass through, every time");
     let after = gh.ok(&query).await;
     assert!(after.contains("\"version\":3"), "the query asks GitHub again after the writes: {after}");
     assert_eq!(upstream.count("/graphql"), 4);
-    let stats: serde_json::Value = reqwest::get(format!("{}/api/mcp/cache/stats", server.url)).await.unwrap().json().await.unwrap();
-    let graphql = stats["proxy"]["rate_limits"].as_array().unwrap().iter().find(|l| l["resource"] == "graphql").cloned();
+    let stats: serde_json::Value =
+        reqwest::get(format!("{}/api/mcp/cache/stats", server.url)).await.unwrap().json().await.unwrap();
+    let graphql =
+        stats["proxy"]["rate_limits"].as_array().unwrap().iter().find(|l| l["resource"] == "graphql").cloned();
     assert_eq!(graphql.expect("a graphql rate-limit row")["remaining"], 4990);
 }
 
@@ -113,7 +123,11 @@ async fn a_query_on_node_a_is_answered_on_node_b_without_github() {
     let upstream = standin::start("").await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let key = dir_a.path().join("swarm.key");
-    std::fs::write(&key, "/key/swarm/psk/1.0.0/\n/base16/\n7777777777777777777777777777777777777777777777777777777777777777\n").unwrap();
+    std::fs::write(
+        &key,
+        "/key/swarm/psk/1.0.0/\n/base16/\n7777777777777777777777777777777777777777777777777777777777777777\n",
+    )
+    .unwrap();
     let key = key.display().to_string();
     let (a, socket_a) = peercache(dir_a.path(), &upstream.base, &["--swarm-key", &key]);
     let a_addr = wait_for("A's address", || {
@@ -163,10 +177,14 @@ async fn bad_graphql_and_other_hosts_get_clear_errors_and_nothing_is_cached() {
     let not_json = "POST /graphql HTTP/1.1\r\nHost: api.github.com\r\nContent-Type: application/json\r\nContent-Length: 8\r\nConnection: close\r\n\r\nnot json";
     let answer = over_socket(&socket, not_json).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains(r#""message":"Problems parsing JSON""#) && answer.contains("documentation_url"), "{answer}");
+    assert!(
+        answer.contains(r#""message":"Problems parsing JSON""#) && answer.contains("documentation_url"),
+        "{answer}"
+    );
     assert_eq!(upstream.count("/graphql"), 0, "never sent on, never cached");
 
-    let elsewhere = "GET /octo/demo/releases/download/v1/x.tar.gz HTTP/1.1\r\nHost: github.com\r\nConnection: close\r\n\r\n";
+    let elsewhere =
+        "GET /octo/demo/releases/download/v1/x.tar.gz HTTP/1.1\r\nHost: github.com\r\nConnection: close\r\n\r\n";
     let answer = over_socket(&socket, elsewhere).await;
     assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
     assert!(answer.contains("serves GitHub's API (api.github.com) only"), "{answer}");
@@ -182,7 +200,16 @@ async fn the_socket_is_removed_on_shutdown_replaced_after_a_kill_and_never_share
     let other = tempfile::tempdir().unwrap();
     let socket_arg = socket.display().to_string();
     let refused = support::run(
-        &["serve", "--no-p2p", "--http", "127.0.0.1:0", "--cache-dir", &other.path().display().to_string(), "--gh-socket", &socket_arg],
+        &[
+            "serve",
+            "--no-p2p",
+            "--http",
+            "127.0.0.1:0",
+            "--cache-dir",
+            &other.path().display().to_string(),
+            "--gh-socket",
+            &socket_arg,
+        ],
         b"",
     );
     assert!(!refused.status.success());

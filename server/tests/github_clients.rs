@@ -21,7 +21,11 @@ fn python() -> PathBuf {
         let target = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "/var/tmp/peercache-target".into());
         PathBuf::from(target).join("venv/bin/python")
     });
-    assert!(path.exists(), "no python with PyGithub at {}: run `make test` (it makes one) or set PEERCACHE_PYTHON", path.display());
+    assert!(
+        path.exists(),
+        "no python with PyGithub at {}: run `make test` (it makes one) or set PEERCACHE_PYTHON",
+        path.display()
+    );
     path
 }
 
@@ -39,7 +43,8 @@ async fn run(program: PathBuf, args: &[String]) -> serde_json::Value {
     .expect("the client finished within a minute")
     .unwrap();
     assert!(output.status.success(), "{} {args:?}: {}", program.display(), String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&output.stdout)))
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 /// Runs `client` twice against one peercache: both runs see every issue
@@ -70,6 +75,9 @@ async fn pygithub_pages_through_all_issues_and_the_second_run_is_free() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn octokit_paginates_all_issues_and_the_second_run_is_free() {
     let script = workspace().join("end2end/clients/octokit_issues.mjs");
-    assert!(workspace().join("end2end/node_modules/@octokit/rest").exists(), "run `make test` (it installs end2end's npm packages)");
+    assert!(
+        workspace().join("end2end/node_modules/@octokit/rest").exists(),
+        "run `make test` (it installs end2end's npm packages)"
+    );
     twice(|base| (PathBuf::from("node"), vec![script.display().to_string(), base, "ghp_test".into()])).await;
 }

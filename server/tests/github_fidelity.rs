@@ -41,12 +41,19 @@ async fn urls_in_bodies_and_link_headers_come_back_under_the_clients_base() {
         let (status, body, headers) = get(&format!("{base}/repos/octo/demo/issues")).await;
         assert_eq!((status, mode(&headers)), (StatusCode::OK, expected));
         let link = headers["link"].to_str().unwrap();
-        assert!(link.starts_with(&format!("<{base}/repositories/{}/issues?page=2>; rel=\"next\"", standin::REPO_ID)), "{link}");
+        assert!(
+            link.starts_with(&format!("<{base}/repositories/{}/issues?page=2>; rel=\"next\"", standin::REPO_ID)),
+            "{link}"
+        );
         let issues: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(issues[0]["url"], format!("{base}/repos/octo/demo/issues/1"));
         assert_eq!(issues[0]["user"]["url"], format!("{base}/users/user1"));
         assert_eq!(issues[0]["html_url"], "https://github.com/octo/demo/issues/1", "not an API URL");
-        assert_eq!(issues[0]["body"], format!("see {}/repos/octo/demo for details", gh.base), "text is not a URL field");
+        assert_eq!(
+            issues[0]["body"],
+            format!("see {}/repos/octo/demo for details", gh.base),
+            "text is not a URL field"
+        );
     }
     // The stored bytes are GitHub's: the entry's CID is the content's.
     let entry = pc.state.core.cache.list("github:GET:/repos/octo/demo/issues", 0, 1).entries[0].clone();
@@ -61,7 +68,17 @@ async fn live_answers_keep_githubs_headers_hits_add_age_and_refusals_are_replaye
     let pc = start_peercache(&gh.base, None).await;
     let base = format!("{}/github", pc.url);
     let (_, _, miss) = get(&format!("{base}/repos/octo/demo")).await;
-    for name in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-used", "x-ratelimit-resource", "x-github-request-id", "x-accepted-github-permissions", "etag", "cache-control"] {
+    for name in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-used",
+        "x-ratelimit-resource",
+        "x-github-request-id",
+        "x-accepted-github-permissions",
+        "etag",
+        "cache-control",
+    ] {
         assert!(miss.contains_key(name), "a MISS keeps {name}: {miss:?}");
     }
     assert!(!miss.contains_key("age"));
@@ -76,7 +93,10 @@ async fn live_answers_keep_githubs_headers_hits_add_age_and_refusals_are_replaye
 
     let (status, body, refused) = get(&format!("{base}/search/issues?q=bug")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!((refused["retry-after"].to_str().unwrap(), refused["x-github-request-id"].to_str().unwrap()), ("60", "SEARCH:1"));
+    assert_eq!(
+        (refused["retry-after"].to_str().unwrap(), refused["x-github-request-id"].to_str().unwrap()),
+        ("60", "SEARCH:1")
+    );
     let (status, again, replayed) = get(&format!("{base}/search/issues?q=bug")).await;
     assert_eq!((status, again), (StatusCode::FORBIDDEN, body), "replayed unchanged");
     assert_eq!(replayed["retry-after"], "60");
@@ -92,7 +112,8 @@ async fn a_search_refusal_does_not_block_the_tokens_core_requests() {
     assert_eq!(get(&format!("{base}/search/issues?q=x")).await.0, StatusCode::FORBIDDEN);
     let (status, _, headers) = get(&format!("{base}/repos/octo/demo")).await;
     assert_eq!((status, mode(&headers)), (StatusCode::OK, "MISS"));
-    let stats: serde_json::Value = reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().json().await.unwrap();
+    let stats: serde_json::Value =
+        reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().json().await.unwrap();
     let limits = stats["proxy"]["rate_limits"].as_array().unwrap();
     let search = limits.iter().find(|l| l["resource"] == "search").expect("a search row");
     assert_eq!(search["remaining"], 0);
@@ -120,7 +141,11 @@ async fn no_store_is_not_stored_and_accept_and_api_version_vary_the_answer() {
     let variants: [&[(&str, &str)]; 3] = [
         &[("authorization", "token T"), ("accept", "application/vnd.github+json")],
         &[("authorization", "token T"), ("accept", "application/vnd.github.raw+json")],
-        &[("authorization", "token T"), ("accept", "application/vnd.github+json"), ("x-github-api-version", "2022-11-28")],
+        &[
+            ("authorization", "token T"),
+            ("accept", "application/vnd.github+json"),
+            ("x-github-api-version", "2022-11-28"),
+        ],
     ];
     for headers in variants {
         assert_eq!(mode(&get_with(&url, headers).await.2), "MISS", "{headers:?}");
@@ -136,7 +161,8 @@ async fn a_clients_no_cache_revalidates_with_the_etag_for_free() {
     let url = format!("{}/github/repos/octo/demo", pc.url);
     let (_, first, _) = get(&url).await;
     for directive in ["no-cache", "max-age=0"] {
-        let (status, body, headers) = get_with(&url, &[("authorization", "token T"), ("cache-control", directive)]).await;
+        let (status, body, headers) =
+            get_with(&url, &[("authorization", "token T"), ("cache-control", directive)]).await;
         assert_eq!((status, mode(&headers)), (StatusCode::OK, "REVALIDATED"), "{directive}");
         assert_eq!(body, first);
         assert!(headers.contains_key("x-github-request-id"), "the 304's own headers come along");
@@ -155,7 +181,8 @@ async fn the_always_revalidate_mode_asks_github_every_time_and_says_so() {
         assert_eq!(mode(&get(&url).await.2), "REVALIDATED");
     }
     assert_eq!(gh.count("/repos/octo/demo"), 4);
-    let stats: serde_json::Value = reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().json().await.unwrap();
+    let stats: serde_json::Value =
+        reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().json().await.unwrap();
     assert_eq!(stats["proxy"]["freshness"], "revalidate");
     assert_eq!(stats["proxy"]["modes"]["REVALIDATED"], 3);
 }
@@ -168,7 +195,11 @@ async fn after_a_write_through_one_node_no_node_serves_the_answer_from_before_it
     let a_id = a.state.core.status.current().peer_id.unwrap();
     let b = start_peercache_with(&gh.base, Some(a_addr), |c| c.trusted_peers = a_id).await;
     let b_id = b.state.core.status.current().peer_id.unwrap();
-    wait_for("A and B connected", || (a.state.core.status.current().gossip.topic_peers == 1 && b.state.core.status.current().gossip.topic_peers == 1).then_some(())).await;
+    wait_for("A and B connected", || {
+        (a.state.core.status.current().gossip.topic_peers == 1 && b.state.core.status.current().gossip.topic_peers == 1)
+            .then_some(())
+    })
+    .await;
     // A trusts B too, so B's write reaches it.
     let issues = |pc: &support::inproc::Peercache| format!("{}/github/repos/octo/demo/issues", pc.url);
     let (_, before, _) = get(&issues(&a)).await;
@@ -186,7 +217,10 @@ async fn after_a_write_through_one_node_no_node_serves_the_answer_from_before_it
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    wait_for("B to drop its answer", || (b.state.core.cache.list("github:GET:/repos/octo/demo/issues", 0, 1).total == 0).then_some(())).await;
+    wait_for("B to drop its answer", || {
+        (b.state.core.cache.list("github:GET:/repos/octo/demo/issues", 0, 1).total == 0).then_some(())
+    })
+    .await;
     let (_, after, headers) = get(&issues(&b)).await;
     assert!(after.contains("(v2)") && !after.contains("(v1)"), "{}", mode(&headers));
     assert!(!b_id.is_empty());

@@ -40,14 +40,23 @@ impl Default for Fake {
 
 const ETAG: &str = "\"v1\"";
 
-async fn repo(State(fake): State<Arc<Fake>>, Path((owner, repo)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn repo(
+    State(fake): State<Arc<Fake>>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     fake.requests.fetch_add(1, Ordering::SeqCst);
     let inm = headers.get("if-none-match").map(|v| v.to_str().unwrap().to_owned());
     fake.if_none_match.lock().unwrap().push(inm.clone());
     if fake.rate_limited.load(Ordering::SeqCst) {
         return (
             StatusCode::FORBIDDEN,
-            [("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "4102444800"), ("retry-after", "60")],
+            [
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "4102444800"),
+                ("retry-after", "60"),
+            ],
             r#"{"message":"API rate limit exceeded for user ID 1."}"#,
         )
             .into_response();
@@ -56,7 +65,11 @@ async fn repo(State(fake): State<Arc<Fake>>, Path((owner, repo)): Path<(String, 
         let _ = fake.slow_gate.subscribe().wait_for(|open| *open).await;
     }
     if inm.as_deref() == Some(ETAG) {
-        return (StatusCode::NOT_MODIFIED, [("etag", ETAG), ("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4990")]).into_response();
+        return (
+            StatusCode::NOT_MODIFIED,
+            [("etag", ETAG), ("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4990")],
+        )
+            .into_response();
     }
     let viewer = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     let body = serde_json::json!({"full_name": format!("{owner}/{repo}"), "viewer": viewer}).to_string();
@@ -143,8 +156,10 @@ async fn the_second_get_is_a_hit_with_one_upstream_call() {
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
 
-    let stats: serde_json::Value =
-        serde_json::from_str(&reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().text().await.unwrap()).unwrap();
+    let stats: serde_json::Value = serde_json::from_str(
+        &reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().text().await.unwrap(),
+    )
+    .unwrap();
     assert_eq!(stats["proxy"]["upstream_calls"], 1);
     assert_eq!(stats["proxy"]["modes"]["HIT"], 2);
     assert_eq!(stats["proxy"]["modes"]["MISS"], 1);
@@ -177,10 +192,14 @@ async fn fifty_concurrent_identical_gets_make_one_upstream_call() {
     let (fake, addr) = start_fake().await;
     let pc = start_peercache(&format!("http://{addr}"), None).await;
     let url = format!("{}/github/repos/slow/repo", pc.url);
-    let requests: Vec<_> = (0..50).map(|_| tokio::spawn({
-        let url = url.clone();
-        async move { get(&url, Some("A")).await }
-    })).collect();
+    let requests: Vec<_> = (0..50)
+        .map(|_| {
+            tokio::spawn({
+                let url = url.clone();
+                async move { get(&url, Some("A")).await }
+            })
+        })
+        .collect();
     // GitHub holds the first request until peercache has everyone waiting on
     // it; requests arriving after it answered are hits, still no new call.
     wait_for("the first request at GitHub", || (fake.requests.load(Ordering::SeqCst) == 1).then_some(())).await;
@@ -397,7 +416,8 @@ async fn a_sealed_answer_moved_to_another_key_or_replayed_does_not_open() {
     let (_, body, headers) = get(&boss, Some("A")).await;
     assert_eq!(mode(&headers), "MISS", "the replayed seal was refused and GitHub asked (without its ETag)");
     assert!(body.contains("octo/boss"));
-    let stats: serde_json::Value = reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().json().await.unwrap();
+    let stats: serde_json::Value =
+        reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().json().await.unwrap();
     assert_eq!(stats["proxy"]["seal_mismatches"], 2, "{stats}");
     assert_eq!(fake.requests.load(Ordering::SeqCst), 3);
 }

@@ -7,8 +7,8 @@ use app::model::{CacheStats, ErrorBody, PeerStatus};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use server::cache::ttl::{Clock, ManualClock};
 use server::cache::PutOptions;
 use server::config::ServeConfig;
@@ -46,9 +46,8 @@ where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-    });
+    static RUNTIME: LazyLock<tokio::runtime::Runtime> =
+        LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap());
     RUNTIME.block_on(RUNTIME.spawn(test)).expect("the test task panicked")
 }
 
@@ -92,7 +91,11 @@ async fn send(app: Router, request: Request<Body>) -> (StatusCode, serde_json::V
 /// A change as the CLI sends it: to 127.0.0.1, as JSON.
 fn change(method: &str, uri: &str, body: &str) -> axum::http::request::Builder {
     let builder = Request::builder().method(method).uri(uri).header("host", "127.0.0.1:8899");
-    if method == "DELETE" && body.is_empty() { builder } else { builder.header("content-type", "application/json") }
+    if method == "DELETE" && body.is_empty() {
+        builder
+    } else {
+        builder.header("content-type", "application/json")
+    }
 }
 
 fn put(uri: &str, body: &str) -> Request<Body> {
@@ -111,11 +114,8 @@ async fn get(app: Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
 async fn get_response(app: Router, request: Request<Body>) -> (StatusCode, String, Vec<u8>) {
     let response = app.oneshot(request).await.unwrap();
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let content_type =
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
     (status, content_type, body)
 }
@@ -205,26 +205,43 @@ fn server_functions_answer_with_the_same_numbers_as_the_json_api() {
 fn put_get_list_and_delete_an_entry() {
     run(async {
         let state = app_state();
-        let (status, stored) = send(router(state.clone()), put("/api/cache/entry?key=get_repo:octo/a&ttl=120", r#"{"id": 7}"#)).await;
+        let (status, stored) =
+            send(router(state.clone()), put("/api/cache/entry?key=get_repo:octo/a&ttl=120", r#"{"id": 7}"#)).await;
         assert_eq!(status, StatusCode::CREATED, "{stored}");
         assert_eq!(stored["ttl_secs"], 120);
         assert!(stored["cid"].as_str().unwrap().starts_with("bafkrei"));
 
-        let (status, entry) = send(router(state.clone()), Request::get("/api/cache/entry?key=get_repo:octo/a").body(Body::empty()).unwrap()).await;
+        let (status, entry) = send(
+            router(state.clone()),
+            Request::get("/api/cache/entry?key=get_repo:octo/a").body(Body::empty()).unwrap(),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(entry["value"]["id"], 7);
         assert_eq!(entry["origin"], "local");
         assert_eq!(entry["cid"], stored["cid"]);
 
-        let (_, page) = send(router(state.clone()), Request::get("/api/cache/entries?prefix=get_repo:&limit=10").body(Body::empty()).unwrap()).await;
+        let (_, page) = send(
+            router(state.clone()),
+            Request::get("/api/cache/entries?prefix=get_repo:&limit=10").body(Body::empty()).unwrap(),
+        )
+        .await;
         assert_eq!(page["total"], 1);
         assert_eq!(page["entries"][0]["key"], "get_repo:octo/a");
         assert_eq!(page["entries"][0]["ttl_left_secs"], 120);
 
-        let (status, gone) = send(router(state.clone()), change("DELETE", "/api/cache/entry?key=get_repo:octo/a", "").body(Body::empty()).unwrap()).await;
+        let (status, gone) = send(
+            router(state.clone()),
+            change("DELETE", "/api/cache/entry?key=get_repo:octo/a", "").body(Body::empty()).unwrap(),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(gone["invalidated"], 1);
-        let (status, error) = send(router(state.clone()), Request::get("/api/cache/entry?key=get_repo:octo/a").body(Body::empty()).unwrap()).await;
+        let (status, error) = send(
+            router(state.clone()),
+            Request::get("/api/cache/entry?key=get_repo:octo/a").body(Body::empty()).unwrap(),
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(error["error"].as_str().unwrap().contains("get_repo:octo/a"));
 
@@ -243,7 +260,8 @@ fn invalidate_by_prefix_counts_what_it_removed() {
             let (status, _) = send(router(state.clone()), put(&format!("/api/cache/entry?key={key}"), "{}")).await;
             assert_eq!(status, StatusCode::CREATED);
         }
-        let (status, result) = send(router(state.clone()), post("/api/cache/invalidate", r#"{"pattern": "repos:a/"}"#)).await;
+        let (status, result) =
+            send(router(state.clone()), post("/api/cache/invalidate", r#"{"pattern": "repos:a/"}"#)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(result["invalidated"], 2);
         assert_eq!(state.core.cache.len(), 1);
@@ -293,16 +311,21 @@ fn off_loopback_mutations_need_the_admin_token() {
         let (status, body) = send(router(state.clone()), put("/api/cache/entry?key=k", "{}")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(body["error"].as_str().unwrap().contains("Bearer"));
-        let wrong = change("PUT", "/api/cache/entry?key=k", "{}").header("authorization", "Bearer nope").body(Body::from("{}")).unwrap();
+        let wrong = change("PUT", "/api/cache/entry?key=k", "{}")
+            .header("authorization", "Bearer nope")
+            .body(Body::from("{}"))
+            .unwrap();
         assert_eq!(send(router(state.clone()), wrong).await.0, StatusCode::UNAUTHORIZED);
-        let right = change("PUT", "/api/cache/entry?key=k", "{}").header("authorization", "Bearer s3cret").body(Body::from("{}")).unwrap();
+        let right = change("PUT", "/api/cache/entry?key=k", "{}")
+            .header("authorization", "Bearer s3cret")
+            .body(Body::from("{}"))
+            .unwrap();
         assert_eq!(send(router(state.clone()), right).await.0, StatusCode::CREATED);
         // Reads stay open.
         let read = Request::get("/api/cache/entries").body(Body::empty()).unwrap();
         assert_eq!(send(router(state), read).await.0, StatusCode::OK);
     })
 }
-
 
 #[test]
 fn the_dashboard_invalidates_through_the_api_code_and_off_loopback_only_with_the_token() {
@@ -339,9 +362,14 @@ fn the_dashboard_browses_entries_without_counting_lookups() {
     run(async {
         let state = app_state();
         for i in 0..30 {
-            state.core.cache.put(&format!("get_repo:octo/r{i:02}"), Bytes::from(format!(r#"{{"id":{i}}}"#)), PutOptions::default()).unwrap();
+            state
+                .core
+                .cache
+                .put(&format!("get_repo:octo/r{i:02}"), Bytes::from(format!(r#"{{"id":{i}}}"#)), PutOptions::default())
+                .unwrap();
         }
-        let (status, _, body) = get(router(state.clone()), "/sfn/entries?prefix=get_repo%3Aocto%2Fr2&offset=5&limit=3").await;
+        let (status, _, body) =
+            get(router(state.clone()), "/sfn/entries?prefix=get_repo%3Aocto%2Fr2&offset=5&limit=3").await;
         assert_eq!(status, StatusCode::OK);
         let page: app::model::EntryPage = serde_json::from_slice(&body).unwrap();
         assert_eq!(page.total, 10);
@@ -356,7 +384,11 @@ fn the_dashboard_browses_entries_without_counting_lookups() {
         assert_eq!(entry["origin"], "local");
         let (status, _, body) = get(router(state.clone()), "/sfn/entry?key=nope").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(String::from_utf8_lossy(&body).contains("no entry under \"nope\""), "{}", String::from_utf8_lossy(&body));
+        assert!(
+            String::from_utf8_lossy(&body).contains("no entry under \"nope\""),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
         assert_eq!(state.core.cache.stats().counters.total_requests(), 0, "browsing is not a lookup");
     })
 }
@@ -425,7 +457,8 @@ fn connect_rejects_bad_multiaddrs_and_says_when_p2p_is_off() {
         assert!(body["error"].as_str().unwrap().contains("/p2p/"), "{body}");
         let (status, _) = send(router(state.clone()), connect("nope")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        let good = r#"{"multiaddr": "/ip4/127.0.0.1/tcp/9100/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"}"#;
+        let good =
+            r#"{"multiaddr": "/ip4/127.0.0.1/tcp/9100/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"}"#;
         let (status, body) = send(router(state), connect(good)).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body["error"].as_str().unwrap().contains("CACHE_ENABLE_P2P=false"), "{body}");
@@ -505,7 +538,8 @@ fn the_generic_api_refuses_to_write_github_answers() {
         let state = app_state();
         let key = "github:GET:/repos/octocat/hello-world:accept=application/vnd.github+json:scope=anonymous";
         let planted = r#"{"status":200,"headers":[["content-type","text/html"],["set-cookie","sid=x"]],"body_b64":"PGgxPmhpPC9oMT4="}"#;
-        let (status, body) = send(router(state.clone()), put(&format!("/api/cache/entry?key={key}&ttl=315360000"), planted)).await;
+        let (status, body) =
+            send(router(state.clone()), put(&format!("/api/cache/entry?key={key}&ttl=315360000"), planted)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
         assert!(body["error"].as_str().unwrap().contains("only the proxy writes them"), "{body}");
         assert!(state.core.cache.is_empty());
@@ -571,7 +605,10 @@ fn cross_site_pages_and_rebinding_hosts_cannot_change_anything() {
             let what = format!("{} {} {:?}", attempt.method(), attempt.uri(), attempt.headers().get("host"));
             let (status, body) = send(router(state.clone()), attempt).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {body}");
-            assert!(body["error"].as_str().is_some_and(|e| e.starts_with("refusing") || e.contains("application/json")), "{body}");
+            assert!(
+                body["error"].as_str().is_some_and(|e| e.starts_with("refusing") || e.contains("application/json")),
+                "{body}"
+            );
         }
         assert_eq!(state.core.cache.len(), 1, "nothing changed");
         assert!(state.core.cache.peek("mine:planted").is_none());
@@ -594,7 +631,10 @@ fn a_configured_admin_token_is_needed_on_loopback_too() {
         let state = state_at("127.0.0.1:0", Some("s3cret")).unwrap();
         let (status, _) = send(router(state.clone()), put("/api/cache/entry?key=mine:x", "{}")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let with = change("PUT", "/api/cache/entry?key=mine:x", "{}").header("authorization", "Bearer s3cret").body(Body::from("{}")).unwrap();
+        let with = change("PUT", "/api/cache/entry?key=mine:x", "{}")
+            .header("authorization", "Bearer s3cret")
+            .body(Body::from("{}"))
+            .unwrap();
         assert_eq!(send(router(state.clone()), with).await.0, StatusCode::CREATED);
         let (status, _) = send(router(state), post("/api/cache/invalidate", r#"{"all": true}"#)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);

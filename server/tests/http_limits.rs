@@ -20,7 +20,12 @@ async fn start(app: Router, limits: Limits) -> String {
 }
 
 fn limits(header_ms: u64) -> Limits {
-    Limits { header_timeout: Duration::from_millis(header_ms), request_timeout: None, body_timeout: None, max_connections: None }
+    Limits {
+        header_timeout: Duration::from_millis(header_ms),
+        request_timeout: None,
+        body_timeout: None,
+        max_connections: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,15 +49,16 @@ async fn a_client_that_sends_half_a_header_is_dropped_and_others_are_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn off_loopback_a_slow_answer_is_a_json_408_and_connections_are_bounded() {
     let (release, gate) = tokio::sync::watch::channel(false);
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/stuck", get(move || {
+    let app = Router::new().route("/healthz", get(|| async { "ok" })).route(
+        "/stuck",
+        get(move || {
             let mut gate = gate.clone();
             async move {
                 let _ = gate.wait_for(|open| *open).await;
                 "late"
             }
-        }));
+        }),
+    );
     let open = Limits {
         header_timeout: Duration::from_secs(10),
         request_timeout: Some(Duration::from_millis(300)),

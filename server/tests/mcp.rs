@@ -60,7 +60,10 @@ async fn exercise(client: &Client) {
     assert_eq!(structured(&stored)["ttl_secs"], 90);
 
     // GitHub answers are the proxy's alone: a failed call that says why.
-    let planted = call(client, "cache_put", json!({"key": "github:GET:/repos/o/r:accept=:scope=anonymous", "value": {}})).await.unwrap();
+    let planted =
+        call(client, "cache_put", json!({"key": "github:GET:/repos/o/r:accept=:scope=anonymous", "value": {}}))
+            .await
+            .unwrap();
     assert_eq!(planted.is_error, Some(true));
     assert!(planted.structured_content.unwrap()["error"].as_str().unwrap().contains("only the proxy writes them"));
 

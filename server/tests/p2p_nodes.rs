@@ -79,7 +79,8 @@ async fn a_miss_is_filled_from_a_peer_and_counted_as_a_peer_hit() {
     // An entry A holds but never announced (it came from elsewhere), stored
     // after B caught up with A on connecting.
     wait_for("A to answer B's catch-up", || (a.status().syncs_served >= 1).then_some(())).await;
-    let mut entry = Entry::new("list_runners:octo".into(), json(r#"{"total_count": 3}"#), a.cache.now_ms(), 300, None, None);
+    let mut entry =
+        Entry::new("list_runners:octo".into(), json(r#"{"total_count": 3}"#), a.cache.now_ms(), 300, None, None);
     entry.origin = Origin::Peer("12D3KooWelsewhere".into());
     a.cache.insert(entry).unwrap();
     assert!(b.cache.peek("list_runners:octo").is_none());
@@ -102,7 +103,14 @@ async fn a_forged_announcement_is_rejected_and_not_stored() {
     a.wait_peers(1).await;
     b.wait_peers(1).await;
     a.wait_all_subscribed().await;
-    let honest = Entry::new("get_repo:octo/forged".into(), json(r#"{"private": false}"#), a.cache.now_ms(), 300, None, Some(200));
+    let honest = Entry::new(
+        "get_repo:octo/forged".into(),
+        json(r#"{"private": false}"#),
+        a.cache.now_ms(),
+        300,
+        None,
+        Some(200),
+    );
     let mut forged = WireEntry::full(&honest, &a.identity);
     forged.body = Some(br#"{"private": true}"#.to_vec()); // same length, other bytes
     a.client.publish_raw(forged.encode_announcement()).await;
@@ -128,10 +136,8 @@ async fn a_node_without_the_swarm_key_cannot_join() {
     member.wait_peers(1).await;
     let stranger = Node::start(&addr, None);
     let other_key = Node::start(&addr, Some(PreSharedKey::new([8u8; 32])));
-    let reason = wait_for("the stranger's dial to fail", || {
-        stranger.status().reason.filter(|r| r.contains("last error"))
-    })
-    .await;
+    let reason =
+        wait_for("the stranger's dial to fail", || stranger.status().reason.filter(|r| r.contains("last error"))).await;
     assert!(reason.starts_with("dialing 1 bootstrap peers"), "{reason}");
     wait_for("the wrong key's dial to fail", || other_key.status().reason.filter(|r| r.contains("last error"))).await;
     assert_eq!(stranger.status().peer_count, 0);
@@ -257,7 +263,10 @@ async fn a_node_that_joins_late_catches_up_on_what_was_stored_before_it() {
     }
     // Nobody heard these announcements; the newcomer asks what it missed.
     let b = Node::start(&a.addr().await, None);
-    wait_for("every early entry on the newcomer", || (b.cache.list("get_repo:octo/early", 0, 1).total == 20).then_some(())).await;
+    wait_for("every early entry on the newcomer", || {
+        (b.cache.list("get_repo:octo/early", 0, 1).total == 20).then_some(())
+    })
+    .await;
     let origin = b.cache.peek("get_repo:octo/early7").unwrap().origin.clone();
     assert_eq!(origin, Origin::Peer(a.status().peer_id.unwrap()));
 }

@@ -48,7 +48,8 @@ async fn an_open_swarm_shares_github_answers_only_from_trusted_publishers() {
     let stored = wait_for("the answer on the node that trusts A", || believer.cache.peek(GITHUB_KEY)).await;
     assert_eq!(stored.provenance.as_ref().unwrap().publisher_key, a.identity.public().encode_protobuf());
     wait_for("A's own entry on the doubter", || doubter.cache.peek("get_repo:octo/mine")).await;
-    wait_for("the doubter to count the refusal", || (refused(&doubter, "untrusted_publisher") == 1).then_some(())).await;
+    wait_for("the doubter to count the refusal", || (refused(&doubter, "untrusted_publisher") == 1).then_some(()))
+        .await;
     assert!(doubter.cache.peek(GITHUB_KEY).is_none(), "not stored by a node that does not trust A");
     let status = doubter.status();
     let a_there = status.peers.iter().find(|p| p.peer_id == a.peer_id().to_string()).unwrap();
@@ -81,7 +82,10 @@ async fn a_trusted_peer_with_a_bad_signature_is_refused_and_scored_down() {
     b.wait_peers(2).await;
     c.wait_peers(2).await;
     c.wait_all_subscribed().await;
-    let mut lie = WireEntry::full(&Entry::new("get_repo:octo/c".into(), json(r#"{"v":1}"#), c.cache.now_ms(), 60, None, None), &c.identity);
+    let mut lie = WireEntry::full(
+        &Entry::new("get_repo:octo/c".into(), json(r#"{"v":1}"#), c.cache.now_ms(), 60, None, None),
+        &c.identity,
+    );
     lie.body = Some(br#"{"v":2}"#.to_vec());
     c.client.publish_raw(lie.encode_announcement()).await;
     wait_for("the forged body counted", || (refused(&b, "cid_mismatch") >= 1).then_some(())).await;
@@ -146,7 +150,10 @@ async fn a_flood_of_tiny_entries_from_one_peer_leaves_most_of_the_cache() {
         let entry = Entry::new(format!("flood:{n}"), json("1"), now, 600, None, None);
         a.client.publish_raw(WireEntry::full(&entry, &a.identity).encode_announcement()).await;
     }
-    wait_for("the flood to hit its limit", || (refused(&b, "over_budget") + refused(&b, "rate_limited") > 0).then_some(())).await;
+    wait_for("the flood to hit its limit", || {
+        (refused(&b, "over_budget") + refused(&b, "rate_limited") > 0).then_some(())
+    })
+    .await;
     let accepted = b.status().accepted_from_peers;
     assert!((1..=200).contains(&accepted), "at most a share a minute: {accepted}");
     let kept = b.cache.list("get_repo:octo/kept", 0, 1).total;

@@ -44,11 +44,8 @@ pub fn LineChart(
     let highest = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0, f64::max);
     let max = fixed_max.unwrap_or_else(|| nice_ceiling(highest));
     let has_points = series.iter().any(|s| !s.points.is_empty());
-    let summary = series
-        .iter()
-        .map(|s| format!("{}: {}", s.label, latest(&s.points, unit)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let summary =
+        series.iter().map(|s| format!("{}: {}", s.label, latest(&s.points, unit))).collect::<Vec<_>>().join(", ");
     let plot = has_points.then(|| {
         let lines = series
             .iter()

@@ -13,7 +13,8 @@ pub fn ListenAddrs(
     open: bool,
 ) -> impl IntoView {
     if addrs.is_empty() {
-        return view! { <p class="empty" id="listen-addrs-empty">"This node does not listen for peers."</p> }.into_any();
+        return view! { <p class="empty" id="listen-addrs-empty">"This node does not listen for peers."</p> }
+            .into_any();
     }
     view! {
         <details class="listen-addrs" open=open>

@@ -20,7 +20,8 @@ pub fn NodeHeader() -> impl IntoView {
         }
     });
     Effect::new(move |_| {
-        let handle = set_interval_with_handle(move || set_since.update(|s| *s += 1), std::time::Duration::from_secs(1)).ok();
+        let handle =
+            set_interval_with_handle(move || set_since.update(|s| *s += 1), std::time::Duration::from_secs(1)).ok();
         on_cleanup(move || {
             if let Some(handle) = handle {
                 handle.clear();

@@ -151,11 +151,12 @@ pub fn PeerTable(peers: Vec<PeerInfo>, view: PeerView) -> impl IntoView {
         .iter()
         .map(|&(key, label)| {
             // `aria-sort` and the arrow shown after the label.
-            let order = move || match (view.sort.get().unwrap_or(SortKey::Id) == key, view.descending.get().unwrap_or(false)) {
-                (false, _) => ("none", ""),
-                (true, false) => ("ascending", " ▲"),
-                (true, true) => ("descending", " ▼"),
-            };
+            let order =
+                move || match (view.sort.get().unwrap_or(SortKey::Id) == key, view.descending.get().unwrap_or(false)) {
+                    (false, _) => ("none", ""),
+                    (true, false) => ("ascending", " ▲"),
+                    (true, true) => ("descending", " ▼"),
+                };
             view! {
                 <th scope="col" aria-sort=move || order().0>
                     <button type="button" class="sort" data-sort=key.word() on:click=move |_| sort_by(key)>

@@ -80,7 +80,10 @@ pub fn CachePage() -> impl IntoView {
         let (question, change) = if pattern.is_empty() {
             (format!("Invalidate every entry in this node's cache ({count})?"), Invalidation::All)
         } else {
-            (format!("Invalidate every entry whose key starts with \"{pattern}\" ({count})?"), Invalidation::Prefix(pattern))
+            (
+                format!("Invalidate every entry whose key starts with \"{pattern}\" ({count})?"),
+                Invalidation::Prefix(pattern),
+            )
         };
         ask.set(Some(Pending { question, confirm: "🗑 Invalidate", change }));
     };

@@ -40,7 +40,11 @@ pub fn Charts() -> impl IntoView {
 
 /// "10 s", or "250 ms" for periods under a second.
 fn sample_period(ms: u64) -> String {
-    if ms % 1000 == 0 { format!("{} s", ms / 1000) } else { format!("{ms} ms") }
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
 }
 
 #[component]

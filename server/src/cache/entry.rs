@@ -64,7 +64,14 @@ pub struct Entry {
 
 impl Entry {
     /// A local entry of `value` (its CID computed here).
-    pub fn new(key: String, value: Bytes, stored_at_ms: u64, ttl_secs: u64, etag: Option<String>, upstream_status: Option<u16>) -> Entry {
+    pub fn new(
+        key: String,
+        value: Bytes,
+        stored_at_ms: u64,
+        ttl_secs: u64,
+        etag: Option<String>,
+        upstream_status: Option<u16>,
+    ) -> Entry {
         Entry {
             key,
             cid: content_id(&value),
@@ -130,10 +137,7 @@ mod tests {
     #[test]
     fn content_id_is_the_ipfs_raw_cid() {
         // The CID IPFS gives "hello world" as a raw CIDv1 block.
-        assert_eq!(
-            content_id(b"hello world"),
-            "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
-        );
+        assert_eq!(content_id(b"hello world"), "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e");
         assert!(content_id(b"").starts_with("bafkrei"));
         assert_ne!(content_id(b"a"), content_id(b"b"));
     }

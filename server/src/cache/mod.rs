@@ -315,7 +315,8 @@ impl Cache {
         // capacity); copying it makes the bytes held equal the bytes counted.
         let value = Bytes::copy_from_slice(&value);
         let ttl_secs = options.ttl_secs.unwrap_or_else(|| self.default_ttl_for(key));
-        let mut entry = Entry::new(key.to_owned(), value, self.clock.now_ms(), ttl_secs, options.etag, options.upstream_status);
+        let mut entry =
+            Entry::new(key.to_owned(), value, self.clock.now_ms(), ttl_secs, options.etag, options.upstream_status);
         if let Some(origin) = options.origin {
             entry.origin = origin;
         }

@@ -96,7 +96,8 @@ impl Store {
                     error = %source,
                     "cache store unreadable; moved aside, starting with an empty cache"
                 );
-                std::fs::rename(&path, &aside).map_err(|source| StoreError::MoveAside { path: path.clone(), source })?;
+                std::fs::rename(&path, &aside)
+                    .map_err(|source| StoreError::MoveAside { path: path.clone(), source })?;
                 (Self::open_file(&path)?, Some(aside))
             }
             Err(other) => return Err(other),
@@ -181,10 +182,7 @@ impl Store {
 }
 
 fn aside_path(path: &Path) -> PathBuf {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     path.with_extension(format!("redb.corrupt-{stamp}"))
 }
 

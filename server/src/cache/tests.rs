@@ -157,7 +157,8 @@ fn a_lookup_is_counted_once_by_how_it_ended() {
 fn hits_on_peer_entries_are_peer_hits() {
     let clock = clock();
     let cache = memory_cache(CacheConfig::default(), &clock);
-    let from_peer = PutOptions { ttl_secs: Some(60), origin: Some(Origin::Peer("12D3KooWpeer".into())), ..PutOptions::default() };
+    let from_peer =
+        PutOptions { ttl_secs: Some(60), origin: Some(Origin::Peer("12D3KooWpeer".into())), ..PutOptions::default() };
     cache.put("repos:p", json(1), from_peer).unwrap();
     cache.put("repos:l", json(1), ttl(60)).unwrap();
     cache.get("repos:p").unwrap();

@@ -51,10 +51,7 @@ pub fn family_ttl_secs(operation: &str) -> Option<u64> {
         (&["issue", "pull", "pr_", "prs"], 300),
         (&["repo"], 300),
     ];
-    FAMILIES
-        .iter()
-        .find(|(needles, _)| needles.iter().any(|needle| op.contains(needle)))
-        .map(|(_, ttl)| *ttl)
+    FAMILIES.iter().find(|(needles, _)| needles.iter().any(|needle| op.contains(needle))).map(|(_, ttl)| *ttl)
 }
 
 /// The longest any entry lives: a local put may not ask for more, and an

@@ -61,7 +61,8 @@ impl Client {
                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
             return Err(ApiFailure::new(status.as_u16(), message));
         }
-        serde_json::from_slice(&bytes).map_err(|e| ApiFailure::new(502, format!("{path} did not answer peercache JSON: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiFailure::new(502, format!("{path} did not answer peercache JSON: {e}")))
     }
 }
 

@@ -24,7 +24,12 @@ pub fn settings(command: &Command, path: &Path) -> anyhow::Result<Vec<(String, S
             .get_arguments()
             .find(|arg| arg.get_long() == Some(flag.as_str()))
             .and_then(|arg| arg.get_env())
-            .ok_or_else(|| anyhow!("{}: unknown setting {key:?} (use the long flag names of `peercache serve --help`)", path.display()))?;
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: unknown setting {key:?} (use the long flag names of `peercache serve --help`)",
+                    path.display()
+                )
+            })?;
         let text = match value {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
@@ -32,7 +37,11 @@ pub fn settings(command: &Command, path: &Path) -> anyhow::Result<Vec<(String, S
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Array(items) => items
                 .iter()
-                .map(|item| item.as_str().map(str::to_owned).ok_or_else(|| anyhow!("{}: {key} must be a list of strings", path.display())))
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| anyhow!("{}: {key} must be a list of strings", path.display()))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?
                 .join(","),
             other => return Err(anyhow!("{}: {key} cannot be {}", path.display(), other.type_str())),

@@ -201,7 +201,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cache = client.cache_stats().await.map_err(failed)?;
             let node = client.node_info().await.map_err(failed)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"peers": peers, "cache": cache, "node": node}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({"peers": peers, "cache": cache, "node": node}))?
+                );
             } else {
                 print!("{}", text::status_text(client.base(), &peers, &cache, &node));
             }
@@ -251,7 +254,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Keygen { out }) => {
             write_private(&out, new_swarm_key().as_bytes()).with_context(|| format!("writing {}", out.display()))?;
-            println!("wrote swarm key to {}; give the same file to every peer (--swarm-key / CACHE_SWARM_KEY)", out.display());
+            println!(
+                "wrote swarm key to {}; give the same file to every peer (--swarm-key / CACHE_SWARM_KEY)",
+                out.display()
+            );
             Ok(())
         }
     }

@@ -15,8 +15,8 @@ use std::time::Duration;
 use anyhow::bail;
 use app::api::{Backend, Failure, Pending};
 use app::model::{
-    bytes_to_mb, hit_rate, CacheStats, FleetStats, EntryPage, EntryView, ErrorKind, History, Invalidated, Invalidation, NodeInfo,
-    PeerStatus, ProxyStats, Sample, Stored,
+    bytes_to_mb, hit_rate, CacheStats, EntryPage, EntryView, ErrorKind, FleetStats, History, Invalidated, Invalidation,
+    NodeInfo, PeerStatus, ProxyStats, Sample, Stored,
 };
 use bytes::Bytes;
 use prometheus_client::registry::Registry;
@@ -25,8 +25,8 @@ use self::error::CoreError;
 use self::history::SampleRing;
 use crate::cache::key::{is_github_key, GITHUB_NAMESPACE};
 use crate::cache::store::StoreError;
-use crate::cache::ttl::MAX_TTL_SECS;
 use crate::cache::ttl::Clock;
+use crate::cache::ttl::MAX_TTL_SECS;
 use crate::cache::{Cache, PeerSource, PutOptions};
 use crate::config::ServeConfig;
 use crate::github::proxy::{GithubProxy, ProxyConfig};
@@ -125,11 +125,10 @@ impl Core {
     /// lookup, counted as a hit or a miss.
     pub async fn lookup(&self, key: &str) -> Result<EntryView, CoreError> {
         let peers = self.p2p.as_ref().map(|p| p as &dyn PeerSource);
-        let entry = self
-            .cache
-            .get_or_peer(key, peers)
-            .await
-            .ok_or_else(|| CoreError::not_found(format!("no fresh cache entry under {key:?} here or at any peer")))?;
+        let entry =
+            self.cache.get_or_peer(key, peers).await.ok_or_else(|| {
+                CoreError::not_found(format!("no fresh cache entry under {key:?} here or at any peer"))
+            })?;
         Ok(entry.view(self.cache.now_ms()))
     }
 
@@ -177,7 +176,8 @@ impl Core {
     /// Dials the peer at `multiaddr` (which must end in `/p2p/<peer id>`);
     /// answers the address being dialed.
     pub async fn dial_peer(&self, multiaddr: &str) -> Result<String, CoreError> {
-        let peer = parse_peer_addr(multiaddr).map_err(|why| CoreError::invalid(format!("invalid multiaddr {multiaddr:?}: {why}")))?;
+        let peer = parse_peer_addr(multiaddr)
+            .map_err(|why| CoreError::invalid(format!("invalid multiaddr {multiaddr:?}: {why}")))?;
         let node = self.p2p.as_ref().ok_or_else(|| {
             let reason = self.status.current().reason.unwrap_or_else(|| "the P2P node is not running".into());
             CoreError::new(ErrorKind::Unavailable, reason)
@@ -217,7 +217,11 @@ fn open_cache(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Cac
     }
 }
 
-fn start_node(config: &ServeConfig, cache: Arc<Cache>, metrics: libp2p::metrics::Metrics) -> anyhow::Result<NodeClient> {
+fn start_node(
+    config: &ServeConfig,
+    cache: Arc<Cache>,
+    metrics: libp2p::metrics::Metrics,
+) -> anyhow::Result<NodeClient> {
     let swarm_key = config.swarm_key.as_deref().map(read_swarm_key).transpose()?;
     p2p::start(
         NodeConfig {
@@ -297,10 +301,9 @@ impl Backend for Core {
     }
 
     fn entry_json(&self, key: &str) -> Result<String, Failure> {
-        let entry = self
-            .cache
-            .peek(key)
-            .ok_or_else(|| CoreError::not_found(format!("no entry under {key:?} on this node (expired or invalidated?)")))?;
+        let entry = self.cache.peek(key).ok_or_else(|| {
+            CoreError::not_found(format!("no entry under {key:?} on this node (expired or invalidated?)"))
+        })?;
         serde_json::to_string_pretty(&entry.view(self.cache.now_ms()))
             .map_err(|e| CoreError::new(ErrorKind::Internal, e.to_string()).into())
     }

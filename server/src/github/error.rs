@@ -46,13 +46,12 @@ impl ProxyError {
 
     /// The JSON body and status GitHub would send for such an error.
     pub fn to_response(&self) -> Response {
-        let body = serde_json::to_vec(&GithubErrorBody { message: &self.message, documentation_url: self.documentation_url })
-            .expect("an error body always serializes");
+        let body =
+            serde_json::to_vec(&GithubErrorBody { message: &self.message, documentation_url: self.documentation_url })
+                .expect("an error body always serializes");
         let mut response = Response::new(axum::body::Body::from(body));
         *response.status_mut() = self.status;
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
         response
     }
 }

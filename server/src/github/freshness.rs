@@ -64,7 +64,13 @@ fn original(request: &Parts) -> axum::http::request::Parts {
 /// How long GitHub's answer may be reused, at most `cap_secs`; `None` when
 /// it must not be stored. Without any freshness of its own (no
 /// `Cache-Control`, no `Expires`) it gets the cap.
-pub fn storable_ttl(request: &Parts, status: StatusCode, headers: &HeaderMap, now_ms: u64, cap_secs: u64) -> Option<u64> {
+pub fn storable_ttl(
+    request: &Parts,
+    status: StatusCode,
+    headers: &HeaderMap,
+    now_ms: u64,
+    cap_secs: u64,
+) -> Option<u64> {
     let policy = CachePolicy::new_options(request, &response(status, headers), time(now_ms), OPTIONS);
     if !policy.is_storable() {
         return None;
@@ -77,7 +83,13 @@ pub fn storable_ttl(request: &Parts, status: StatusCode, headers: &HeaderMap, no
 
 /// Whether the client's own cache directives ask for more than a stored
 /// answer (`status`, `headers`, stored at `stored_at_ms`) gives at `now_ms`.
-pub fn client_wants_revalidation(request: &Parts, status: StatusCode, headers: &HeaderMap, stored_at_ms: u64, now_ms: u64) -> bool {
+pub fn client_wants_revalidation(
+    request: &Parts,
+    status: StatusCode,
+    headers: &HeaderMap,
+    stored_at_ms: u64,
+    now_ms: u64,
+) -> bool {
     if !has_directives(request) {
         return false;
     }
@@ -118,11 +130,18 @@ mod tests {
     #[test]
     fn githubs_own_freshness_shortens_the_family_ttl_and_no_store_is_not_stored() {
         let get = request(None);
-        assert_eq!(storable_ttl(&get, StatusCode::OK, &headers(Some("private, max-age=60, s-maxage=60")), NOW, 300), Some(60));
+        assert_eq!(
+            storable_ttl(&get, StatusCode::OK, &headers(Some("private, max-age=60, s-maxage=60")), NOW, 300),
+            Some(60)
+        );
         assert_eq!(storable_ttl(&get, StatusCode::OK, &headers(Some("private, max-age=600")), NOW, 300), Some(300));
         assert_eq!(storable_ttl(&get, StatusCode::OK, &headers(None), NOW, 300), Some(300));
         assert_eq!(storable_ttl(&get, StatusCode::OK, &headers(Some("no-store")), NOW, 300), None);
-        assert_eq!(storable_ttl(&get, StatusCode::OK, &headers(Some("no-cache")), NOW, 300), Some(0), "stored, always revalidated");
+        assert_eq!(
+            storable_ttl(&get, StatusCode::OK, &headers(Some("no-cache")), NOW, 300),
+            Some(0),
+            "stored, always revalidated"
+        );
     }
 
     #[test]

@@ -112,22 +112,37 @@ mod tests {
         let b = digest(r#"{"query":"query {\n  viewer {\n    login # who\n  }\n}"}"#);
         assert_eq!(a, b);
         assert_eq!(a, digest(r#"{"query":"{ viewer { login } }"}"#), "the shorthand is the same query");
-        let v1 = digest(r#"{"query":"query($o: String!, $r: String!) { repository(owner: $o, name: $r) { id } }","variables":{"o":"x","r":"y"}}"#);
-        let v2 = digest(r#"{"query":"query($o: String!, $r: String!) { repository(owner: $o, name: $r) { id } }","variables":{"r":"y","o":"x"}}"#);
-        let v3 = digest(r#"{"query":"query($o: String!, $r: String!) { repository(owner: $o, name: $r) { id } }","variables":{"r":"z","o":"x"}}"#);
+        let v1 = digest(
+            r#"{"query":"query($o: String!, $r: String!) { repository(owner: $o, name: $r) { id } }","variables":{"o":"x","r":"y"}}"#,
+        );
+        let v2 = digest(
+            r#"{"query":"query($o: String!, $r: String!) { repository(owner: $o, name: $r) { id } }","variables":{"r":"y","o":"x"}}"#,
+        );
+        let v3 = digest(
+            r#"{"query":"query($o: String!, $r: String!) { repository(owner: $o, name: $r) { id } }","variables":{"r":"z","o":"x"}}"#,
+        );
         assert_eq!(v1, v2);
         assert_ne!(v1, v3);
         let named = digest(r#"{"query":"query A { viewer { login } } query B { viewer { id } }","operationName":"A"}"#);
-        assert_ne!(named, digest(r#"{"query":"query A { viewer { login } } query B { viewer { id } }","operationName":"B"}"#));
+        assert_ne!(
+            named,
+            digest(r#"{"query":"query A { viewer { login } } query B { viewer { id } }","operationName":"B"}"#)
+        );
     }
 
     #[test]
     fn mutations_and_subscriptions_are_writes_whatever_their_text_says() {
-        assert_eq!(classify(br#"{"query":"mutation { addStar(input: {starrableId: \"x\"}) { clientMutationId } }"}"#), Ok(Operation::Write));
+        assert_eq!(
+            classify(br#"{"query":"mutation { addStar(input: {starrableId: \"x\"}) { clientMutationId } }"}"#),
+            Ok(Operation::Write)
+        );
         assert_eq!(classify(br#"{"query":"subscription { x }"}"#), Ok(Operation::Write));
         assert_eq!(classify(br#"{"query":"query A { a } mutation B { b }"}"#), Ok(Operation::Write));
         // A query that merely mentions the word is a read.
-        assert!(matches!(classify(br#"{"query":"query { search(query: \"mutation\") { x } }"}"#), Ok(Operation::Read { .. })));
+        assert!(matches!(
+            classify(br#"{"query":"query { search(query: \"mutation\") { x } }"}"#),
+            Ok(Operation::Read { .. })
+        ));
     }
 
     #[test]

@@ -33,9 +33,9 @@ use crate::cache::ttl::{family_ttl_secs, longest_github_ttl, path_family};
 use crate::cache::Cache;
 use crate::github::error::ProxyError;
 use crate::github::freshness::{self, Freshness};
+use crate::github::graphql::{self, Malformed, Operation};
 use crate::github::ratelimit::{is_rate_limited, RateLimits};
 use crate::github::ready::Ready;
-use crate::github::graphql::{self, Malformed, Operation};
 use crate::github::request::{forwarded, invalidation_prefixes, Call, GRAPHQL_KEY_PREFIX};
 use crate::github::rewrite::{rewrite_body, rewrite_link};
 use crate::github::scope::{Scope, Scopes};
@@ -125,7 +125,12 @@ enum FleetTurn {
 
 /// `key`'s entry, once stored here (by gossip from its fetcher), waiting at
 /// most `within`.
-async fn arrival(arrivals: &mut broadcast::Receiver<Arc<Entry>>, cache: &Cache, key: &str, within: Duration) -> Option<Arc<Entry>> {
+async fn arrival(
+    arrivals: &mut broadcast::Receiver<Arc<Entry>>,
+    cache: &Cache,
+    key: &str,
+    within: Duration,
+) -> Option<Arc<Entry>> {
     if let Some(entry) = cache.fresh(key) {
         return Some(entry);
     }
@@ -241,7 +246,10 @@ impl GithubProxy {
         let body = match to_bytes(body, self.max_body).await {
             Ok(body) => body,
             Err(_) => {
-                let error = ProxyError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body over {} bytes", self.max_body));
+                let error = ProxyError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body over {} bytes", self.max_body),
+                );
                 return self.respond(&call, Answer::Failed(Mode::Pass, error));
             }
         };
@@ -259,8 +267,13 @@ impl GithubProxy {
                 self.respond(&call, answer)
             }
             Err(malformed) => {
-                let status = if malformed == Malformed::NotJson { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
-                let error = ProxyError::new(status, malformed.to_string()).documented("https://docs.github.com/graphql");
+                let status = if malformed == Malformed::NotJson {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                let error =
+                    ProxyError::new(status, malformed.to_string()).documented("https://docs.github.com/graphql");
                 self.respond(&call, Answer::Failed(Mode::Pass, error))
             }
         }
@@ -284,7 +297,13 @@ impl GithubProxy {
             Answer::Fleet { decoded, stored_at, holder: lease_holder } => {
                 holder = Some(lease_holder);
                 let rewritten = self.rewritten(call, &decoded);
-                reply(Mode::Coalesced, &rewritten, &call.parts.headers, call.head(), Some(now.saturating_sub(stored_at) / 1000))
+                reply(
+                    Mode::Coalesced,
+                    &rewritten,
+                    &call.parts.headers,
+                    call.head(),
+                    Some(now.saturating_sub(stored_at) / 1000),
+                )
             }
             Answer::Passed(response) => response,
             Answer::Failed(_, error) => error.to_response(),
@@ -327,7 +346,13 @@ impl GithubProxy {
     fn must_revalidate(&self, call: &Call<'_>, entry: &Entry, decoded: &Decoded, now: u64) -> bool {
         self.freshness == Freshness::Revalidate
             || (call.has_directives()
-                && freshness::client_wants_revalidation(call.parts, decoded.status, &decoded.headers, entry.stored_at_ms, now))
+                && freshness::client_wants_revalidation(
+                    call.parts,
+                    decoded.status,
+                    &decoded.headers,
+                    entry.stored_at_ms,
+                    now,
+                ))
     }
 
     /// One fetch per key at a time; the others wait for its answer. When the
@@ -484,7 +509,14 @@ impl GithubProxy {
     /// GitHub confirmed `entry` (304): its stored headers refreshed by the
     /// 304's, its TTL computed anew, sealed anew (the seal is bound to the
     /// stored time and TTL); the answer carries the 304's live headers.
-    async fn revalidated(&self, call: &Call<'_>, entry: &Entry, stored: &Decoded, fresh: &HeaderMap, now: u64) -> Answer {
+    async fn revalidated(
+        &self,
+        call: &Call<'_>,
+        entry: &Entry,
+        stored: &Decoded,
+        fresh: &HeaderMap,
+        now: u64,
+    ) -> Answer {
         let mut refreshed = Decoded::new_as_is(stored.status, stored.headers.clone(), stored.body.clone());
         for name in KEPT_HEADERS {
             if let Some(value) = fresh.get(*name) {
@@ -512,7 +544,10 @@ impl GithubProxy {
         let body = match to_bytes(body, self.max_body).await {
             Ok(body) => body,
             Err(_) => {
-                let error = ProxyError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body over {} bytes", self.max_body));
+                let error = ProxyError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body over {} bytes", self.max_body),
+                );
                 return Answer::Failed(Mode::Pass, error);
             }
         };
@@ -550,7 +585,8 @@ impl GithubProxy {
         if let Some(content_type) = call.parts.headers.get(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, content_type.clone());
         }
-        let request = self.client.request(call.parts.method.clone(), call.url(&self.upstream)).headers(headers).body(body);
+        let request =
+            self.client.request(call.parts.method.clone(), call.url(&self.upstream)).headers(headers).body(body);
         let upstream = match self.send(request, call).await {
             Ok(upstream) => upstream,
             Err(error) => return Answer::Failed(Mode::Pass, error),
@@ -576,7 +612,12 @@ impl GithubProxy {
             }
             match response.body(Body::from_stream(upstream.bytes_stream())) {
                 Ok(response) => response,
-                Err(error) => return Answer::Failed(Mode::Pass, ProxyError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())),
+                Err(error) => {
+                    return Answer::Failed(
+                        Mode::Pass,
+                        ProxyError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+                    )
+                }
             }
         };
         self.rewrite_link_header(call, response.headers_mut());
@@ -752,7 +793,9 @@ async fn read_limited(upstream: reqwest::Response, limit: usize) -> Result<Bytes
                     }
                 }
                 Some(Err(error)) => {
-                    return Err(Oversized::Failed(ProxyError::bad_gateway(format!("GitHub's response broke off: {error}"))))
+                    return Err(Oversized::Failed(ProxyError::bad_gateway(format!(
+                        "GitHub's response broke off: {error}"
+                    ))))
                 }
                 None => return Ok(Bytes::from(read)),
             }

@@ -68,11 +68,7 @@ pub fn is_rate_limited(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> 
 impl RateLimits {
     /// The resource a response counted against: what it says, else `guess`.
     fn resource(headers: &HeaderMap, guess: &str) -> String {
-        headers
-            .get("x-ratelimit-resource")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(guess)
-            .to_owned()
+        headers.get("x-ratelimit-resource").and_then(|v| v.to_str().ok()).unwrap_or(guess).to_owned()
     }
 
     /// Records the `X-RateLimit-*` headers of a response for `scope`; the
@@ -170,7 +166,13 @@ mod tests {
         assert!(limits.blocked("s", "core", 1_000_000 + 30_000).is_none());
         assert!(limits.blocked("other", "core", 1_000_000).is_none());
         // A search refusal stops the token's searches, not its core requests.
-        limits.block("s", "core", &headers(&[("retry-after", "30"), ("x-ratelimit-resource", "search")]), refusal, 2_000_000);
+        limits.block(
+            "s",
+            "core",
+            &headers(&[("retry-after", "30"), ("x-ratelimit-resource", "search")]),
+            refusal,
+            2_000_000,
+        );
         assert!(limits.blocked("s", "search", 2_000_000).is_some());
         assert!(limits.blocked("s", "core", 2_000_000).is_none());
         assert_eq!(resource_of("/search/issues"), "search");
@@ -182,9 +184,36 @@ mod tests {
     #[test]
     fn keeps_the_last_limits_per_scope_most_constrained_first() {
         let limits = RateLimits::default();
-        limits.observe("a", "core", &headers(&[("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4000"), ("x-ratelimit-reset", "1800000000")]), 1);
-        limits.observe("b", "core", &headers(&[("x-ratelimit-limit", "1000"), ("x-ratelimit-remaining", "10"), ("x-ratelimit-resource", "core")]), 2);
-        limits.observe("b", "search", &headers(&[("x-ratelimit-limit", "30"), ("x-ratelimit-remaining", "29"), ("x-ratelimit-resource", "search")]), 2);
+        limits.observe(
+            "a",
+            "core",
+            &headers(&[
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", "4000"),
+                ("x-ratelimit-reset", "1800000000"),
+            ]),
+            1,
+        );
+        limits.observe(
+            "b",
+            "core",
+            &headers(&[
+                ("x-ratelimit-limit", "1000"),
+                ("x-ratelimit-remaining", "10"),
+                ("x-ratelimit-resource", "core"),
+            ]),
+            2,
+        );
+        limits.observe(
+            "b",
+            "search",
+            &headers(&[
+                ("x-ratelimit-limit", "30"),
+                ("x-ratelimit-remaining", "29"),
+                ("x-ratelimit-resource", "search"),
+            ]),
+            2,
+        );
         limits.observe("c", "core", &HeaderMap::new(), 3);
         let snap = limits.snapshot(0);
         assert_eq!(snap.len(), 3);

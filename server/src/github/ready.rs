@@ -41,10 +41,7 @@ impl Ready {
     pub fn get(&self, cid: &str, key: &str, scope: &str, base: &str) -> Option<Arc<Decoded>> {
         let mut forms = self.forms.lock().expect("ready lock");
         let found = forms.lru.get(cid)?;
-        found
-            .iter()
-            .find(|f| f.key == key && f.scope == scope && f.base == base)
-            .map(|f| f.decoded.clone())
+        found.iter().find(|f| f.key == key && f.scope == scope && f.base == base).map(|f| f.decoded.clone())
     }
 
     pub fn put(&self, cid: &str, key: &str, scope: &str, base: &str, decoded: Arc<Decoded>) {

@@ -159,8 +159,17 @@ mod tests {
         assert_eq!(sorted_query(Some("per_page=10&a=1")), "a=1&per_page=10");
         assert_eq!(sorted_query(None), "");
         let key = proxy_key("/repos/o/r/pulls", "state=open", "application/vnd.github+json", "", "0123456789abcdef");
-        assert_eq!(key, "github:GET:/repos/o/r/pulls?state=open:accept=application/vnd.github+json:scope=0123456789abcdef");
-        let versioned = proxy_key("/repos/o/r/pulls", "state=open", "application/vnd.github+json", "2022-11-28", "0123456789abcdef");
+        assert_eq!(
+            key,
+            "github:GET:/repos/o/r/pulls?state=open:accept=application/vnd.github+json:scope=0123456789abcdef"
+        );
+        let versioned = proxy_key(
+            "/repos/o/r/pulls",
+            "state=open",
+            "application/vnd.github+json",
+            "2022-11-28",
+            "0123456789abcdef",
+        );
         assert_ne!(key, versioned);
         assert!(versioned.contains(":api=2022-11-28:"));
     }
@@ -180,7 +189,16 @@ mod tests {
     fn paths_never_leave_the_base_path() {
         assert_eq!(safe_path("/repos/o/r").unwrap(), "/repos/o/r");
         assert_eq!(safe_path("").unwrap(), "/");
-        for escape in ["/../admin", "/repos/../../x", "/%2e%2e/x", "/%2E%2e/x", "/repos%2F..%2Fx", "/a/./b", "/a\\..\\b", "/x%5cy"] {
+        for escape in [
+            "/../admin",
+            "/repos/../../x",
+            "/%2e%2e/x",
+            "/%2E%2e/x",
+            "/repos%2F..%2Fx",
+            "/a/./b",
+            "/a\\..\\b",
+            "/x%5cy",
+        ] {
             assert!(safe_path(escape).is_err(), "{escape}");
         }
         assert!(safe_path("/repos/o/r..x").is_ok(), "dots inside a name are fine");

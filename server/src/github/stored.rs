@@ -34,8 +34,17 @@ pub const KEPT_HEADERS: &[&str] = &[
 ];
 
 /// Headers about one connection, never passed on.
-pub const HOP_BY_HOP: &[&str] =
-    &["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "proxy-authenticate", "proxy-authorization"];
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
 
 /// What a sealed envelope is bound to (its AEAD associated data).
 pub struct Binding<'a> {
@@ -183,7 +192,8 @@ mod tests {
         headers
     }
 
-    const BINDING: Binding<'static> = Binding { key: "github:GET:/repos/o/r", stored_at_ms: 1, ttl_secs: 60, etag: Some("W/\"abc\"") };
+    const BINDING: Binding<'static> =
+        Binding { key: "github:GET:/repos/o/r", stored_at_ms: 1, ttl_secs: 60, etag: Some("W/\"abc\"") };
 
     #[test]
     fn anonymous_json_is_stored_readably_and_round_trips() {
@@ -203,7 +213,11 @@ mod tests {
     fn scoped_bodies_are_sealed_and_other_scopes_cannot_read_them() {
         let scopes = Scopes::new(Some("g"), None);
         let mine = scopes.scope_of(Some("token a"));
-        let decoded = Decoded::new(StatusCode::OK, &upstream_headers(), Bytes::from_static(br#"{"secret":"correct horse battery"}"#));
+        let decoded = Decoded::new(
+            StatusCode::OK,
+            &upstream_headers(),
+            Bytes::from_static(br#"{"secret":"correct horse battery"}"#),
+        );
         let stored = decoded.encode(&mine, &BINDING);
         assert!(!String::from_utf8_lossy(&stored).contains("correct horse"), "sealed, not readable");
         serde_json::from_slice::<serde_json::Value>(&stored).expect("still JSON for the cache");

@@ -23,11 +23,7 @@ impl FromRequestParts<AppState> for Admin {
 
 /// The bearer token a request presents ("" for none).
 pub fn bearer(headers: &HeaderMap) -> &str {
-    headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
+    headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("")
 }
 
 fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -8,9 +8,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::core::error::CoreError;
 use crate::http::admin::Admin;
 use crate::http::cache_api;
-use crate::core::error::CoreError;
 use crate::http::errors::ApiError;
 use crate::http::state::AppState;
 
@@ -48,9 +48,7 @@ struct ConnectRequest {
 
 /// Dials a peer: `{"multiaddr": "/ip4/.../tcp/9100/p2p/<id>"}`.
 async fn connect_peer(_: Admin, State(state): State<AppState>, body: Body) -> Result<Json<Dialing>, ApiError> {
-    let bytes = to_bytes(body, 64 * 1024)
-        .await
-        .map_err(|_| CoreError::too_large("body over 64 KiB"))?;
+    let bytes = to_bytes(body, 64 * 1024).await.map_err(|_| CoreError::too_large("body over 64 KiB"))?;
     let request: ConnectRequest = serde_json::from_slice(&bytes)
         .map_err(|e| CoreError::invalid(format!("expected {{\"multiaddr\": \"...\"}}: {e}")))?;
     Ok(Json(Dialing { dialing: state.core.dial_peer(&request.multiaddr).await? }))

@@ -10,8 +10,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::http::admin::Admin;
 use crate::core::error::CoreError;
+use crate::http::admin::Admin;
 use crate::http::errors::ApiError;
 use crate::http::state::AppState;
 
@@ -101,7 +101,9 @@ async fn invalidate(_: Admin, State(state): State<AppState>, body: Body) -> Resu
     let request: InvalidateRequest =
         serde_json::from_slice(&bytes).map_err(|e| CoreError::invalid(format!("{SHAPE}: {e}")))?;
     let target = match request {
-        InvalidateRequest { pattern: Some(pattern), all: false } if !pattern.is_empty() => Invalidation::Prefix(pattern),
+        InvalidateRequest { pattern: Some(pattern), all: false } if !pattern.is_empty() => {
+            Invalidation::Prefix(pattern)
+        }
         InvalidateRequest { pattern: None, all: true } => Invalidation::All,
         _ => return Err(CoreError::invalid(SHAPE).into()),
     };

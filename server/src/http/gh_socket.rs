@@ -64,7 +64,8 @@ pub fn bind(path: &Path) -> anyhow::Result<(UnixListener, GhSocket)> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let listener = UnixListener::bind(path).with_context(|| format!("cannot listen on the gh socket {}", path.display()))?;
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on the gh socket {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("making {} its owner's alone", path.display()))?;
     Ok((listener, GhSocket { path: path.to_owned() }))

@@ -76,11 +76,11 @@ pub fn refusal(known: &KnownHosts, method: &Method, headers: &HeaderMap, authori
         ));
     }
     if let Some(origin) = text(ORIGIN.as_str()) {
-        let same = origin
-            .split_once("://")
-            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host));
+        let same = origin.split_once("://").is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host));
         if !same {
-            return Some(format!("refusing a change from the web page at {origin:?}: only this server's own pages may change it"));
+            return Some(format!(
+                "refusing a change from the web page at {origin:?}: only this server's own pages may change it"
+            ));
         }
     }
     if text("sec-fetch-site").is_some_and(|site| site == "cross-site") {

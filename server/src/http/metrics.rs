@@ -54,20 +54,31 @@ impl Collector for StatsCollector {
         let e = &mut encoder;
 
         let hits = ConstCounter::new(0u64);
-        let mut family = e.encode_descriptor("cache_hits", "Cache hits by where the entry came from", None, hits.metric_type())?;
+        let mut family =
+            e.encode_descriptor("cache_hits", "Cache hits by where the entry came from", None, hits.metric_type())?;
         for (source, value) in [("local", cache.local_hits), ("peer", cache.peer_hits)] {
             ConstCounter::new(value).encode(family.encode_family(&[("source", source)])?)?;
         }
         counter(e, "cache_misses", "Lookups that found nothing fresh here or at a peer", cache.misses)?;
         counter(e, "cache_expirations", "Lookups that found an expired entry", cache.expirations)?;
         counter(e, "cache_evictions", "Entries dropped by the LRU bounds", cache.evictions)?;
-        counter(e, "cache_api_calls_saved", "Upstream calls avoided (hits, revalidations, coalesced)", cache.api_calls_saved)?;
+        counter(
+            e,
+            "cache_api_calls_saved",
+            "Upstream calls avoided (hits, revalidations, coalesced)",
+            cache.api_calls_saved,
+        )?;
         gauge(e, "cache_entries", "Entries in the cache", cache.total_entries as i64)?;
         gauge(e, "cache_bytes", "Bytes (keys + values) in the cache", cache.total_size_bytes as i64)?;
         counter(e, "upstream_calls", "Requests sent to GitHub", cache.proxy.upstream_calls)?;
 
         let mode = ConstCounter::new(0u64);
-        let mut family = e.encode_descriptor("proxy_responses", "GitHub proxy responses by X-Peercache mode", None, mode.metric_type())?;
+        let mut family = e.encode_descriptor(
+            "proxy_responses",
+            "GitHub proxy responses by X-Peercache mode",
+            None,
+            mode.metric_type(),
+        )?;
         for (name, value) in &cache.proxy.modes {
             ConstCounter::new(*value).encode(family.encode_family(&[("mode", name.as_str())])?)?;
         }
@@ -81,16 +92,27 @@ impl Collector for StatsCollector {
         for limit in &cache.proxy.rate_limits {
             if let Some(value) = limit.remaining {
                 let resource = limit.resource.as_deref().unwrap_or("core");
-                ConstGauge::new(value as i64).encode(family.encode_family(&[("scope", limit.scope.as_str()), ("resource", resource)])?)?;
+                ConstGauge::new(value as i64)
+                    .encode(family.encode_family(&[("scope", limit.scope.as_str()), ("resource", resource)])?)?;
             }
         }
         let fleet = &cache.proxy.fleet;
-        counter(e, "fleet_leases_granted", "Fleet-wide single flight: leases granted as a key's coordinator", fleet.leases_granted)?;
+        counter(
+            e,
+            "fleet_leases_granted",
+            "Fleet-wide single flight: leases granted as a key's coordinator",
+            fleet.leases_granted,
+        )?;
         counter(e, "fleet_waits", "Requests that waited for another node's fetch", fleet.waits)?;
         counter(e, "fleet_wait_timeouts", "Waits for another node's fetch that ran out", fleet.wait_timeouts)?;
         gauge(e, "peers_connected", "Connected P2P peers", peers.peer_count as i64)?;
         counter(e, "gossip_entries_accepted", "Entries from peers verified and stored", peers.accepted_from_peers)?;
-        counter(e, "gossip_entries_rejected", "Entries and messages from peers that failed verification", peers.rejected_from_peers)?;
+        counter(
+            e,
+            "gossip_entries_rejected",
+            "Entries and messages from peers that failed verification",
+            peers.rejected_from_peers,
+        )?;
         Ok(())
     }
 }

@@ -58,9 +58,7 @@ fn mcp_service(state: &AppState) -> Router {
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    Router::new()
-        .fallback_service(service)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), admin::require))
+    Router::new().fallback_service(service).layer(axum::middleware::from_fn_with_state(state.clone(), admin::require))
 }
 
 /// `/github/...`: the caching GitHub proxy.

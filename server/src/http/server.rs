@@ -59,7 +59,12 @@ impl Limits {
 
 /// Serves `app` on `listener` with `limits` until `shutdown` resolves, then
 /// lets open connections finish (for a while).
-pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let mut app = app;
     if let Some(timeout) = limits.request_timeout {
         app = app.layer(axum::middleware::from_fn(move |request: Request, next: Next| async move {

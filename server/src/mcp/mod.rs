@@ -100,7 +100,10 @@ fn failed(failure: ApiFailure) -> Result<CallToolResult, ErrorData> {
 }
 
 /// The answer of a call, or its failure as a tool result.
-fn respond<T: Serialize>(result: Result<T, ApiFailure>, summary: impl FnOnce(&T) -> String) -> Result<CallToolResult, ErrorData> {
+fn respond<T: Serialize>(
+    result: Result<T, ApiFailure>,
+    summary: impl FnOnce(&T) -> String,
+) -> Result<CallToolResult, ErrorData> {
     match result {
         Ok(value) => {
             let line = summary(&value);
@@ -156,16 +159,21 @@ impl PeercacheMcp {
 
 #[tool_router]
 impl PeercacheMcp {
-    #[tool(description = "Status of this node's P2P peer system: enabled, active, peer count, peer id, listen addresses, why it is not active, and the connected peers.")]
+    #[tool(
+        description = "Status of this node's P2P peer system: enabled, active, peer count, peer id, listen addresses, why it is not active, and the connected peers."
+    )]
     async fn get_peer_status(&self) -> Result<CallToolResult, ErrorData> {
         respond(self.api.peer_status().await, |status| {
-            let state = serde_json::to_value(status.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let state =
+                serde_json::to_value(status.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             let reason = status.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
             format!("P2P {state}: {} peer(s){reason}", status.peer_count)
         })
     }
 
-    #[tool(description = "Cache statistics: entries, size, hit rate, local and peer hits, misses, evictions, upstream calls made and saved.")]
+    #[tool(
+        description = "Cache statistics: entries, size, hit rate, local and peer hits, misses, evictions, upstream calls made and saved."
+    )]
     async fn get_cache_stats(&self) -> Result<CallToolResult, ErrorData> {
         respond(self.api.cache_stats().await, |stats| {
             format!(
@@ -178,7 +186,9 @@ impl PeercacheMcp {
         })
     }
 
-    #[tool(description = "GitHub API cache statistics: calls made to GitHub and saved, responses per X-Peercache mode, and each token scope's rate limit.")]
+    #[tool(
+        description = "GitHub API cache statistics: calls made to GitHub and saved, responses per X-Peercache mode, and each token scope's rate limit."
+    )]
     async fn gh_get_cache_stats(&self) -> Result<CallToolResult, ErrorData> {
         let stats = self.api.cache_stats().await.map(|stats| GithubStats {
             api_calls_made: stats.api_calls_made,
@@ -191,7 +201,11 @@ impl PeercacheMcp {
             let mut summary = format!("{} GitHub calls made, {} saved", stats.api_calls_made, stats.api_calls_saved);
             if let Some(limit) = stats.proxy.rate_limits.first() {
                 let number = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
-                summary.push_str(&format!("; rate limit {} / {} remaining", number(limit.remaining), number(limit.limit)));
+                summary.push_str(&format!(
+                    "; rate limit {} / {} remaining",
+                    number(limit.remaining),
+                    number(limit.limit)
+                ));
             }
             summary
         })
@@ -253,9 +267,12 @@ impl PeercacheMcp {
         respond(self.api.connect(&args.multiaddr).await, |dialing| format!("dialing {}", dialing.dialing))
     }
 
-    #[tool(description = "The connected peers: peer id, address, direction, latency, agent, entries sent and received.")]
+    #[tool(
+        description = "The connected peers: peer id, address, direction, latency, agent, entries sent and received."
+    )]
     async fn list_peers(&self) -> Result<CallToolResult, ErrorData> {
-        let peers = self.api.peer_status().await.map(|status| PeerList { peer_count: status.peers.len(), peers: status.peers });
+        let peers =
+            self.api.peer_status().await.map(|status| PeerList { peer_count: status.peers.len(), peers: status.peers });
         respond(peers, |list| format!("{} peer(s) connected", list.peer_count))
     }
 }

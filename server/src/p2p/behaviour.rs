@@ -11,12 +11,14 @@ use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{connection_limits, gossipsub, identify, kad, mdns, noise, ping, tcp, yamux, PeerId, StreamProtocol, Transport};
+use libp2p::{
+    connection_limits, gossipsub, identify, kad, mdns, noise, ping, tcp, yamux, PeerId, StreamProtocol, Transport,
+};
 use sha2::{Digest, Sha256};
 
 use crate::p2p::protocol::{
-    FetchRequest, FetchResponse, LeaseRequest, LeaseResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX, ANNOUNCE_TOPIC,
-    FETCH_PROTOCOL, LEASE_PROTOCOL, SYNC_PROTOCOL,
+    FetchRequest, FetchResponse, LeaseRequest, LeaseResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX,
+    ANNOUNCE_TOPIC, FETCH_PROTOCOL, LEASE_PROTOCOL, SYNC_PROTOCOL,
 };
 use crate::AGENT;
 
@@ -65,8 +67,9 @@ impl Behaviour {
             .message_id_fn(|message| gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec()))
             .build()
             .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
-        let mut gossipsub = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)
-            .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
+        let mut gossipsub =
+            gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)
+                .map_err(|e| anyhow::anyhow!("gossipsub: {e}"))?;
         gossipsub
             .with_peer_score(score_params(), score_thresholds())
             .map_err(|e| anyhow::anyhow!("gossipsub scoring: {e}"))?;
@@ -86,8 +89,9 @@ impl Behaviour {
             [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
         );
-        let lease_codec =
-            request_response::cbor::codec::Codec::default().set_request_size_maximum(4 * 1024).set_response_size_maximum(4 * 1024);
+        let lease_codec = request_response::cbor::codec::Codec::default()
+            .set_request_size_maximum(4 * 1024)
+            .set_response_size_maximum(4 * 1024);
         let lease = request_response::Behaviour::with_codec(
             lease_codec,
             [(StreamProtocol::new(LEASE_PROTOCOL), ProtocolSupport::Full)],
@@ -100,11 +104,7 @@ impl Behaviour {
         );
         // Private groups have no public DHT to learn the mode from.
         kad.set_mode(Some(kad::Mode::Server));
-        let mdns = if with_mdns {
-            Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?)
-        } else {
-            None
-        };
+        let mdns = if with_mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?) } else { None };
         let limits = connection_limits::Behaviour::new(
             connection_limits::ConnectionLimits::default()
                 .with_max_established(Some(MAX_CONNECTIONS))

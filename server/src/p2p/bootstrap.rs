@@ -91,7 +91,8 @@ mod tests {
 
     #[test]
     fn good_addresses_parse_and_bad_ones_are_named() {
-        let list = format!(" /ip4/127.0.0.1/tcp/9100/p2p/{PEER} , not-an-addr,/ip4/10.0.0.1/tcp/1, ,/dns4/x/tcp/1/p2p/{PEER}");
+        let list =
+            format!(" /ip4/127.0.0.1/tcp/9100/p2p/{PEER} , not-an-addr,/ip4/10.0.0.1/tcp/1, ,/dns4/x/tcp/1/p2p/{PEER}");
         let (peers, problems) = parse_bootstrap_list(&list);
         assert_eq!(peers.len(), 2);
         assert_eq!(peers[0].peer_id.to_string(), PEER);

@@ -71,10 +71,7 @@ impl NodeClient {
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), String> {
         let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Command::Dial { addr, reply })
-            .await
-            .map_err(|_| "the P2P node has stopped".to_owned())?;
+        self.commands.send(Command::Dial { addr, reply }).await.map_err(|_| "the P2P node has stopped".to_owned())?;
         answer.await.map_err(|_| "the P2P node has stopped".to_owned())?
     }
 

@@ -40,8 +40,8 @@ use crate::p2p::client::{Command, LeaseAnswer};
 use crate::p2p::lease::{Decision, Leases};
 use crate::p2p::limits::PeerLimits;
 use crate::p2p::protocol::{
-    verify, Announcement, Check, FetchRequest, FetchResponse, Held, LeaseRequest, LeaseResponse, Rejection, SyncRequest,
-    SyncResponse, Trust, Verdict, WireEntry, WireInvalidation, MAX_CLOCK_SKEW_MS, SYNC_LIMIT,
+    verify, Announcement, Check, FetchRequest, FetchResponse, Held, LeaseRequest, LeaseResponse, Rejection,
+    SyncRequest, SyncResponse, Trust, Verdict, WireEntry, WireInvalidation, MAX_CLOCK_SKEW_MS, SYNC_LIMIT,
 };
 use crate::p2p::rendezvous::rank;
 
@@ -305,7 +305,10 @@ impl EventLoop {
                 match self.coordinator(&key) {
                     coordinator if coordinator == me => self.leases.release(&key, me),
                     coordinator => {
-                        self.swarm.behaviour_mut().lease.send_request(&coordinator, LeaseRequest { key, release: true });
+                        self.swarm
+                            .behaviour_mut()
+                            .lease
+                            .send_request(&coordinator, LeaseRequest { key, release: true });
                     }
                 }
             }
@@ -428,7 +431,9 @@ impl EventLoop {
     /// a holder it trusts (whose entry it would take).
     fn lease_answer(&self, decision: Decision) -> LeaseAnswer {
         match decision {
-            Decision::Wait { holder, remaining } if self.trust.trusts(&holder) && holder != *self.swarm.local_peer_id() => {
+            Decision::Wait { holder, remaining }
+                if self.trust.trusts(&holder) && holder != *self.swarm.local_peer_id() =>
+            {
                 LeaseAnswer::Wait { holder: holder.to_string(), remaining }
             }
             _ => LeaseAnswer::Fetch,
@@ -460,9 +465,10 @@ impl EventLoop {
                 request_response::Message::Response { request_id, response } => {
                     let Some(reply) = self.lease_replies.remove(&request_id) else { return };
                     let decision = match (response.granted, response.holder.and_then(|h| h.parse().ok())) {
-                        (false, Some(holder)) => {
-                            Decision::Wait { holder, remaining: Duration::from_millis(response.remaining_ms.min(60_000)) }
-                        }
+                        (false, Some(holder)) => Decision::Wait {
+                            holder,
+                            remaining: Duration::from_millis(response.remaining_ms.min(60_000)),
+                        },
                         _ => Decision::Granted,
                     };
                     let _ = reply.send(self.lease_answer(decision));
@@ -528,7 +534,10 @@ impl EventLoop {
                     self.leases.drop_holder(peer_id);
                     if self.lost.len() < MAX_LOST_PEERS {
                         let now = Instant::now();
-                        self.lost.insert(peer_id, Lost { since: now, next_attempt: now + FIRST_BACKOFF, backoff: FIRST_BACKOFF });
+                        self.lost.insert(
+                            peer_id,
+                            Lost { since: now, next_attempt: now + FIRST_BACKOFF, backoff: FIRST_BACKOFF },
+                        );
                     }
                     let now = Instant::now();
                     for redial in self.redials.iter_mut().filter(|r| r.peer.peer_id == peer_id) {
@@ -684,7 +693,8 @@ impl EventLoop {
             self.refuse(author, &rejection);
             return if rejection.is_forgery() { MessageAcceptance::Reject } else { MessageAcceptance::Ignore };
         }
-        let lasts_ms = (longest_github_ttl(self.cache.config().default_ttl_secs) * 1000).saturating_add(MAX_CLOCK_SKEW_MS);
+        let lasts_ms =
+            (longest_github_ttl(self.cache.config().default_ttl_secs) * 1000).saturating_add(MAX_CLOCK_SKEW_MS);
         let until = invalidation.at_ms.saturating_add(lasts_ms);
         let cache = self.cache.clone();
         tokio::spawn(async move {
@@ -855,7 +865,9 @@ impl EventLoop {
                     _ => {}
                 }
             }
-            request_response::Event::InboundFailure { peer, error: request_response::InboundFailure::Io(io), .. } => {
+            request_response::Event::InboundFailure {
+                peer, error: request_response::InboundFailure::Io(io), ..
+            } => {
                 tracing::warn!(peer = %peer, error = %io, "bad fetch request; disconnecting");
                 self.refuse(peer, &Rejection::Malformed(io.to_string()));
                 let _ = self.swarm.disconnect_peer_id(peer);
@@ -903,7 +915,8 @@ impl EventLoop {
                     let listed = response.entries.len();
                     for held in response.entries.into_iter().take(SYNC_LIMIT) {
                         let ours = self.cache.peek(&held.key);
-                        let missing = ours.is_none_or(|ours| ours.cid != held.cid && ours.stored_at_ms < held.stored_at_ms);
+                        let missing =
+                            ours.is_none_or(|ours| ours.cid != held.cid && ours.stored_at_ms < held.stored_at_ms);
                         if missing && self.sync_wanted.len() < SYNC_QUEUE {
                             self.sync_wanted.push_back((peer, held));
                         }
@@ -926,7 +939,11 @@ impl EventLoop {
             if !self.peers.contains_key(&peer) {
                 continue;
             }
-            if self.cache.peek(&held.key).is_some_and(|ours| ours.cid == held.cid || ours.stored_at_ms >= held.stored_at_ms) {
+            if self
+                .cache
+                .peek(&held.key)
+                .is_some_and(|ours| ours.cid == held.cid || ours.stored_at_ms >= held.stored_at_ms)
+            {
                 continue;
             }
             let request = self.swarm.behaviour_mut().fetch.send_request(&peer, FetchRequest { key: held.key.clone() });
@@ -1006,7 +1023,11 @@ impl EventLoop {
         GossipHealth {
             topic_peers: gossipsub.all_peers().filter(|(_, topics)| topics.contains(&&topic)).count(),
             mesh_peers: gossipsub.mesh_peers(&topic).count(),
-            low_score_peers: self.peers.keys().filter(|p| gossipsub.peer_score(p).is_some_and(|s| s < threshold)).count(),
+            low_score_peers: self
+                .peers
+                .keys()
+                .filter(|p| gossipsub.peer_score(p).is_some_and(|s| s < threshold))
+                .count(),
         }
     }
 

@@ -127,13 +127,8 @@ pub fn start(mut config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeCl
     let (store, queued) = mpsc::channel(STORE_QUEUE);
     tokio::spawn(write_entries(cache.clone(), queued));
     let fetch_timeout = config.fetch_timeout;
-    let blueprint = Blueprint {
-        metrics: config.metrics.take().map(Arc::new),
-        config,
-        cache,
-        status: Arc::new(status_tx),
-        store,
-    };
+    let blueprint =
+        Blueprint { metrics: config.metrics.take().map(Arc::new), config, cache, status: Arc::new(status_tx), store };
     let event_loop = blueprint.build(blueprint.config.port, Refusals::default())?;
     tracing::info!(peer_id = %blueprint.config.identity.public().to_peer_id(), "P2P node started");
     tokio::spawn(supervise(blueprint, event_loop, commands));
@@ -279,5 +274,9 @@ fn describe_listen_error(error: &TransportError<std::io::Error>) -> String {
         }
         cause = current.source();
     }
-    if words.is_empty() { "unknown error".to_owned() } else { words.join(": ") }
+    if words.is_empty() {
+        "unknown error".to_owned()
+    } else {
+        words.join(": ")
+    }
 }

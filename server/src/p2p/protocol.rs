@@ -132,8 +132,10 @@ impl Announcement {
         if bytes.len() > ANNOUNCEMENT_MAX {
             return Err(Rejection::TooLarge(bytes.len()));
         }
-        let framed = bytes.strip_prefix(ANNOUNCEMENT_MAGIC).ok_or_else(|| Rejection::Malformed("not an announcement".into()))?;
-        let (version, rest) = postcard::take_from_bytes::<u16>(framed).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        let framed =
+            bytes.strip_prefix(ANNOUNCEMENT_MAGIC).ok_or_else(|| Rejection::Malformed("not an announcement".into()))?;
+        let (version, rest) =
+            postcard::take_from_bytes::<u16>(framed).map_err(|e| Rejection::Malformed(e.to_string()))?;
         if version != WIRE_VERSION {
             return Err(Rejection::UnknownVersion(version));
         }
@@ -170,7 +172,14 @@ pub struct WireEntry {
 /// The bytes a publisher signs: every field that decides how the entry is
 /// served. Status and headers of a GitHub answer live in its body, which the
 /// CID covers.
-pub fn signed_fields(key: &str, cid: &str, stored_at_ms: u64, ttl_secs: u64, etag: Option<&str>, status: Option<u16>) -> Vec<u8> {
+pub fn signed_fields(
+    key: &str,
+    cid: &str,
+    stored_at_ms: u64,
+    ttl_secs: u64,
+    etag: Option<&str>,
+    status: Option<u16>,
+) -> Vec<u8> {
     let mut bytes = SIGNATURE_DOMAIN.to_vec();
     let fields = (key, cid, stored_at_ms, ttl_secs, etag, status);
     bytes.extend(postcard::to_allocvec(&fields).expect("the signed fields always encode"));
@@ -230,7 +239,14 @@ impl WireEntry {
         let Ok(key) = PublicKey::try_decode_protobuf(&self.publisher_key) else {
             return false;
         };
-        let fields = signed_fields(&self.key, &self.cid, self.stored_at_ms, self.ttl_secs, self.etag.as_deref(), self.upstream_status);
+        let fields = signed_fields(
+            &self.key,
+            &self.cid,
+            self.stored_at_ms,
+            self.ttl_secs,
+            self.etag.as_deref(),
+            self.upstream_status,
+        );
         key.verify(&fields, &self.signature)
     }
 
@@ -448,7 +464,8 @@ pub fn verify(wire: WireEntry, check: &Check<'_>) -> Result<Verdict, Rejection> 
     if wire.stored_at_ms > check.now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
         return Err(Rejection::FromTheFuture(wire.stored_at_ms - check.now_ms));
     }
-    let WireEntry { key, cid, stored_at_ms, ttl_secs, etag, upstream_status, publisher_key, signature, body, .. } = wire;
+    let WireEntry { key, cid, stored_at_ms, ttl_secs, etag, upstream_status, publisher_key, signature, body, .. } =
+        wire;
     let entry = Entry {
         key,
         value: Bytes::from(body.unwrap_or_default()),

@@ -22,7 +22,11 @@ pub async fn start_peercache(upstream: &str, p2p: Option<String>) -> Peercache {
 }
 
 /// The same, with settings `adjust` changes.
-pub async fn start_peercache_with(upstream: &str, p2p: Option<String>, adjust: impl FnOnce(&mut ServeConfig)) -> Peercache {
+pub async fn start_peercache_with(
+    upstream: &str,
+    p2p: Option<String>,
+    adjust: impl FnOnce(&mut ServeConfig),
+) -> Peercache {
     let dir = tempfile::tempdir().unwrap();
     let mut config = ServeConfig::for_tests("127.0.0.1:0".parse().unwrap(), dir.path().to_owned());
     adjust(&mut config);

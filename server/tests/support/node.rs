@@ -27,7 +27,11 @@ impl Node {
     }
 
     /// A node whose P2P and cache settings `adjust` and `cache` change.
-    pub fn start_with(bootstrap: &str, adjust: impl FnOnce(&mut NodeConfig), cache: impl FnOnce(&mut CacheConfig)) -> Node {
+    pub fn start_with(
+        bootstrap: &str,
+        adjust: impl FnOnce(&mut NodeConfig),
+        cache: impl FnOnce(&mut CacheConfig),
+    ) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let mut cache_config = CacheConfig { dir: Some(dir.path().to_owned()), ..CacheConfig::default() };
         cache(&mut cache_config);

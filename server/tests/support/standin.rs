@@ -160,7 +160,12 @@ fn issue_json(base: &str, owner: &str, repo: &str, number: u64, version: u64) ->
     })
 }
 
-async fn repo(State(s): State<Arc<Standin>>, Path((owner, repo)): Path<(String, String)>, uri: Uri, headers: HeaderMap) -> Response {
+async fn repo(
+    State(s): State<Arc<Standin>>,
+    Path((owner, repo)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     s.saw(&uri);
     let base = &s.base;
     let body = json!({
@@ -232,7 +237,12 @@ async fn issues_by_id(
 }
 
 /// A repository that takes its time: GitHub under load, for bursts.
-async fn slow(State(s): State<Arc<Standin>>, Path((owner, repo)): Path<(String, String)>, uri: Uri, headers: HeaderMap) -> Response {
+async fn slow(
+    State(s): State<Arc<Standin>>,
+    Path((owner, repo)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     s.saw(&uri);
     let mut gate = s.gate.subscribe();
     let _ = gate.wait_for(|open| *open).await;
@@ -247,7 +257,11 @@ async fn user(State(s): State<Arc<Standin>>, Path(login): Path<String>, uri: Uri
     answer(&s, &headers, body, &[])
 }
 
-async fn create_issue(State(s): State<Arc<Standin>>, Path((owner, repo)): Path<(String, String)>, uri: Uri) -> Response {
+async fn create_issue(
+    State(s): State<Arc<Standin>>,
+    Path((owner, repo)): Path<(String, String)>,
+    uri: Uri,
+) -> Response {
     s.saw(&uri);
     let version = s.version.fetch_add(1, Ordering::SeqCst) + 1;
     let body = issue_json(&s.base, &owner, &repo, ISSUES + 1, version);
@@ -265,7 +279,11 @@ async fn search(State(s): State<Arc<Standin>>, uri: Uri) -> Response {
         ("retry-after", "60"),
         ("x-github-request-id", "SEARCH:1"),
     ];
-    (StatusCode::FORBIDDEN, headers, r#"{"message":"API rate limit exceeded for search.","documentation_url":"https://docs.github.com/rest"}"#)
+    (
+        StatusCode::FORBIDDEN,
+        headers,
+        r#"{"message":"API rate limit exceeded for search.","documentation_url":"https://docs.github.com/rest"}"#,
+    )
         .into_response()
 }
 
@@ -278,7 +296,12 @@ async fn no_store(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap) -
 
 async fn sso(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap) -> Response {
     s.saw(&uri);
-    answer(&s, &headers, json!({"private": true}), &[("x-github-sso", "partial-results; organizations=21955855".to_owned())])
+    answer(
+        &s,
+        &headers,
+        json!({"private": true}),
+        &[("x-github-sso", "partial-results; organizations=21955855".to_owned())],
+    )
 }
 
 /// `POST /graphql`: `viewer { login }` and a repository's issues count;

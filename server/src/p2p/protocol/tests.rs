@@ -25,7 +25,9 @@ fn check<'a>(trust: &'a Trust, ours: Option<&'a Entry>) -> Check<'a> {
 fn a_true_entry_is_stored_as_coming_from_the_peer_with_its_publisher() {
     let (publisher, me) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let wire = WireEntry::announcement(&local("k", r#"{"a":1}"#, NOW - 1000), &publisher);
-    let Announcement::Entry(decoded) = Announcement::decode(&wire.encode_announcement()).unwrap() else { panic!("an entry") };
+    let Announcement::Entry(decoded) = Announcement::decode(&wire.encode_announcement()).unwrap() else {
+        panic!("an entry")
+    };
     assert_eq!(decoded.publisher(), Some(publisher.public().to_peer_id()));
     match verify(decoded, &check(&nobody_trusted(&me), None)).unwrap() {
         Verdict::Store(entry) => {
@@ -81,13 +83,20 @@ fn github_answers_need_a_trusted_publisher_other_keys_any_signature() {
     let private = Trust::new(me_id, true, HashSet::new());
     assert!(matches!(verify(github.clone(), &check(&private, None)), Ok(Verdict::Store(_))));
     let named = Trust::new(me_id, true, HashSet::from([Keypair::generate_ed25519().public().to_peer_id()]));
-    assert!(matches!(verify(github, &check(&named, None)), Err(Rejection::Untrusted(_))), "a list narrows a private swarm");
+    assert!(
+        matches!(verify(github, &check(&named, None)), Err(Rejection::Untrusted(_))),
+        "a list narrows a private swarm"
+    );
 }
 
 #[test]
 fn a_relayed_entry_keeps_its_publishers_signature() {
-    let (publisher, relay, me) = (Keypair::generate_ed25519(), Keypair::generate_ed25519(), Keypair::generate_ed25519());
-    let at_relay = match verify(WireEntry::full(&local(GITHUB_KEY, "{}", NOW), &publisher), &check(&trusting(&relay, &[&publisher]), None)) {
+    let (publisher, relay, me) =
+        (Keypair::generate_ed25519(), Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let at_relay = match verify(
+        WireEntry::full(&local(GITHUB_KEY, "{}", NOW), &publisher),
+        &check(&trusting(&relay, &[&publisher]), None),
+    ) {
         Ok(Verdict::Store(entry)) => entry,
         other => panic!("{other:?}"),
     };
@@ -142,14 +151,19 @@ fn an_invalidation_is_acted_on_only_when_signed_by_a_trusted_publisher_for_githu
     let (publisher, me) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let prefixes = vec!["github:GET:/repos/o/r/".to_owned()];
     let honest = WireInvalidation::new(prefixes.clone(), NOW, &publisher);
-    let Announcement::Invalidation(decoded) = Announcement::decode(&honest.encode_announcement()).unwrap() else { panic!() };
+    let Announcement::Invalidation(decoded) = Announcement::decode(&honest.encode_announcement()).unwrap() else {
+        panic!()
+    };
     assert_eq!(decoded.verify(&trusting(&me, &[&publisher]), NOW), Ok(publisher.public().to_peer_id()));
     assert!(matches!(decoded.verify(&nobody_trusted(&me), NOW), Err(Rejection::Untrusted(_))));
     let mut moved = honest.clone();
     moved.prefixes = vec!["github:GET:/repos/o/other/".to_owned()];
     assert_eq!(moved.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::BadSignature));
     let mine = WireInvalidation::new(vec!["get_repo:".to_owned()], NOW, &publisher);
-    assert!(matches!(mine.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::BadKey(_))), "only GitHub answers");
+    assert!(
+        matches!(mine.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::BadKey(_))),
+        "only GitHub answers"
+    );
     let too_many = WireInvalidation::new(vec![prefixes[0].clone(); 9], NOW, &publisher);
     assert!(matches!(too_many.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::Malformed(_))));
 }
