@@ -473,7 +473,7 @@ impl GithubProxy {
         };
         let decoded = Arc::new(Decoded::new(status, &headers, body));
         if is_rate_limited(status, &headers, &decoded.body) {
-            tracing::warn!(scope = call.scope.id, resource = call.resource, %status, "GitHub rate-limited this token scope; backing off");
+            tracing::warn!(scope = &*call.scope.id, resource = call.resource, %status, "GitHub rate-limited this token scope; backing off");
             self.limits.block(&call.scope.id, call.resource, &headers, decoded.clone(), now);
             return match self.stale(call).await {
                 Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
@@ -633,7 +633,7 @@ impl GithubProxy {
             }
             Err(error) => {
                 self.cache.record_api_call("rest", path_family(&call.path), "unreachable");
-                tracing::warn!(upstream = self.upstream, scope = call.scope.id, %error, "GitHub request failed");
+                tracing::warn!(upstream = self.upstream, scope = &*call.scope.id, %error, "GitHub request failed");
                 Err(ProxyError::bad_gateway(format!("peercache cannot reach GitHub at {}: {error}", self.upstream)))
             }
         }

@@ -96,18 +96,35 @@ pub const GRAPHQL_KEY_PREFIX: &str = "github:POST:/graphql";
 /// percent-encoded, and no encoded slashes or backslashes.
 pub fn safe_path(path: &str) -> Result<String, ProxyError> {
     let path = if path.is_empty() { "/" } else { path };
-    let lower = path.to_ascii_lowercase();
-    let refused = lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') || !path.starts_with('/');
-    let dots = path.split('/').any(|segment| {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        decoded == "." || decoded == ".."
+    let encoded_separator = path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && ((w[1] == b'2' && w[2].eq_ignore_ascii_case(&b'f'))
+                || (w[1] == b'5' && w[2].eq_ignore_ascii_case(&b'c')))
     });
-    if refused || dots {
+    let refused = encoded_separator || path.contains('\\') || !path.starts_with('/');
+    if refused || path.split('/').any(is_dot_segment) {
         return Err(ProxyError::bad_request(format!(
             "peercache refuses the path {path:?}: it would leave the API's base path"
         )));
     }
     Ok(path.to_owned())
+}
+
+/// `.` or `..`, each dot raw or percent-encoded (`%2e`, any case).
+fn is_dot_segment(segment: &str) -> bool {
+    let mut rest = segment.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        if rest[0] == b'.' {
+            rest = &rest[1..];
+        } else if rest.len() >= 3 && rest[0] == b'%' && rest[1] == b'2' && rest[2].eq_ignore_ascii_case(&b'e') {
+            rest = &rest[3..];
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 /// The headers sent on to GitHub: the client's credentials, media types, API
@@ -125,7 +142,11 @@ pub fn forwarded(incoming: &HeaderMap) -> HeaderMap {
 
 /// The query with its parameters sorted, so `?a=1&b=2` and `?b=2&a=1` share an entry.
 pub fn sorted_query(query: Option<&str>) -> String {
-    let mut pairs: Vec<&str> = query.unwrap_or("").split('&').filter(|p| !p.is_empty()).collect();
+    let query = query.unwrap_or("");
+    if !query.contains('&') {
+        return query.to_owned();
+    }
+    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
     pairs.sort_unstable();
     pairs.join("&")
 }
@@ -158,6 +179,8 @@ mod tests {
     fn keys_sort_queries_vary_by_api_version_and_never_hold_tokens() {
         assert_eq!(sorted_query(Some("per_page=10&a=1")), "a=1&per_page=10");
         assert_eq!(sorted_query(None), "");
+        assert_eq!(sorted_query(Some("&b=2&&a=1")), "a=1&b=2");
+        assert_eq!(sorted_query(Some("page=2")), "page=2");
         let key = proxy_key("/repos/o/r/pulls", "state=open", "application/vnd.github+json", "", "0123456789abcdef");
         assert_eq!(
             key,
@@ -202,5 +225,8 @@ mod tests {
             assert!(safe_path(escape).is_err(), "{escape}");
         }
         assert!(safe_path("/repos/o/r..x").is_ok(), "dots inside a name are fine");
+        assert!(safe_path("/repos/o/...").is_ok(), "three dots are a name");
+        assert!(safe_path("/repos/o/%2e").is_err());
+        assert!(safe_path("/repos/o/.%2E").is_err());
     }
 }

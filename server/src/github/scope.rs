@@ -4,6 +4,11 @@
 //! — never the token — and the body of a token-scoped entry is sealed with
 //! ChaCha20-Poly1305 under a key derived from the token (HKDF-SHA256), so a
 //! peer without that token cannot read it even though the entry travels to it.
+//! The scopes of recently seen credentials are remembered, so a hit does not
+//! compute an HMAC and an HKDF.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -11,6 +16,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
+use lru::LruCache;
 use sha2::{Digest, Sha256};
 
 /// Salt used when no group secret is configured: public, so every peercache
@@ -19,18 +25,22 @@ const PUBLIC_SALT: &[u8] = b"peercache/scope/v1/public-salt";
 const BODY_KEY_INFO: &[u8] = b"peercache/body-key/v1";
 /// The scope of requests without a token.
 pub const ANONYMOUS: &str = "anonymous";
+/// Credentials whose scopes are remembered; the least recently used go first.
+const REMEMBERED: NonZeroUsize = NonZeroUsize::new(1024).expect("not zero");
 
 /// Computes scopes and body keys for one group.
 #[derive(Clone)]
 pub struct Scopes {
     secret: Vec<u8>,
+    /// Credential → its scope.
+    known: Arc<Mutex<LruCache<String, Scope>>>,
 }
 
 /// The scope of one request.
 #[derive(Clone)]
 pub struct Scope {
     /// `anonymous` or 16 hex characters; safe to log and to put in keys.
-    pub id: String,
+    pub id: Arc<str>,
     /// Key sealing this scope's bodies; `None` for the anonymous scope.
     key: Option<[u8; 32]>,
 }
@@ -43,7 +53,7 @@ impl Scopes {
             (None, Some(psk)) => Sha256::digest(psk.as_bytes()).to_vec(),
             (None, None) => PUBLIC_SALT.to_vec(),
         };
-        Scopes { secret }
+        Scopes { secret, known: Arc::new(Mutex::new(LruCache::new(REMEMBERED))) }
     }
 
     /// The scope of a request's `Authorization` header value, or the
@@ -52,12 +62,22 @@ impl Scopes {
     /// whole.
     pub fn scope_of(&self, authorization: Option<&str>) -> Scope {
         let Some(token) = authorization.map(credential).filter(|t| !t.is_empty()) else {
-            return Scope { id: ANONYMOUS.to_owned(), key: None };
+            return Scope { id: Arc::from(ANONYMOUS), key: None };
         };
+        if let Some(known) = self.known.lock().expect("scopes lock").get(token) {
+            return known.clone();
+        }
+        let scope = self.derive(token);
+        self.known.lock().expect("scopes lock").put(token.to_owned(), scope.clone());
+        scope
+    }
+
+    fn derive(&self, token: &str) -> Scope {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(token.as_bytes());
         let digest = mac.finalize().into_bytes();
         let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let id = Arc::from(id);
         let mut key = [0u8; 32];
         Hkdf::<Sha256>::new(Some(&self.secret), token.as_bytes())
             .expand(BODY_KEY_INFO, &mut key)
@@ -123,8 +143,8 @@ mod tests {
         assert!(!a.id.contains("ghp_abc"));
         assert_ne!(a.id, Scopes::new(Some("group"), None).scope_of(Some("token ghp_xyz")).id);
         assert_ne!(a.id, Scopes::new(Some("other"), None).scope_of(Some("token ghp_abc")).id);
-        assert_eq!(Scopes::new(None, None).scope_of(None).id, ANONYMOUS);
-        assert_eq!(Scopes::new(None, None).scope_of(Some("  ")).id, ANONYMOUS);
+        assert_eq!(Scopes::new(None, None).scope_of(None).id, ANONYMOUS.into());
+        assert_eq!(Scopes::new(None, None).scope_of(Some("  ")).id, ANONYMOUS.into());
         // One credential, one scope, whatever the scheme's spelling.
         let group = Scopes::new(Some("group"), None);
         assert_eq!(group.scope_of(Some("Bearer ghp_abc")).id, a.id);

@@ -97,12 +97,10 @@ pub fn refusal(known: &KnownHosts, method: &Method, headers: &HeaderMap, authori
 
 /// Middleware: refuses (403, JSON) a changing request from the wrong place.
 pub async fn guard_changes(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
-    if !request.uri().path().starts_with("/github") {
-        let authority = request.uri().authority().map(|a| a.as_str());
-        if let Some(why) = refusal(&state.known_hosts, request.method(), request.headers(), authority) {
-            tracing::warn!(method = %request.method(), path = request.uri().path(), "{why}");
-            return Err(CoreError::forbidden(why).into());
-        }
+    let authority = request.uri().authority().map(|a| a.as_str());
+    if let Some(why) = refusal(&state.known_hosts, request.method(), request.headers(), authority) {
+        tracing::warn!(method = %request.method(), path = request.uri().path(), "{why}");
+        return Err(CoreError::forbidden(why).into());
     }
     Ok(next.run(request).await)
 }

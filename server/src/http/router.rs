@@ -26,13 +26,13 @@ pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(state.core.clone());
     let options = state.leptos_options.clone();
     let site_root = options.site_root.to_string();
-    Router::new()
+    // Changes to this node come only from where they may (see `guard`); the
+    // proxy's writes are GitHub's business, and its hits skip the check.
+    let own = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::metrics))
         .nest("/api", api::routes())
         .nest_service("/mcp", mcp_service(&state))
-        .route("/github", any(github))
-        .route("/github/{*path}", any(github))
         .leptos_routes_with_context(
             &state,
             generate_route_list(App),
@@ -40,8 +40,8 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback_service(ServeDir::new(site_root))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard_changes))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard_changes));
+    Router::new().route("/github", any(github)).route("/github/{*path}", any(github)).merge(own).with_state(state)
 }
 
 /// `/mcp`: the MCP server (Streamable HTTP). Its tools call the core

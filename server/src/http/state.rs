@@ -1,6 +1,8 @@
 //! What every handler shares: the core, the dashboard's Leptos options and
-//! the metrics registry.
+//! the metrics registry. Axum clones the state for every request (and every
+//! middleware that takes it), so it is one `Arc`.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -14,7 +16,9 @@ use crate::http::guard::KnownHosts;
 use crate::http::metrics::{new_registry, StatsCollector};
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub core: Core,
     pub leptos_options: LeptosOptions,
     /// Prometheus registry behind `/metrics`.
@@ -46,7 +50,15 @@ impl AppState {
             .build();
         let known_hosts = Arc::new(KnownHosts::new(config.http_addr, &config.public_names));
         let gh_host = Arc::from(config.gh_host.to_ascii_lowercase());
-        Ok(AppState { core, leptos_options, metrics: Arc::new(registry), known_hosts, gh_host })
+        Ok(AppState(Arc::new(Shared { core, leptos_options, metrics: Arc::new(registry), known_hosts, gh_host })))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
