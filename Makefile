@@ -20,12 +20,18 @@ export PEERCACHE_PYTHON := $(VENV)/bin/python
 CLIENT_REQUIREMENTS := server/tests/clients/requirements.txt
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup setup-rust setup-browser setup-clients build wasm server test-rust test-fleet test-browser fleet bench
+.PHONY: run release test setup setup-rust setup-browser setup-clients build wasm server test-rust test-fleet test-browser fleet bench
 
 run: setup-rust build
 	$(SERVER_BIN) serve
 
-test: setup build test-rust test-fleet test-browser
+# The optimised binary with the dashboard inside it: copy it anywhere (see
+# the README's Install section).
+release: setup-rust wasm
+	cargo build --release -p server --bin peercache
+	@echo "built $(CARGO_TARGET_DIR)/release/peercache ($$(du -h $(CARGO_TARGET_DIR)/release/peercache | cut -f1))"
+
+test: setup build release test-rust test-fleet test-browser
 
 setup: setup-rust setup-browser setup-clients
 
@@ -35,6 +41,9 @@ setup-rust:
 	  echo "$(CARGO_TARGET_DIR) is over 40 GiB: removing its debug builds"; rm -rf "$(CARGO_TARGET_DIR)/debug"; \
 	fi
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@if ! command -v brotli >/dev/null; then \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y brotli; \
+	fi
 	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 8 minutes, once)"; \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked; \
@@ -64,14 +73,24 @@ setup-clients:
 
 build: wasm server
 
-# The browser half: app compiled with `hydrate` to WASM, bound by wasm-bindgen.
+# The browser half: app compiled with `hydrate` to WASM, bound by wasm-bindgen,
+# each file beside its gzip and brotli forms (the server sends the smallest the
+# browser takes). Files are replaced only when they changed, so an unchanged
+# bundle does not make the server (which embeds it) build again.
 wasm:
 	cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
-	mkdir -p $(PKG)
+	mkdir -p $(PKG) $(SITE)/stage
 	wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
-	  --out-dir $(PKG) --out-name peercache \
+	  --out-dir $(SITE)/stage --out-name peercache \
 	  $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/frontend.wasm
-	cp style/main.css $(PKG)/peercache.css
+	cp style/main.css $(SITE)/stage/peercache.css
+	for file in peercache.js peercache_bg.wasm peercache.css; do \
+	  if ! cmp -s $(SITE)/stage/$$file $(PKG)/$$file || [ ! -f $(PKG)/$$file.br ]; then \
+	    cp $(SITE)/stage/$$file $(PKG)/$$file; \
+	    gzip -9 -n -k -f $(PKG)/$$file; \
+	    brotli -q 11 -k -f $(PKG)/$$file; \
+	  fi; \
+	done
 
 # The server half; built by the same command the tests use, so it is built once.
 server:
@@ -92,4 +111,5 @@ fleet:
 	for n in 10 25 50; do python3 server/tests/fleet/fleet.py --bin $(CARGO_TARGET_DIR)/release/peercache --nodes $$n; done
 
 test-browser:
-	cd end2end && PEERCACHE_BIN=$(SERVER_BIN) timeout 900 npx playwright test
+	cd end2end && PEERCACHE_BIN=$(SERVER_BIN) PEERCACHE_RELEASE_BIN=$(CARGO_TARGET_DIR)/release/peercache \
+	  timeout 900 npx playwright test

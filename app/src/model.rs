@@ -145,6 +145,10 @@ pub struct ProxyStats {
     pub freshness: String,
     /// Fleet-wide single flight.
     pub fleet: FleetStats,
+    /// Requests to GitHub that failed, by kind (`unreachable`, `timed_out`,
+    /// `transport`, `server_error`, `rate_limited`, `broken_body`).
+    #[serde(default)]
+    pub upstream_errors: BTreeMap<String, u64>,
 }
 
 /// Fleet-wide single flight: one node of the fleet fetches a key at a time.
@@ -170,6 +174,9 @@ pub struct RateLimitInfo {
     pub reset: Option<String>,
     /// Seconds from the moment of this answer until the reset.
     pub reset_in_secs: Option<u64>,
+    /// The reset as Unix seconds.
+    #[serde(default)]
+    pub reset_epoch: Option<u64>,
     pub resource: Option<String>,
     /// While set, GitHub refused this scope and peercache does not ask it again.
     pub blocked_until: Option<String>,

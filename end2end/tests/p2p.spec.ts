@@ -161,3 +161,52 @@ test('the header names the node, its peer id and version, and counts time since 
   await expect(page.locator('#last-updated')).toHaveText(/^updated [1-4] s ago$/, { timeout: 5_000 });
   await page.screenshot({ path: 'screenshots/header.png' });
 });
+
+test('the Overview peer list lays out cleanly at 390, 1280 and 1920 px', async ({ browser }) => {
+  a = await PeercacheServer.start();
+  const aStatus = await until('A to listen', async () => {
+    const s = await a.json('/api/mcp/peers');
+    return s.listen_addrs.length > 0 ? s : undefined;
+  });
+  b = await PeercacheServer.start({ env: { CACHE_BOOTSTRAP_PEERS: aStatus.listen_addrs[0] } });
+  await until('B to connect', async () => ((await b.json('/api/mcp/peers')).peer_count === 1 ? true : undefined));
+  // 1400 px is where the old grid put the multiaddr in a one-character column.
+  for (const width of [390, 1280, 1400, 1920]) {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    await openDashboard(page, b);
+    await expect(page.locator('#peer-list .peer')).toHaveCount(1);
+    const cells = await page.locator('#peer-list .peer').evaluate((row) => {
+      const probe = document.createElement('span');
+      const addr = row.querySelector('.peer-addr') as HTMLElement;
+      probe.style.font = getComputedStyle(addr).font;
+      probe.textContent = '0'.repeat(20);
+      document.body.append(probe);
+      const twentyChars = probe.getBoundingClientRect().width;
+      probe.remove();
+      const id = row.querySelector('.peer-id')!.getBoundingClientRect();
+      return {
+        twentyChars,
+        idLeft: id.left,
+        addr: addr.getBoundingClientRect(),
+        others: [...row.children]
+          .filter((c) => c !== addr)
+          .map((c) => {
+            const el = c as HTMLElement;
+            const lineHeight = parseFloat(getComputedStyle(el).lineHeight) || parseFloat(getComputedStyle(el).fontSize) * 1.3;
+            return { name: el.className, overflow: el.scrollWidth - el.clientWidth, height: el.getBoundingClientRect().height, lineHeight };
+          }),
+      };
+    });
+    // The address wraps under the id, or has at least 20 characters of room.
+    const underId = Math.abs(cells.addr.left - cells.idLeft) < 1;
+    expect(underId || cells.addr.width >= cells.twentyChars, `${width} px: ${JSON.stringify(cells.addr)}`).toBe(true);
+    expect(cells.addr.width, `${width} px`).toBeGreaterThanOrEqual(Math.min(cells.twentyChars, width - 80));
+    // Every other cell gets what its content needs: nothing clipped, one line.
+    for (const cell of cells.others) {
+      expect(cell.overflow, `${width} px: ${cell.name}`).toBeLessThanOrEqual(0);
+      expect(cell.height, `${width} px: ${cell.name} on one line`).toBeLessThanOrEqual(cell.lineHeight * 1.6 + 8);
+    }
+    if (width === 1400) await page.screenshot({ path: 'screenshots/overview-peers-1400.png', fullPage: true });
+    await page.close();
+  }
+});

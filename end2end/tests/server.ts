@@ -15,17 +15,19 @@ export class PeercacheServer {
     private readonly args: string[],
     private readonly env: Record<string, string>,
     readonly cacheDir: string,
+    private readonly bin: string,
   ) {}
 
-  /** Starts a server; `http` defaults to a free loopback port. */
-  static async start(opts: { http?: string; args?: string[]; env?: Record<string, string> } = {}) {
+  /** Starts a server; `http` defaults to a free loopback port, `bin` to PEERCACHE_BIN. */
+  static async start(opts: { http?: string; args?: string[]; env?: Record<string, string>; bin?: string } = {}) {
     const args = ['serve', '--http', opts.http ?? '127.0.0.1:0', ...(opts.args ?? [])];
     // Each server gets its own cache directory, removed when it is disposed.
     const cacheDir = mkdtempSync(join(tmpdir(), 'peercache-e2e-'));
     // P2P on loopback with an OS-chosen port unless a test says otherwise.
     const env = { CACHE_DIR: cacheDir, CACHE_LISTEN_HOST: '127.0.0.1', CACHE_LISTEN_PORT: '0', ...(opts.env ?? {}) };
-    const { proc, url } = await launch(args, env);
-    return new PeercacheServer(proc, url, opts.args ?? [], env, cacheDir);
+    const bin = opts.bin ?? BIN;
+    const { proc, url } = await launch(bin, args, env);
+    return new PeercacheServer(proc, url, opts.args ?? [], env, cacheDir, bin);
   }
 
   /** GET a JSON API path of this server. */
@@ -57,13 +59,13 @@ export class PeercacheServer {
   /** Starts the same server again on the same port (and cache directory). */
   async restart() {
     await this.stop();
-    const { proc } = await launch(['serve', '--http', `127.0.0.1:${this.port}`, ...this.args], this.env);
+    const { proc } = await launch(this.bin, ['serve', '--http', `127.0.0.1:${this.port}`, ...this.args], this.env);
     this.proc = proc;
   }
 }
 
-function launch(args: string[], env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(BIN, args, {
+function launch(bin: string, args: string[], env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(bin, args, {
     env: { ...process.env, RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,7 +4,8 @@
 //! - fetch on miss for 1 KiB and 1 MiB entries, the network part
 //!   (`NodeClient::fetch`: request, response, CID check) against a plain TCP
 //!   round trip of the same payload, and the whole lookup (`get_or_peer`,
-//!   which also commits the entry to disk).
+//!   which also commits the entry to disk), paced under the serving peer's
+//!   per-peer fetch rate limit.
 //!
 //! Run: `cargo bench -p server --bench p2p`
 
@@ -137,9 +138,17 @@ async fn fetch_on_miss(size: usize, label: &str) {
     let addr = until(|| a.client.status().listen_addrs.first().cloned()).await;
     let b = node(&addr);
     until(|| (b.client.status().peer_count == 1).then_some(())).await;
+    // B asks A on connecting what it stored (sync): wait for that to end,
+    // then forget it all, so the lookups below are misses that go to A.
+    until(|| (0..ROUNDS * 2).all(|r| b.cache.peek(&format!("list_runners:bench/{r}")).is_some()).then_some(())).await;
+    b.cache.invalidate_prefix("list_runners:bench/").unwrap();
+    // A serves one peer 100 fetches a second after a burst (the sync used
+    // most of it): two fetches per round, a round every 25 ms.
+    let mut pace = tokio::time::interval(Duration::from_millis(25));
     let mut network = Vec::with_capacity(ROUNDS);
     let mut lookup = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
+        pace.tick().await;
         let started = Instant::now();
         b.client.fetch(&format!("list_runners:bench/{round}")).await.expect("A has it");
         network.push(started.elapsed());

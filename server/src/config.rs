@@ -8,16 +8,7 @@ use clap::{ArgAction, Args};
 
 use crate::cache::CacheConfig;
 use crate::github::freshness::Freshness;
-
-/// Where the dashboard's static files (`pkg/peercache.js`, `.wasm`, `.css`) live
-/// when nothing says otherwise: `site/` beside the build profile directory of
-/// this binary, which is where `make build` puts them.
-pub fn default_site_root() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent()?.parent().map(|dir| dir.join("site")))
-        .unwrap_or_else(|| PathBuf::from("site"))
-}
+use crate::units;
 
 /// `~/.cache/peercache` (or `$XDG_CACHE_HOME/peercache`).
 pub fn default_cache_dir() -> PathBuf {
@@ -31,19 +22,14 @@ pub struct ServeConfig {
     #[arg(long = "http", env = "PEERCACHE_HTTP_ADDR", default_value = "127.0.0.1:8899")]
     pub http_addr: SocketAddr,
 
-    /// Directory holding the built dashboard assets (`pkg/`); defaults to
-    /// `site/` next to the binary's build directory.
-    #[arg(long, env = "PEERCACHE_SITE_ROOT")]
-    pub site_root: Option<PathBuf>,
-
-    /// How long a client has to send a request's headers, in milliseconds
+    /// How long a client has to send a request's headers (milliseconds, or 10s…)
     /// (a client that sends half a header and waits is dropped).
-    #[arg(long = "http-header-timeout-ms", env = "PEERCACHE_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long = "http-header-timeout-ms", env = "PEERCACHE_HTTP_HEADER_TIMEOUT_MS", default_value = "10s", value_parser = units::millis)]
     pub http_header_timeout_ms: u64,
 
     /// Off loopback: the most a request may take to be answered, and its body
-    /// to arrive, in milliseconds.
-    #[arg(long = "http-request-timeout-ms", env = "PEERCACHE_HTTP_REQUEST_TIMEOUT_MS", default_value_t = 60_000)]
+    /// to arrive (milliseconds, or 60s…).
+    #[arg(long = "http-request-timeout-ms", env = "PEERCACHE_HTTP_REQUEST_TIMEOUT_MS", default_value = "60s", value_parser = units::millis)]
     pub http_request_timeout_ms: u64,
 
     /// Off loopback: connections served at once (more wait their turn).
@@ -54,28 +40,33 @@ pub struct ServeConfig {
     #[arg(long, env = "PEERCACHE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
+    /// A file holding the admin token (read when `--admin-token` is not
+    /// given; the systemd unit passes its credential this way).
+    #[arg(long = "admin-token-file", env = "PEERCACHE_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
     /// Directory of the persistent cache store [default: ~/.cache/peercache].
     #[arg(long, env = "CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
 
-    /// TTL in seconds of entries whose operation has no family default.
-    #[arg(long, env = "CACHE_DEFAULT_TTL", default_value_t = 300)]
+    /// TTL of entries whose operation has no family default (seconds, or 5m, 1h…).
+    #[arg(long, env = "CACHE_DEFAULT_TTL", default_value = "5m", value_parser = units::seconds)]
     pub default_ttl: u64,
 
     /// Most entries the cache holds before evicting the least recently used.
     #[arg(long, env = "CACHE_MAX_ENTRIES", default_value_t = 10_000)]
     pub max_entries: u64,
 
-    /// Most bytes (keys + values) the cache holds before evicting.
-    #[arg(long, env = "CACHE_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
+    /// Most bytes (keys + values) the cache holds before evicting (bytes, or 256MiB, 1GiB…).
+    #[arg(long, env = "CACHE_MAX_BYTES", default_value = "256MiB", value_parser = units::bytes)]
     pub max_bytes: u64,
 
-    /// Seconds an expired entry is kept to answer when GitHub rate-limits.
-    #[arg(long, env = "CACHE_STALE_GRACE", default_value_t = 3600)]
+    /// How long an expired entry is kept to answer when GitHub rate-limits (seconds, or 1h…).
+    #[arg(long, env = "CACHE_STALE_GRACE", default_value = "1h", value_parser = units::seconds)]
     pub stale_grace: u64,
 
-    /// Largest request body the API accepts, in bytes (larger: 413).
-    #[arg(long, env = "CACHE_MAX_BODY", default_value_t = 8 * 1024 * 1024)]
+    /// Largest request body the API accepts (bytes, or 8MiB…; larger: 413).
+    #[arg(long, env = "CACHE_MAX_BODY", default_value = "8MiB", value_parser = units::bytes_usize)]
     pub max_body: usize,
 
     /// Run the P2P node (true/false).
@@ -138,8 +129,8 @@ pub struct ServeConfig {
     #[arg(long = "public-url", env = "PEERCACHE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
-    /// How long a cached GraphQL read is reused, in seconds.
-    #[arg(long = "graphql-ttl", env = "CACHE_GRAPHQL_TTL", default_value_t = 60)]
+    /// How long a cached GraphQL read is reused (seconds, or 1m…).
+    #[arg(long = "graphql-ttl", env = "CACHE_GRAPHQL_TTL", default_value = "1m", value_parser = units::seconds)]
     pub graphql_ttl: u64,
 
     /// The Unix socket `gh` is pointed at (`gh config set http_unix_socket
@@ -151,12 +142,12 @@ pub struct ServeConfig {
     #[arg(long = "gh-host", env = "PEERCACHE_GH_HOST", default_value = "api.github.com")]
     pub gh_host: String,
 
-    /// GitHub responses larger than this many bytes stream through uncached.
-    #[arg(long = "proxy-max-body", env = "CACHE_PROXY_MAX_BODY", default_value_t = 8 * 1024 * 1024)]
+    /// GitHub responses larger than this stream through uncached (bytes, or 8MiB…).
+    #[arg(long = "proxy-max-body", env = "CACHE_PROXY_MAX_BODY", default_value = "8MiB", value_parser = units::bytes_usize)]
     pub proxy_max_body: usize,
 
-    /// How long a local miss waits for peers, in milliseconds.
-    #[arg(long = "peer-timeout-ms", env = "CACHE_PEER_TIMEOUT_MS", default_value_t = 2000)]
+    /// How long a local miss waits for peers (milliseconds, or 2s…).
+    #[arg(long = "peer-timeout-ms", env = "CACHE_PEER_TIMEOUT_MS", default_value = "2s", value_parser = units::millis)]
     pub peer_timeout_ms: u64,
 
     /// Peers a local miss asks at most, the key's best-ranked first, one at a
@@ -171,16 +162,23 @@ pub struct ServeConfig {
           value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub fleet_single_flight: bool,
 
-    /// The longest a request waits for another node's fetch, in milliseconds
-    /// (then it asks GitHub itself).
-    #[arg(long = "fleet-wait-ms", env = "CACHE_FLEET_WAIT_MS", default_value_t = 5000)]
+    /// The longest a request waits for another node's fetch (milliseconds, or
+    /// 5s…; then it asks GitHub itself).
+    #[arg(long = "fleet-wait-ms", env = "CACHE_FLEET_WAIT_MS", default_value = "5s", value_parser = units::millis)]
     pub fleet_wait_ms: u64,
 
-    /// How often the charts' counters are sampled, in milliseconds (the last
-    /// 360 samples are kept).
-    #[arg(long = "sample-period-ms", env = "PEERCACHE_SAMPLE_PERIOD_MS", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(100..))]
+    /// How often the charts' counters are sampled (milliseconds, or 10s…; at
+    /// least 100 ms; the last 360 samples are kept).
+    #[arg(long = "sample-period-ms", env = "PEERCACHE_SAMPLE_PERIOD_MS", default_value = "10s", value_parser = sample_period)]
     pub sample_period_ms: u64,
+}
+
+fn sample_period(text: &str) -> Result<u64, String> {
+    let ms = units::millis(text)?;
+    if ms < 100 {
+        return Err(format!("{text:?}: the sample period is at least 100 ms"));
+    }
+    Ok(ms)
 }
 
 impl ServeConfig {
@@ -200,8 +198,21 @@ impl ServeConfig {
         config
     }
 
-    pub fn site_root(&self) -> PathBuf {
-        self.site_root.clone().unwrap_or_else(default_site_root)
+    /// The admin token: `--admin-token`, else the first line of
+    /// `--admin-token-file`; empty means none.
+    pub fn admin_token(&self) -> anyhow::Result<Option<String>> {
+        let token = match (&self.admin_token, &self.admin_token_file) {
+            (Some(token), _) => token.trim().to_owned(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map_err(|error| anyhow::anyhow!("cannot read the admin token file {}: {error}", file.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+            (None, None) => String::new(),
+        };
+        Ok((!token.is_empty()).then_some(token))
     }
 
     pub fn cache_dir(&self) -> PathBuf {

@@ -13,6 +13,7 @@ pub mod http;
 pub mod mcp;
 pub mod p2p;
 pub mod serve;
+pub mod units;
 
 /// How peercache names itself to GitHub (`User-Agent` when the client sent
 /// none) and to peers (identify's agent version).

@@ -4,20 +4,17 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::http::assets::Bundle;
 use crate::http::gh_socket;
 use crate::http::router::router;
 use crate::http::server::{self, Limits};
 use crate::http::state::AppState;
 
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let site_root = config.site_root();
-    if !site_root.join("pkg").join("peercache.js").exists() {
-        tracing::warn!(
-            site_root = %site_root.display(),
-            "no built dashboard assets here: the page renders but will not update live; run `make build` or set PEERCACHE_SITE_ROOT"
-        );
-    }
     let state = AppState::new(&config)?;
+    if state.bundle.is_none() {
+        tracing::warn!("{}", Bundle::missing_reason());
+    }
     let _purge = state.core.spawn_purge();
     let _sampler = state.core.spawn_sampler();
     // Removed again when this function returns (the server stops).
@@ -42,7 +39,16 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     // Tests and scripts read this line to learn the port when asked for port 0.
     println!("peercache listening on http://{addr}");
     tracing::info!(%addr, "dashboard and API ready");
-    server::serve(listener, router(state), Limits::of(&config), shutdown_signal()).await?;
+    // Under systemd (Type=notify): started. Elsewhere NOTIFY_SOCKET is unset
+    // and this does nothing.
+    if let Err(error) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
+        tracing::warn!(%error, "could not tell systemd that peercache is ready");
+    }
+    let stopping = async {
+        shutdown_signal().await;
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    };
+    server::serve(listener, router(state), Limits::of(&config), stopping).await?;
     Ok(())
 }
 

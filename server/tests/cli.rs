@@ -91,7 +91,7 @@ fn put_get_and_invalidate_against_a_running_server() {
     let out = run(&["invalidate", "get_repo:", "--server", url], b"");
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "invalidated 1 entries");
     let out = run(&["get", "get_repo:octo/cli", "--server", url], b"");
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(3), "not found");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no fresh cache entry") && stderr.contains("404"), "{stderr}");
@@ -111,11 +111,18 @@ fn every_client_command_says_which_server_is_not_running() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    for args in [vec!["status"], vec!["peers"], vec!["get", "k"], vec!["put", "k", "-"], vec!["invalidate", "k"]] {
+    for args in [
+        vec!["status"],
+        vec!["peers"],
+        vec!["get", "k"],
+        vec!["put", "k", "-"],
+        vec!["invalidate", "k"],
+        vec!["connect", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"],
+    ] {
         let mut args = args.clone();
         args.extend(["--server", url.as_str()]);
         let out = run(&args, b"{}");
-        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(out.status.code(), Some(4), "{args:?}: server unreachable");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains(&url) && stderr.contains("`peercache serve` running"), "{args:?}: {stderr}");
@@ -177,4 +184,107 @@ fn a_bad_config_file_is_one_clear_error() {
     assert!(stderr.contains("unknown setting \"max-entrys\""), "{stderr}");
     let out = run(&["serve", "--config", "/nonexistent/peercache.toml"], b"");
     assert!(String::from_utf8(out.stderr).unwrap().contains("does not exist"));
+}
+
+/// Runs `args` and parses what it printed as JSON.
+fn json(args: &[&str], stdin: &[u8]) -> serde_json::Value {
+    let out = run(args, stdin);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e})"))
+}
+
+#[test]
+fn every_command_that_prints_data_prints_json_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--no-p2p"], &[]);
+    let url = server.url.as_str();
+    let stored = json(&["put", "get_repo:o/j", "-", "--ttl", "2m", "--json", "--server", url], br#"{"id": 1}"#);
+    assert_eq!((stored["key"].as_str(), stored["ttl_secs"].as_u64()), (Some("get_repo:o/j"), Some(120)));
+    let entry = json(&["get", "get_repo:o/j", "--json", "--server", url], b"");
+    assert_eq!((entry["value"]["id"].as_u64(), entry["cid"].as_str()), (Some(1), stored["cid"].as_str()));
+    assert_eq!(json(&["status", "--json", "--server", url], b"")["cache"]["total_entries"], 1);
+    assert_eq!(json(&["peers", "--json", "--server", url], b"")["peer_count"], 0);
+    assert_eq!(json(&["invalidate", "get_repo:", "--json", "--server", url], b"")["invalidated"], 1);
+    let id = json(&["peer-id", "--json", "--cache-dir", dir.path().to_str().unwrap()], b"");
+    assert!(id["peer_id"].as_str().unwrap().starts_with("12D3KooW"));
+    let key = dir.path().join("k");
+    assert_eq!(json(&["keygen", "--json", "--out", key.to_str().unwrap()], b"")["swarm_key"], key.to_str().unwrap());
+    let settings = json(&["config", "--json", "--cache-dir", dir.path().to_str().unwrap()], b"");
+    assert!(settings.as_array().unwrap().iter().any(|s| s["setting"] == "max-bytes"));
+}
+
+#[test]
+fn exit_codes_tell_usage_not_found_unreachable_and_other_failures_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(&["status", "--no-such-flag"], b"").status.code(), Some(2), "usage");
+    let out = run(&["serve", "--max-bytes", "lots", "--cache-dir", dir.path().to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2), "a bad value is a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("say 256MiB"));
+    let server = serve(dir.path(), &["--no-p2p"], &[("PEERCACHE_ADMIN_TOKEN", "right")]);
+    let url = server.url.as_str();
+    assert_eq!(run(&["get", "get_repo:none", "--server", url], b"").status.code(), Some(3), "not found");
+    let out = run(&["invalidate", "--all", "--server", url, "--admin-token", "wrong"], b"");
+    assert_eq!(out.status.code(), Some(1), "refused: another failure");
+    assert_eq!(run(&["invalidate", "--all", "--server", url, "--admin-token", "right"], b"").status.code(), Some(0));
+}
+
+#[test]
+fn connect_dials_a_peer_of_a_running_server() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = serve(a_dir.path(), &[], &[]);
+    let b = serve(b_dir.path(), &[], &[]);
+    let a_addr = support::wait_for_blocking("node A's listen address", || {
+        let peers = json(&["peers", "--json", "--server", &a.url], b"");
+        peers["listen_addrs"].as_array().and_then(|addrs| addrs.first()).and_then(|a| a.as_str()).map(str::to_owned)
+    });
+    let out = run(&["connect", &a_addr, "--server", &b.url], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("dialing "));
+    support::wait_for_blocking("B connected to A", || {
+        (json(&["peers", "--json", "--server", &b.url], b"")["peer_count"] == 1).then_some(())
+    });
+    let out = run(&["connect", "/ip4/127.0.0.1/tcp/1", "--server", &b.url], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/p2p/"), "names what is missing");
+}
+
+#[test]
+fn config_shows_each_setting_and_where_it_came_from_in_human_units() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("peercache.toml"), "default-ttl = \"10m\"\nmax-entries = 9\n").unwrap();
+    let out = peercache()
+        .args(["config", "--json", "--max-bytes", "1GiB", "--cache-dir", dir.path().to_str().unwrap()])
+        .env("CACHE_STALE_GRACE", "2h")
+        .env_remove("CACHE_DEFAULT_TTL")
+        .env_remove("CACHE_MAX_ENTRIES")
+        .env_remove("CACHE_MAX_BYTES")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let settings: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let of = |name: &str| settings.iter().find(|s| s["setting"] == name).unwrap_or_else(|| panic!("{name}")).clone();
+    assert_eq!((of("max-bytes")["value"].clone(), of("max-bytes")["source"].clone()), ("1GiB".into(), "flag".into()));
+    assert_eq!((of("stale-grace")["value"].clone(), of("stale-grace")["source"].clone()), ("2h".into(), "env".into()));
+    assert_eq!(
+        (of("default-ttl")["value"].clone(), of("default-ttl")["source"].clone()),
+        ("10m".into(), "file".into())
+    );
+    assert_eq!(of("max-entries")["source"], "file");
+    assert_eq!(
+        (of("http")["value"].clone(), of("http")["source"].clone()),
+        ("127.0.0.1:8899".into(), "default".into())
+    );
+    assert_eq!(of("admin-token")["source"], "unset");
+
+    // The same units work for serve: 1 GiB is 1073741824 bytes.
+    let server = serve(dir.path(), &["--no-p2p", "--max-bytes", "1GiB"], &[]);
+    let stats = json(&["status", "--json", "--server", &server.url], b"");
+    assert_eq!(stats["cache"]["max_size_bytes"], 1u64 << 30);
+    let put = run(&["put", "misc:x", "-", "--server", &server.url], b"{}");
+    assert!(String::from_utf8(put.stdout).unwrap().contains("ttl 600 s"), "10m from the file");
+
+    // A secret shows only that it is set.
+    let out = peercache().args(["config", "--admin-token", "s3cret"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("s3cret") && text.contains("(set, hidden)"), "{text}");
 }

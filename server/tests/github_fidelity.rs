@@ -277,3 +277,54 @@ async fn a_credential_that_is_not_text_passes_through_uncached() {
     let (_, _, headers) = get_with(&url, &[("authorization", "Bearer T")]).await;
     assert_eq!(mode(&headers), "HIT");
 }
+
+/// The value of the sample `series` (`name{labels}`) on a metrics page.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_time_answers_by_mode_and_count_upstream_failures_by_kind() {
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
+    let base = format!("{}/github", pc.url);
+    assert_eq!(mode(&get(&format!("{base}/repos/octo/demo")).await.2), "MISS");
+    assert_eq!(mode(&get(&format!("{base}/repos/octo/demo")).await.2), "HIT");
+    assert_eq!(get(&format!("{base}/search/issues?q=x")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(get(&format!("{base}/fail/502")).await.0, StatusCode::BAD_GATEWAY);
+    let metrics = reqwest::get(format!("{}/metrics", pc.url)).await.unwrap().text().await.unwrap();
+
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        metrics.contains(&format!("peercache_build_info{{version=\"{version}\",profile=\"debug\"}} 1")),
+        "{metrics}"
+    );
+    // Three went to GitHub (the repository, the refused search, the 502), one was a hit.
+    for (mode, answers) in [("MISS", 3.0), ("HIT", 1.0)] {
+        let count = sample(&metrics, &format!("peercache_proxy_answer_seconds_count{{mode=\"{mode}\"}}"));
+        assert_eq!(count, Some(answers), "{mode}: {metrics}");
+        let sum = sample(&metrics, &format!("peercache_proxy_answer_seconds_sum{{mode=\"{mode}\"}}")).unwrap();
+        assert!(sum > 0.0 && sum < 10.0, "{mode} took {sum} s");
+    }
+    let errors = |kind: &str| sample(&metrics, &format!("peercache_upstream_errors_total{{kind=\"{kind}\"}}"));
+    assert_eq!(errors("rate_limited"), Some(1.0));
+    assert_eq!(errors("server_error"), Some(1.0));
+    assert_eq!(errors("unreachable"), Some(0.0));
+    let scoped = |name: &str, resource: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains(&format!("resource=\"{resource}\"")))
+            .and_then(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+    };
+    assert_eq!(scoped("peercache_github_rate_limit_limit{", "search"), Some(30.0));
+    assert_eq!(scoped("peercache_github_rate_limit_reset_timestamp_seconds{", "search"), Some(4102444800.0));
+
+    // Nobody at the upstream's address: counted as unreachable.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let lone = start_peercache(&nowhere, None).await;
+    assert_eq!(get(&format!("{}/github/repos/octo/demo", lone.url)).await.0, StatusCode::BAD_GATEWAY);
+    let metrics = reqwest::get(format!("{}/metrics", lone.url)).await.unwrap().text().await.unwrap();
+    assert_eq!(sample(&metrics, "peercache_upstream_errors_total{kind=\"unreachable\"}"), Some(1.0), "{metrics}");
+}

@@ -181,8 +181,18 @@ fn dashboard_is_server_rendered_with_values_and_hydration_scripts() {
         assert!(html.contains(r#"id="peer-status""#), "{html}");
         assert!(html.contains("✗ Disabled"));
         assert!(html.contains(r#"id="cache-hit-rate">0.0%"#), "{html}");
-        assert!(html.contains("/pkg/peercache.js"));
-        assert!(html.contains("peercache_bg.wasm"));
+        // The bundle by its content hash (see http/assets.rs), CSS, JS and WASM alike.
+        let hash = html.split("/pkg/peercache.").nth(1).expect("the page names the bundle")[..16].to_owned();
+        assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{hash}");
+        for file in [".css", ".js", "_bg.wasm"] {
+            let name = format!("/pkg/peercache.{hash}{file}");
+            assert!(html.contains(&name), "{name} in {html}");
+            let response = router(app_state()).oneshot(Request::get(&name).body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{name}");
+            assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
+        }
+        let page = router(app_state()).oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(page.headers()["cache-control"], "no-store", "the HTML is never kept");
     })
 }
 

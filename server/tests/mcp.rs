@@ -12,8 +12,9 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
 use serde_json::{json, Value};
 
-const TOOLS: [&str; 9] = [
+const TOOLS: [&str; 10] = [
     "cache_get",
+    "cache_list",
     "cache_put",
     "connect_peer",
     "get_cache_stats",
@@ -51,6 +52,26 @@ async fn exercise(client: &Client) {
     }
     let log_tool = tools.iter().find(|t| t.name == "gh_get_api_call_log").unwrap();
     assert_eq!(log_tool.input_schema["properties"]["limit"]["maximum"], json!(100));
+    // What each tool may do, as hints a host can act on (ask before a destructive one).
+    let hints = |name: &str| {
+        let tool = tools.iter().find(|t| t.name == name).unwrap();
+        let a = tool.annotations.clone().unwrap_or_else(|| panic!("{name} has annotations"));
+        (a.read_only_hint, a.destructive_hint, a.idempotent_hint)
+    };
+    for name in [
+        "get_peer_status",
+        "get_cache_stats",
+        "gh_get_cache_stats",
+        "gh_get_api_call_log",
+        "cache_get",
+        "cache_list",
+        "list_peers",
+    ] {
+        assert_eq!(hints(name).0, Some(true), "{name} only reads");
+    }
+    assert_eq!(hints("gh_invalidate_cache"), (Some(false), Some(true), Some(true)));
+    assert_eq!(hints("cache_put"), (Some(false), Some(true), Some(true)));
+    assert_eq!(hints("connect_peer"), (Some(false), Some(false), Some(true)));
 
     let status = call(client, "get_peer_status", json!({})).await.unwrap();
     assert_eq!(structured(&status)["state"], "disabled");
@@ -72,6 +93,20 @@ async fn exercise(client: &Client) {
     assert_eq!(structured(&got)["entry"]["value"]["id"], 9);
     let missing = call(client, "cache_get", json!({"key": "mcp:nothing"})).await.unwrap();
     assert_eq!(structured(&missing)["found"], false);
+
+    for n in 0..3 {
+        call(client, "cache_put", json!({"key": format!("mcp:list/{n}"), "value": n})).await.unwrap();
+    }
+    let page = call(client, "cache_list", json!({"prefix": "mcp:list/", "per_page": 2})).await.unwrap();
+    let page = structured(&page);
+    assert_eq!((page["total"].as_u64(), page["pages"].as_u64(), page["page"].as_u64()), (Some(3), Some(2), Some(1)));
+    assert_eq!(page["entries"].as_array().unwrap().len(), 2);
+    let last = call(client, "cache_list", json!({"prefix": "mcp:list/", "per_page": 2, "page": 2})).await.unwrap();
+    let keys: Vec<&str> =
+        structured(&last)["entries"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].starts_with("mcp:list/"));
+    call(client, "gh_invalidate_cache", json!({"pattern": "mcp:list/"})).await.unwrap();
 
     let stats = call(client, "get_cache_stats", json!({})).await.unwrap();
     assert_eq!(structured(&stats)["total_entries"], 1);
@@ -103,7 +138,7 @@ async fn exercise(client: &Client) {
     assert_eq!(off.is_error, Some(true));
     assert!(off.structured_content.unwrap()["error"].as_str().unwrap().contains("CACHE_ENABLE_P2P=false"));
 
-    // JSON-RPC errors: an unknown tool, and bad arguments of every kind.
+    // A JSON-RPC error only for a protocol fault: an unknown tool.
     match call(client, "no_such_tool", json!({})).await {
         Err(rmcp::ServiceError::McpError(error)) => {
             assert_eq!(error.code, rmcp::model::ErrorCode::INVALID_PARAMS, "{error:?}");
@@ -119,13 +154,16 @@ async fn exercise(client: &Client) {
         ("cache_put", json!({"key": "", "value": 1})),
         ("cache_get", json!({})),
         ("connect_peer", json!({"multiaddr": "/ip4/1.2.3"})),
+        ("cache_list", json!({"per_page": 0})),
+        ("cache_list", json!({"page": "two"})),
     ] {
-        match call(client, tool, args.clone()).await {
-            Err(rmcp::ServiceError::McpError(error)) => {
-                assert_eq!(error.code, rmcp::model::ErrorCode::INVALID_PARAMS, "{tool} {args}: {error:?}")
-            }
-            other => panic!("{tool} {args}: expected invalid params, got {other:?}"),
-        }
+        // Bad arguments are a tool result a model can read and correct.
+        let result = call(client, tool, args.clone()).await.unwrap_or_else(|e| panic!("{tool} {args}: {e:?}"));
+        assert_eq!(result.is_error, Some(true), "{tool} {args}: {result:?}");
+        let said = result.structured_content.as_ref().unwrap()["error"].as_str().unwrap().to_owned();
+        assert!(!said.is_empty(), "{tool} {args}");
+        let text = format!("{:?}", result.content[0]);
+        assert!(text.contains("invalid arguments") || text.contains("failed:"), "{tool} {args}: {text}");
     }
 }
 

@@ -21,10 +21,11 @@ pub fn PeerList(peers: Vec<PeerInfo>) -> impl IntoView {
                         <li class="peer" data-peer-id=peer.peer_id.clone()>
                             <span class="peer-id" title=peer.peer_id.clone()>{short_id(&peer.peer_id)}</span>
                             <CopyButton text=peer.peer_id.clone() label="Copy peer id"/>
-                            <span class="peer-addr">{peer.addr}</span>
                             <span class="peer-direction">{peer.direction}</span>
                             <span class="peer-latency">{latency(peer.latency_ms)}</span>
                             <span class="peer-agent">{peer.agent.unwrap_or_else(|| "—".into())}</span>
+                            // Its own line under the id, however narrow the card.
+                            <span class="peer-addr">{peer.addr}</span>
                         </li>
                     }
                 })

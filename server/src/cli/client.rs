@@ -2,7 +2,7 @@
 //! typed with the API's own models, one-line errors. `peercache mcp` (stdio)
 //! uses the same client for its tools.
 
-use app::model::{CacheStats, Dialing, EntryView, Invalidated, Invalidation, NodeInfo, PeerStatus, Stored};
+use app::model::{CacheStats, Dialing, EntryPage, EntryView, Invalidated, Invalidation, NodeInfo, PeerStatus, Stored};
 use async_trait::async_trait;
 use axum::http::Method;
 use serde::de::DeserializeOwned;
@@ -106,5 +106,11 @@ impl PeercacheApi for Client {
     async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure> {
         let body = serde_json::json!({"multiaddr": multiaddr}).to_string().into_bytes();
         self.call(Method::POST, "/api/mcp/peers/connect", &[], Some(body)).await
+    }
+
+    async fn entries(&self, prefix: &str, offset: usize, limit: usize) -> Result<EntryPage, ApiFailure> {
+        let (offset, limit) = (offset.to_string(), limit.to_string());
+        let query = [("prefix", prefix), ("offset", offset.as_str()), ("limit", limit.as_str())];
+        self.call(Method::GET, "/api/cache/entries", &query, None).await
     }
 }

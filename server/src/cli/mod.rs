@@ -3,19 +3,21 @@
 
 pub mod client;
 pub mod config_file;
+pub mod settings;
 pub mod text;
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use anyhow::Context;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use app::model::Invalidation;
 
 use self::client::Client;
+use self::settings::FromFile;
 use crate::config::{default_cache_dir, ServeConfig};
-use crate::mcp::api::PeercacheApi;
+use crate::mcp::api::{ApiFailure, PeercacheApi};
 use crate::p2p::identity::{load_or_create_identity, new_swarm_key, write_private};
 
 #[derive(Parser, Debug)]
@@ -47,27 +49,49 @@ enum LogFormat {
 enum Command {
     /// Run the dashboard, JSON API, cache and P2P node (the default).
     Serve(ServeConfig),
+    /// Print the settings `serve` would run with (with these flags, this
+    /// environment and the settings file) and where each comes from.
+    Config {
+        #[command(flatten)]
+        serve: ServeConfig,
+        #[command(flatten)]
+        output: OutputArg,
+    },
     /// Print this node's peer id (creating its identity in CACHE_DIR if needed).
-    PeerId(CacheDirArg),
+    PeerId {
+        #[command(flatten)]
+        dir: CacheDirArg,
+        #[command(flatten)]
+        output: OutputArg,
+    },
     /// Show a running server's P2P status and cache statistics.
     Status {
-        /// Print the JSON of /api/mcp/peers and /api/mcp/cache/stats.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: OutputArg,
         #[command(flatten)]
         server: ServerArg,
     },
     /// List a running server's connected peers.
     Peers {
-        /// Print the JSON of /api/mcp/peers.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: OutputArg,
         #[command(flatten)]
         server: ServerArg,
     },
-    /// Print the cached JSON value under KEY (asks the peers on a local miss).
+    /// Ask a running server to connect to a peer (a multiaddr ending in /p2p/<peer id>).
+    Connect {
+        multiaddr: String,
+        #[command(flatten)]
+        output: OutputArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Print the cached JSON value under KEY (asks the peers on a local miss);
+    /// with --json the whole entry (value, CID, TTL, origin).
     Get {
         key: String,
+        #[command(flatten)]
+        output: OutputArg,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -75,9 +99,11 @@ enum Command {
     Put {
         key: String,
         file: PathBuf,
-        /// Time to live in seconds [default: the operation family's].
-        #[arg(long)]
+        /// Time to live (seconds, or 5m, 1h…) [default: the operation family's].
+        #[arg(long, value_parser = crate::units::seconds)]
         ttl: Option<u64>,
+        #[command(flatten)]
+        output: OutputArg,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -88,6 +114,8 @@ enum Command {
         /// Drop every entry of the cache.
         #[arg(long)]
         all: bool,
+        #[command(flatten)]
+        output: OutputArg,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -102,7 +130,28 @@ enum Command {
         /// Where to write it; refuses to overwrite an existing file.
         #[arg(long, default_value = "swarm.key")]
         out: PathBuf,
+        #[command(flatten)]
+        output: OutputArg,
     },
+}
+
+#[derive(Args, Debug)]
+struct OutputArg {
+    /// Print JSON (one document) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl OutputArg {
+    /// Prints `value` as JSON, or `text()` for a person.
+    fn print<T: serde::Serialize>(&self, value: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value)?);
+        } else {
+            print!("{}", text(value));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -128,94 +177,137 @@ struct CacheDirArg {
     cache_dir: Option<PathBuf>,
 }
 
+/// How `peercache` exits; scripts can tell these apart (README, "Command line").
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Anything else that went wrong.
+    pub const ERROR: i32 = 1;
+    /// The command line or the settings are wrong.
+    pub const USAGE: i32 = 2;
+    /// The server answered that what was asked for is not there.
+    pub const NOT_FOUND: i32 = 3;
+    /// No server answered.
+    pub const UNREACHABLE: i32 = 4;
+}
+
+/// The exit status for `error`.
+fn exit_code(error: &anyhow::Error) -> i32 {
+    match error.downcast_ref::<ApiFailure>() {
+        Some(failure) if !failure.answered => exit::UNREACHABLE,
+        Some(failure) if failure.status == 404 => exit::NOT_FOUND,
+        _ => exit::ERROR,
+    }
+}
+
 /// Runs the command line as the process's `main`.
 pub fn main() {
-    let cli = match with_config_file() {
-        Ok(cli) => cli,
+    let (cli, matches, from_file) = match with_config_file() {
+        Ok(parsed) => parsed,
         Err(error) => {
             eprintln!("peercache: {error:#}");
-            std::process::exit(1);
+            std::process::exit(exit::USAGE);
         }
     };
-    tokio::runtime::Builder::new_multi_thread()
+    let code = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("the tokio runtime starts")
-        .block_on(start(cli));
+        .block_on(start(cli, &matches, &from_file));
+    std::process::exit(code);
 }
 
 /// Parses the command line; when a config file applies, its settings become
 /// the environment of flags not set otherwise, and the line is parsed again.
-/// Runs before any thread exists, so setting the environment is sound.
-fn with_config_file() -> anyhow::Result<Cli> {
-    let cli = Cli::parse();
+/// Runs before any thread exists, so setting the environment is sound. Also
+/// returns the matches and the file the settings came from (with the
+/// variables it set), for `peercache config`.
+fn with_config_file() -> anyhow::Result<(Cli, clap::ArgMatches, FromFile)> {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let serve = match &cli.command {
-        Some(Command::Serve(config)) => config,
+        Some(Command::Serve(config)) | Some(Command::Config { serve: config, .. }) => config,
         None => &cli.serve,
-        Some(_) => return Ok(cli),
+        Some(_) => return Ok((cli, matches, FromFile::default())),
     };
     let cache_dir = serve.cache_dir();
     let Some(path) = config_file::locate(cli.config.clone(), &cache_dir)? else {
-        return Ok(cli);
+        return Ok((cli, matches, FromFile::default()));
     };
     let command = Cli::command();
     let serve_command = command.find_subcommand("serve").expect("serve is a subcommand");
+    let mut set = Vec::new();
     for (env, value) in config_file::settings(serve_command, &path)? {
         if std::env::var_os(&env).is_none() {
             // SAFETY: single-threaded: no runtime and no other thread yet.
             unsafe { std::env::set_var(&env, value) };
+            set.push(env);
         }
     }
-    Ok(Cli::parse())
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    Ok((cli, matches, FromFile { path: Some(path), variables: set }))
 }
 
-async fn start(cli: Cli) {
+async fn start(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> i32 {
+    // Colours only for a person at a terminal: journald and log files get plain lines.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Pretty => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
-    if let Err(error) = run(cli).await {
-        // One clear line, not a backtrace.
-        eprintln!("peercache: {error:#}");
-        std::process::exit(1);
+    match run(cli, matches, from_file).await {
+        Ok(()) => exit::OK,
+        Err(error) => {
+            // One clear line, not a backtrace.
+            eprintln!("peercache: {error:#}");
+            exit_code(&error)
+        }
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    // API failures are one line: the server's words and status.
-    let failed = |failure: crate::mcp::api::ApiFailure| anyhow!("{failure}");
+async fn run(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve(config)) => crate::serve::run(config).await,
         None => crate::serve::run(cli.serve).await,
-        Some(Command::PeerId(CacheDirArg { cache_dir })) => {
-            let dir = cache_dir.unwrap_or_else(default_cache_dir);
-            println!("{}", load_or_create_identity(&dir)?.public().to_peer_id());
-            Ok(())
+        Some(Command::Config { output, .. }) => {
+            let config = matches.subcommand_matches("config").expect("the config command's matches");
+            let settings = settings::effective(config, from_file);
+            output.print(&settings, |settings| settings::text(settings, from_file))
         }
-        Some(Command::Status { json, server }) => {
+        Some(Command::PeerId { dir, output }) => {
+            let dir = dir.cache_dir.unwrap_or_else(default_cache_dir);
+            let peer_id = load_or_create_identity(&dir)?.public().to_peer_id().to_string();
+            output.print(&serde_json::json!({ "peer_id": peer_id }), |_| format!("{peer_id}\n"))
+        }
+        Some(Command::Status { output, server }) => {
             let client = server.client()?;
-            let peers = client.peer_status().await.map_err(failed)?;
-            let cache = client.cache_stats().await.map_err(failed)?;
-            let node = client.node_info().await.map_err(failed)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({"peers": peers, "cache": cache, "node": node}))?
-                );
+            let peers = client.peer_status().await?;
+            let cache = client.cache_stats().await?;
+            let node = client.node_info().await?;
+            let all = serde_json::json!({"peers": peers, "cache": cache, "node": node});
+            output.print(&all, |_| text::status_text(client.base(), &peers, &cache, &node))
+        }
+        Some(Command::Peers { output, server }) => {
+            let peers = server.client()?.peer_status().await?;
+            output.print(&peers, text::peers_text)
+        }
+        Some(Command::Connect { multiaddr, output, server }) => {
+            let dialing = server.client()?.connect(&multiaddr).await?;
+            output.print(&dialing, |d| format!("dialing {}\n", d.dialing))
+        }
+        Some(Command::Get { key, output, server }) => {
+            let entry = server.client()?.entry(&key).await?;
+            if output.json {
+                output.print(&entry, |_| String::new())
             } else {
-                print!("{}", text::status_text(client.base(), &peers, &cache, &node));
+                println!("{}", serde_json::to_string_pretty(&entry.value)?);
+                Ok(())
             }
-            Ok(())
         }
-        Some(Command::Get { key, server }) => {
-            let entry = server.client()?.entry(&key).await.map_err(failed)?;
-            println!("{}", serde_json::to_string_pretty(&entry.value)?);
-            Ok(())
-        }
-        Some(Command::Put { key, file, ttl, server }) => {
+        Some(Command::Put { key, file, ttl, output, server }) => {
             let body = if file.as_os_str() == "-" {
                 let mut body = Vec::new();
                 std::io::Read::read_to_end(&mut std::io::stdin(), &mut body).context("reading standard input")?;
@@ -223,24 +315,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?
             };
-            let stored = server.client()?.put(&key, body, ttl).await.map_err(failed)?;
-            println!("stored {} ({} bytes, cid {}, ttl {} s)", stored.key, stored.size, stored.cid, stored.ttl_secs);
-            Ok(())
+            let stored = server.client()?.put(&key, body, ttl).await?;
+            output.print(&stored, |s| {
+                format!("stored {} ({} bytes, cid {}, ttl {} s)\n", s.key, s.size, s.cid, s.ttl_secs)
+            })
         }
-        Some(Command::Invalidate { prefix, all, server }) => {
+        Some(Command::Invalidate { prefix, all, output, server }) => {
             let target = if all { Invalidation::All } else { Invalidation::Prefix(prefix.unwrap_or_default()) };
-            let done = server.client()?.invalidate(target).await.map_err(failed)?;
-            println!("invalidated {} entries", done.invalidated);
-            Ok(())
-        }
-        Some(Command::Peers { json, server }) => {
-            let peers = server.client()?.peer_status().await.map_err(failed)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&peers)?);
-            } else {
-                print!("{}", text::peers_text(&peers));
-            }
-            Ok(())
+            let done = server.client()?.invalidate(target).await?;
+            output.print(&done, |d| format!("invalidated {} entries\n", d.invalidated))
         }
         Some(Command::Mcp { server }) => {
             use rmcp::ServiceExt;
@@ -252,13 +335,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             running.waiting().await.context("MCP session")?;
             Ok(())
         }
-        Some(Command::Keygen { out }) => {
+        Some(Command::Keygen { out, output }) => {
             write_private(&out, new_swarm_key().as_bytes()).with_context(|| format!("writing {}", out.display()))?;
-            println!(
-                "wrote swarm key to {}; give the same file to every peer (--swarm-key / CACHE_SWARM_KEY)",
-                out.display()
-            );
-            Ok(())
+            output.print(&serde_json::json!({ "swarm_key": out }), |_| {
+                format!(
+                    "wrote swarm key to {}; give the same file to every peer (--swarm-key / CACHE_SWARM_KEY)\n",
+                    out.display()
+                )
+            })
         }
     }
 }

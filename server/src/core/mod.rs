@@ -62,7 +62,7 @@ impl Core {
     /// called inside a tokio runtime), registering libp2p's metrics in
     /// `registry`. Time comes from `clock`.
     pub fn new(config: &ServeConfig, clock: Arc<dyn Clock>, registry: &mut Registry) -> anyhow::Result<Core> {
-        let admin_token = config.admin_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from);
+        let admin_token = config.admin_token()?.map(Arc::from);
         if admin_token.is_none() && !config.http_addr.ip().is_loopback() {
             bail!(
                 "refusing to listen on {} (not loopback) without PEERCACHE_ADMIN_TOKEN: \
@@ -93,6 +93,11 @@ impl Core {
             cache.clone(),
             p2p.clone(),
         )?;
+        registry.register(
+            "proxy_answer_seconds",
+            "Seconds from a /github request's arrival to its answer, by X-Peercache mode",
+            github.counters.latency.clone(),
+        );
         Ok(Core {
             github: Arc::new(github),
             status: p2p.as_ref().map_or_else(p2p::disabled_by_config, NodeClient::status_handle),
@@ -339,6 +344,7 @@ impl Backend for Core {
                 waits: self.github.counters.fleet_waits.load(std::sync::atomic::Ordering::Relaxed),
                 wait_timeouts: self.github.counters.fleet_wait_timeouts.load(std::sync::atomic::Ordering::Relaxed),
             },
+            upstream_errors: self.github.counters.upstream_errors(),
         }
     }
 }

@@ -40,7 +40,7 @@ use crate::github::request::{forwarded, invalidation_prefixes, Call, GRAPHQL_KEY
 use crate::github::rewrite::{rewrite_body, rewrite_link};
 use crate::github::scope::{Scope, Scopes};
 use crate::github::single_flight::{Role, SingleFlight};
-use crate::github::stats::{Mode, ProxyCounters};
+use crate::github::stats::{Mode, ProxyCounters, UpstreamError};
 use crate::github::stored::{Binding, Decoded, HOP_BY_HOP, KEPT_HEADERS};
 use crate::p2p::client::{LeaseAnswer, NodeClient};
 use crate::p2p::protocol::{Rejection, MAX_CLOCK_SKEW_MS};
@@ -309,6 +309,7 @@ impl GithubProxy {
             Answer::Failed(_, error) => error.to_response(),
         };
         let mut response = stamp(response, mode);
+        self.counters.answered_in(mode, call.started.elapsed());
         if let Some(holder) = holder {
             // RFC 9211: collapsed into the fetch of the lease holder.
             let status = format!("peercache; fwd=uri-miss; collapsed; detail=\"fleet lease held by {holder}\"");
@@ -469,10 +470,14 @@ impl GithubProxy {
                 self.rewrite_link_header(call, response.headers_mut());
                 return Answer::Passed(response);
             }
-            Err(Oversized::Failed(error)) => return Answer::Failed(Mode::Miss, error),
+            Err(Oversized::Failed(error)) => {
+                self.counters.upstream_error(UpstreamError::BrokenBody);
+                return Answer::Failed(Mode::Miss, error);
+            }
         };
         let decoded = Arc::new(Decoded::new(status, &headers, body));
         if is_rate_limited(status, &headers, &decoded.body) {
+            self.counters.upstream_error(UpstreamError::RateLimited);
             tracing::warn!(scope = &*call.scope.id, resource = call.resource, %status, "GitHub rate-limited this token scope; backing off");
             self.limits.block(&call.scope.id, call.resource, &headers, decoded.clone(), now);
             return match self.stale(call).await {
@@ -601,7 +606,10 @@ impl GithubProxy {
                     self.rewritten(call, &Arc::new(decoded)).into_response()
                 }
                 Err(Oversized::Stream(response)) => response,
-                Err(Oversized::Failed(error)) => return Answer::Failed(Mode::Pass, error),
+                Err(Oversized::Failed(error)) => {
+                    self.counters.upstream_error(UpstreamError::BrokenBody);
+                    return Answer::Failed(Mode::Pass, error);
+                }
             }
         } else {
             let mut response = Response::builder().status(status);
@@ -627,11 +635,15 @@ impl GithubProxy {
     async fn send(&self, request: reqwest::RequestBuilder, call: &Call<'_>) -> Result<reqwest::Response, ProxyError> {
         match request.send().await {
             Ok(response) => {
+                if response.status().is_server_error() {
+                    self.counters.upstream_error(UpstreamError::ServerError);
+                }
                 self.cache.record_api_call("rest", path_family(&call.path), response.status().as_str());
                 self.limits.observe(&call.scope.id, call.resource, response.headers(), self.cache.now_ms());
                 Ok(response)
             }
             Err(error) => {
+                self.counters.upstream_error(UpstreamError::of(&error));
                 self.cache.record_api_call("rest", path_family(&call.path), "unreachable");
                 tracing::warn!(upstream = self.upstream, scope = &*call.scope.id, %error, "GitHub request failed");
                 Err(ProxyError::bad_gateway(format!("peercache cannot reach GitHub at {}: {error}", self.upstream)))

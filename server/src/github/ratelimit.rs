@@ -125,6 +125,7 @@ impl RateLimits {
                 limit: l.limit,
                 reset: l.reset_epoch.map(|s| rfc3339(s.saturating_mul(1000))),
                 reset_in_secs: l.reset_epoch.map(|s| s.saturating_sub(now_ms / 1000)),
+                reset_epoch: l.reset_epoch,
                 resource: Some(resource.clone()),
                 blocked_until: l.blocked_until_ms.filter(|&t| t > now_ms).map(rfc3339),
             })

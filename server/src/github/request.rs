@@ -37,6 +37,8 @@ pub struct Call<'a> {
     pub opaque_credentials: bool,
     /// A GraphQL read: the body to send, its key already made from it.
     pub graphql: Option<bytes::Bytes>,
+    /// When the request arrived.
+    pub started: std::time::Instant,
 }
 
 impl<'a> Call<'a> {
@@ -51,7 +53,8 @@ impl<'a> Call<'a> {
         let text = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
         let key = proxy_key(&path, &query, text(&ACCEPT), text(&X_GITHUB_API_VERSION), &scope.id);
         let resource = resource_of(&path);
-        Ok(Call { parts, path, query, scope, key, base, resource, opaque_credentials, graphql: None })
+        let started = std::time::Instant::now();
+        Ok(Call { parts, path, query, scope, key, base, resource, opaque_credentials, graphql: None, started })
     }
 
     /// This call as the GraphQL read `body`, keyed by `digest` (see `graphql`).

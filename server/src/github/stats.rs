@@ -1,10 +1,16 @@
-//! The proxy's counters: responses per `X-Peercache` mode and the calls saved
-//! per minute over the last hour (a ring of 60 buckets). Upstream calls are
-//! the cache's `api_calls_made`, counted once where the call log is kept.
+//! The proxy's counters: responses per `X-Peercache` mode, how long each
+//! answer took (a histogram per mode), upstream failures by kind, and the
+//! calls saved per minute over the last hour (a ring of 60 buckets).
+//! Upstream calls are the cache's `api_calls_made`, counted once where the
+//! call log is kept.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 
 /// What happened to one proxied request; sent as `X-Peercache`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +59,64 @@ impl Mode {
     }
 }
 
+/// Why a request to GitHub failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// No connection could be made.
+    Unreachable,
+    /// No answer in time.
+    TimedOut,
+    /// The connection broke some other way (TLS, protocol).
+    Transport,
+    /// GitHub answered 5xx.
+    ServerError,
+    /// GitHub refused for a rate limit.
+    RateLimited,
+    /// The answer's body broke off.
+    BrokenBody,
+}
+
+impl UpstreamError {
+    pub const ALL: [UpstreamError; 6] = [
+        UpstreamError::Unreachable,
+        UpstreamError::TimedOut,
+        UpstreamError::Transport,
+        UpstreamError::ServerError,
+        UpstreamError::RateLimited,
+        UpstreamError::BrokenBody,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamError::Unreachable => "unreachable",
+            UpstreamError::TimedOut => "timed_out",
+            UpstreamError::Transport => "transport",
+            UpstreamError::ServerError => "server_error",
+            UpstreamError::RateLimited => "rate_limited",
+            UpstreamError::BrokenBody => "broken_body",
+        }
+    }
+
+    /// The kind of a failed `reqwest` request.
+    pub fn of(error: &reqwest::Error) -> UpstreamError {
+        if error.is_timeout() {
+            UpstreamError::TimedOut
+        } else if error.is_connect() {
+            UpstreamError::Unreachable
+        } else {
+            UpstreamError::Transport
+        }
+    }
+}
+
+/// The label of an answer's latency: its mode.
+pub type ModeLabel = [(&'static str, &'static str); 1];
+
+fn latency_histogram() -> Histogram {
+    // 100 µs (a hit) to about 6 s (a slow GitHub), ×2.5 a bucket.
+    Histogram::new(exponential_buckets(0.0001, 2.5, 13))
+}
+
 const MINUTES: usize = 60;
 
 pub struct ProxyCounters {
@@ -65,6 +129,10 @@ pub struct ProxyCounters {
     pub fleet_wait_timeouts: AtomicU64,
     /// (minute since epoch, calls saved in it), one slot per minute of the hour.
     saved: Mutex<[(u64, u64); MINUTES]>,
+    upstream_errors: [AtomicU64; 6],
+    /// Seconds from a request's arrival to its answer, by mode (registered
+    /// in `/metrics` by the core).
+    pub latency: Family<ModeLabel, Histogram, fn() -> Histogram>,
 }
 
 impl Default for ProxyCounters {
@@ -75,6 +143,8 @@ impl Default for ProxyCounters {
             fleet_waits: AtomicU64::new(0),
             fleet_wait_timeouts: AtomicU64::new(0),
             saved: Mutex::new([(0, 0); MINUTES]),
+            upstream_errors: Default::default(),
+            latency: Family::new_with_constructor(latency_histogram),
         }
     }
 }
@@ -92,6 +162,24 @@ impl ProxyCounters {
             }
             slot.1 += 1;
         }
+    }
+
+    /// An answer of `mode` that took `took` from the request's arrival.
+    pub fn answered_in(&self, mode: Mode, took: Duration) {
+        self.latency.get_or_create(&[("mode", mode.as_str())]).observe(took.as_secs_f64());
+    }
+
+    pub fn upstream_error(&self, kind: UpstreamError) {
+        let index = UpstreamError::ALL.iter().position(|k| *k == kind).expect("every kind is listed");
+        self.upstream_errors[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn upstream_errors(&self) -> BTreeMap<String, u64> {
+        UpstreamError::ALL
+            .iter()
+            .zip(&self.upstream_errors)
+            .map(|(kind, count)| (kind.as_str().to_owned(), count.load(Ordering::Relaxed)))
+            .collect()
     }
 
     pub fn fleet_wait(&self) {

@@ -14,6 +14,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use crate::core::error::CoreError;
@@ -96,6 +97,44 @@ impl Collector for StatsCollector {
                     .encode(family.encode_family(&[("scope", limit.scope.as_str()), ("resource", resource)])?)?;
             }
         }
+        let limit = ConstGauge::new(0i64);
+        let mut family = e.encode_descriptor(
+            "github_rate_limit_limit",
+            "GitHub's request limit per token scope hash and resource",
+            None,
+            limit.metric_type(),
+        )?;
+        for info in &cache.proxy.rate_limits {
+            if let Some(value) = info.limit {
+                let resource = info.resource.as_deref().unwrap_or("core");
+                ConstGauge::new(value as i64)
+                    .encode(family.encode_family(&[("scope", info.scope.as_str()), ("resource", resource)])?)?;
+            }
+        }
+        let reset = ConstGauge::new(0i64);
+        let mut family = e.encode_descriptor(
+            "github_rate_limit_reset_timestamp_seconds",
+            "When GitHub's limit per token scope hash and resource resets (Unix seconds)",
+            None,
+            reset.metric_type(),
+        )?;
+        for info in &cache.proxy.rate_limits {
+            if let Some(value) = info.reset_epoch {
+                let resource = info.resource.as_deref().unwrap_or("core");
+                ConstGauge::new(value as i64)
+                    .encode(family.encode_family(&[("scope", info.scope.as_str()), ("resource", resource)])?)?;
+            }
+        }
+        let errors = ConstCounter::new(0u64);
+        let mut family = e.encode_descriptor(
+            "upstream_errors",
+            "Requests to GitHub that failed, by kind",
+            None,
+            errors.metric_type(),
+        )?;
+        for (kind, value) in &cache.proxy.upstream_errors {
+            ConstCounter::new(*value).encode(family.encode_family(&[("kind", kind.as_str())])?)?;
+        }
         let fleet = &cache.proxy.fleet;
         counter(
             e,
@@ -124,7 +163,15 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
 }
 
-/// The registry every metric lives in, prefixed `peercache_`.
+/// The registry every metric lives in, prefixed `peercache_`, with the
+/// build's version and profile (`peercache_build_info`).
 pub fn new_registry() -> Registry {
-    Registry::with_prefix("peercache")
+    let mut registry = Registry::with_prefix("peercache");
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    registry.register(
+        "build",
+        "The peercache build serving these metrics",
+        Info::new([("version", env!("CARGO_PKG_VERSION")), ("profile", profile)]),
+    );
+    registry
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod assets;
 pub mod cache_api;
 pub mod errors;
 pub mod gh_socket;

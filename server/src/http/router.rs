@@ -1,5 +1,5 @@
 //! The one place the HTTP surface is assembled: health, JSON API, the
-//! dashboard (SSR + server functions) and its static assets.
+//! dashboard (SSR + server functions) and its bundle.
 
 use std::sync::Arc;
 
@@ -7,25 +7,29 @@ use app::api::SharedBackend;
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
+use crate::core::error::CoreError;
+use crate::http::errors::ApiError;
 use crate::http::state::AppState;
-use crate::http::{admin, api, guard, metrics};
+use crate::http::{admin, api, assets, guard, metrics};
 use crate::mcp::api::PeercacheApi;
 use crate::mcp::PeercacheMcp;
 
 pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(state.core.clone());
     let options = state.leptos_options.clone();
-    let site_root = options.site_root.to_string();
+    let bundle = state.bundle.clone();
     // Changes to this node come only from where they may (see `guard`); the
     // proxy's writes are GitHub's business, and its hits skip the check.
     let own = Router::new()
@@ -39,8 +43,15 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(backend.clone()),
             move || shell(options.clone()),
         )
-        .fallback_service(ServeDir::new(site_root))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard_changes));
+        .route("/pkg/{name}", get(move |name, headers| assets::pkg(bundle.clone(), name, headers)))
+        .fallback(|| async { ApiError(CoreError::not_found("no such page or endpoint")) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard_changes))
+        // A page is rendered afresh every time: its values are live, and it
+        // names the bundle of the binary that serves it.
+        .layer(SetResponseHeaderLayer::if_not_present(CACHE_CONTROL, |response: &Response| {
+            let html = response.headers().get(CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+            html.then_some(HeaderValue::from_static("no-store"))
+        }));
     Router::new().route("/github", any(github)).route("/github/{*path}", any(github)).merge(own).with_state(state)
 }
 

@@ -12,6 +12,7 @@ use prometheus_client::registry::Registry;
 use crate::cache::ttl::{Clock, SystemClock};
 use crate::config::ServeConfig;
 use crate::core::Core;
+use crate::http::assets::Bundle;
 use crate::http::guard::KnownHosts;
 use crate::http::metrics::{new_registry, StatsCollector};
 
@@ -27,6 +28,8 @@ pub struct Shared {
     pub known_hosts: Arc<KnownHosts>,
     /// The API host `gh` names on its socket.
     pub gh_host: Arc<str>,
+    /// The dashboard's WASM bundle inside this binary, if it was built with one.
+    pub bundle: Option<Bundle>,
 }
 
 impl AppState {
@@ -42,15 +45,21 @@ impl AppState {
         let core = Core::new(config, clock, &mut registry)?;
         // The collector reads the same figures as the JSON API, at scrape time.
         registry.register_collector(Box::new(StatsCollector::new(Arc::new(core.clone()))));
-        let leptos_options = LeptosOptions::builder()
-            .output_name("peercache")
-            .site_root(config.site_root().to_string_lossy().into_owned())
-            .site_pkg_dir("pkg")
-            .site_addr(config.http_addr)
-            .build();
+        let bundle = Bundle::load();
+        // Pages name the bundle's files by its hash (see `assets`).
+        let output_name = bundle.as_ref().map_or("peercache".to_owned(), |b| b.output_name.clone());
+        let leptos_options =
+            LeptosOptions::builder().output_name(output_name).site_pkg_dir("pkg").site_addr(config.http_addr).build();
         let known_hosts = Arc::new(KnownHosts::new(config.http_addr, &config.public_names));
         let gh_host = Arc::from(config.gh_host.to_ascii_lowercase());
-        Ok(AppState(Arc::new(Shared { core, leptos_options, metrics: Arc::new(registry), known_hosts, gh_host })))
+        Ok(AppState(Arc::new(Shared {
+            core,
+            leptos_options,
+            metrics: Arc::new(registry),
+            known_hosts,
+            gh_host,
+            bundle,
+        })))
     }
 }
 

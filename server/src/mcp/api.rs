@@ -5,7 +5,7 @@
 //! client (`cli::client::Client`). Either way the same core code runs.
 
 use app::api::Backend;
-use app::model::{CacheStats, Dialing, EntryView, ErrorKind, Invalidated, Invalidation, PeerStatus, Stored};
+use app::model::{CacheStats, Dialing, EntryPage, EntryView, ErrorKind, Invalidated, Invalidation, PeerStatus, Stored};
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -43,6 +43,8 @@ impl std::fmt::Display for ApiFailure {
     }
 }
 
+impl std::error::Error for ApiFailure {}
+
 impl From<CoreError> for ApiFailure {
     fn from(error: CoreError) -> Self {
         ApiFailure::new(error.kind.status(), error.message)
@@ -60,6 +62,8 @@ pub trait PeercacheApi: Send + Sync + 'static {
     /// Drops what `target` names.
     async fn invalidate(&self, target: Invalidation) -> Result<Invalidated, ApiFailure>;
     async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure>;
+    /// Entries whose key starts with `prefix`, `limit` from `offset`, newest first.
+    async fn entries(&self, prefix: &str, offset: usize, limit: usize) -> Result<EntryPage, ApiFailure>;
 }
 
 #[async_trait]
@@ -86,5 +90,9 @@ impl PeercacheApi for Core {
 
     async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure> {
         Ok(Dialing { dialing: self.dial_peer(multiaddr).await? })
+    }
+
+    async fn entries(&self, prefix: &str, offset: usize, limit: usize) -> Result<EntryPage, ApiFailure> {
+        Ok(self.cache.list(prefix, offset, limit))
     }
 }

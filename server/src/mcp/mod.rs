@@ -1,8 +1,11 @@
 //! peercache for AI agents: an MCP server (rmcp) whose tools keep the names
 //! of the original system, so existing prompts work. Served over Streamable
 //! HTTP at `/mcp`, and over stdio by `peercache mcp`. Every tool answers with
-//! structured JSON and a one-line summary; bad arguments are JSON-RPC
-//! "invalid params" errors.
+//! structured JSON and a one-line summary, and says with annotations whether
+//! it only reads, and whether what it changes can be lost. Bad arguments and
+//! refusals are tool results with `isError: true` (so a model can read why
+//! and try again); JSON-RPC errors are left to protocol faults (an unknown
+//! tool).
 
 pub mod api;
 
@@ -40,6 +43,18 @@ pub struct KeyArgs {
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListArgs {
+    /// Only keys starting with this (e.g. `github:GET:/repos/octo/`); all without.
+    pub prefix: Option<String>,
+    /// The page, from 1 (default 1).
+    #[schemars(range(min = 1))]
+    pub page: Option<u32>,
+    /// Entries a page, 1 to 100 (default 25).
+    #[schemars(range(min = 1, max = 100))]
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PutArgs {
     /// The cache key.
     pub key: String,
@@ -55,17 +70,17 @@ pub struct ConnectArgs {
     pub multiaddr: String,
 }
 
-/// A tool's arguments. Unlike rmcp's `Parameters` (which turns a mismatch
-/// into a failed tool call), arguments that do not fit the tool's schema are a
-/// JSON-RPC "invalid params" error, as clients of the original expect.
-pub struct Args<T>(pub T);
+/// A tool's arguments, or — when they do not fit the tool's schema — the
+/// error result that says why (the tool returns it with `?`).
+pub struct Args<T>(pub Result<T, CallToolResult>);
 
 impl<S, T: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Args<T> {
     fn from_context_part(context: &mut ToolCallContext<S>) -> Result<Self, ErrorData> {
         let arguments = context.arguments.take().unwrap_or_default();
-        serde_json::from_value(Value::Object(arguments))
-            .map(Args)
-            .map_err(|e| ErrorData::invalid_params(format!("bad arguments for {}: {e}", context.name), None))
+        Ok(Args(
+            serde_json::from_value(Value::Object(arguments))
+                .map_err(|e| invalid(format!("bad arguments for {}: {e}", context.name))),
+        ))
     }
 }
 
@@ -80,37 +95,40 @@ pub struct PeercacheMcp {
     tool_router: ToolRouter<Self>,
 }
 
+/// What a tool answers: a result, or an error result (`isError: true`).
+type ToolResult = Result<CallToolResult, CallToolResult>;
+
 /// A successful tool answer: the JSON, and a line a person can read.
-fn answer(value: impl Serialize, summary: String) -> Result<CallToolResult, ErrorData> {
-    let value = serde_json::to_value(value).map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+fn answer(value: impl Serialize, summary: String) -> ToolResult {
+    let value = serde_json::to_value(value).map_err(|e| refused(json!({"error": e.to_string()}), e.to_string()))?;
     let mut result = CallToolResult::structured(value);
     result.content.insert(0, ContentBlock::text(summary));
     Ok(result)
 }
 
-/// The server could not do it: 4xx from bad input are the caller's
-/// arguments (invalid params); anything else is a failed tool call.
-fn failed(failure: ApiFailure) -> Result<CallToolResult, ErrorData> {
-    if failure.is(ErrorKind::Invalid) || failure.is(ErrorKind::TooLarge) {
-        return Err(ErrorData::invalid_params(failure.message, None));
-    }
-    let mut result = CallToolResult::structured_error(json!({"error": failure.message, "status": failure.status}));
-    result.content.insert(0, ContentBlock::text(format!("failed: {}", failure.message)));
-    Ok(result)
+/// An error result: `details` as JSON, and the line a model reads.
+fn refused(details: Value, line: String) -> CallToolResult {
+    let mut result = CallToolResult::structured_error(details);
+    result.content.insert(0, ContentBlock::text(line));
+    result
 }
 
-/// The answer of a call, or its failure as a tool result.
-fn respond<T: Serialize>(
-    result: Result<T, ApiFailure>,
-    summary: impl FnOnce(&T) -> String,
-) -> Result<CallToolResult, ErrorData> {
-    match result {
-        Ok(value) => {
-            let line = summary(&value);
-            answer(value, line)
-        }
-        Err(failure) => failed(failure),
-    }
+/// Arguments that do not fit: what is wrong with them.
+fn invalid(message: String) -> CallToolResult {
+    refused(json!({"error": message, "kind": "invalid_arguments"}), format!("invalid arguments: {message}"))
+}
+
+/// The server could not do it: its words and status.
+fn failed(failure: ApiFailure) -> CallToolResult {
+    let line = format!("failed: {}", failure.message);
+    refused(json!({"error": failure.message, "status": failure.status}), line)
+}
+
+/// The answer of a call, or its failure.
+fn respond<T: Serialize>(result: Result<T, ApiFailure>, summary: impl FnOnce(&T) -> String) -> ToolResult {
+    let value = result.map_err(failed)?;
+    let line = summary(&value);
+    answer(value, line)
 }
 
 /// The calls made and saved, responses per mode and rate limits.
@@ -146,6 +164,15 @@ struct Lookup {
 }
 
 #[derive(Serialize)]
+struct Listing {
+    total: usize,
+    page: u32,
+    pages: usize,
+    per_page: u32,
+    entries: Vec<app::model::EntrySummary>,
+}
+
+#[derive(Serialize)]
 struct PeerList {
     peers: Vec<app::model::PeerInfo>,
     peer_count: usize,
@@ -160,9 +187,10 @@ impl PeercacheMcp {
 #[tool_router]
 impl PeercacheMcp {
     #[tool(
-        description = "Status of this node's P2P peer system: enabled, active, peer count, peer id, listen addresses, why it is not active, and the connected peers."
+        description = "Status of this node's P2P peer system: enabled, active, peer count, peer id, listen addresses, why it is not active, and the connected peers.",
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn get_peer_status(&self) -> Result<CallToolResult, ErrorData> {
+    async fn get_peer_status(&self) -> ToolResult {
         respond(self.api.peer_status().await, |status| {
             let state =
                 serde_json::to_value(status.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
@@ -172,9 +200,10 @@ impl PeercacheMcp {
     }
 
     #[tool(
-        description = "Cache statistics: entries, size, hit rate, local and peer hits, misses, evictions, upstream calls made and saved."
+        description = "Cache statistics: entries, size, hit rate, local and peer hits, misses, evictions, upstream calls made and saved.",
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn get_cache_stats(&self) -> Result<CallToolResult, ErrorData> {
+    async fn get_cache_stats(&self) -> ToolResult {
         respond(self.api.cache_stats().await, |stats| {
             format!(
                 "{} entries, hit rate {:.1}%, {} hits, {} misses",
@@ -187,9 +216,10 @@ impl PeercacheMcp {
     }
 
     #[tool(
-        description = "GitHub API cache statistics: calls made to GitHub and saved, responses per X-Peercache mode, and each token scope's rate limit."
+        description = "GitHub API cache statistics: calls made to GitHub and saved, responses per X-Peercache mode, upstream errors, and each token scope's rate limit.",
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn gh_get_cache_stats(&self) -> Result<CallToolResult, ErrorData> {
+    async fn gh_get_cache_stats(&self) -> ToolResult {
         let stats = self.api.cache_stats().await.map(|stats| GithubStats {
             api_calls_made: stats.api_calls_made,
             api_calls_saved: stats.api_calls_saved,
@@ -211,11 +241,15 @@ impl PeercacheMcp {
         })
     }
 
-    #[tool(description = "The most recent calls that went to GitHub (oldest first): timestamp, api_type, operation, status.", input_schema = schema::<CallLogArgs>())]
-    async fn gh_get_api_call_log(&self, Args(args): Args<CallLogArgs>) -> Result<CallToolResult, ErrorData> {
-        let limit = args.limit.unwrap_or(50);
+    #[tool(
+        description = "The most recent calls that went to GitHub (oldest first): timestamp, api_type, operation, status.",
+        input_schema = schema::<CallLogArgs>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn gh_get_api_call_log(&self, Args(args): Args<CallLogArgs>) -> ToolResult {
+        let limit = args?.limit.unwrap_or(50);
         if !(1..=100).contains(&limit) {
-            return Err(ErrorData::invalid_params(format!("limit must be 1 to 100, not {limit}"), None));
+            return Err(invalid(format!("limit must be 1 to 100, not {limit}")));
         }
         let log = self.api.cache_stats().await.map(|stats| {
             let log = stats.api_call_log;
@@ -224,9 +258,13 @@ impl PeercacheMcp {
         respond(log, |log| format!("{} of the last upstream calls", log.calls.len()))
     }
 
-    #[tool(description = "Invalidate cached entries whose key starts with `pattern`; without a pattern, everything.", input_schema = schema::<InvalidateArgs>())]
-    async fn gh_invalidate_cache(&self, Args(args): Args<InvalidateArgs>) -> Result<CallToolResult, ErrorData> {
-        let target = match args.pattern {
+    #[tool(
+        description = "Invalidate cached entries whose key starts with `pattern`; without a pattern, EVERY entry of this node's cache.",
+        input_schema = schema::<InvalidateArgs>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn gh_invalidate_cache(&self, Args(args): Args<InvalidateArgs>) -> ToolResult {
+        let target = match args?.pattern {
             Some(pattern) if !pattern.is_empty() => Invalidation::Prefix(pattern),
             _ => Invalidation::All,
         };
@@ -238,10 +276,15 @@ impl PeercacheMcp {
         respond(done, |done| format!("invalidated {} entries", done.invalidated))
     }
 
-    #[tool(description = "Read the cached JSON value under a key (asks the peers on a local miss).", input_schema = schema::<KeyArgs>())]
-    async fn cache_get(&self, Args(args): Args<KeyArgs>) -> Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "Read the cached JSON value under a key (asks the peers on a local miss).",
+        input_schema = schema::<KeyArgs>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn cache_get(&self, Args(args): Args<KeyArgs>) -> ToolResult {
+        let args = args?;
         if args.key.is_empty() {
-            return Err(ErrorData::invalid_params("key must not be empty", None));
+            return Err(invalid("key must not be empty".to_owned()));
         }
         match self.api.entry(&args.key).await {
             Ok(entry) => {
@@ -252,25 +295,61 @@ impl PeercacheMcp {
                 let summary = format!("no fresh entry under {}", args.key);
                 answer(Lookup { found: false, entry: None, key: Some(args.key) }, summary)
             }
-            Err(failure) => failed(failure),
+            Err(failure) => Err(failed(failure)),
         }
     }
 
-    #[tool(description = "Store a JSON value under a key, with an optional TTL in seconds.", input_schema = schema::<PutArgs>())]
-    async fn cache_put(&self, Args(args): Args<PutArgs>) -> Result<CallToolResult, ErrorData> {
+    #[tool(
+        description = "List cached entries whose key starts with `prefix` (all without one), newest first, a page at a time: key, size, age, TTL left, origin, CID.",
+        input_schema = schema::<ListArgs>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn cache_list(&self, Args(args): Args<ListArgs>) -> ToolResult {
+        let args = args?;
+        let per_page = args.per_page.unwrap_or(25);
+        if !(1..=100).contains(&per_page) {
+            return Err(invalid(format!("per_page must be 1 to 100, not {per_page}")));
+        }
+        let prefix = args.prefix.unwrap_or_default();
+        let page = args.page.unwrap_or(1).max(1);
+        let offset = (page as usize - 1) * per_page as usize;
+        let listed = self.api.entries(&prefix, offset, per_page as usize).await.map(|found| Listing {
+            pages: found.total.div_ceil(per_page as usize),
+            total: found.total,
+            page,
+            per_page,
+            entries: found.entries,
+        });
+        respond(listed, |list| {
+            format!("{} of {} entries (page {} of {})", list.entries.len(), list.total, list.page, list.pages.max(1))
+        })
+    }
+
+    #[tool(
+        description = "Store a JSON value under a key (replacing what it held), with an optional TTL in seconds.",
+        input_schema = schema::<PutArgs>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn cache_put(&self, Args(args): Args<PutArgs>) -> ToolResult {
+        let args = args?;
         let stored = self.api.put(&args.key, args.value.to_string().into_bytes(), args.ttl).await;
         respond(stored, |stored| format!("stored {} ({} bytes, ttl {} s)", stored.key, stored.size, stored.ttl_secs))
     }
 
-    #[tool(description = "Dial a peer by multiaddr (ending in /p2p/<peer id>).", input_schema = schema::<ConnectArgs>())]
-    async fn connect_peer(&self, Args(args): Args<ConnectArgs>) -> Result<CallToolResult, ErrorData> {
-        respond(self.api.connect(&args.multiaddr).await, |dialing| format!("dialing {}", dialing.dialing))
+    #[tool(
+        description = "Dial a peer by multiaddr (ending in /p2p/<peer id>).",
+        input_schema = schema::<ConnectArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn connect_peer(&self, Args(args): Args<ConnectArgs>) -> ToolResult {
+        respond(self.api.connect(&args?.multiaddr).await, |dialing| format!("dialing {}", dialing.dialing))
     }
 
     #[tool(
-        description = "The connected peers: peer id, address, direction, latency, agent, entries sent and received."
+        description = "The connected peers: peer id, address, direction, latency, agent, entries sent and received.",
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_peers(&self) -> Result<CallToolResult, ErrorData> {
+    async fn list_peers(&self) -> ToolResult {
         let peers =
             self.api.peer_status().await.map(|status| PeerList { peer_count: status.peers.len(), peers: status.peers });
         respond(peers, |list| format!("{} peer(s) connected", list.peer_count))

@@ -74,6 +74,7 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
         .route("/users/{login}", get(user))
         .route("/search/issues", get(search))
         .route("/no-store", get(no_store))
+        .route("/fail/{code}", get(fail))
         .route("/private-sso", get(sso))
         .route("/graphql", post(graphql))
         .with_state(standin.clone());
@@ -285,6 +286,13 @@ async fn search(State(s): State<Arc<Standin>>, uri: Uri) -> Response {
         r#"{"message":"API rate limit exceeded for search.","documentation_url":"https://docs.github.com/rest"}"#,
     )
         .into_response()
+}
+
+/// GitHub failing with status `code` (say 502), in its JSON shape.
+async fn fail(State(s): State<Arc<Standin>>, uri: Uri, Path(code): Path<u16>) -> Response {
+    s.saw(&uri);
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [("content-type", "application/json; charset=utf-8")], r#"{"message":"Server Error"}"#).into_response()
 }
 
 async fn no_store(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap) -> Response {
