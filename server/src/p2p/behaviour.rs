@@ -20,6 +20,7 @@ use crate::p2p::protocol::{
     FetchRequest, FetchResponse, LeaseRequest, LeaseResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX,
     ANNOUNCE_TOPIC, FETCH_PROTOCOL, LEASE_PROTOCOL, SYNC_PROTOCOL,
 };
+use crate::p2p::wire;
 use crate::AGENT;
 
 const IDENTIFY_PROTOCOL: &str = "/peercache/id/1.0.0";
@@ -44,9 +45,9 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
-    pub fetch: request_response::cbor::Behaviour<FetchRequest, FetchResponse>,
-    pub sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
-    pub lease: request_response::cbor::Behaviour<LeaseRequest, LeaseResponse>,
+    pub fetch: request_response::Behaviour<wire::Codec<FetchRequest, FetchResponse>>,
+    pub sync: request_response::Behaviour<wire::Codec<SyncRequest, SyncResponse>>,
+    pub lease: request_response::Behaviour<wire::Codec<LeaseRequest, LeaseResponse>>,
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
 }
@@ -73,25 +74,19 @@ impl Behaviour {
         gossipsub
             .with_peer_score(score_params(), score_thresholds())
             .map_err(|e| anyhow::anyhow!("gossipsub scoring: {e}"))?;
-        let codec = request_response::cbor::codec::Codec::default()
-            .set_request_size_maximum(4 * 1024)
-            .set_response_size_maximum(max_entry_bytes + 64 * 1024);
+        let codec = wire::Codec::new(4 * 1024, max_entry_bytes + 64 * 1024);
         let fetch = request_response::Behaviour::with_codec(
             codec,
             [(StreamProtocol::new(FETCH_PROTOCOL), ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
         );
-        let sync_codec = request_response::cbor::codec::Codec::default()
-            .set_request_size_maximum(1024)
-            .set_response_size_maximum(4 * 1024 * 1024);
+        let sync_codec = wire::Codec::new(1024, 4 * 1024 * 1024);
         let sync = request_response::Behaviour::with_codec(
             sync_codec,
             [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(Duration::from_secs(30)),
         );
-        let lease_codec = request_response::cbor::codec::Codec::default()
-            .set_request_size_maximum(4 * 1024)
-            .set_response_size_maximum(4 * 1024);
+        let lease_codec = wire::Codec::new(4 * 1024, 4 * 1024);
         let lease = request_response::Behaviour::with_codec(
             lease_codec,
             [(StreamProtocol::new(LEASE_PROTOCOL), ProtocolSupport::Full)],

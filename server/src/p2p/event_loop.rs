@@ -44,6 +44,7 @@ use crate::p2p::protocol::{
     SyncRequest, SyncResponse, Trust, Verdict, WireEntry, WireInvalidation, MAX_CLOCK_SKEW_MS, SYNC_LIMIT,
 };
 use crate::p2p::rendezvous::rank;
+use crate::p2p::wire::{self, WireError};
 
 const KAD_REFRESH: Duration = Duration::from_secs(30);
 /// A peer that left is redialled (with backoff up to the max) for this long,
@@ -308,7 +309,7 @@ impl EventLoop {
                         self.swarm
                             .behaviour_mut()
                             .lease
-                            .send_request(&coordinator, LeaseRequest { key, release: true });
+                            .send_request(&coordinator, wire::Request::Read(LeaseRequest { key, release: true }));
                     }
                 }
             }
@@ -385,7 +386,11 @@ impl EventLoop {
         fetch.outstanding += 1;
         let key = fetch.key.clone();
         let more = !fetch.next.is_empty();
-        let request = self.swarm.behaviour_mut().fetch.send_request(&peer, FetchRequest { key: key.clone() });
+        let request = self
+            .swarm
+            .behaviour_mut()
+            .fetch
+            .send_request(&peer, wire::Request::Read(FetchRequest { key: key.clone() }));
         self.requests.insert(request, Asked { key, purpose: Purpose::Miss(id) });
         if more && self.fanout > 0 {
             let hedge = self.hedge;
@@ -414,7 +419,11 @@ impl EventLoop {
             let _ = reply.send(self.lease_answer(answer));
             return;
         }
-        let request = self.swarm.behaviour_mut().lease.send_request(&coordinator, LeaseRequest { key, release: false });
+        let request = self
+            .swarm
+            .behaviour_mut()
+            .lease
+            .send_request(&coordinator, wire::Request::Read(LeaseRequest { key, release: false }));
         self.lease_replies.insert(request, reply);
     }
 
@@ -440,10 +449,16 @@ impl EventLoop {
         }
     }
 
-    fn on_lease_event(&mut self, event: request_response::Event<LeaseRequest, LeaseResponse>) {
+    fn on_lease_event(&mut self, event: request_response::Event<wire::Request<LeaseRequest>, LeaseResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
+                    let request = match request {
+                        wire::Request::Read(request) => request,
+                        wire::Request::Unreadable(error) => {
+                            return self.refuse_unreadable(peer, &error, "lease request")
+                        }
+                    };
                     let response = if request.release {
                         self.leases.release(&request.key, peer);
                         LeaseResponse { granted: true, holder: None, remaining_ms: 0 }
@@ -474,12 +489,18 @@ impl EventLoop {
                     let _ = reply.send(self.lease_answer(decision));
                 }
             },
-            request_response::Event::OutboundFailure { request_id, .. } => {
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                if let request_response::OutboundFailure::Io(io) = &error {
+                    self.unreadable(peer, io, "lease response");
+                }
                 // The coordinator did not answer: fetch (an extra call at worst).
                 if let Some(reply) = self.lease_replies.remove(&request_id) {
                     let _ = reply.send(LeaseAnswer::Fetch);
                 }
             }
+            request_response::Event::InboundFailure {
+                peer, error: request_response::InboundFailure::Io(io), ..
+            } => self.unreadable(peer, &io, "lease request"),
             _ => {}
         }
     }
@@ -569,7 +590,10 @@ impl EventLoop {
         if !self.peers.contains_key(&peer_id) {
             // What did it store while we were apart (everything fresh, if we never met)?
             let since = self.last_contact.get(&peer_id).map_or(0, |at| at.saturating_sub(MAX_CLOCK_SKEW_MS));
-            self.swarm.behaviour_mut().sync.send_request(&peer_id, SyncRequest { since_ms: since });
+            self.swarm
+                .behaviour_mut()
+                .sync
+                .send_request(&peer_id, wire::Request::Read(SyncRequest { since_ms: since }));
         }
         let peer = self.peers.entry(peer_id).or_insert_with(|| {
             tracing::info!(peer = %peer_id, %addr, "peer connected");
@@ -732,7 +756,11 @@ impl EventLoop {
         if ours.is_some_and(|ours| ours.cid == wire.cid || ours.stored_at_ms >= wire.stored_at_ms) {
             return MessageAcceptance::Ignore;
         }
-        let request = self.swarm.behaviour_mut().fetch.send_request(&author, FetchRequest { key: wire.key.clone() });
+        let request = self
+            .swarm
+            .behaviour_mut()
+            .fetch
+            .send_request(&author, wire::Request::Read(FetchRequest { key: wire.key.clone() }));
         self.requests.insert(request, Asked { key: wire.key, purpose: Purpose::Announced { cid: wire.cid, author } });
         MessageAcceptance::Accept
     }
@@ -801,10 +829,16 @@ impl EventLoop {
         }
     }
 
-    fn on_fetch_event(&mut self, event: request_response::Event<FetchRequest, FetchResponse>) {
+    fn on_fetch_event(&mut self, event: request_response::Event<wire::Request<FetchRequest>, FetchResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
+                    let request = match request {
+                        wire::Request::Read(request) => request,
+                        wire::Request::Unreadable(error) => {
+                            return self.refuse_unreadable(peer, &error, "fetch request")
+                        }
+                    };
                     self.refusals.served += 1;
                     let entry = if self.limits.allow_fetch(&peer) {
                         let now = self.cache.now_ms();
@@ -851,10 +885,7 @@ impl EventLoop {
             },
             request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
                 if let request_response::OutboundFailure::Io(io) = &error {
-                    // A response that does not decode (or is over the limit).
-                    tracing::warn!(peer = %peer, error = %io, "bad fetch response; disconnecting");
-                    self.refuse(peer, &Rejection::Malformed(io.to_string()));
-                    let _ = self.swarm.disconnect_peer_id(peer);
+                    self.unreadable(peer, io, "fetch response");
                 }
                 match self.requests.remove(&request_id) {
                     Some(Asked { purpose: Purpose::Miss(id), .. }) => self.fetch_answered(id, None),
@@ -867,11 +898,7 @@ impl EventLoop {
             }
             request_response::Event::InboundFailure {
                 peer, error: request_response::InboundFailure::Io(io), ..
-            } => {
-                tracing::warn!(peer = %peer, error = %io, "bad fetch request; disconnecting");
-                self.refuse(peer, &Rejection::Malformed(io.to_string()));
-                let _ = self.swarm.disconnect_peer_id(peer);
-            }
+            } => self.unreadable(peer, &io, "fetch request"),
             _ => {}
         }
     }
@@ -894,10 +921,16 @@ impl EventLoop {
         self.check(peer, wire, !for_a_miss).ok().flatten()
     }
 
-    fn on_sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+    fn on_sync_event(&mut self, event: request_response::Event<wire::Request<SyncRequest>, SyncResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
+                    let request = match request {
+                        wire::Request::Read(request) => request,
+                        wire::Request::Unreadable(error) => {
+                            return self.refuse_unreadable(peer, &error, "sync request")
+                        }
+                    };
                     self.refusals.syncs_served += 1;
                     let entries = if self.limits.allow_fetch(&peer) {
                         self.cache
@@ -927,8 +960,41 @@ impl EventLoop {
             },
             request_response::Event::OutboundFailure { peer, error, .. } => {
                 tracing::debug!(peer = %peer, %error, "sync request failed");
+                if let request_response::OutboundFailure::Io(io) = &error {
+                    self.unreadable(peer, io, "sync response");
+                }
             }
+            request_response::Event::InboundFailure {
+                peer, error: request_response::InboundFailure::Io(io), ..
+            } => self.unreadable(peer, &io, "sync request"),
             _ => {}
+        }
+    }
+
+    /// A request or response from `peer` that could not be read. Another
+    /// wire version is counted and the connection kept (a rolling upgrade
+    /// must not split the fleet); what is not a message of ours at all (or
+    /// is over its size bound) is counted and the peer dropped.
+    fn unreadable(&mut self, peer: PeerId, error: &std::io::Error, what: &str) {
+        match WireError::of(error) {
+            Some(error) => self.refuse_unreadable(peer, error, what),
+            // The stream broke (reset, closed early): nothing was said.
+            None => tracing::debug!(peer = %peer, %error, "a {what} broke off"),
+        }
+    }
+
+    /// See [`Self::unreadable`].
+    fn refuse_unreadable(&mut self, peer: PeerId, error: &WireError, what: &str) {
+        match error {
+            WireError::Version(version) => {
+                tracing::debug!(peer = %peer, version, "a {what} of another wire version; ignored");
+                self.refuse(peer, &Rejection::UnknownVersion(*version));
+            }
+            WireError::Malformed(why) => {
+                tracing::warn!(peer = %peer, %why, "a {what} that is not a peercache message; disconnecting");
+                self.refuse(peer, &Rejection::Malformed(why.clone()));
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
         }
     }
 
@@ -946,7 +1012,11 @@ impl EventLoop {
             {
                 continue;
             }
-            let request = self.swarm.behaviour_mut().fetch.send_request(&peer, FetchRequest { key: held.key.clone() });
+            let request = self
+                .swarm
+                .behaviour_mut()
+                .fetch
+                .send_request(&peer, wire::Request::Read(FetchRequest { key: held.key.clone() }));
             self.requests.insert(request, Asked { key: held.key, purpose: Purpose::Sync { cid: held.cid } });
             self.sync_in_flight += 1;
         }

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod protocol;
 pub mod rendezvous;
 pub mod status;
+pub mod wire;
 
 use std::collections::HashSet;
 use std::io::ErrorKind;

@@ -1,0 +1,186 @@
+//! Rolling upgrades: a peer that speaks a newer wire version, played by a
+//! bare libp2p swarm that writes its own bytes on peercache's fetch protocol.
+//! A message with fields this node does not know is read (they are skipped);
+//! one it cannot read but whose envelope names another version is counted
+//! and the connection kept; garbage is counted and the peer dropped.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use serde_json::{json, Value};
+use server::cache::PutOptions;
+use server::p2p::protocol::{FETCH_PROTOCOL, WIRE_VERSION};
+use support::node::Node;
+use support::wait_for;
+
+/// A codec that sends and receives raw bytes.
+#[derive(Clone, Default)]
+struct Raw;
+
+impl request_response::Codec for Raw {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        futures::AsyncReadExt::read_to_end(io, &mut bytes).await?;
+        Ok(bytes)
+    }
+
+    async fn read_response<T: futures::AsyncRead + Unpin + Send>(
+        &mut self,
+        p: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<Vec<u8>> {
+        self.read_request(p, io).await
+    }
+
+    async fn write_request<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        bytes: Vec<u8>,
+    ) -> std::io::Result<()> {
+        futures::AsyncWriteExt::write_all(io, &bytes).await
+    }
+
+    async fn write_response<T: futures::AsyncWrite + Unpin + Send>(
+        &mut self,
+        p: &StreamProtocol,
+        io: &mut T,
+        bytes: Vec<u8>,
+    ) -> std::io::Result<()> {
+        self.write_request(p, io, bytes).await
+    }
+}
+
+type RawPeer = Swarm<request_response::Behaviour<Raw>>;
+
+fn raw_peer() -> RawPeer {
+    libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                Raw,
+                [(StreamProtocol::new(FETCH_PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            )
+        })
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build()
+}
+
+fn cbor(value: &Value) -> Vec<u8> {
+    cbor4ii::serde::to_vec(Vec::new(), value).unwrap()
+}
+
+/// What the test reads of a fetch answer (the rest, bytes included, is skipped).
+#[derive(serde::Deserialize)]
+struct Answer {
+    v: u16,
+    m: Fetched,
+}
+
+#[derive(serde::Deserialize)]
+struct Fetched {
+    entry: Option<Key>,
+}
+
+#[derive(serde::Deserialize)]
+struct Key {
+    key: String,
+}
+
+impl Answer {
+    fn key(&self) -> Option<&str> {
+        self.m.entry.as_ref().map(|e| e.key.as_str())
+    }
+}
+
+/// Sends `bytes` as a fetch request to `node`; its answer, or the failure.
+async fn ask(peer: &mut RawPeer, node: PeerId, bytes: Vec<u8>) -> Result<Answer, String> {
+    let id = peer.behaviour_mut().send_request(&node, bytes);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let event = tokio::time::timeout_at(deadline, peer.select_next_some()).await.expect("an answer in time");
+        match event {
+            SwarmEvent::Behaviour(request_response::Event::Message {
+                message: request_response::Message::Response { request_id, response },
+                ..
+            }) if request_id == id => {
+                // The stream closed without a word: the node did not answer.
+                if response.is_empty() {
+                    return Err("closed without an answer".to_owned());
+                }
+                return Ok(cbor4ii::serde::from_slice(&response).expect("an envelope"));
+            }
+            SwarmEvent::Behaviour(request_response::Event::OutboundFailure { request_id, error, .. })
+                if request_id == id =>
+            {
+                return Err(error.to_string())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Polls the raw peer until it is connected to `node`.
+async fn connect(peer: &mut RawPeer, node: PeerId, addr: &str) {
+    let addr: Multiaddr = addr.parse().unwrap();
+    peer.dial(addr).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, peer.select_next_some()).await.expect("connected in time") {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == node => return,
+            _ => {}
+        }
+    }
+}
+
+fn refused(node: &Node, reason: &str) -> u64 {
+    node.status().refused_by_reason.get(reason).copied().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_peers_requests_are_read_or_counted_and_the_connection_kept() {
+    let node = Node::start("", None);
+    node.cache.put("get_repo:octo/wire", bytes::Bytes::from_static(br#"{"id": 1}"#), PutOptions::default()).unwrap();
+    let addr = node.addr().await;
+    let mut peer = raw_peer();
+    connect(&mut peer, node.peer_id(), &addr).await;
+    node.wait_peers(1).await;
+
+    // Newer: unknown fields in the envelope and the message; read all the same.
+    let newer = json!({"v": WIRE_VERSION + 1, "m": {"key": "get_repo:octo/wire", "priority": "high"}, "trace": [1, 2]});
+    let answer = ask(&mut peer, node.peer_id(), cbor(&newer)).await.expect("answered");
+    assert_eq!((answer.v, answer.key()), (WIRE_VERSION, Some("get_repo:octo/wire")));
+
+    // Newer and changed beyond reading: counted as another version, not garbage.
+    let changed = json!({"v": WIRE_VERSION + 1, "m": {"key": {"path": "/repos/octo/wire"}}});
+    assert!(ask(&mut peer, node.peer_id(), cbor(&changed)).await.is_err(), "no answer to what it cannot read");
+    wait_for("the other version counted", || (refused(&node, "unknown_version") == 1).then_some(())).await;
+    assert_eq!(refused(&node, "malformed"), 0);
+    let since = node.status().peers[0].connected_since.clone();
+    let again = json!({"v": WIRE_VERSION, "m": {"key": "get_repo:octo/wire"}});
+    let answer = ask(&mut peer, node.peer_id(), cbor(&again)).await.expect("still answered on the same connection");
+    assert_eq!(answer.key(), Some("get_repo:octo/wire"));
+    assert_eq!(node.status().peers[0].connected_since, since, "the connection was kept");
+
+    // Garbage: counted, and the peer dropped.
+    let _ = ask(&mut peer, node.peer_id(), b"\xff\xfenot cbor".to_vec()).await;
+    wait_for("garbage counted", || (refused(&node, "malformed") == 1).then_some(())).await;
+    wait_for("the garbage sender dropped", || (node.status().peer_count == 0).then_some(())).await;
+}
