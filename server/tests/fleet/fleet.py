@@ -70,18 +70,28 @@ class Standin(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-def standin(host):
-    """A GitHub-like server: JSON with an ETag, 304 on a match, counted."""
-    counts = {"requests": 0}
+def standin(host, slow=None):
+    """A GitHub-like server: JSON with an ETag, 304 on a match, counted (in
+    all and per path). Paths containing `slow[0]` are answered after `slow[1]`
+    seconds, as a busy GitHub would."""
+    counts = {"requests": 0, "paths": {}}
+    lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without this, Nagle's
+        # algorithm and the client's delayed ACK add 40 ms to every answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass
 
         def do_GET(self):
-            counts["requests"] += 1
+            with lock:
+                counts["requests"] += 1
+                counts["paths"][self.path] = counts["paths"].get(self.path, 0) + 1
+            if slow and slow[0] in self.path:
+                time.sleep(slow[1])
             body = json.dumps({"url": f"http://{host}:{server.server_address[1]}{self.path}", "path": self.path}).encode()
             etag = '"%x"' % (hash(body) & 0xFFFFFFFF)
             if self.headers.get("If-None-Match") == etag:
@@ -219,6 +229,7 @@ class Node:
         self.proc = None
         self.url = None
         self.ip = fleet.net.ip(i)
+        self.max_entries = 100000
 
     def start(self, bootstrap=""):
         os.makedirs(self.dir, exist_ok=True)
@@ -231,9 +242,8 @@ class Node:
         args = net.prefix(self.i) + [
             self.fleet.bin, "serve", "--http", http, "--cache-dir", self.dir,
             "--p2p-host", self.ip, "--p2p-port", p2p_port, "--bootstrap", bootstrap,
-            "--github-api-url", self.fleet.upstream, "--gh-socket", "",
-            "--max-entries", "100000",
-        ]
+            "--github-api-url", self.fleet.upstream, "--max-entries", str(self.max_entries),
+        ] + self.fleet.extra
         env = dict(os.environ, RUST_LOG="warn", PEERCACHE_ADMIN_TOKEN=TOKEN, PEERCACHE_PUBLIC_NAMES=self.ip,
                    CACHE_SWARM_KEY=self.fleet.swarm_key)
         env.pop("CACHE_BOOTSTRAP_PEERS", None)
@@ -295,15 +305,24 @@ class Node:
         return int(fields[11]) + int(fields[12])
 
 
+def serve_flags(binary):
+    """The `serve` flags a binary knows, so the harness also runs older
+    releases (the first one has no gh socket)."""
+    usage = sh(binary, "serve", "--help").stdout
+    return [flag for flag in ("--gh-socket",) if flag in usage]
+
+
 class Fleet:
-    def __init__(self, args, net, workdir):
+    def __init__(self, args, net, workdir, slow=None, extra=()):
         self.args, self.net, self.workdir = args, net, workdir
         self.bin = os.path.abspath(args.bin)
+        # No gh socket (the nodes would share one path); then what a caller adds.
+        self.extra = (["--gh-socket", ""] if "--gh-socket" in serve_flags(self.bin) else []) + list(extra)
         self.swarm_key = os.path.join(workdir, "swarm.key")
         with open(self.swarm_key, "w") as key:
             key.write("/key/swarm/psk/1.0.0/\n/base16/\n" + "%064x\n" % random.getrandbits(256))
         os.chmod(self.swarm_key, 0o600)
-        self.upstream_server, self.upstream_counts = standin(net.harness_ip)
+        self.upstream_server, self.upstream_counts = standin(net.harness_ip, slow)
         self.upstream = f"http://{net.harness_ip}:{self.upstream_server.server_address[1]}"
         self.nodes = [Node(self, i) for i in range(args.nodes)]
         self.bootstrap = ""
@@ -311,7 +330,7 @@ class Fleet:
     def start(self):
         first = self.nodes[0]
         first.start()
-        self.bootstrap = wait("node 0's address", lambda: (first.peers() or {}).get("listen_addrs", [None])[0], 30)
+        self.bootstrap = wait("node 0's address", lambda: ((first.peers() or {}).get("listen_addrs") or [None])[0], 30)
         for node in self.nodes[1:]:
             node.start(self.bootstrap)
 
