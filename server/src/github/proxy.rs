@@ -243,15 +243,9 @@ impl GithubProxy {
     /// and makes the cached GraphQL answers stale; a body that is not a
     /// GraphQL request gets GitHub's error, without asking GitHub.
     async fn graphql(&self, call: Call<'_>, body: Body) -> Response {
-        let body = match to_bytes(body, self.max_body).await {
+        let body = match self.request_body(body).await {
             Ok(body) => body,
-            Err(_) => {
-                let error = ProxyError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body over {} bytes", self.max_body),
-                );
-                return self.respond(&call, Answer::Failed(Mode::Pass, error));
-            }
+            Err(error) => return self.respond(&call, Answer::Failed(Mode::Pass, error)),
         };
         match graphql::classify(&body) {
             Ok(Operation::Read { digest }) => {
@@ -543,18 +537,19 @@ impl GithubProxy {
         Answer::Body(Mode::Revalidated, Arc::new(live), None)
     }
 
+    /// A client's request body, at most `max_body` bytes.
+    async fn request_body(&self, body: Body) -> Result<Bytes, ProxyError> {
+        to_bytes(body, self.max_body).await.map_err(|_| {
+            ProxyError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body over {} bytes", self.max_body))
+        })
+    }
+
     /// Non-GET methods (and what cannot be cached) go straight through; a
     /// successful write makes the repository's answers stale everywhere.
     async fn pass(&self, call: &Call<'_>, body: Body) -> Answer {
-        let body = match to_bytes(body, self.max_body).await {
+        let body = match self.request_body(body).await {
             Ok(body) => body,
-            Err(_) => {
-                let error = ProxyError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body over {} bytes", self.max_body),
-                );
-                return Answer::Failed(Mode::Pass, error);
-            }
+            Err(error) => return Answer::Failed(Mode::Pass, error),
         };
         let answer = self.forward(call, body).await;
         let written = matches!(&answer, Answer::Passed(response) if response.status().is_success());

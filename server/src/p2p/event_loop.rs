@@ -453,12 +453,7 @@ impl EventLoop {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let request = match request {
-                        wire::Request::Read(request) => request,
-                        wire::Request::Unreadable(error) => {
-                            return self.refuse_unreadable(peer, &error, "lease request")
-                        }
-                    };
+                    let Some(request) = self.readable(peer, request, "lease request") else { return };
                     let response = if request.release {
                         self.leases.release(&request.key, peer);
                         LeaseResponse { granted: true, holder: None, remaining_ms: 0 }
@@ -833,12 +828,7 @@ impl EventLoop {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let request = match request {
-                        wire::Request::Read(request) => request,
-                        wire::Request::Unreadable(error) => {
-                            return self.refuse_unreadable(peer, &error, "fetch request")
-                        }
-                    };
+                    let Some(request) = self.readable(peer, request, "fetch request") else { return };
                     self.refusals.served += 1;
                     let entry = if self.limits.allow_fetch(&peer) {
                         let now = self.cache.now_ms();
@@ -925,12 +915,7 @@ impl EventLoop {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let request = match request {
-                        wire::Request::Read(request) => request,
-                        wire::Request::Unreadable(error) => {
-                            return self.refuse_unreadable(peer, &error, "sync request")
-                        }
-                    };
+                    let Some(request) = self.readable(peer, request, "sync request") else { return };
                     self.refusals.syncs_served += 1;
                     let entries = if self.limits.allow_fetch(&peer) {
                         self.cache
@@ -980,6 +965,18 @@ impl EventLoop {
             Some(error) => self.refuse_unreadable(peer, error, what),
             // The stream broke (reset, closed early): nothing was said.
             None => tracing::debug!(peer = %peer, %error, "a {what} broke off"),
+        }
+    }
+
+    /// The request, or `None` when it could not be read (counted; see
+    /// [`Self::unreadable`]).
+    fn readable<T>(&mut self, peer: PeerId, request: wire::Request<T>, what: &str) -> Option<T> {
+        match request {
+            wire::Request::Read(request) => Some(request),
+            wire::Request::Unreadable(error) => {
+                self.refuse_unreadable(peer, &error, what);
+                None
+            }
         }
     }
 
