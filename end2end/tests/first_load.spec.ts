@@ -7,13 +7,17 @@
 // Then a second load in the same profile, which the immutable names let the
 // browser answer from its cache.
 //
-// PEERCACHE_BENCH=1 PEERCACHE_OLD_BIN=… PEERCACHE_OLD_SITE=… npx playwright test --grep @bench first_load
+// PEERCACHE_BENCH=1 PEERCACHE_OLD_BIN=… PEERCACHE_OLD_SITE=… [MBITS=20 RTT_MS=20] \
+//   npx playwright test --grep @bench first_load
 import { test, type Browser } from '@playwright/test';
 import { PeercacheServer } from './server';
 
 const RELEASE_BIN = process.env.PEERCACHE_RELEASE_BIN ?? '/var/tmp/peercache-target/release/peercache';
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const LOADS = Number(process.env.LOADS ?? 10);
+// MBITS=20 RTT_MS=20: Chromium's network emulation (a link, not loopback).
+const MBITS = Number(process.env.MBITS ?? 0);
+const RTT_MS = Number(process.env.RTT_MS ?? 0);
 
 type Load = { hydratedMs: number; bytes: number; secondBytes: number };
 
@@ -21,6 +25,16 @@ type Load = { hydratedMs: number; bytes: number; secondBytes: number };
 async function load(browser: Browser, url: string): Promise<Load> {
   const context = await browser.newContext();
   const page = await context.newPage();
+  if (MBITS > 0) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: RTT_MS,
+      downloadThroughput: (MBITS * 1_000_000) / 8,
+      uploadThroughput: (MBITS * 1_000_000) / 8,
+    });
+  }
   const measure = async () => {
     await page.goto(url);
     await page.waitForSelector('main[data-hydrated="true"]');
@@ -77,7 +91,7 @@ test('first load: embedded and precompressed against another server @bench', asy
       const r = rounds[which];
       console.log(
         `${which}: hydrated after ${spread(r.hydrated)} ms; first load ${spread(r.bytes)} bytes; ` +
-          `second load ${spread(r.second)} bytes (median of ${LOADS} loads per round, ${ROUNDS} rounds, min..max of the rounds)`,
+          `second load ${spread(r.second)} bytes${MBITS ? ` at ${MBITS} Mbit/s, ${RTT_MS} ms` : ', loopback'} (median of ${LOADS} loads per round, ${ROUNDS} rounds, min..max of the rounds)`,
       );
     }
   } finally {

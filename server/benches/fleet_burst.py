@@ -101,7 +101,7 @@ def measure(args, n):
             fleets[mode] = fleet
             fleet.start()
         for mode, fleet in fleets.items():
-            harness.wait(f"the {mode} fleet meshed", fleet.all_active, 120)
+            harness.wait(f"the {mode} fleet meshed", fleet.fully_connected, 120)
         rows = {mode: {"calls": [], "p50": [], "p99": [], "width": [], "miss": []} for mode in fleets}
         for r in range(args.rounds):
             order = ("on", "off") if r % 2 == 0 else ("off", "on")

@@ -75,7 +75,7 @@ def measure(args, n):
         for fanout in (3, 0):
             fleets[fanout] = start(args, n, fanout, workdirs)
         for fanout, (fleet, _, _) in fleets.items():
-            harness.wait(f"the fan-out {fanout} fleet meshed", fleet.all_active, 120)
+            harness.wait(f"the fan-out {fanout} fleet meshed", fleet.fully_connected, 120)
         rows = {f: {"hit": [], "p50": [], "p99": [], "served": []} for f in fleets}
         for r in range(args.rounds):
             for fanout in ((3, 0) if r % 2 == 0 else (0, 3)):
