@@ -105,7 +105,7 @@ test-rust:
 test-fleet:
 	timeout 300 python3 server/tests/fleet/fleet.py --bin $(SERVER_BIN) --nodes 8 --short
 
-# The full fleet runs, release build, for BENCHMARKS.md (about 25 minutes).
+# The full fleet runs, release build, for BENCHMARKS.md (about 40 minutes: a 10-minute soak each).
 fleet:
 	cargo build --release -p server
 	for n in 10 25 50; do python3 server/tests/fleet/fleet.py --bin $(CARGO_TARGET_DIR)/release/peercache --nodes $$n; done
