@@ -79,15 +79,6 @@ def misses(fleet, tag):
     return statistics.median(times)
 
 
-def pct(samples, q):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def summary(values, unit=""):
-    return f"{statistics.median(values):.1f}{unit} ({min(values):.1f}..{max(values):.1f})"
-
-
 def measure(args, n):
     fleets = {}
     workdirs = []
@@ -110,8 +101,8 @@ def measure(args, n):
                 calls, waits, width, _ = burst(fleet, f"/repos/octo/burst-{n}-{r}")
                 row = rows[mode]
                 row["calls"].append(calls)
-                row["p50"].append(pct(waits, 0.5) * 1000)
-                row["p99"].append(pct(waits, 0.99) * 1000)
+                row["p50"].append(harness.pct(waits, 0.5) * 1000)
+                row["p99"].append(harness.pct(waits, 0.99) * 1000)
                 row["width"].append(width * 1000)
                 row["miss"].append(misses(fleet, f"{n}-{r}") * 1000)
         return rows
@@ -135,8 +126,8 @@ def main():
         for mode in ("on", "off"):
             row = rows[mode]
             calls = f"{statistics.median(row['calls']):g} ({min(row['calls'])}..{max(row['calls'])})"
-            print(f"{n:>3} {mode:<14} {calls:<16} {summary(row['p50']):<22} {summary(row['p99']):<22} "
-                  f"{summary(row['width']):<16} {summary(row['miss']):<16}", flush=True)
+            print(f"{n:>3} {mode:<14} {calls:<16} {harness.spread(row['p50']):<22} {harness.spread(row['p99']):<22} "
+                  f"{harness.spread(row['width']):<16} {harness.spread(row['miss']):<16}", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ the hit rate, the lookup's p50 and p99, and fetch requests served per lookup.
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,11 +49,6 @@ def lookup(node, key):
 def served(fleet):
     """Fetch requests the fleet's nodes have answered so far."""
     return sum((n.peers() or {}).get("fetches_served", 0) for n in fleet.nodes)
-
-
-def pct(samples, q):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def start(args, n, fanout, workdirs):
@@ -90,8 +84,8 @@ def measure(args, n):
                 answers = [lookup(asker, f"{prefix}{k:03}") for k in range(LOOKUPS)]
                 row = rows[fanout]
                 row["hit"].append(100 * sum(found for found, _ in answers) / LOOKUPS)
-                row["p50"].append(pct([t for _, t in answers], 0.5) * 1000)
-                row["p99"].append(pct([t for _, t in answers], 0.99) * 1000)
+                row["p50"].append(harness.pct([t for _, t in answers], 0.5) * 1000)
+                row["p99"].append(harness.pct([t for _, t in answers], 0.99) * 1000)
                 row["served"].append((served(fleet) - before) / LOOKUPS)
         return rows
     finally:
@@ -99,10 +93,6 @@ def measure(args, n):
             fleet.stop()
         for workdir in workdirs:
             subprocess.run(["rm", "-rf", workdir])
-
-
-def summary(values, digits=1):
-    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}..{max(values):.{digits}f})"
 
 
 def main():
@@ -118,8 +108,8 @@ def main():
         for fanout in (3, 0):
             row = rows[fanout]
             label = "3" if fanout else "0 (all)"
-            print(f"{n:>3} {label:<8} {summary(row['hit']):<20} {summary(row['p50']):<20} "
-                  f"{summary(row['p99']):<22} {summary(row['served'], 2):<24}", flush=True)
+            print(f"{n:>3} {label:<8} {harness.spread(row['hit']):<20} {harness.spread(row['p50']):<20} "
+                  f"{harness.spread(row['p99']):<22} {harness.spread(row['served'], 2):<24}", flush=True)
 
 
 if __name__ == "__main__":

@@ -382,6 +382,11 @@ def pct(samples, q):
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
+def spread(values, digits=1):
+    """Median and min..max of rounds, as BENCHMARKS.md reports them."""
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}..{max(values):.{digits}f})"
+
+
 def delivery(fleet, report, puts, short):
     started = now()
     fleet.start()
@@ -413,12 +418,32 @@ def delivery(fleet, report, puts, short):
     report["idle CPU per node (%)"] = round(statistics.median(idle), 2)
 
 
+def connected_within(side):
+    """Whether the nodes of `side` reach each other over links inside it."""
+    ids = {}
+    for node in side:
+        status = node.peers() or {}
+        ids[status.get("peer_id")] = {p["peer_id"] for p in status.get("peers", [])}
+    start = next(iter(ids))
+    seen, todo = {start}, [start]
+    while todo:
+        for peer in ids.get(todo.pop(), ()):
+            if peer in ids and peer not in seen:
+                seen.add(peer)
+                todo.append(peer)
+    return len(seen) == len(side)
+
+
 def partition(fleet, report):
     if not fleet.net.partitions:
         report["partition heal (s)"] = "not run (no namespaces)"
         return
     half = (len(fleet.nodes) + 1) // 2
     side_a, side_b = fleet.nodes[:half], fleet.nodes[half:]
+    # A side can only share within itself if its nodes are linked without the
+    # other side: right after start, nodes may know each other only through
+    # node 0 (side a) until the DHT has introduced them.
+    wait("each side connected within itself", lambda: connected_within(side_a) and connected_within(side_b), 60)
     fleet.net.partition()
     try:
         # Both sides notice: no node has a peer across the cut.
