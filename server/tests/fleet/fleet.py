@@ -312,11 +312,10 @@ class Node:
         return int(fields[11]) + int(fields[12])
 
 
-def serve_flags(binary):
-    """The `serve` flags a binary knows, so the harness also runs older
-    releases (the first one has no gh socket)."""
-    usage = sh(binary, "serve", "--help").stdout
-    return [flag for flag in ("--gh-socket",) if flag in usage]
+def has_gh_socket(binary):
+    """Whether `binary serve` has a gh socket (the first release has none:
+    the harness runs it too, for comparison)."""
+    return "--gh-socket" in sh(binary, "serve", "--help").stdout
 
 
 class Fleet:
@@ -324,7 +323,7 @@ class Fleet:
         self.args, self.net, self.workdir = args, net, workdir
         self.bin = os.path.abspath(args.bin)
         # No gh socket (the nodes would share one path); then what a caller adds.
-        self.extra = (["--gh-socket", ""] if "--gh-socket" in serve_flags(self.bin) else []) + list(extra)
+        self.extra = (["--gh-socket", ""] if has_gh_socket(self.bin) else []) + list(extra)
         self.swarm_key = os.path.join(workdir, "swarm.key")
         with open(self.swarm_key, "w") as key:
             key.write("/key/swarm/psk/1.0.0/\n/base16/\n" + "%064x\n" % random.getrandbits(256))
