@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use app::api::Backend;
+use app::model::RateLimitInfo;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -48,6 +49,26 @@ fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) ->
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
+/// One gauge family over the rate limits, labelled by scope and resource
+/// (GitHub's default resource is `core`); scopes without the figure are left out.
+fn rate_limit_gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    limits: &[RateLimitInfo],
+    figure: impl Fn(&RateLimitInfo) -> Option<u64>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, ConstGauge::new(0i64).metric_type())?;
+    for info in limits {
+        if let Some(value) = figure(info) {
+            let resource = info.resource.as_deref().unwrap_or("core");
+            ConstGauge::new(value as i64)
+                .encode(family.encode_family(&[("scope", info.scope.as_str()), ("resource", resource)])?)?;
+        }
+    }
+    Ok(())
+}
+
 impl Collector for StatsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let cache = self.backend.cache_stats();
@@ -83,48 +104,28 @@ impl Collector for StatsCollector {
         for (name, value) in &cache.proxy.modes {
             ConstCounter::new(*value).encode(family.encode_family(&[("mode", name.as_str())])?)?;
         }
-        let remaining = ConstGauge::new(0i64);
-        let mut family = e.encode_descriptor(
+        let limits = &cache.proxy.rate_limits;
+        rate_limit_gauge(
+            e,
             "github_rate_limit_remaining",
             "GitHub's remaining requests per token scope hash and resource (core, search, graphql, ...)",
-            None,
-            remaining.metric_type(),
+            limits,
+            |info| info.remaining,
         )?;
-        for limit in &cache.proxy.rate_limits {
-            if let Some(value) = limit.remaining {
-                let resource = limit.resource.as_deref().unwrap_or("core");
-                ConstGauge::new(value as i64)
-                    .encode(family.encode_family(&[("scope", limit.scope.as_str()), ("resource", resource)])?)?;
-            }
-        }
-        let limit = ConstGauge::new(0i64);
-        let mut family = e.encode_descriptor(
+        rate_limit_gauge(
+            e,
             "github_rate_limit_limit",
             "GitHub's request limit per token scope hash and resource",
-            None,
-            limit.metric_type(),
+            limits,
+            |info| info.limit,
         )?;
-        for info in &cache.proxy.rate_limits {
-            if let Some(value) = info.limit {
-                let resource = info.resource.as_deref().unwrap_or("core");
-                ConstGauge::new(value as i64)
-                    .encode(family.encode_family(&[("scope", info.scope.as_str()), ("resource", resource)])?)?;
-            }
-        }
-        let reset = ConstGauge::new(0i64);
-        let mut family = e.encode_descriptor(
+        rate_limit_gauge(
+            e,
             "github_rate_limit_reset_timestamp_seconds",
             "When GitHub's limit per token scope hash and resource resets (Unix seconds)",
-            None,
-            reset.metric_type(),
+            limits,
+            |info| info.reset_epoch,
         )?;
-        for info in &cache.proxy.rate_limits {
-            if let Some(value) = info.reset_epoch {
-                let resource = info.resource.as_deref().unwrap_or("core");
-                ConstGauge::new(value as i64)
-                    .encode(family.encode_family(&[("scope", info.scope.as_str()), ("resource", resource)])?)?;
-            }
-        }
         let errors = ConstCounter::new(0u64);
         let mut family = e.encode_descriptor(
             "upstream_errors",
