@@ -58,7 +58,7 @@ pub fn effective(matches: &ArgMatches, from_file: &FromFile) -> Vec<Setting> {
 }
 
 /// For a person: one line a setting, and the file when one was read.
-pub fn text(settings: &Vec<Setting>, from_file: &FromFile) -> String {
+pub fn text(settings: &[Setting], from_file: &FromFile) -> String {
     let width = settings.iter().map(|s| s.setting.len()).max().unwrap_or(0);
     let value_width = settings.iter().map(|s| s.value.as_deref().unwrap_or("-").len()).max().unwrap_or(0).min(48);
     let mut out = String::new();
