@@ -149,6 +149,38 @@ pub struct ProxyStats {
     /// `transport`, `server_error`, `rate_limited`, `broken_body`).
     #[serde(default)]
     pub upstream_errors: BTreeMap<String, u64>,
+    /// Confirmed sharing: bodies the fleet holds, offered to GitHub for a
+    /// requester with `If-None-Match` (a 304 is free).
+    #[serde(default)]
+    pub confirm: ConfirmStats,
+    /// Answers GitHub confirmed for free (304: REVALIDATED and CONFIRMED) in
+    /// the last 60 minutes: calls that reached GitHub and were not charged.
+    #[serde(default)]
+    pub free_confirmations_last_hour: u64,
+}
+
+/// Confirmed sharing across token scopes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmStats {
+    /// `cross-scope`, `always` or `off`.
+    pub mode: String,
+    /// Whether this node can read other tokens' answers (a group secret is
+    /// set); without one only anonymous answers are shared across scopes.
+    pub shares_tokens: bool,
+    pub tried: u64,
+    /// GitHub answered 304: the fleet's body served.
+    pub confirmed: u64,
+    /// GitHub answered otherwise (its own body, 404, 403): served as it is.
+    pub refused: u64,
+    /// The same, by path family (`repos`, `users`, …).
+    pub by_family: BTreeMap<String, ConfirmCounts>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmCounts {
+    pub tried: u64,
+    pub confirmed: u64,
+    pub refused: u64,
 }
 
 /// Fleet-wide single flight: one node of the fleet fetches a key at a time.

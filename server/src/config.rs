@@ -7,6 +7,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
 use crate::cache::CacheConfig;
+use crate::github::confirm::ConfirmMode;
 use crate::github::freshness::Freshness;
 use crate::units;
 
@@ -122,6 +123,14 @@ pub struct ServeConfig {
     /// `revalidate` (every request asks GitHub with the ETag; 304s are free).
     #[arg(long, env = "CACHE_FRESHNESS", value_enum, default_value_t = Freshness::Ttl)]
     pub freshness: Freshness,
+
+    /// Confirmed sharing across tokens: `cross-scope` (another token's or an
+    /// untrusted peer's answer is served only after GitHub answers 304 to
+    /// this requester's own credentials), `always` (every answer this node
+    /// did not itself get from GitHub for the token is confirmed), or `off`
+    /// (nothing shared between tokens).
+    #[arg(long, env = "CACHE_CONFIRM", value_enum, default_value_t = ConfirmMode::CrossScope)]
+    pub confirm: ConfirmMode,
 
     /// The base URL clients reach `/github` at, when the request's `Host`
     /// would not say it (a TLS front, another path); GitHub's URLs in answers

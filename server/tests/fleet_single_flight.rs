@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use axum::http::StatusCode;
-use server::github::request::proxy_key;
+use server::github::key::proxy_key;
 use server::github::scope::Scopes;
 use server::p2p::rendezvous::rank;
 use support::inproc::{start_peercache_with, Peercache};
@@ -149,7 +149,7 @@ fn processes(n: usize, upstream: &str, dir: &Path) -> Vec<(Serve, String)> {
 
 /// The cache key of a GET by `token` with no Accept, as every node builds it.
 fn key_of(path: &str, token: &str, swarm: &str) -> String {
-    let scope = Scopes::new(None, Some(swarm)).scope_of(Some(&format!("token {token}")));
+    let scope = Scopes::new(None, Some(swarm), true).scope_of(Some(&format!("token {token}")));
     proxy_key(path, "", "", "", &scope.id)
 }
 

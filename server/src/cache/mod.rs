@@ -20,6 +20,7 @@ pub mod stats;
 pub mod store;
 pub mod ttl;
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -113,6 +114,41 @@ const PUT_FEED_CAPACITY: usize = 1024;
 struct Memory {
     lru: LruCache<String, Arc<Entry>>,
     bytes: u64,
+    /// The keys in order, for prefix look-ups (every scope's answer to one request).
+    keys: BTreeSet<String>,
+}
+
+impl Memory {
+    /// Holds `entry` as the most recently used; what it replaced.
+    fn put(&mut self, entry: Arc<Entry>) -> Option<Arc<Entry>> {
+        self.bytes += entry.size();
+        self.keys.insert(entry.key.clone());
+        let old = self.lru.put(entry.key.clone(), entry);
+        if let Some(old) = &old {
+            self.bytes -= old.size();
+        }
+        old
+    }
+
+    fn pop(&mut self, key: &str) -> Option<Arc<Entry>> {
+        let old = self.lru.pop(key)?;
+        self.bytes -= old.size();
+        self.keys.remove(key);
+        Some(old)
+    }
+
+    fn pop_lru(&mut self) -> Option<(String, Arc<Entry>)> {
+        let (key, old) = self.lru.pop_lru()?;
+        self.bytes -= old.size();
+        self.keys.remove(&key);
+        Some((key, old))
+    }
+
+    /// Keys starting with `prefix`, in order.
+    fn prefixed<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        self.keys.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .take_while(move |key| key.starts_with(prefix))
+    }
 }
 
 pub struct Cache {
@@ -158,12 +194,10 @@ impl Cache {
         {
             let mut memory = cache.memory.lock().expect("cache memory lock");
             for entry in keep {
-                memory.bytes += entry.size();
-                memory.lru.push(entry.key.clone(), Arc::new(entry));
+                memory.put(Arc::new(entry));
             }
             while memory.lru.len() as u64 > cache.config.max_entries || memory.bytes > cache.config.max_bytes {
-                let Some((key, entry)) = memory.lru.pop_lru() else { break };
-                memory.bytes -= entry.size();
+                let Some((key, _)) = memory.pop_lru() else { break };
                 over.push(key);
             }
         }
@@ -186,7 +220,7 @@ impl Cache {
         Cache {
             config,
             clock,
-            memory: Mutex::new(Memory { lru: LruCache::unbounded(), bytes: 0 }),
+            memory: Mutex::new(Memory { lru: LruCache::unbounded(), bytes: 0, keys: BTreeSet::new() }),
             store,
             writer: Mutex::new(()),
             counters: Counters::default(),
@@ -274,21 +308,30 @@ impl Cache {
         found
     }
 
-    /// Asks the peers for `key`; what one has is stored here (and served once
-    /// even when storing fails). Counts nothing: the caller counts the lookup.
+    /// Asks the peers for `key`; what one has is stored here, and only what
+    /// was stored is returned: a copy the cache refuses (barred by a write,
+    /// too large) or cannot store is never served. Counts nothing: the
+    /// caller counts the lookup.
     pub async fn fetch_from_peers(self: &Arc<Self>, key: &str, peers: &dyn PeerSource) -> Option<Arc<Entry>> {
         if validate_key(key).is_err() {
             return None;
         }
         let entry = peers.fetch(key).await?;
-        let copy = entry.clone();
-        match self.write(move |cache| cache.insert(copy)).await {
+        let from = entry.origin.label();
+        match self.write(move |cache| cache.insert(entry)).await {
             Ok(entry) => Some(entry),
             Err(error) => {
-                tracing::warn!(%error, key = entry.key, "could not store an entry from a peer; serving it once");
-                Some(Arc::new(entry))
+                tracing::warn!(%error, key, from, "refused an entry a peer answered a miss with; not served");
+                None
             }
         }
+    }
+
+    /// Every entry whose key starts with `prefix` (say, every scope's answer
+    /// to one request), fresh or not, without counting or touching recency.
+    pub fn with_prefix(&self, prefix: &str) -> Vec<Arc<Entry>> {
+        let memory = self.memory.lock().expect("cache memory lock");
+        memory.prefixed(prefix).filter_map(|key| memory.lru.peek(key).cloned()).collect()
     }
 
     /// Runs a write (it commits to disk) on a blocking thread: the one place
@@ -341,14 +384,9 @@ impl Cache {
         {
             let mut memory = self.memory.lock().expect("cache memory lock");
             for key in &evict {
-                if let Some(old) = memory.lru.pop(key) {
-                    memory.bytes -= old.size();
-                }
+                memory.pop(key);
             }
-            if let Some(old) = memory.lru.put(entry.key.clone(), entry.clone()) {
-                memory.bytes -= old.size();
-            }
-            memory.bytes += size;
+            memory.put(entry.clone());
         }
         self.counters.evicted(evict.len() as u64);
         if entry.origin == Origin::Local {
@@ -454,9 +492,7 @@ impl Cache {
         }
         let mut memory = self.memory.lock().expect("cache memory lock");
         for key in &keys {
-            if let Some(old) = memory.lru.pop(key) {
-                memory.bytes -= old.size();
-            }
+            memory.pop(key);
         }
         Ok(keys.len())
     }
@@ -465,11 +501,7 @@ impl Cache {
     /// (at most `MAX_PAGE` entries, whatever `limit` asks for).
     pub fn list(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage {
         let now = self.clock.now_ms();
-        let mut matching: Vec<Arc<Entry>> = {
-            let memory = self.memory.lock().expect("cache memory lock");
-            memory.lru.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, e)| e.clone()).collect()
-        };
-        matching.sort_by(|a, b| a.key.cmp(&b.key));
+        let matching = self.with_prefix(prefix);
         EntryPage {
             total: matching.len(),
             entries: matching.iter().skip(offset).take(limit.min(MAX_PAGE)).map(|e| summary(e, now)).collect(),

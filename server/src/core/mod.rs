@@ -83,7 +83,12 @@ impl Core {
                 upstream: config.github_api_url.clone(),
                 default_ttl_secs: config.default_ttl,
                 max_body: config.proxy_max_body,
-                scopes: Scopes::new(config.cache_secret.as_deref(), swarm_key_text.as_deref()),
+                scopes: Scopes::new(
+                    config.cache_secret.as_deref(),
+                    swarm_key_text.as_deref(),
+                    config.confirm.shares(),
+                ),
+                confirm: config.confirm,
                 freshness: config.freshness,
                 public_url: config.public_url.clone(),
                 graphql_ttl_secs: config.graphql_ttl,
@@ -345,6 +350,8 @@ impl Backend for Core {
                 wait_timeouts: self.github.counters.fleet_wait_timeouts.load(std::sync::atomic::Ordering::Relaxed),
             },
             upstream_errors: self.github.counters.upstream_errors(),
+            confirm: self.github.confirmations.snapshot(self.github.confirm, self.github.shares_tokens()),
+            free_confirmations_last_hour: self.github.counters.free_last_hour(now),
         }
     }
 }

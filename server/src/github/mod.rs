@@ -2,9 +2,13 @@
 //! of responses, HTTP caching semantics, URL rewriting, rate-limit tracking,
 //! request coalescing and the proxy itself.
 
+pub mod candidates;
+pub mod confirm;
 pub mod error;
+pub mod fleet;
 pub mod freshness;
 pub mod graphql;
+pub mod key;
 pub mod proxy;
 pub mod ratelimit;
 pub mod ready;
@@ -14,3 +18,4 @@ pub mod scope;
 pub mod single_flight;
 pub mod stats;
 pub mod stored;
+pub mod upstream;

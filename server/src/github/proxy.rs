@@ -1,49 +1,52 @@
 //! The caching reverse proxy for GitHub's REST API under `/github/...` (and
-//! for `gh` on its socket).
+//! for `gh` on its socket): the one entry, [`GithubProxy::serve`], that both
+//! reach the cache through, and the order a read is answered in.
 //!
-//! A GET is answered, in order, from: a fresh local entry (HIT, or PEER-HIT
-//! when the entry came from a peer) unless the client's directives or the
-//! "always revalidate" mode ask GitHub first; while GitHub refuses this
-//! token's scope for the resource, a stale entry (STALE) or the refusal
-//! replayed; otherwise one shared fetch per key (other callers wait:
-//! COALESCED) that asks the peers (PEER-HIT), then GitHub — with
-//! `If-None-Match` when an entry has an ETag, a 304 refreshing it for free
-//! (REVALIDATED) — and stores a storable 200 (MISS). Other methods pass
-//! through (PASS); a successful write makes the repository's answers stale
-//! on every node. GitHub's URLs in answers are rewritten to the base the
-//! client used.
+//! A GET is answered, in order, from: a fresh local entry of the requester's
+//! scope (HIT, or PEER-HIT when a trusted peer stored it) unless the client's
+//! directives, the "always revalidate" mode or the "always confirm" mode ask
+//! GitHub first; while GitHub refuses this token's scope for the resource, a
+//! stale entry (STALE) or the refusal replayed; otherwise one shared fetch per
+//! request (other callers wait: COALESCED) that asks the peers (PEER-HIT),
+//! then GitHub — with `If-None-Match` offering the scope's own stored answer
+//! (a 304 refreshes it for free: REVALIDATED) and the bodies other scopes
+//! hold for the same request (a 304 says GitHub would send this requester
+//! exactly those bytes: CONFIRMED, see `confirm`) — and stores a storable 200
+//! (MISS). Other methods pass through (PASS); a real write makes the
+//! repository's answers stale on every node. GitHub's URLs in answers are
+//! rewritten to the base the client used.
 //!
 //! Each request ends as one [`Answer`]; its response, its mode count and its
-//! cache lookup count are all made from that one value.
+//! cache lookup count are all made from that one value. Talking to GitHub is
+//! in `upstream`, the fleet's turn-taking in `fleet`, what is offered to
+//! GitHub in `candidates`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::http::header::{AGE, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH, LINK};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::Response;
-use bytes::Bytes;
-use futures::StreamExt;
-use tokio::sync::broadcast;
 
 use crate::cache::entry::{Entry, Origin};
 use crate::cache::stats::Lookup;
-use crate::cache::ttl::{family_ttl_secs, longest_github_ttl, path_family};
 use crate::cache::Cache;
+use crate::github::confirm::{Candidate, ConfirmCounters, ConfirmMode};
 use crate::github::error::ProxyError;
+use crate::github::fleet::{Awaited, FleetTurn};
 use crate::github::freshness::{self, Freshness};
 use crate::github::graphql::{self, Malformed, Operation};
-use crate::github::ratelimit::{is_rate_limited, RateLimits};
+use crate::github::ratelimit::RateLimits;
 use crate::github::ready::Ready;
-use crate::github::request::{forwarded, invalidation_prefixes, Call, GRAPHQL_KEY_PREFIX};
+use crate::github::request::{Call, GRAPHQL_KEY_PREFIX};
 use crate::github::rewrite::{rewrite_body, rewrite_link};
 use crate::github::scope::{Scope, Scopes};
 use crate::github::single_flight::{Role, SingleFlight};
-use crate::github::stats::{Mode, ProxyCounters, UpstreamError};
-use crate::github::stored::{Binding, Decoded, HOP_BY_HOP, KEPT_HEADERS};
-use crate::p2p::client::{LeaseAnswer, NodeClient};
-use crate::p2p::protocol::{Rejection, MAX_CLOCK_SKEW_MS};
+use crate::github::stats::{Mode, ProxyCounters};
+use crate::github::stored::{Binding, Decoded};
+use crate::p2p::client::NodeClient;
+use crate::p2p::protocol::Rejection;
 
 const X_PEERCACHE: HeaderName = HeaderName::from_static("x-peercache");
 const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
@@ -66,11 +69,13 @@ pub struct ProxyConfig {
     pub fleet_single_flight: bool,
     /// The longest a node waits for another node's fetch.
     pub fleet_wait: Duration,
+    /// Which answers are confirmed with GitHub before they are served.
+    pub confirm: ConfirmMode,
 }
 
 /// How a request ended: the one value its response and every counter are
 /// made from.
-enum Answer {
+pub(super) enum Answer {
     /// A body to send as it is (stored, from a peer, or just fetched), with
     /// when it was stored (for `Age`); the waiters of a coalesced fetch get it too.
     Body(Mode, Arc<Decoded>, Option<u64>),
@@ -84,6 +89,16 @@ enum Answer {
 }
 
 impl Answer {
+    /// The status GitHub (or the proxy) answered with, when known.
+    pub(super) fn status(&self) -> Option<StatusCode> {
+        match self {
+            Answer::Body(_, decoded, _) => Some(decoded.status),
+            Answer::Passed(response) => Some(response.status()),
+            Answer::Failed(_, error) => Some(error.status),
+            Answer::Fleet { .. } => Some(StatusCode::OK),
+        }
+    }
+
     fn mode(&self) -> Mode {
         match self {
             Answer::Body(mode, ..) | Answer::Failed(mode, _) => *mode,
@@ -111,78 +126,45 @@ enum Shared {
     Failed(ProxyError),
 }
 
-/// How long a node waits for another node's fetch before asking its
-/// coordinator again (a holder that died loses the lease to the next asker).
-const FLEET_SLICE: Duration = Duration::from_millis(1000);
-
-/// What the fleet's single flight says this node should do.
-enum FleetTurn {
-    /// Fetch from GitHub (`mine`: holding the lease, to give back after).
-    Fetch { mine: bool },
-    /// The holder's entry arrived.
-    Arrived(Arc<Entry>, String),
-}
-
-/// `key`'s entry, once stored here (by gossip from its fetcher), waiting at
-/// most `within`.
-async fn arrival(
-    arrivals: &mut broadcast::Receiver<Arc<Entry>>,
-    cache: &Cache,
-    key: &str,
-    within: Duration,
-) -> Option<Arc<Entry>> {
-    if let Some(entry) = cache.fresh(key) {
-        return Some(entry);
-    }
-    let wait = async {
-        loop {
-            match arrivals.recv().await {
-                Ok(entry) if entry.key == key => return Some(entry),
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    if let Some(entry) = cache.fresh(key) {
-                        return Some(entry);
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    };
-    tokio::time::timeout(within, wait).await.ok().flatten()
-}
-
 /// How a request's answer counts as a cache lookup.
 fn lookup_of(mode: Mode) -> Lookup {
     match mode {
         Mode::Hit => Lookup::LocalHit,
         Mode::PeerHit => Lookup::PeerHit,
-        Mode::Revalidated | Mode::Coalesced | Mode::Stale => Lookup::Spared,
+        Mode::Revalidated | Mode::Confirmed | Mode::Coalesced | Mode::Stale => Lookup::Spared,
         Mode::Miss | Mode::Pass => Lookup::Miss,
     }
 }
 
 pub struct GithubProxy {
-    client: reqwest::Client,
-    upstream: String,
-    cache: Arc<Cache>,
-    peers: Option<NodeClient>,
-    scopes: Scopes,
-    default_ttl_secs: u64,
-    max_body: usize,
+    pub(super) client: reqwest::Client,
+    pub(super) upstream: String,
+    pub(super) cache: Arc<Cache>,
+    pub(super) peers: Option<NodeClient>,
+    pub(super) scopes: Scopes,
+    pub(super) default_ttl_secs: u64,
+    pub(super) max_body: usize,
     pub freshness: Freshness,
     public_url: Option<String>,
-    graphql_ttl_secs: u64,
+    pub(super) graphql_ttl_secs: u64,
     pub fleet_single_flight: bool,
-    fleet_wait: Duration,
+    pub(super) fleet_wait: Duration,
+    pub confirm: ConfirmMode,
     pub limits: RateLimits,
     pub counters: ProxyCounters,
-    inflight: SingleFlight<Option<Shared>>,
+    pub confirmations: ConfirmCounters,
+    /// One fetch per request at a time; the waiters learn the leader's scope
+    /// (another scope's answer is not theirs to take).
+    inflight: SingleFlight<Option<(Arc<str>, Shared)>>,
     ready: Ready,
 }
 
 impl GithubProxy {
     pub fn new(config: ProxyConfig, cache: Arc<Cache>, peers: Option<NodeClient>) -> anyhow::Result<GithubProxy> {
+        // Redirects are GitHub's answer to the client, not ours to follow: a
+        // 302 from upstream is passed on, never fetched (it could point anywhere).
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(60))
             .build()?;
@@ -199,8 +181,10 @@ impl GithubProxy {
             graphql_ttl_secs: config.graphql_ttl_secs,
             fleet_single_flight: config.fleet_single_flight,
             fleet_wait: config.fleet_wait,
+            confirm: config.confirm,
             limits: RateLimits::default(),
             counters: ProxyCounters::default(),
+            confirmations: ConfirmCounters::default(),
             inflight: SingleFlight::default(),
             ready: Ready::default(),
         })
@@ -209,6 +193,11 @@ impl GithubProxy {
     /// Requests waiting for an identical request's fetch right now.
     pub fn waiting(&self) -> usize {
         self.inflight.waiting()
+    }
+
+    /// Whether this node reads other tokens' answers to confirm them (see `scope`).
+    pub fn shares_tokens(&self) -> bool {
+        self.confirm.shares() && self.scopes.shares_tokens()
     }
 
     /// A request under `/github`: the client sees GitHub at
@@ -255,7 +244,7 @@ impl GithubProxy {
             }
             Ok(Operation::Write) => {
                 let answer = self.forward(&call, body).await;
-                if matches!(&answer, Answer::Passed(response) if response.status().is_success()) {
+                if graphql_wrote(&call, &answer) {
                     self.written(vec![GRAPHQL_KEY_PREFIX.to_owned()]).await;
                 }
                 self.respond(&call, answer)
@@ -318,7 +307,7 @@ impl GithubProxy {
         let now = self.cache.now_ms();
         if let Some(entry) = self.cache.fresh(&call.key) {
             if let Some(decoded) = self.open(&entry, &call.scope).await {
-                if !self.must_revalidate(call, &entry, &decoded, now) {
+                if !self.must_revalidate(call, &entry, &decoded, now) && !self.needs_confirming(&entry) {
                     let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
                     return Answer::Body(mode, decoded, Some(entry.stored_at_ms));
                 }
@@ -331,7 +320,7 @@ impl GithubProxy {
             };
         }
         if call.head() {
-            return self.forward(call, Bytes::new()).await;
+            return self.forward(call, bytes::Bytes::new()).await;
         }
         self.coalesced(call).await
     }
@@ -350,20 +339,27 @@ impl GithubProxy {
                 ))
     }
 
-    /// One fetch per key at a time; the others wait for its answer. When the
-    /// fetch fails, its waiters try once more together (one of them fetches).
+    /// One fetch per request at a time; the others wait for its answer and
+    /// take it when it is their scope's. When the fetch fails, its waiters
+    /// try once more together (one of them fetches); waiters of another
+    /// scope fetch on their own once it is done, and then find its body to
+    /// confirm.
     async fn coalesced(&self, call: &Call<'_>) -> Answer {
+        let flight = if self.confirm.shares() { call.request.identity() } else { call.key.clone() };
         for round in 0..2 {
-            match self.inflight.join(&call.key) {
+            match self.inflight.join(&flight) {
                 Role::Leader(leader) => {
                     let answer = self.fetch(call).await;
-                    leader.finish(answer.shared());
+                    leader.finish(answer.shared().map(|shared| (call.scope.id.clone(), shared)));
                     return answer;
                 }
                 Role::Follower(follower) => match follower.wait().await.flatten() {
-                    Some(Shared::Body(decoded, stored_at)) => return Answer::Body(Mode::Coalesced, decoded, stored_at),
-                    Some(Shared::Failed(error)) if round == 1 => return Answer::Failed(Mode::Coalesced, error),
-                    Some(Shared::Failed(_)) => continue,
+                    Some((scope, _)) if scope != call.scope.id => break,
+                    Some((_, Shared::Body(decoded, stored_at))) => {
+                        return Answer::Body(Mode::Coalesced, decoded, stored_at)
+                    }
+                    Some((_, Shared::Failed(error))) if round == 1 => return Answer::Failed(Mode::Coalesced, error),
+                    Some((_, Shared::Failed(_))) => continue,
                     None => break,
                 },
             }
@@ -372,7 +368,7 @@ impl GithubProxy {
     }
 
     /// What this node holds for the call that opens, else (when it holds
-    /// nothing) what a peer has; then GitHub, conditionally on its ETag.
+    /// nothing) what a peer has; then GitHub, offered what the fleet holds.
     async fn fetch(&self, call: &Call<'_>) -> Answer {
         let now = self.cache.now_ms();
         let mut held = match self.cache.get_stale(&call.key) {
@@ -382,276 +378,43 @@ impl GithubProxy {
         if let (None, Some(peers)) = (&held, &self.peers) {
             if let Some(entry) = self.cache.fetch_from_peers(&call.key, peers).await {
                 if let Some(decoded) = self.open(&entry, &call.scope).await {
-                    if entry.is_fresh(now) && !self.must_revalidate(call, &entry, &decoded, now) {
+                    let servable = !self.must_revalidate(call, &entry, &decoded, now) && !self.needs_confirming(&entry);
+                    if entry.is_fresh(now) && servable {
                         return Answer::Body(Mode::PeerHit, decoded, Some(entry.stored_at_ms));
                     }
                     held = Some((entry, decoded));
                 }
             }
         }
+        let mut candidates: Vec<Candidate> = Vec::new();
+        if let Some((entry, decoded)) = &held {
+            candidates.extend(self.own_candidate(call, entry.clone(), decoded.clone()));
+        }
+        candidates.extend(self.donors(call));
         // Fleet-wide single flight: nobody here or at a peer has it; one node
-        // of the fleet asks GitHub, the others wait for its entry.
+        // of the fleet asks GitHub, the others wait for its entry (and
+        // confirm it when it is another scope's).
         let mut lease = None;
-        if let (None, Some(node), true) = (&held, &self.peers, self.fleet_single_flight) {
-            match self.fleet_turn(node, call).await {
-                FleetTurn::Fetch { mine } => lease = mine.then_some(node),
-                FleetTurn::Arrived(entry, holder) => {
+        if let (None, true, Some(node), true) = (&held, candidates.is_empty(), &self.peers, self.fleet_single_flight) {
+            let awaited = Awaited::new(call, self.confirm.shares());
+            match self.fleet_turn(node, &awaited).await {
+                FleetTurn::Fetch { mine } => lease = mine.then(|| (node, awaited)),
+                FleetTurn::Arrived(entry, holder) if entry.key == call.key => {
                     if let Some(decoded) = self.open(&entry, &call.scope).await {
-                        return Answer::Fleet { decoded, stored_at: entry.stored_at_ms, holder };
+                        if !self.needs_confirming(&entry) {
+                            return Answer::Fleet { decoded, stored_at: entry.stored_at_ms, holder };
+                        }
+                        candidates.extend(self.own_candidate(call, entry, decoded));
                     }
                 }
+                FleetTurn::Arrived(entry, _) => candidates.extend(self.donor_candidate(call, entry)),
             }
         }
-        let answer = self.ask_github(call, held, now).await;
-        if let Some(node) = lease {
-            node.release(&call.key).await;
+        let answer = self.ask_github(call, candidates, now).await;
+        if let Some((node, awaited)) = lease {
+            node.release(awaited.lease_key()).await;
         }
         answer
-    }
-
-    /// Asks the key's coordinator whether to fetch or to wait for another
-    /// node's fetch; waits (in slices, asking again, so a holder that died
-    /// hands the lease on) at most the fleet wait, then fetches.
-    async fn fleet_turn(&self, node: &NodeClient, call: &Call<'_>) -> FleetTurn {
-        let mut arrivals = self.cache.subscribe_inserts();
-        let deadline = tokio::time::Instant::now() + self.fleet_wait;
-        let mut waited = false;
-        loop {
-            let (holder, remaining) = match node.lease(&call.key).await {
-                LeaseAnswer::Fetch => return FleetTurn::Fetch { mine: true },
-                LeaseAnswer::Wait { holder, remaining } => (holder, remaining),
-            };
-            if !waited {
-                self.counters.fleet_wait();
-                waited = true;
-            }
-            let slice = remaining.min(FLEET_SLICE).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-            if let Some(entry) = arrival(&mut arrivals, &self.cache, &call.key, slice).await {
-                return FleetTurn::Arrived(entry, holder);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                self.counters.fleet_wait_timeout();
-                return FleetTurn::Fetch { mine: false };
-            }
-        }
-    }
-
-    /// GitHub, conditionally on what is held.
-    async fn ask_github(&self, call: &Call<'_>, held: Option<(Arc<Entry>, Arc<Decoded>)>, now: u64) -> Answer {
-        let mut request = match &call.graphql {
-            Some(body) => self.client.post(call.url(&self.upstream)).body(body.clone()),
-            None => self.client.get(call.url(&self.upstream)),
-        }
-        .headers(forwarded(&call.parts.headers));
-        if let Some(etag) = held.as_ref().and_then(|(entry, _)| entry.etag.clone()) {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        let upstream = match self.send(request, call).await {
-            Ok(upstream) => upstream,
-            Err(error) => return Answer::Failed(Mode::Miss, error),
-        };
-        let status = upstream.status();
-        let headers = upstream.headers().clone();
-
-        if status == StatusCode::NOT_MODIFIED {
-            if let Some((entry, stored)) = held {
-                return self.revalidated(call, &entry, &stored, &headers, now).await;
-            }
-        }
-        let body = match read_limited(upstream, self.max_body).await {
-            Ok(body) => body,
-            Err(Oversized::Stream(mut response)) => {
-                self.rewrite_link_header(call, response.headers_mut());
-                return Answer::Passed(response);
-            }
-            Err(Oversized::Failed(error)) => {
-                self.counters.upstream_error(UpstreamError::BrokenBody);
-                return Answer::Failed(Mode::Miss, error);
-            }
-        };
-        let decoded = Arc::new(Decoded::new(status, &headers, body));
-        if is_rate_limited(status, &headers, &decoded.body) {
-            self.counters.upstream_error(UpstreamError::RateLimited);
-            tracing::warn!(scope = &*call.scope.id, resource = call.resource, %status, "GitHub rate-limited this token scope; backing off");
-            self.limits.block(&call.scope.id, call.resource, &headers, decoded.clone(), now);
-            return match self.stale(call).await {
-                Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
-                None => Answer::Body(Mode::Miss, decoded, None),
-            };
-        }
-        if status == StatusCode::OK {
-            if let Some(ttl) = self.storable_ttl(call, &decoded, now) {
-                // Stored before the answer leaves, so whoever asks next (here or
-                // at a peer) finds it. A failure only costs the caching.
-                let etag = header(&headers, &ETAG).map(str::to_owned);
-                let entry = self.entry(call, &decoded, now, ttl, etag);
-                if let Err(error) = self.cache.write(move |cache| cache.insert(entry)).await {
-                    tracing::warn!(%error, "could not cache a GitHub response");
-                }
-            }
-        }
-        Answer::Body(Mode::Miss, decoded, None)
-    }
-
-    /// How long an OK answer may be reused; `None` when it must not be
-    /// stored. A GraphQL read's answer lives the GraphQL TTL, unless it
-    /// carries errors (which are not kept).
-    fn storable_ttl(&self, call: &Call<'_>, decoded: &Decoded, now: u64) -> Option<u64> {
-        if call.graphql.is_some() {
-            let answer: serde_json::Value = serde_json::from_slice(&decoded.body).ok()?;
-            return answer.get("errors").is_none().then_some(self.graphql_ttl_secs);
-        }
-        let cap = family_ttl_secs(path_family(&call.path)).unwrap_or(self.default_ttl_secs);
-        freshness::storable_ttl(call.parts, decoded.status, &decoded.headers, now, cap)
-    }
-
-    /// GitHub confirmed `entry` (304): its stored headers refreshed by the
-    /// 304's, its TTL computed anew, sealed anew (the seal is bound to the
-    /// stored time and TTL); the answer carries the 304's live headers.
-    async fn revalidated(
-        &self,
-        call: &Call<'_>,
-        entry: &Entry,
-        stored: &Decoded,
-        fresh: &HeaderMap,
-        now: u64,
-    ) -> Answer {
-        let mut refreshed = Decoded::new_as_is(stored.status, stored.headers.clone(), stored.body.clone());
-        for name in KEPT_HEADERS {
-            if let Some(value) = fresh.get(*name) {
-                refreshed.headers.insert(HeaderName::from_static(name), value.clone());
-            }
-        }
-        let cap = family_ttl_secs(path_family(&call.path)).unwrap_or(self.default_ttl_secs);
-        let ttl = freshness::storable_ttl(call.parts, StatusCode::OK, &refreshed.headers, now, cap).unwrap_or(0);
-        let stored_entry = self.entry(call, &refreshed, now, ttl, entry.etag.clone());
-        if let Err(error) = self.cache.write(move |cache| cache.insert(stored_entry)).await {
-            tracing::warn!(%error, "could not refresh a cached GitHub response");
-        }
-        let mut live = refreshed;
-        for (name, value) in fresh {
-            if !HOP_BY_HOP.contains(&name.as_str()) && name != CONTENT_LENGTH {
-                live.headers.insert(name.clone(), value.clone());
-            }
-        }
-        Answer::Body(Mode::Revalidated, Arc::new(live), None)
-    }
-
-    /// A client's request body, at most `max_body` bytes.
-    async fn request_body(&self, body: Body) -> Result<Bytes, ProxyError> {
-        to_bytes(body, self.max_body).await.map_err(|_| {
-            ProxyError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body over {} bytes", self.max_body))
-        })
-    }
-
-    /// Non-GET methods (and what cannot be cached) go straight through; a
-    /// successful write makes the repository's answers stale everywhere.
-    async fn pass(&self, call: &Call<'_>, body: Body) -> Answer {
-        let body = match self.request_body(body).await {
-            Ok(body) => body,
-            Err(error) => return Answer::Failed(Mode::Pass, error),
-        };
-        let answer = self.forward(call, body).await;
-        let written = matches!(&answer, Answer::Passed(response) if response.status().is_success());
-        if written && !matches!(call.parts.method, Method::GET | Method::HEAD) {
-            self.written(invalidation_prefixes(&call.path)).await;
-        }
-        answer
-    }
-
-    /// A write went through: drop the older answers under `prefixes` here,
-    /// bar older copies from peers, and tell the group to do the same.
-    async fn written(&self, prefixes: Vec<String>) {
-        let at = self.cache.now_ms();
-        let until = at.saturating_add(longest_github_ttl(self.default_ttl_secs) * 1000 + MAX_CLOCK_SKEW_MS);
-        let local = prefixes.clone();
-        let removed = self
-            .cache
-            .write(move |cache| local.iter().try_fold(0, |sum, p| Ok(sum + cache.write_barrier(p, at, until)?)))
-            .await;
-        match removed {
-            Ok(removed) => tracing::debug!(removed, "invalidated cached GitHub responses after a write"),
-            Err(error) => tracing::warn!(%error, "could not invalidate cached GitHub responses after a write"),
-        }
-        if let Some(peers) = &self.peers {
-            peers.invalidate(prefixes, at).await;
-        }
-    }
-
-    /// Sends the call as it is; a JSON answer small enough is read, so its
-    /// URLs can be rewritten, anything else streams.
-    async fn forward(&self, call: &Call<'_>, body: Bytes) -> Answer {
-        let mut headers = forwarded(&call.parts.headers);
-        if let Some(content_type) = call.parts.headers.get(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, content_type.clone());
-        }
-        let request =
-            self.client.request(call.parts.method.clone(), call.url(&self.upstream)).headers(headers).body(body);
-        let upstream = match self.send(request, call).await {
-            Ok(upstream) => upstream,
-            Err(error) => return Answer::Failed(Mode::Pass, error),
-        };
-        let json = header(upstream.headers(), &CONTENT_TYPE).is_some_and(|t| t.contains("json"));
-        let status = upstream.status();
-        let upstream_headers = upstream.headers().clone();
-        let mut response = if json && !call.head() {
-            match read_limited(upstream, self.max_body).await {
-                Ok(body) => {
-                    let decoded = Decoded::new(status, &upstream_headers, body);
-                    self.rewritten(call, &Arc::new(decoded)).into_response()
-                }
-                Err(Oversized::Stream(response)) => response,
-                Err(Oversized::Failed(error)) => {
-                    self.counters.upstream_error(UpstreamError::BrokenBody);
-                    return Answer::Failed(Mode::Pass, error);
-                }
-            }
-        } else {
-            let mut response = Response::builder().status(status);
-            for (name, value) in &upstream_headers {
-                if !HOP_BY_HOP.contains(&name.as_str()) {
-                    response = response.header(name, value);
-                }
-            }
-            match response.body(Body::from_stream(upstream.bytes_stream())) {
-                Ok(response) => response,
-                Err(error) => {
-                    return Answer::Failed(
-                        Mode::Pass,
-                        ProxyError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
-                    )
-                }
-            }
-        };
-        self.rewrite_link_header(call, response.headers_mut());
-        Answer::Passed(response)
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder, call: &Call<'_>) -> Result<reqwest::Response, ProxyError> {
-        match request.send().await {
-            Ok(response) => {
-                if response.status().is_server_error() {
-                    self.counters.upstream_error(UpstreamError::ServerError);
-                }
-                self.cache.record_api_call("rest", path_family(&call.path), response.status().as_str());
-                self.limits.observe(&call.scope.id, call.resource, response.headers(), self.cache.now_ms());
-                Ok(response)
-            }
-            Err(error) => {
-                self.counters.upstream_error(UpstreamError::of(&error));
-                self.cache.record_api_call("rest", path_family(&call.path), "unreachable");
-                tracing::warn!(upstream = self.upstream, scope = &*call.scope.id, %error, "GitHub request failed");
-                Err(ProxyError::bad_gateway(format!("peercache cannot reach GitHub at {}: {error}", self.upstream)))
-            }
-        }
-    }
-
-    /// The entry that stores `decoded` for `call`, sealed for its scope and
-    /// bound to its key, time, TTL and ETag.
-    fn entry(&self, call: &Call<'_>, decoded: &Decoded, now: u64, ttl_secs: u64, etag: Option<String>) -> Entry {
-        let binding = Binding { key: &call.key, stored_at_ms: now, ttl_secs, etag: etag.as_deref() };
-        let value = Bytes::from(decoded.encode(&call.scope, &binding));
-        Entry::new(call.key.clone(), value, now, ttl_secs, etag, Some(decoded.status.as_u16()))
     }
 
     /// `decoded` as the client should see it: GitHub's URLs in its body and
@@ -674,7 +437,7 @@ impl GithubProxy {
     }
 
     /// Rewrites a `Link` header in place; whether it changed.
-    fn rewrite_link_header(&self, call: &Call<'_>, headers: &mut HeaderMap) -> bool {
+    pub(super) fn rewrite_link_header(&self, call: &Call<'_>, headers: &mut HeaderMap) -> bool {
         let rewritten = header(headers, &LINK).and_then(|link| rewrite_link(link, &self.upstream, &call.base));
         match rewritten.and_then(|link| HeaderValue::from_str(&link).ok()) {
             Some(value) => {
@@ -697,7 +460,7 @@ impl GithubProxy {
     }
 
     /// The decoded form of a stored entry, kept ready for the next hit.
-    fn decoded(&self, entry: &Entry, scope: &Scope) -> Option<Arc<Decoded>> {
+    pub(super) fn decoded(&self, entry: &Entry, scope: &Scope) -> Option<Arc<Decoded>> {
         if let Some(ready) = self.ready.get(&entry.cid, &entry.key, &scope.id, "") {
             return Some(ready);
         }
@@ -726,20 +489,9 @@ impl GithubProxy {
     }
 
     /// The last known answer, fresh or not, and when it was stored.
-    async fn stale(&self, call: &Call<'_>) -> Option<(u64, Arc<Decoded>)> {
+    pub(super) async fn stale(&self, call: &Call<'_>) -> Option<(u64, Arc<Decoded>)> {
         let entry = self.cache.get_stale(&call.key)?;
         Some((entry.stored_at_ms, self.open(&entry, &call.scope).await?))
-    }
-}
-
-impl Decoded {
-    /// As a response (its length counted anew: the body may be rewritten).
-    fn into_response(&self) -> Response {
-        let mut response = Response::new(Body::from(self.body.clone()));
-        *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers.clone();
-        response.headers_mut().remove(CONTENT_LENGTH);
-        response
     }
 }
 
@@ -777,50 +529,18 @@ fn reply(mode: Mode, decoded: &Decoded, request: &HeaderMap, head: bool, age: Op
     response
 }
 
-enum Oversized {
-    /// Too large to cache: the response, streaming what was read and the rest.
-    Stream(Response),
-    Failed(ProxyError),
-}
-
-/// Reads a body of at most `limit` bytes; a larger one becomes a stream.
-async fn read_limited(upstream: reqwest::Response, limit: usize) -> Result<Bytes, Oversized> {
-    let status = upstream.status();
-    let headers = upstream.headers().clone();
-    let announced = upstream.content_length().unwrap_or(0) as usize;
-    let mut stream = upstream.bytes_stream();
-    let mut read = Vec::new();
-    if announced <= limit {
-        loop {
-            match stream.next().await {
-                Some(Ok(chunk)) => {
-                    read.extend_from_slice(&chunk);
-                    if read.len() > limit {
-                        break;
-                    }
-                }
-                Some(Err(error)) => {
-                    return Err(Oversized::Failed(ProxyError::bad_gateway(format!(
-                        "GitHub's response broke off: {error}"
-                    ))))
-                }
-                None => return Ok(Bytes::from(read)),
-            }
-        }
-    }
-    let prefix = futures::stream::iter([Ok::<Bytes, reqwest::Error>(Bytes::from(read))]);
-    let mut response = Response::builder().status(status);
-    for (name, value) in &headers {
-        if !HOP_BY_HOP.contains(&name.as_str()) {
-            response = response.header(name, value);
-        }
-    }
-    match response.body(Body::from_stream(prefix.chain(stream))) {
-        Ok(response) => Err(Oversized::Stream(response)),
-        Err(error) => Err(Oversized::Failed(ProxyError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))),
-    }
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
+pub(super) fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name)?.to_str().ok()
+}
+
+/// Whether a GraphQL mutation changed anything: GitHub answers one it
+/// rejects with 200 and `errors`, and that must not stale every scope's
+/// GraphQL answers on every node.
+fn graphql_wrote(call: &Call<'_>, answer: &Answer) -> bool {
+    let Answer::Body(_, decoded, _) = answer else { return false };
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&decoded.body) else { return false };
+    decoded.status.is_success()
+        && !call.scope.is_anonymous()
+        && body.get("data").is_some_and(|data| !data.is_null())
+        && body.get("errors").is_none()
 }

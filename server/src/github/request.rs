@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use crate::cache::key::validate_key;
 use crate::github::error::ProxyError;
 use crate::github::freshness;
+use crate::github::key::RequestKey;
 use crate::github::ratelimit::resource_of;
 use crate::github::scope::{Scope, Scopes};
 use crate::AGENT;
@@ -25,7 +26,9 @@ pub struct Call<'a> {
     /// The query, parameters sorted.
     pub query: String,
     pub scope: Scope,
-    /// The cache key of a GET or HEAD.
+    /// What GitHub's answer depends on, apart from who asks.
+    pub request: RequestKey,
+    /// The cache key of a GET or HEAD: the request's, in its scope.
     pub key: String,
     /// Where the client reaches GitHub through us: GitHub's URLs in answers
     /// are rewritten to start with it.
@@ -46,21 +49,23 @@ impl<'a> Call<'a> {
     /// any prefix of ours) and whose client sees GitHub at `base`.
     pub fn new(parts: &'a Parts, path: &str, base: String, scopes: &Scopes) -> Result<Call<'a>, ProxyError> {
         let path = safe_path(path)?;
-        let query = sorted_query(parts.uri.query());
         let authorization = parts.headers.get(AUTHORIZATION);
         let opaque_credentials = authorization.is_some_and(|v| v.to_str().is_err());
         let scope = scopes.scope_of(authorization.and_then(|v| v.to_str().ok()));
         let text = |name: &HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let key = proxy_key(&path, &query, text(&ACCEPT), text(&X_GITHUB_API_VERSION), &scope.id);
+        let request = RequestKey::rest(&path, parts.uri.query(), text(&ACCEPT), text(&X_GITHUB_API_VERSION));
+        let key = request.scoped(&scope.id);
+        let query = request.query.clone();
         let resource = resource_of(&path);
         let started = std::time::Instant::now();
-        Ok(Call { parts, path, query, scope, key, base, resource, opaque_credentials, graphql: None, started })
+        Ok(Call { parts, path, query, scope, request, key, base, resource, opaque_credentials, graphql: None, started })
     }
 
     /// This call as the GraphQL read `body`, keyed by `digest` (see `graphql`).
     pub fn graphql_read(mut self, body: bytes::Bytes, digest: &str) -> Call<'a> {
-        let text = |name: &HeaderName| self.parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-        self.key = format!("{GRAPHQL_KEY_PREFIX}?q={digest}:accept={}:scope={}", text(&ACCEPT), self.scope.id);
+        let accept = self.parts.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        self.request = RequestKey::graphql(digest, accept);
+        self.key = self.request.scoped(&self.scope.id);
         self.graphql = Some(body);
         self
     }
@@ -131,7 +136,9 @@ fn is_dot_segment(segment: &str) -> bool {
 }
 
 /// The headers sent on to GitHub: the client's credentials, media types, API
-/// version and agent (ours when it sent none).
+/// version and agent (ours when it sent none). `Accept` is `*/*` when the
+/// client sent none, said here rather than left to the HTTP client, because
+/// GitHub's ETag depends on it (see `confirm`).
 pub fn forwarded(incoming: &HeaderMap) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for name in FORWARDED.iter().chain([&CONTENT_TYPE]) {
@@ -140,76 +147,13 @@ pub fn forwarded(incoming: &HeaderMap) -> HeaderMap {
         }
     }
     headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(AGENT));
+    headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
     headers
-}
-
-/// The query with its parameters sorted, so `?a=1&b=2` and `?b=2&a=1` share an entry.
-pub fn sorted_query(query: Option<&str>) -> String {
-    let query = query.unwrap_or("");
-    if !query.contains('&') {
-        return query.to_owned();
-    }
-    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
-    pairs.sort_unstable();
-    pairs.join("&")
-}
-
-/// `github:GET:<path>[?<query>]:accept=<accept>[:api=<version>]:scope=<scope>`
-/// — the scope hash, never the token. The path comes first so a repository's
-/// entries share a prefix across scopes; what GitHub varies its answers by
-/// (`Accept`, `X-GitHub-Api-Version`) is in it.
-pub fn proxy_key(path: &str, query: &str, accept: &str, api_version: &str, scope: &str) -> String {
-    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
-    let api = if api_version.is_empty() { String::new() } else { format!(":api={api_version}") };
-    format!("github:GET:{path}{query}:accept={accept}{api}:scope={scope}")
-}
-
-/// What a write to `path` makes stale: the repository's entries, else the path's.
-pub fn invalidation_prefixes(path: &str) -> Vec<String> {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let base = match segments.as_slice() {
-        ["repos", owner, repo, ..] => format!("github:GET:/repos/{owner}/{repo}"),
-        _ => format!("github:GET:{}", path.trim_end_matches('/')),
-    };
-    vec![format!("{base}/"), format!("{base}?"), format!("{base}:")]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_sort_queries_vary_by_api_version_and_never_hold_tokens() {
-        assert_eq!(sorted_query(Some("per_page=10&a=1")), "a=1&per_page=10");
-        assert_eq!(sorted_query(None), "");
-        assert_eq!(sorted_query(Some("&b=2&&a=1")), "a=1&b=2");
-        assert_eq!(sorted_query(Some("page=2")), "page=2");
-        let key = proxy_key("/repos/o/r/pulls", "state=open", "application/vnd.github+json", "", "0123456789abcdef");
-        assert_eq!(
-            key,
-            "github:GET:/repos/o/r/pulls?state=open:accept=application/vnd.github+json:scope=0123456789abcdef"
-        );
-        let versioned = proxy_key(
-            "/repos/o/r/pulls",
-            "state=open",
-            "application/vnd.github+json",
-            "2022-11-28",
-            "0123456789abcdef",
-        );
-        assert_ne!(key, versioned);
-        assert!(versioned.contains(":api=2022-11-28:"));
-    }
-
-    #[test]
-    fn writes_invalidate_the_whole_repository_but_not_its_namesakes() {
-        let prefixes = invalidation_prefixes("/repos/o/r/issues/1/comments");
-        let repo_key = proxy_key("/repos/o/r", "", "", "", "anonymous");
-        let issue_key = proxy_key("/repos/o/r/issues", "state=open", "", "", "anonymous");
-        let other_key = proxy_key("/repos/o/rx", "", "", "", "anonymous");
-        assert!(prefixes.iter().any(|p| repo_key.starts_with(p.as_str())));
-        assert!(prefixes.iter().any(|p| issue_key.starts_with(p.as_str())));
-        assert!(!prefixes.iter().any(|p| other_key.starts_with(p.as_str())));
-    }
 
     #[test]
     fn paths_never_leave_the_base_path() {

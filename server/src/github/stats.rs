@@ -19,14 +19,25 @@ pub enum Mode {
     PeerHit,
     Miss,
     Revalidated,
+    /// Another scope's (or an untrusted peer's) body, which GitHub confirmed
+    /// for this requester with a free 304.
+    Confirmed,
     Coalesced,
     Stale,
     Pass,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 7] =
-        [Mode::Hit, Mode::PeerHit, Mode::Miss, Mode::Revalidated, Mode::Coalesced, Mode::Stale, Mode::Pass];
+    pub const ALL: [Mode; 8] = [
+        Mode::Hit,
+        Mode::PeerHit,
+        Mode::Miss,
+        Mode::Revalidated,
+        Mode::Confirmed,
+        Mode::Coalesced,
+        Mode::Stale,
+        Mode::Pass,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +45,7 @@ impl Mode {
             Mode::PeerHit => "PEER-HIT",
             Mode::Miss => "MISS",
             Mode::Revalidated => "REVALIDATED",
+            Mode::Confirmed => "CONFIRMED",
             Mode::Coalesced => "COALESCED",
             Mode::Stale => "STALE",
             Mode::Pass => "PASS",
@@ -42,7 +54,12 @@ impl Mode {
 
     /// Whether this answer spared a full call to GitHub.
     pub fn saved_a_call(self) -> bool {
-        matches!(self, Mode::Hit | Mode::PeerHit | Mode::Revalidated | Mode::Coalesced | Mode::Stale)
+        matches!(self, Mode::Hit | Mode::PeerHit | Mode::Revalidated | Mode::Confirmed | Mode::Coalesced | Mode::Stale)
+    }
+
+    /// Whether GitHub was asked and answered 304, which it does not charge.
+    pub fn free_at_github(self) -> bool {
+        matches!(self, Mode::Revalidated | Mode::Confirmed)
     }
 
     /// The RFC 9211 `Cache-Status` value.
@@ -52,6 +69,7 @@ impl Mode {
             Mode::PeerHit => "peercache; hit; detail=peer",
             Mode::Miss => "peercache; fwd=uri-miss; stored",
             Mode::Revalidated => "peercache; fwd=stale; fwd-status=304; stored",
+            Mode::Confirmed => "peercache; fwd=uri-miss; fwd-status=304; detail=confirmed; stored",
             Mode::Coalesced => "peercache; fwd=uri-miss; collapsed",
             Mode::Stale => "peercache; hit; detail=stale-rate-limited",
             Mode::Pass => "peercache; fwd=bypass",
@@ -119,16 +137,45 @@ fn latency_histogram() -> Histogram {
 
 const MINUTES: usize = 60;
 
+/// Counts per minute over the last hour: (minute since epoch, count), one
+/// slot per minute.
+struct LastHour(Mutex<[(u64, u64); MINUTES]>);
+
+impl LastHour {
+    fn new() -> LastHour {
+        LastHour(Mutex::new([(0, 0); MINUTES]))
+    }
+
+    fn add(&self, now_ms: u64) {
+        let minute = now_ms / 60_000;
+        let mut slots = self.0.lock().expect("last hour lock");
+        let slot = &mut slots[(minute % MINUTES as u64) as usize];
+        if slot.0 != minute {
+            *slot = (minute, 0);
+        }
+        slot.1 += 1;
+    }
+
+    /// The counts of the 60 minutes up to `now_ms`.
+    fn sum(&self, now_ms: u64) -> u64 {
+        let minute = now_ms / 60_000;
+        let slots = self.0.lock().expect("last hour lock");
+        slots.iter().filter(|(m, _)| minute.saturating_sub(*m) < MINUTES as u64).map(|(_, n)| n).sum()
+    }
+}
+
 pub struct ProxyCounters {
-    modes: [AtomicU64; 7],
+    modes: [AtomicU64; 8],
     /// Sealed entries that did not open under their own key, time and TTL.
     pub seal_mismatches: AtomicU64,
     /// Fleet-wide single flight: requests that waited for another node's
     /// fetch, and those whose wait ran out (they fetched themselves).
     pub fleet_waits: AtomicU64,
     pub fleet_wait_timeouts: AtomicU64,
-    /// (minute since epoch, calls saved in it), one slot per minute of the hour.
-    saved: Mutex<[(u64, u64); MINUTES]>,
+    /// Calls saved in the last hour.
+    saved: LastHour,
+    /// Answers GitHub gave for free (304) in the last hour.
+    free: LastHour,
     upstream_errors: [AtomicU64; 6],
     /// Seconds from a request's arrival to its answer, by mode (registered
     /// in `/metrics` by the core).
@@ -142,7 +189,8 @@ impl Default for ProxyCounters {
             seal_mismatches: AtomicU64::new(0),
             fleet_waits: AtomicU64::new(0),
             fleet_wait_timeouts: AtomicU64::new(0),
-            saved: Mutex::new([(0, 0); MINUTES]),
+            saved: LastHour::new(),
+            free: LastHour::new(),
             upstream_errors: Default::default(),
             latency: Family::new_with_constructor(latency_histogram),
         }
@@ -154,13 +202,10 @@ impl ProxyCounters {
         let index = Mode::ALL.iter().position(|m| *m == mode).expect("every mode is listed");
         self.modes[index].fetch_add(1, Ordering::Relaxed);
         if mode.saved_a_call() {
-            let minute = now_ms / 60_000;
-            let mut saved = self.saved.lock().expect("saved calls lock");
-            let slot = &mut saved[(minute % MINUTES as u64) as usize];
-            if slot.0 != minute {
-                *slot = (minute, 0);
-            }
-            slot.1 += 1;
+            self.saved.add(now_ms);
+        }
+        if mode.free_at_github() {
+            self.free.add(now_ms);
         }
     }
 
@@ -204,9 +249,12 @@ impl ProxyCounters {
 
     /// Calls saved in the 60 minutes up to `now_ms`.
     pub fn saved_last_hour(&self, now_ms: u64) -> u64 {
-        let minute = now_ms / 60_000;
-        let saved = self.saved.lock().expect("saved calls lock");
-        saved.iter().filter(|(m, _)| minute.saturating_sub(*m) < MINUTES as u64).map(|(_, n)| n).sum()
+        self.saved.sum(now_ms)
+    }
+
+    /// Answers GitHub confirmed for free (304) in the 60 minutes up to `now_ms`.
+    pub fn free_last_hour(&self, now_ms: u64) -> u64 {
+        self.free.sum(now_ms)
     }
 }
 
@@ -221,10 +269,13 @@ mod tests {
         counters.record(Mode::Hit, t0);
         counters.record(Mode::Miss, t0);
         counters.record(Mode::Coalesced, t0 + 30 * 60_000);
+        counters.record(Mode::Confirmed, t0 + 30 * 60_000);
+        assert_eq!(counters.free_last_hour(t0 + 30 * 60_000), 1, "a 304 GitHub did not charge");
+        assert_eq!(counters.modes()["CONFIRMED"], 1);
         assert_eq!(counters.modes()["HIT"], 1);
         assert_eq!(counters.modes()["MISS"], 1);
-        assert_eq!(counters.saved_last_hour(t0 + 30 * 60_000), 2);
-        assert_eq!(counters.saved_last_hour(t0 + 60 * 60_000), 1, "the first save is an hour old");
+        assert_eq!(counters.saved_last_hour(t0 + 30 * 60_000), 3);
+        assert_eq!(counters.saved_last_hour(t0 + 60 * 60_000), 2, "the first save is an hour old");
         assert_eq!(counters.saved_last_hour(t0 + 120 * 60_000), 0);
     }
 }

@@ -130,8 +130,11 @@ impl Decoded {
     /// The envelope stored under the scope: sealed (bound to `binding`)
     /// unless anonymous.
     pub fn encode(&self, scope: &Scope, binding: &Binding<'_>) -> Vec<u8> {
+        // Inline only when the JSON is the body to the byte (no whitespace
+        // around it): GitHub's ETag is computed over the exact bytes.
         let text = std::str::from_utf8(&self.body).ok();
-        let json = text.and_then(|t| serde_json::from_str::<&RawValue>(t).ok());
+        let json = text
+            .and_then(|t| serde_json::from_str::<&RawValue>(t).ok().filter(|raw| raw.get().len() == t.len()));
         let plain = Plain {
             status: self.status.as_u16(),
             headers: self
@@ -197,7 +200,7 @@ mod tests {
 
     #[test]
     fn anonymous_json_is_stored_readably_and_round_trips() {
-        let scope = Scopes::new(None, None).scope_of(None);
+        let scope = Scopes::new(None, None, false).scope_of(None);
         let decoded = Decoded::new(StatusCode::OK, &upstream_headers(), Bytes::from_static(br#"{"id":1,"name":"x"}"#));
         assert_eq!(decoded.headers["x-ratelimit-remaining"], "4999", "a live answer keeps every header");
         let stored = decoded.encode(&scope, &BINDING);
@@ -211,7 +214,7 @@ mod tests {
 
     #[test]
     fn scoped_bodies_are_sealed_and_other_scopes_cannot_read_them() {
-        let scopes = Scopes::new(Some("g"), None);
+        let scopes = Scopes::new(Some("g"), None, false);
         let mine = scopes.scope_of(Some("token a"));
         let decoded = Decoded::new(
             StatusCode::OK,
@@ -235,7 +238,7 @@ mod tests {
 
     #[test]
     fn only_the_kept_headers_are_replayed_whatever_the_envelope_says() {
-        let scope = Scopes::new(None, None).scope_of(None);
+        let scope = Scopes::new(None, None, false).scope_of(None);
         let planted = br#"{"status":200,"headers":[["content-type","text/html"],["set-cookie","sid=x"]],"json":{}}"#;
         let back = Decoded::decode(planted, &scope, &BINDING).unwrap();
         assert_eq!(back.headers.len(), 1);
@@ -243,8 +246,18 @@ mod tests {
     }
 
     #[test]
+    fn bodies_come_back_to_the_byte() {
+        let scope = Scopes::new(None, None, false).scope_of(None);
+        for body in [&b"{\"a\": 1}\n"[..], b"  [1, 2]", b"{\"a\":1}"] {
+            let decoded = Decoded::new(StatusCode::OK, &HeaderMap::new(), Bytes::copy_from_slice(body));
+            let back = Decoded::decode(&decoded.encode(&scope, &BINDING), &scope, &BINDING).unwrap();
+            assert_eq!(back.body, body, "{:?}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
     fn non_json_bodies_travel_as_base64() {
-        let scope = Scopes::new(None, None).scope_of(None);
+        let scope = Scopes::new(None, None, false).scope_of(None);
         let decoded = Decoded::new(StatusCode::OK, &HeaderMap::new(), Bytes::from_static(b"raw file\n\xff"));
         let back = Decoded::decode(&decoded.encode(&scope, &BINDING), &scope, &BINDING).unwrap();
         assert_eq!(back.body, decoded.body);
