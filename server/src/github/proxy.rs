@@ -153,9 +153,12 @@ pub struct GithubProxy {
     pub limits: RateLimits,
     pub counters: ProxyCounters,
     pub confirmations: ConfirmCounters,
-    /// One fetch per request at a time; the waiters learn the leader's scope
-    /// (another scope's answer is not theirs to take).
-    inflight: SingleFlight<Option<(Arc<str>, Shared)>>,
+    /// One fetch per request (any scope) at a time, with sharing; the
+    /// waiters learn the leader's scope (another scope's answer is not
+    /// theirs to take).
+    requests: SingleFlight<Option<(Arc<str>, Shared)>>,
+    /// One fetch per key (one scope's request) at a time.
+    inflight: SingleFlight<Option<Shared>>,
     ready: Ready,
 }
 
@@ -185,6 +188,7 @@ impl GithubProxy {
             limits: RateLimits::default(),
             counters: ProxyCounters::default(),
             confirmations: ConfirmCounters::default(),
+            requests: SingleFlight::default(),
             inflight: SingleFlight::default(),
             ready: Ready::default(),
         })
@@ -192,7 +196,7 @@ impl GithubProxy {
 
     /// Requests waiting for an identical request's fetch right now.
     pub fn waiting(&self) -> usize {
-        self.inflight.waiting()
+        self.requests.waiting() + self.inflight.waiting()
     }
 
     /// Whether this node reads other tokens' answers to confirm them (see `scope`).
@@ -339,27 +343,43 @@ impl GithubProxy {
                 ))
     }
 
-    /// One fetch per request at a time; the others wait for its answer and
-    /// take it when it is their scope's. When the fetch fails, its waiters
-    /// try once more together (one of them fetches); waiters of another
-    /// scope fetch on their own once it is done, and then find its body to
-    /// confirm.
+    /// One fetch per request at a time: with sharing, the first of any
+    /// scope fetches and the others wait for it — its scope's waiters take
+    /// its answer, other scopes' then find its body to confirm, one fetch
+    /// per scope at a time again.
     async fn coalesced(&self, call: &Call<'_>) -> Answer {
-        let flight = if self.confirm.shares() { call.request.identity() } else { call.key.clone() };
+        if !self.confirm.shares() {
+            return self.coalesced_in_scope(call).await;
+        }
+        match self.requests.join(&call.request.identity()) {
+            Role::Leader(leader) => {
+                let answer = self.coalesced_in_scope(call).await;
+                leader.finish(answer.shared().map(|shared| (call.scope.id.clone(), shared)));
+                answer
+            }
+            Role::Follower(follower) => match follower.wait().await.flatten() {
+                Some((scope, Shared::Body(decoded, stored_at))) if scope == call.scope.id => {
+                    Answer::Body(Mode::Coalesced, decoded, stored_at)
+                }
+                _ => self.coalesced_in_scope(call).await,
+            },
+        }
+    }
+
+    /// One fetch per key at a time; the others wait for its answer. When the
+    /// fetch fails, its waiters try once more together (one of them fetches).
+    async fn coalesced_in_scope(&self, call: &Call<'_>) -> Answer {
         for round in 0..2 {
-            match self.inflight.join(&flight) {
+            match self.inflight.join(&call.key) {
                 Role::Leader(leader) => {
                     let answer = self.fetch(call).await;
-                    leader.finish(answer.shared().map(|shared| (call.scope.id.clone(), shared)));
+                    leader.finish(answer.shared());
                     return answer;
                 }
                 Role::Follower(follower) => match follower.wait().await.flatten() {
-                    Some((scope, _)) if scope != call.scope.id => break,
-                    Some((_, Shared::Body(decoded, stored_at))) => {
-                        return Answer::Body(Mode::Coalesced, decoded, stored_at)
-                    }
-                    Some((_, Shared::Failed(error))) if round == 1 => return Answer::Failed(Mode::Coalesced, error),
-                    Some((_, Shared::Failed(_))) => continue,
+                    Some(Shared::Body(decoded, stored_at)) => return Answer::Body(Mode::Coalesced, decoded, stored_at),
+                    Some(Shared::Failed(error)) if round == 1 => return Answer::Failed(Mode::Coalesced, error),
+                    Some(Shared::Failed(_)) => continue,
                     None => break,
                 },
             }
@@ -375,6 +395,14 @@ impl GithubProxy {
             Some(entry) => self.open(&entry, &call.scope).await.map(|decoded| (entry, decoded)),
             None => None,
         };
+        if let Some((entry, decoded)) = &held {
+            // Stored while this request waited its turn (by gossip, say).
+            let servable = !self.must_revalidate(call, entry, decoded, now) && !self.needs_confirming(entry);
+            if entry.is_fresh(now) && servable {
+                let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
+                return Answer::Body(mode, decoded.clone(), Some(entry.stored_at_ms));
+            }
+        }
         if let (None, Some(peers)) = (&held, &self.peers) {
             if let Some(entry) = self.cache.fetch_from_peers(&call.key, peers).await {
                 if let Some(decoded) = self.open(&entry, &call.scope).await {
@@ -392,29 +420,58 @@ impl GithubProxy {
         }
         candidates.extend(self.donors(call));
         // Fleet-wide single flight: nobody here or at a peer has it; one node
-        // of the fleet asks GitHub, the others wait for its entry (and
-        // confirm it when it is another scope's).
+        // of the fleet asks GitHub, the others wait for its entry. Another
+        // scope's body is then confirmed by one node per scope, the others of
+        // that scope waiting for its entry in turn.
         let mut lease = None;
-        if let (None, true, Some(node), true) = (&held, candidates.is_empty(), &self.peers, self.fleet_single_flight) {
-            let awaited = Awaited::new(call, self.confirm.shares());
-            match self.fleet_turn(node, &awaited).await {
-                FleetTurn::Fetch { mine } => lease = mine.then(|| (node, awaited)),
-                FleetTurn::Arrived(entry, holder) if entry.key == call.key => {
-                    if let Some(decoded) = self.open(&entry, &call.scope).await {
-                        if !self.needs_confirming(&entry) {
-                            return Answer::Fleet { decoded, stored_at: entry.stored_at_ms, holder };
+        if let (None, Some(node), true) = (&held, &self.peers, self.fleet_single_flight) {
+            if candidates.is_empty() {
+                let awaited = Awaited::new(call, self.confirm.shares());
+                match self.fleet_turn(node, &awaited).await {
+                    FleetTurn::Fetch { mine } => lease = mine.then_some(awaited),
+                    FleetTurn::Arrived(entry, holder) if entry.key == call.key => {
+                        if let Some(answer) = self.arrived(call, entry, holder, &mut candidates).await {
+                            return answer;
                         }
-                        candidates.extend(self.own_candidate(call, entry, decoded));
+                    }
+                    FleetTurn::Arrived(entry, _) => candidates.extend(self.donor_candidate(call, entry)),
+                }
+            }
+            if lease.is_none() && candidates.iter().any(|c| !c.own) {
+                let awaited = Awaited::new(call, false);
+                match self.fleet_turn(node, &awaited).await {
+                    FleetTurn::Fetch { mine } => lease = mine.then_some(awaited),
+                    FleetTurn::Arrived(entry, holder) => {
+                        if let Some(answer) = self.arrived(call, entry, holder, &mut candidates).await {
+                            return answer;
+                        }
                     }
                 }
-                FleetTurn::Arrived(entry, _) => candidates.extend(self.donor_candidate(call, entry)),
             }
         }
         let answer = self.ask_github(call, candidates, now).await;
-        if let Some((node, awaited)) = lease {
-            node.release(awaited.lease_key()).await;
+        if let (Some(awaited), Some(node)) = (lease, &self.peers) {
+            let stored = self.cache.peek(&call.key).is_some_and(|entry| entry.stored_at_ms >= now);
+            node.release(awaited.lease_key(), stored).await;
         }
         answer
+    }
+
+    /// The requester's own entry, fetched by the node that held the lease:
+    /// served, or (when it must be confirmed first) offered to GitHub.
+    async fn arrived(
+        &self,
+        call: &Call<'_>,
+        entry: Arc<Entry>,
+        holder: String,
+        candidates: &mut Vec<Candidate>,
+    ) -> Option<Answer> {
+        let decoded = self.open(&entry, &call.scope).await?;
+        if !self.needs_confirming(&entry) {
+            return Some(Answer::Fleet { decoded, stored_at: entry.stored_at_ms, holder });
+        }
+        candidates.extend(self.own_candidate(call, entry, decoded));
+        None
     }
 
     /// `decoded` as the client should see it: GitHub's URLs in its body and

@@ -23,7 +23,7 @@ pub enum Command {
     /// Ask the key's coordinator for the lease to fetch it from GitHub.
     Lease { key: String, reply: oneshot::Sender<LeaseAnswer> },
     /// Give the lease of a key back (fetched, or failed).
-    Release { key: String },
+    Release { key: String, stored: bool },
     /// Tell the group that a write went to GitHub under these prefixes at
     /// `at_ms` (signed by this node).
     Invalidate { prefixes: Vec<String>, at_ms: u64 },
@@ -88,9 +88,9 @@ impl NodeClient {
         tokio::time::timeout(self.fetch_timeout, answer).await.ok().and_then(Result::ok).unwrap_or(LeaseAnswer::Fetch)
     }
 
-    /// Gives the lease of `key` back.
-    pub async fn release(&self, key: &str) {
-        let _ = self.commands.send(Command::Release { key: key.to_owned() }).await;
+    /// Gives the lease of `key` back, having `stored` its entry or not.
+    pub async fn release(&self, key: &str, stored: bool) {
+        let _ = self.commands.send(Command::Release { key: key.to_owned(), stored }).await;
     }
 
     /// Tells the group that answers under `prefixes` from before `at_ms` are stale.

@@ -301,15 +301,13 @@ impl EventLoop {
                 let _ = reply.send(result);
             }
             Command::Lease { key, reply } => self.ask_lease(key, reply),
-            Command::Release { key } => {
+            Command::Release { key, stored } => {
                 let me = *self.swarm.local_peer_id();
                 match self.coordinator(&key) {
-                    coordinator if coordinator == me => self.leases.release(&key, me),
+                    coordinator if coordinator == me => self.leases.release(&key, me, stored, Instant::now()),
                     coordinator => {
-                        self.swarm
-                            .behaviour_mut()
-                            .lease
-                            .send_request(&coordinator, wire::Request::Read(LeaseRequest { key, release: true }));
+                        let release = LeaseRequest { key, release: true, stored };
+                        self.swarm.behaviour_mut().lease.send_request(&coordinator, wire::Request::Read(release));
                     }
                 }
             }
@@ -423,7 +421,7 @@ impl EventLoop {
             .swarm
             .behaviour_mut()
             .lease
-            .send_request(&coordinator, wire::Request::Read(LeaseRequest { key, release: false }));
+            .send_request(&coordinator, wire::Request::Read(LeaseRequest { key, release: false, stored: false }));
         self.lease_replies.insert(request, reply);
     }
 
@@ -455,7 +453,7 @@ impl EventLoop {
                 request_response::Message::Request { request, channel, .. } => {
                     let Some(request) = self.readable(peer, request, "lease request") else { return };
                     let response = if request.release {
-                        self.leases.release(&request.key, peer);
+                        self.leases.release(&request.key, peer, request.stored, Instant::now());
                         LeaseResponse { granted: true, holder: None, remaining_ms: 0 }
                     } else if !self.trust.trusts(&peer) || !self.limits.allow_fetch(&peer) {
                         // Nobody waits on an untrusted holder: not recorded.

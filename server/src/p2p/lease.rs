@@ -4,7 +4,13 @@
 //! from GitHub to the first node that asks; later askers are told who holds
 //! it and for how long, and wait for that node's entry to arrive by gossip.
 //! A lease ends when its holder gives it back, leaves, or runs out of time
-//! (a slow GitHub, a dead holder): the next asker gets it.
+//! (a slow GitHub, a dead holder): the next asker gets it. A holder that
+//! gives it back having stored the entry leaves it settling for a moment:
+//! askers in that moment are told to wait for the entry, which gossip is
+//! still carrying to them, rather than fetch it again.
+//!
+//! With confirmed sharing a lease may name a request (every scope's key) or
+//! one scope's key; the coordinator does not tell them apart.
 //!
 //! Tokens never travel: the holder fetches with its own token, and the token
 //! scope in the key keeps different tokens' keys — and leases — apart.
@@ -16,6 +22,9 @@ use libp2p::PeerId;
 
 /// How long a lease lasts without being given back.
 pub const LEASE_TTL: Duration = Duration::from_secs(10);
+/// How long a released lease whose entry was stored keeps askers waiting
+/// for that entry (gossip takes milliseconds; a lost entry costs this much).
+pub const SETTLE: Duration = Duration::from_secs(1);
 /// Leases kept at most (expired ones are dropped first).
 const MAX_LEASES: usize = 10_000;
 
@@ -50,10 +59,15 @@ impl Leases {
         Decision::Granted
     }
 
-    /// `holder` is done with `key`.
-    pub fn release(&mut self, key: &str, holder: PeerId) {
+    /// `holder` is done with `key`: having `stored` its entry (askers wait
+    /// for it a moment longer), or not (the next asker fetches).
+    pub fn release(&mut self, key: &str, holder: PeerId, stored: bool, now: Instant) {
         if self.held.get(key).is_some_and(|(h, _)| *h == holder) {
-            self.held.remove(key);
+            if stored {
+                self.held.insert(key.to_owned(), (holder, now + SETTLE));
+            } else {
+                self.held.remove(key);
+            }
         }
     }
 
@@ -76,12 +90,23 @@ mod tests {
         assert_eq!(leases.ask("k", b, t0), Decision::Wait { holder: a, remaining: LEASE_TTL });
         assert_eq!(leases.ask("k", a, t0), Decision::Granted, "asking again is no harm");
         assert_eq!(leases.ask("other", b, t0), Decision::Granted, "keys are apart");
-        leases.release("k", b);
+        leases.release("k", b, false, t0);
         assert!(matches!(leases.ask("k", c, t0), Decision::Wait { .. }), "only the holder gives it back");
-        leases.release("k", a);
+        leases.release("k", a, false, t0);
         assert_eq!(leases.ask("k", c, t0), Decision::Granted);
         leases.drop_holder(c);
         assert_eq!(leases.ask("k", b, t0), Decision::Granted, "a holder that left holds nothing");
         assert_eq!(leases.ask("k", a, t0 + LEASE_TTL), Decision::Granted, "an expired lease goes to the next asker");
+    }
+
+    #[test]
+    fn a_lease_given_back_with_its_entry_stored_settles_before_the_next_fetch() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        let mut leases = Leases::default();
+        assert_eq!(leases.ask("k", a, t0), Decision::Granted);
+        leases.release("k", a, true, t0);
+        assert_eq!(leases.ask("k", b, t0), Decision::Wait { holder: a, remaining: SETTLE }, "its entry is on the way");
+        assert_eq!(leases.ask("k", b, t0 + SETTLE), Decision::Granted, "it never came: fetch");
     }
 }

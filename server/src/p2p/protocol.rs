@@ -303,6 +303,9 @@ pub struct LeaseRequest {
     /// The asker fetched (or failed): the lease is free again.
     #[serde(default)]
     pub release: bool,
+    /// With `release`: the asker stored the entry (askers wait a moment for it).
+    #[serde(default)]
+    pub stored: bool,
 }
 
 /// The coordinator's answer: fetch it yourself (`granted`), or wait for the

@@ -1,10 +1,16 @@
 //! A GitHub-like stand-in for client tests: absolute URLs in bodies and
 //! `Link` headers as api.github.com writes them (under its own base, which
-//! may carry a path like a GitHub Enterprise Server's `/api/v3`), ETags and
-//! 304s, rate-limit and request-id headers, 75 issues over 3 pages linked as
-//! `/repositories/{id}/issues?page=N`, users completed from their `url`, a
-//! search resource that refuses, a `no-store` path, writes, and `POST
-//! /graphql` answering small queries. It counts every request by path.
+//! may carry a path like a GitHub Enterprise Server's `/api/v3`), ETags
+//! computed as github.com computes them (`W/"` + SHA-256 of the request's
+//! `Accept`, `Authorization` and `Cookie` values, each followed by `:`, then
+//! the body — or, switched to opaque, a per-token tag nobody can compute) and
+//! 304s for any tag listed in `If-None-Match`, rate-limit and request-id
+//! headers, 75 issues over 3 pages linked as `/repositories/{id}/issues?page=N`,
+//! users completed from their `url`, a private repository (`/repos/{o}/private`)
+//! that tokens with `outsider` in them get 404 for, a `permissions` field for
+//! tokens with `admin` in them, a search resource that refuses, a `no-store`
+//! path, writes, and `POST /graphql` answering small queries. It counts every
+//! request by path, and apart the calls GitHub charges (all but 304s).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -34,12 +40,27 @@ pub struct Standin {
     /// gate opens.
     pub slow_ms: AtomicU64,
     pub gate: tokio::sync::watch::Sender<bool>,
+    /// 304s answered: requests GitHub does not charge.
+    free: AtomicU64,
+    /// ETags that depend on the token in a way nobody can compute (GitHub
+    /// changing its rule, or a server computing them otherwise).
+    pub opaque_etags: std::sync::atomic::AtomicBool,
 }
 
 impl Standin {
     /// Requests seen so far, in all.
     pub fn total(&self) -> u64 {
         self.requests.lock().unwrap().values().sum()
+    }
+
+    /// Requests answered 304, which GitHub does not charge.
+    pub fn free(&self) -> u64 {
+        self.free.load(Ordering::SeqCst)
+    }
+
+    /// Requests GitHub charges: all but the 304s.
+    pub fn charged(&self) -> u64 {
+        self.total() - self.free()
     }
 
     /// Requests seen for `path` (without the base path).
@@ -65,6 +86,8 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
         version: AtomicU64::new(1),
         slow_ms: AtomicU64::new(200),
         gate: tokio::sync::watch::channel(true).0,
+        free: AtomicU64::new(0),
+        opaque_etags: std::sync::atomic::AtomicBool::new(false),
     });
     let routes = Router::new()
         .route("/repos/{owner}/{repo}", get(repo))
@@ -83,18 +106,40 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
     standin
 }
 
-fn etag_of(body: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut hasher);
-    format!("W/\"{:016x}\"", hasher.finish())
+/// The ETag github.com gives `body` for a request with `request`'s headers.
+fn etag_of(standin: &Standin, request: &HeaderMap, body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    if standin.opaque_etags.load(Ordering::SeqCst) {
+        hash.update(b"a salt only this server knows:");
+    }
+    for name in ["accept", "authorization", "cookie"] {
+        for value in request.get_all(name) {
+            hash.update(value.as_bytes());
+            hash.update(b":");
+        }
+    }
+    hash.update(body.as_bytes());
+    let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("W/\"{hex}\"")
+}
+
+/// Whether `If-None-Match` lists `etag` (weak comparison, as GitHub does).
+fn listed(request: &HeaderMap, etag: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    request
+        .get_all("if-none-match")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| opaque(tag) == opaque(etag))
 }
 
 /// A JSON answer as GitHub sends it: ETag (304 when the client has it),
 /// caching, rate-limit and request-id headers.
 fn answer(standin: &Standin, request: &HeaderMap, body: Value, extra: &[(&'static str, String)]) -> Response {
     let text = body.to_string();
-    let etag = etag_of(&text);
+    let etag = etag_of(standin, request, &text);
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {
         headers.insert(name, HeaderValue::from_str(value).unwrap());
@@ -114,8 +159,8 @@ fn answer(standin: &Standin, request: &HeaderMap, body: Value, extra: &[(&'stati
     for (name, value) in extra {
         set(name, value);
     }
-    let matches = request.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str());
-    if matches {
+    if listed(request, &etag) {
+        standin.free.fetch_add(1, Ordering::SeqCst);
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     (headers, text).into_response()
@@ -169,12 +214,16 @@ async fn repo(
 ) -> Response {
     s.saw(&uri);
     let base = &s.base;
-    let body = json!({
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if repo == "private" && (token.is_empty() || token.contains("outsider")) {
+        let not_found = r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest/repos/repos#get-a-repository","status":"404"}"#;
+        return (StatusCode::NOT_FOUND, [("content-type", "application/json; charset=utf-8")], not_found).into_response();
+    }
+    let mut body = json!({
         "id": REPO_ID,
         "node_id": "R_1",
         "name": repo,
         "full_name": format!("{owner}/{repo}"),
-        "private": false,
         "owner": user_json(base, &owner, false),
         "url": format!("{base}/repos/{owner}/{repo}"),
         "html_url": format!("https://github.com/{owner}/{repo}"),
@@ -182,9 +231,12 @@ async fn repo(
         "releases_url": format!("{base}/repos/{owner}/{repo}/releases{{/id}}"),
         "default_branch": "main",
         "open_issues_count": ISSUES,
-        "viewer": headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or(""),
+        "private": repo == "private",
         "version": s.version.load(Ordering::SeqCst),
     });
+    if token.contains("admin") {
+        body["permissions"] = json!({"admin": true, "push": true, "pull": true});
+    }
     answer(&s, &headers, body, &[])
 }
 
