@@ -10,10 +10,9 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use axum::http::StatusCode;
-use server::github::key::proxy_key;
-use server::github::scope::Scopes;
+use server::github::key::{scopes_prefix, RequestKey};
 use server::p2p::rendezvous::rank;
-use support::inproc::{start_peercache_with, Peercache};
+use support::inproc::fleet;
 use support::{serve, standin, wait_for, Serve};
 
 const KEY: &str = "/key/swarm/psk/1.0.0/\n/base16/\n5151515151515151515151515151515151515151515151515151515151515151\n";
@@ -22,27 +21,6 @@ fn swarm_key(dir: &Path) -> String {
     let path = dir.join("swarm.key");
     std::fs::write(&path, KEY).unwrap();
     path.display().to_string()
-}
-
-/// `n` in-process nodes of one private swarm, every one connected to every other.
-async fn fleet(n: usize, upstream: &str, key: &str) -> Vec<Peercache> {
-    let first = start_peercache_with(upstream, Some(String::new()), |c| c.swarm_key = Some(key.into())).await;
-    let addr = wait_for("node 0's address", || first.state.core.status.current().listen_addrs.first().cloned()).await;
-    let mut nodes = vec![first];
-    for _ in 1..n {
-        nodes.push(start_peercache_with(upstream, Some(addr.clone()), |c| c.swarm_key = Some(key.into())).await);
-    }
-    wait_for("every node meshed and subscribed", || {
-        nodes
-            .iter()
-            .all(|node| {
-                let status = node.state.core.status.current();
-                status.peer_count == n - 1 && status.gossip.topic_peers == n - 1
-            })
-            .then_some(())
-    })
-    .await;
-    nodes
 }
 
 async fn get(base: &str, path: &str, token: &str) -> (StatusCode, String, String, String) {
@@ -147,10 +125,10 @@ fn processes(n: usize, upstream: &str, dir: &Path) -> Vec<(Serve, String)> {
     nodes
 }
 
-/// The cache key of a GET by `token` with no Accept, as every node builds it.
-fn key_of(path: &str, token: &str, swarm: &str) -> String {
-    let scope = Scopes::new(None, Some(swarm), true).scope_of(Some(&format!("token {token}")));
-    proxy_key(path, "", "", "", &scope.id)
+/// The lease of a GET with no Accept, as every node names it: the request's,
+/// whatever the token (scopes share leases, see `github::fleet`).
+fn lease_of(path: &str) -> String {
+    scopes_prefix(&RequestKey::rest(path, None, "", "").identity())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -159,7 +137,7 @@ async fn the_lease_holder_killed_mid_fetch_costs_at_most_one_more_call() {
     let dir = tempfile::tempdir().unwrap();
     let mut nodes = processes(4, &upstream.base, dir.path());
     let ids: Vec<libp2p::PeerId> = nodes.iter().map(|(_, id)| id.parse().unwrap()).collect();
-    let coordinator = rank(&key_of("/slow/octo/held", "T", KEY), ids.clone())[0];
+    let coordinator = rank(&lease_of("/slow/octo/held"), ids.clone())[0];
     // The holder: a node that is not the coordinator, asking first.
     let holder = ids.iter().position(|id| *id != coordinator).unwrap();
     upstream.gate.send_replace(false);
@@ -187,7 +165,7 @@ async fn the_coordinator_leaving_mid_burst_costs_at_most_one_more_call() {
     let dir = tempfile::tempdir().unwrap();
     let mut nodes = processes(4, &upstream.base, dir.path());
     let ids: Vec<libp2p::PeerId> = nodes.iter().map(|(_, id)| id.parse().unwrap()).collect();
-    let coordinator_id = rank(&key_of("/slow/octo/coord", "T", KEY), ids.clone())[0];
+    let coordinator_id = rank(&lease_of("/slow/octo/coord"), ids.clone())[0];
     let coordinator = ids.iter().position(|id| *id == coordinator_id).unwrap();
     let askers: Vec<usize> = (0..nodes.len()).filter(|i| *i != coordinator).collect();
     let first = tokio::spawn(get_owned(nodes[askers[0]].0.url.clone(), "/slow/octo/coord", "T"));

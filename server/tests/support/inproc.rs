@@ -45,3 +45,47 @@ pub async fn start_peercache_with(
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Peercache { url, state, clock, _dir: dir }
 }
+
+/// `n` in-process nodes of one private swarm (swarm key file `key`), every
+/// one connected to every other, with settings `adjust` changes (given each
+/// node's index).
+pub async fn fleet_with(
+    n: usize,
+    upstream: &str,
+    key: &str,
+    adjust: impl Fn(usize, &mut ServeConfig),
+) -> Vec<Peercache> {
+    let first = start_peercache_with(upstream, Some(String::new()), |c| {
+        c.swarm_key = Some(key.into());
+        adjust(0, c);
+    })
+    .await;
+    let addr = super::wait_for("node 0's address", || first.state.core.status.current().listen_addrs.first().cloned())
+        .await;
+    let mut nodes = vec![first];
+    for i in 1..n {
+        nodes.push(
+            start_peercache_with(upstream, Some(addr.clone()), |c| {
+                c.swarm_key = Some(key.into());
+                adjust(i, c);
+            })
+            .await,
+        );
+    }
+    super::wait_for("every node meshed and subscribed", || {
+        nodes
+            .iter()
+            .all(|node| {
+                let status = node.state.core.status.current();
+                status.peer_count == n - 1 && status.gossip.topic_peers == n - 1
+            })
+            .then_some(())
+    })
+    .await;
+    nodes
+}
+
+/// [`fleet_with`] on default settings.
+pub async fn fleet(n: usize, upstream: &str, key: &str) -> Vec<Peercache> {
+    fleet_with(n, upstream, key, |_, _| {}).await
+}
