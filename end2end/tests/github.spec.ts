@@ -74,3 +74,63 @@ test('the rate limit card shows what GitHub said and what the cache saved', asyn
     await expect(row.locator('.op-misses')).toHaveText(String(counts.misses));
   }
 });
+
+test('a second token gets the first token\'s answer confirmed by GitHub, and the card counts it as free', async ({ page }) => {
+  // A GitHub that computes ETags as github.com does and answers 304 for free.
+  const { createHash } = await import('node:crypto');
+  let charged = 0;
+  let free = 0;
+  const etagging = createServer((req, res) => {
+    const body = JSON.stringify({ login: 'octocat', url: req.url });
+    const hash = createHash('sha256');
+    for (const name of ['accept', 'authorization', 'cookie']) {
+      const value = req.headers[name];
+      if (typeof value === 'string') hash.update(`${value}:`);
+    }
+    const etag = `W/"${hash.update(body).digest('hex')}"`;
+    const offered = (req.headers['if-none-match'] ?? '').split(',').map((tag) => tag.trim());
+    const headers = {
+      'content-type': 'application/json; charset=utf-8',
+      etag,
+      'cache-control': 'private, max-age=60',
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-remaining': String(5000 - charged - 1),
+      'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 1800),
+      'x-ratelimit-resource': 'core',
+    };
+    if (offered.includes(etag)) {
+      free += 1;
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    charged += 1;
+    res.writeHead(200, headers);
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => etagging.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(etagging.address() as AddressInfo).port}`;
+  const sharing = await PeercacheServer.start({
+    args: ['--no-p2p'],
+    env: { GITHUB_API_URL: url, CACHE_SECRET: 'e2e-group-secret' },
+  });
+  try {
+    const first = await fetch(`${sharing.url}/github/users/octocat`, { headers: { authorization: 'token job-1' } });
+    expect(first.headers.get('x-peercache')).toBe('MISS');
+    const second = await fetch(`${sharing.url}/github/users/octocat`, { headers: { authorization: 'token job-2' } });
+    expect(second.headers.get('x-peercache')).toBe('CONFIRMED');
+    expect(await second.json()).toEqual({ login: 'octocat', url: '/users/octocat' });
+    expect([charged, free]).toEqual([1, 1]);
+
+    await page.goto(sharing.url);
+    await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
+    await expect(page.locator('#free-confirmations-hour')).toHaveText('1');
+    await expect(page.locator('#calls-saved-hour')).toHaveText('1');
+    await expect(page.locator('#confirm-mode')).toHaveText('cross-scope: 1 confirmed, 0 refused by GitHub');
+    await page.getByRole('link', { name: 'Charts' }).click();
+    await expect(page.locator('#proxy-modes tr[data-mode="CONFIRMED"] .mode-count')).toHaveText('1');
+  } finally {
+    await sharing.dispose();
+    await new Promise((resolve) => etagging.close(resolve));
+  }
+});

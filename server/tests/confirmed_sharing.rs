@@ -85,6 +85,10 @@ async fn a_new_token_gets_another_tokens_body_once_github_confirms_it_for_free()
     assert!(stats.confirm.shares_tokens);
     assert_eq!(stats.modes["CONFIRMED"], 1);
     assert_eq!(stats.free_confirmations_last_hour, 1);
+    let metrics = reqwest::get(format!("{}/metrics", pc.url)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("peercache_confirmations_total{family=\"users\",outcome=\"confirmed\"} 1"), "{metrics}");
+    assert!(metrics.contains("peercache_github_free_confirmations_last_hour 1"), "{metrics}");
+    assert!(metrics.contains("peercache_proxy_responses_total{mode=\"CONFIRMED\"} 1"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

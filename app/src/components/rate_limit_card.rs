@@ -1,6 +1,7 @@
 //! The "⚡ API Rate Limit" card: GitHub's limit for the most constrained token
 //! scope and resource seen by the proxy, when it resets, the other resources'
-//! remaining counts, what the cache saved, and how answers are reused.
+//! remaining counts, what the cache saved (and how much of it GitHub
+//! confirmed for free), and how answers are reused and shared across tokens.
 
 use leptos::prelude::*;
 
@@ -55,8 +56,14 @@ fn RateFields(stats: ProxyStats) -> impl IntoView {
         <dl class="fields">
             <dt>"Calls saved (last hour)"</dt>
             <dd id="calls-saved-hour">{stats.calls_saved_last_hour}</dd>
+            <dt>"Not charged by GitHub (last hour)"</dt>
+            <dd id="free-confirmations-hour" title="Answers GitHub confirmed with a free 304: stored ones revalidated, and bodies the fleet holds confirmed for another token">
+                {stats.free_confirmations_last_hour}
+            </dd>
             <dt>"Calls to GitHub"</dt>
             <dd id="upstream-calls">{stats.upstream_calls}</dd>
+            <dt>"Sharing across tokens"</dt>
+            <dd id="confirm-mode" title=confirm_title(&stats)>{confirm_words(&stats)}</dd>
             <dt>"Freshness"</dt>
             <dd id="freshness-mode" title="ttl: answers are reused for their TTL; revalidate: every request asks GitHub with the ETag (304s are free)">
                 {if stats.freshness == "revalidate" { "always revalidate" } else { "TTL" }}
@@ -87,5 +94,25 @@ fn Limit(limit: RateLimitInfo) -> impl IntoView {
         {limit.blocked_until.map(|until| view! {
             <p class="status-error" id="rate-blocked">{format!("⛔ GitHub refused this token for this resource; not asking again until {until}")}</p>
         })}
+    }
+}
+
+/// How this node shares answers across tokens, in a few words.
+fn confirm_words(stats: &ProxyStats) -> String {
+    let confirm = &stats.confirm;
+    match (confirm.mode.as_str(), confirm.shares_tokens) {
+        ("off", _) => "off: every token fetches its own".to_owned(),
+        (mode, shares) => {
+            let what = if shares { "" } else { " (anonymous answers only: no group secret)" };
+            format!("{mode}{what}: {} confirmed, {} refused by GitHub", confirm.confirmed, confirm.refused)
+        }
+    }
+}
+
+fn confirm_title(stats: &ProxyStats) -> &'static str {
+    match stats.confirm.mode.as_str() {
+        "always" => "Every answer this node did not itself get from GitHub for the token is confirmed with a free conditional request",
+        "off" => "Answers are not shared between tokens",
+        _ => "Another token's answer is served only after GitHub answers 304 to the requester's own credentials",
     }
 }

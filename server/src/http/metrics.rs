@@ -136,6 +136,26 @@ impl Collector for StatsCollector {
         for (kind, value) in &cache.proxy.upstream_errors {
             ConstCounter::new(*value).encode(family.encode_family(&[("kind", kind.as_str())])?)?;
         }
+        let confirmations = ConstCounter::new(0u64);
+        let mut family = e.encode_descriptor(
+            "confirmations",
+            "Bodies the fleet holds offered to GitHub for a requester (If-None-Match), by path family and outcome: \
+             confirmed (304, free) or refused (GitHub's own answer)",
+            None,
+            confirmations.metric_type(),
+        )?;
+        for (path_family, counts) in &cache.proxy.confirm.by_family {
+            for (outcome, value) in [("confirmed", counts.confirmed), ("refused", counts.refused)] {
+                let labels = [("family", path_family.as_str()), ("outcome", outcome)];
+                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        gauge(
+            e,
+            "github_free_confirmations_last_hour",
+            "Answers GitHub confirmed with a free 304 (REVALIDATED, CONFIRMED) in the last 60 minutes",
+            cache.proxy.free_confirmations_last_hour as i64,
+        )?;
         let fleet = &cache.proxy.fleet;
         counter(
             e,
