@@ -26,6 +26,7 @@ table (for BENCHMARKS.md).
 
 import argparse
 import http.server
+import hashlib
 import json
 import os
 import random
@@ -70,11 +71,24 @@ class Standin(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+def github_etag(headers, body):
+    """The ETag github.com gives `body` for a request with `headers`: W/" +
+    hex(SHA-256 of the Accept, Authorization and Cookie values present, each
+    followed by ':', then the body) + " (undocumented; observed)."""
+    digest = hashlib.sha256()
+    for name in ("Accept", "Authorization", "Cookie"):
+        for value in headers.get_all(name) or []:
+            digest.update(value.encode() + b":")
+    digest.update(body)
+    return 'W/"%s"' % digest.hexdigest()
+
+
 def standin(host, slow=None):
-    """A GitHub-like server: JSON with an ETag, 304 on a match, counted (in
-    all and per path). Paths containing `slow[0]` are answered after `slow[1]`
-    seconds, as a busy GitHub would."""
-    counts = {"requests": 0, "paths": {}}
+    """A GitHub-like server: JSON with an ETag computed as github.com computes
+    it, 304 when If-None-Match lists it (counted apart: GitHub does not
+    charge it), counted in all and per path. Paths containing `slow[0]` are
+    answered after `slow[1]` seconds, as a busy GitHub would."""
+    counts = {"requests": 0, "free": 0, "paths": {}}
     lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -93,8 +107,11 @@ def standin(host, slow=None):
             if slow and slow[0] in self.path:
                 time.sleep(slow[1])
             body = json.dumps({"url": f"http://{host}:{server.server_address[1]}{self.path}", "path": self.path}).encode()
-            etag = '"%x"' % (hash(body) & 0xFFFFFFFF)
-            if self.headers.get("If-None-Match") == etag:
+            etag = github_etag(self.headers, body)
+            offered = [tag.strip().removeprefix("W/") for tag in (self.headers.get("If-None-Match") or "").split(",")]
+            if etag.removeprefix("W/") in offered:
+                with lock:
+                    counts["free"] += 1
                 self.send_response(304)
                 self.send_header("ETag", etag)
                 self.send_header("Content-Length", "0")

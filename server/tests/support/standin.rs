@@ -9,8 +9,11 @@
 //! users completed from their `url`, a private repository (`/repos/{o}/private`)
 //! that tokens with `outsider` in them get 404 for, a `permissions` field for
 //! tokens with `admin` in them, a search resource that refuses, a `no-store`
-//! path, writes, and `POST /graphql` answering small queries. It counts every
-//! request by path, and apart the calls GitHub charges (all but 304s).
+//! path, writes, `POST /graphql` answering small queries (a mutation naming
+//! `invalid` rejected as GitHub does: 200 with `errors`), `OPTIONS` answered
+//! 204 on every path as GitHub answers a preflight, and `/redirect` sending a
+//! 302 to wherever `redirect_to` says. It counts every request by path, and
+//! apart the calls GitHub charges (all but 304s).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -45,6 +48,8 @@ pub struct Standin {
     /// ETags that depend on the token in a way nobody can compute (GitHub
     /// changing its rule, or a server computing them otherwise).
     pub opaque_etags: std::sync::atomic::AtomicBool,
+    /// Where `/redirect` points.
+    pub redirect_to: Mutex<String>,
 }
 
 impl Standin {
@@ -88,6 +93,7 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
         gate: tokio::sync::watch::channel(true).0,
         free: AtomicU64::new(0),
         opaque_etags: std::sync::atomic::AtomicBool::new(false),
+        redirect_to: Mutex::new(String::new()),
     });
     let routes = Router::new()
         .route("/repos/{owner}/{repo}", get(repo))
@@ -100,6 +106,8 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
         .route("/fail/{code}", get(fail))
         .route("/private-sso", get(sso))
         .route("/graphql", post(graphql))
+        .route("/redirect", get(redirect))
+        .layer(axum::middleware::from_fn_with_state(standin.clone(), preflight))
         .with_state(standin.clone());
     let app = if prefix.is_empty() { routes } else { Router::new().nest(prefix, routes) };
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -373,6 +381,11 @@ async fn graphql(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap, bo
         Err(_) => return (StatusCode::BAD_REQUEST, r#"{"message":"Problems parsing JSON"}"#).into_response(),
     };
     let query = request["query"].as_str().unwrap_or("");
+    if query.trim_start().starts_with("mutation") && query.contains("invalid") {
+        // GitHub rejects a mutation it cannot run with 200 and `errors`, changing nothing.
+        let errors = json!({"errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a node"}]});
+        return ([("content-type", "application/json; charset=utf-8")], errors.to_string()).into_response();
+    }
     let version = if query.trim_start().starts_with("mutation") {
         s.version.fetch_add(1, Ordering::SeqCst) + 1
     } else {
@@ -388,4 +401,24 @@ async fn graphql(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap, bo
         ("x-ratelimit-resource", "graphql"),
     ];
     (rate, data.to_string()).into_response()
+}
+
+/// `OPTIONS` on any path: 204, as GitHub answers a browser's preflight.
+async fn preflight(
+    State(s): State<Arc<Standin>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::OPTIONS {
+        s.saw(request.uri());
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    next.run(request).await
+}
+
+/// A 302 to `redirect_to`.
+async fn redirect(State(s): State<Arc<Standin>>, uri: Uri) -> Response {
+    s.saw(&uri);
+    let to = s.redirect_to.lock().unwrap().clone();
+    (StatusCode::FOUND, [("location", to)]).into_response()
 }

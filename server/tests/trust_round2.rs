@@ -1,0 +1,147 @@
+//! Trust, round 2: the audit's attacks on the proxy, each tried as an
+//! attacker would and refused by a rule that closes its whole class. A
+//! browser's preflight and a rejected GraphQL mutation flush nothing (only
+//! real writes invalidate); two requests GitHub answers differently never
+//! share a key, and one repository spelled two ways is one repository; a
+//! redirect from upstream is passed on, never followed.
+
+mod support;
+
+use axum::http::{HeaderMap, StatusCode};
+use support::inproc::start_peercache;
+use support::standin;
+
+fn mode(headers: &HeaderMap) -> &str {
+    headers.get("x-peercache").expect("every response says its mode").to_str().unwrap()
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (StatusCode, String, HeaderMap) {
+    let response = request.send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, response.text().await.unwrap(), headers)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cors_preflight_flushes_nothing() {
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
+    let repo = format!("{}/github/repos/octo/demo", pc.url);
+    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "MISS");
+    // What a browser sends by itself before a cross-site request, with and without a token.
+    for authorization in [None, Some("token T")] {
+        let mut preflight = client()
+            .request(reqwest::Method::OPTIONS, format!("{}/github/repos", pc.url))
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "DELETE");
+        if let Some(token) = authorization {
+            preflight = preflight.header("authorization", token);
+        }
+        let (status, _, headers) = send(preflight).await;
+        assert_eq!((status, mode(&headers)), (StatusCode::NO_CONTENT, "PASS"), "GitHub's 204, passed on");
+    }
+    assert_eq!(gh.count("/repos"), 2, "both preflights reached GitHub");
+    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "HIT", "the repository's answer is still cached");
+    // Nor does a write that names no repository drop every repository's answers.
+    let (status, _, _) = send(client().delete(format!("{}/github/repos", pc.url)).header("authorization", "token T")).await;
+    assert_ne!(status, StatusCode::OK);
+    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "HIT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_graphql_mutation_stales_nothing() {
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
+    let graphql = format!("{}/github/graphql", pc.url);
+    let post = |query: &str| {
+        client()
+            .post(&graphql)
+            .header("authorization", "token T")
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "query": query }).to_string())
+    };
+    let read = "query { viewer { login } version }";
+    let (_, _, headers) = send(post(read)).await;
+    assert_eq!(mode(&headers), "MISS");
+    let (status, body, _) = send(post("mutation { addStar(input: {starrableId: \"invalid\"}) { clientMutationId } }")).await;
+    assert_eq!(status, StatusCode::OK, "GitHub rejects it with 200 …");
+    assert!(body.contains("errors"), "… and errors: {body}");
+    let (_, _, headers) = send(post(read)).await;
+    assert_eq!(mode(&headers), "HIT", "a rejected mutation changed nothing");
+    // A mutation that ran does stale the GraphQL answers.
+    let (_, body, _) = send(post("mutation { addStar(input: {starrableId: \"R_1\"}) { clientMutationId } }")).await;
+    assert!(!body.contains("errors"), "{body}");
+    let (_, body, headers) = send(post(read)).await;
+    assert_eq!(mode(&headers), "MISS");
+    assert!(body.contains("\"version\":2"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accept_that_looks_like_an_api_version_is_another_request() {
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
+    let url = format!("{}/github/users/octocat", pc.url);
+    let (_, _, headers) =
+        send(client().get(&url).header("authorization", "token T").header("accept", "application/json:api=2022-11-28"))
+            .await;
+    assert_eq!(mode(&headers), "MISS");
+    let versioned = client()
+        .get(&url)
+        .header("authorization", "token T")
+        .header("accept", "application/json")
+        .header("x-github-api-version", "2022-11-28");
+    let (_, _, headers) = send(versioned).await;
+    assert_eq!(mode(&headers), "MISS", "GitHub was asked another question: it gets asked");
+    assert_eq!(gh.count("/users/octocat"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_however_spelled_invalidates_the_repository() {
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
+    let repo = format!("{}/github/repos/octo/demo", pc.url);
+    for spelling in ["/repos/OCTO/Demo/issues", "/repos/octo/%64emo/issues"] {
+        let (_, before, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+        assert!(matches!(mode(&headers), "MISS" | "HIT"));
+        let (status, _, _) = send(
+            client()
+                .post(format!("{}/github{spelling}", pc.url))
+                .header("authorization", "token T")
+                .header("content-type", "application/json")
+                .body(r#"{"title":"x"}"#),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, after, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+        assert_eq!(mode(&headers), "MISS", "{spelling} wrote to octo/demo");
+        assert_ne!(before, after, "the answer after the write");
+    }
+    // And the other spellings of a read share the repository's entry.
+    let (_, _, headers) =
+        send(client().get(format!("{}/github/repos/Octo/DEMO", pc.url)).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "HIT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_from_upstream_is_passed_on_never_followed() {
+    // A canary where an internal service would be.
+    let canary = standin::start("").await;
+    let gh = standin::start("").await;
+    *gh.redirect_to.lock().unwrap() = format!("{}/users/internal-secret", canary.base);
+    let pc = start_peercache(&gh.base, None).await;
+    for _ in 0..2 {
+        let (status, _, headers) =
+            send(client().get(format!("{}/github/redirect", pc.url)).header("authorization", "token T")).await;
+        assert_eq!(status, StatusCode::FOUND, "GitHub's 302, for the client to judge");
+        assert_eq!(headers["location"], format!("{}/users/internal-secret", canary.base));
+        assert_ne!(mode(&headers), "HIT", "a redirect is never stored");
+    }
+    assert_eq!(canary.total(), 0, "peercache never fetched the redirect's target");
+    assert_eq!(gh.count("/redirect"), 2);
+}
