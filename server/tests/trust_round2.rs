@@ -145,3 +145,27 @@ async fn a_redirect_from_upstream_is_passed_on_never_followed() {
     assert_eq!(canary.total(), 0, "peercache never fetched the redirect's target");
     assert_eq!(gh.count("/redirect"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dns_rebound_page_reads_nothing() {
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
+    let (_, _, headers) =
+        send(client().get(format!("{}/github/repos/octo/private", pc.url)).header("authorization", "token member")).await;
+    assert_eq!(mode(&headers), "MISS");
+    let key = pc.state.core.cache.list("github:", 0, 1).entries.first().map(|e| e.key.clone());
+    let port = pc.url.rsplit(':').next().unwrap().to_owned();
+    let entry = format!("/api/cache/entry?key={}", key.unwrap_or_default());
+    for path in ["/api/cache/entries", entry.as_str(), "/api/mcp/peers", "/api/mcp/cache/stats", "/metrics", "/", "/cache"] {
+        // The page's own name, rebound to 127.0.0.1.
+        let (status, body, _) =
+            send(client().get(format!("{}{path}", pc.url)).header("host", format!("rebind.example:{port}"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(!body.contains("octo/private"), "{path}: {body}");
+        let (status, _, _) = send(client().get(format!("{}{path}", pc.url))).await;
+        assert_ne!(status, StatusCode::FORBIDDEN, "{path} by its own name");
+    }
+    let (status, _, _) =
+        send(client().get(format!("{}/healthz", pc.url)).header("host", format!("rebind.example:{port}"))).await;
+    assert_eq!(status, StatusCode::OK, "a health check answers any name");
+}

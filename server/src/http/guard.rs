@@ -1,10 +1,12 @@
-//! Changes only from where they should come. A web page the operator visits
+//! Requests only from where they should come. A web page the operator visits
 //! can make the browser send requests to `127.0.0.1:8899`: forms and
 //! `text/plain` posts without a CORS preflight, and — through DNS rebinding —
-//! anything, under another `Host`. So every changing request (not GET, HEAD or
-//! OPTIONS) to the API, the server functions and `/mcp`:
-//! - names a host this server is known by (the loopback names, the address it
-//!   listens on, and `PEERCACHE_PUBLIC_NAMES`);
+//! anything, under another `Host`, reading the answers too. So every request
+//! to the dashboard, the API, the server functions, `/metrics` and `/mcp`
+//! (reads included: the cache's entries name private repositories and
+//! searches) names a host this server is known by (the loopback names, the
+//! address it listens on, and `PEERCACHE_PUBLIC_NAMES`); `/healthz` alone
+//! answers any host. And every changing request (not GET, HEAD or OPTIONS):
 //! - comes from no browser page, or from a page of that same origin;
 //! - when it is a POST, PUT or PATCH, says it carries JSON (`Content-Type:
 //!   application/json`), which a cross-site page cannot send without a
@@ -61,19 +63,25 @@ fn host_of(authority: &str) -> &str {
     authority.split(':').next().unwrap_or(authority)
 }
 
-/// Why a changing request is refused, if it is.
+/// Why a request is refused, if it is.
 /// `authority` is the request line's (HTTP/2 has no `Host` header).
 pub fn refusal(known: &KnownHosts, method: &Method, headers: &HeaderMap, authority: Option<&str>) -> Option<String> {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let named = text(HOST.as_str()).or(authority);
+    // A browser always names a host; a read naming none came from no page.
+    if read && named.is_none() {
         return None;
     }
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let host = text(HOST.as_str()).or(authority).unwrap_or("");
+    let host = named.unwrap_or("");
     if !known.knows(host) {
         return Some(format!(
-            "refusing a change sent to host {host:?}: this server is reached as 127.0.0.1 or localhost \
+            "refusing a request sent to host {host:?}: this server is reached as 127.0.0.1 or localhost \
              (or a name in PEERCACHE_PUBLIC_NAMES); another name is how DNS rebinding looks"
         ));
+    }
+    if read {
+        return None;
     }
     if let Some(origin) = text(ORIGIN.as_str()) {
         let same = origin.split_once("://").is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host));
@@ -95,9 +103,12 @@ pub fn refusal(known: &KnownHosts, method: &Method, headers: &HeaderMap, authori
     None
 }
 
-/// Middleware: refuses (403, JSON) a changing request from the wrong place.
+/// Middleware: refuses (403, JSON) a request from the wrong place.
 pub async fn guard_changes(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     let authority = request.uri().authority().map(|a| a.as_str());
+    if request.uri().path() == "/healthz" {
+        return Ok(next.run(request).await);
+    }
     if let Some(why) = refusal(&state.known_hosts, request.method(), request.headers(), authority) {
         tracing::warn!(method = %request.method(), path = request.uri().path(), "{why}");
         return Err(CoreError::forbidden(why).into());
@@ -138,8 +149,10 @@ mod tests {
         let form = headers(&[("host", "127.0.0.1:8899"), ("content-type", "application/x-www-form-urlencoded")]);
         assert!(refusal(&known, &post, &form, None).is_some());
         assert!(refusal(&known, &post, &headers(&[("host", "127.0.0.1:8899")]), None).is_some(), "no type at all");
-        // Reads are not changes; a DELETE without a body needs no type.
-        assert_eq!(refusal(&known, &Method::GET, &headers(&[("host", "rebind.example")]), None), None);
+        // Reads name a known host too (a rebound page would read the entries); they need no type.
+        assert!(refusal(&known, &Method::GET, &headers(&[("host", "rebind.example")]), None).is_some());
+        assert_eq!(refusal(&known, &Method::GET, &headers(&[("host", "127.0.0.1:8899"), ("origin", "https://x")]), None), None);
+        // A DELETE without a body needs no type.
         assert_eq!(refusal(&known, &Method::DELETE, &headers(&[("host", "127.0.0.1:8899")]), None), None);
     }
 
