@@ -12,6 +12,7 @@ pub mod github;
 pub mod http;
 pub mod mcp;
 pub mod p2p;
+pub mod private;
 pub mod serve;
 pub mod units;
 

@@ -81,7 +81,7 @@ pub struct Opened {
 impl Store {
     /// Opens (or creates) the store in `dir` and reads every entry.
     pub fn open(dir: &Path) -> Result<Opened, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_owned(), source })?;
+        crate::private::private_dir(dir).map_err(|source| StoreError::CreateDir { path: dir.to_owned(), source })?;
         let path = dir.join(STORE_FILE);
         let (store, moved_aside) = match Self::open_file(&path) {
             Ok(store) => (store, None),
@@ -115,6 +115,7 @@ impl Store {
             .set_cache_size(PAGE_CACHE_BYTES)
             .create(path)
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        crate::private::private_file(path);
         let txn = db.begin_write()?;
         txn.open_table(ENTRIES)?;
         txn.commit()?;

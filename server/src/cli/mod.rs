@@ -18,7 +18,8 @@ use self::client::Client;
 use self::settings::FromFile;
 use crate::config::{default_cache_dir, ServeConfig};
 use crate::mcp::api::{ApiFailure, PeercacheApi};
-use crate::p2p::identity::{load_or_create_identity, new_swarm_key, write_private};
+use crate::p2p::identity::{load_or_create_identity, new_swarm_key};
+use crate::private::write_private;
 
 #[derive(Parser, Debug)]
 #[command(name = "peercache", version, about = "GitHub API cache shared between machines over libp2p")]

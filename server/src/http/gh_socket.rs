@@ -62,7 +62,7 @@ pub fn bind(path: &Path) -> anyhow::Result<(UnixListener, GhSocket)> {
         Err(error) => return Err(error).with_context(|| format!("checking the gh socket {}", path.display())),
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::private::private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let listener =
         UnixListener::bind(path).with_context(|| format!("cannot listen on the gh socket {}", path.display()))?;

@@ -2,13 +2,14 @@
 //! The ed25519 key is created once (mode 0600) so the peer id stays the same
 //! across restarts.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use libp2p::identity::Keypair;
 use libp2p::pnet::PreSharedKey;
 use rand::RngCore;
+
+use crate::private::{private_dir, write_private};
 
 pub const IDENTITY_FILE: &str = "identity.ed25519";
 
@@ -23,7 +24,7 @@ pub fn load_or_create_identity(cache_dir: &Path) -> anyhow::Result<Keypair> {
         Ok(bytes) => Keypair::from_protobuf_encoding(&bytes)
             .with_context(|| format!("{} is not a peercache identity key", path.display())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(cache_dir).with_context(|| format!("cannot create {}", cache_dir.display()))?;
+            private_dir(cache_dir).with_context(|| format!("cannot create {}", cache_dir.display()))?;
             let keypair = Keypair::generate_ed25519();
             let bytes = keypair.to_protobuf_encoding().context("encoding the new identity")?;
             write_private(&path, &bytes)?;
@@ -34,20 +35,6 @@ pub fn load_or_create_identity(cache_dir: &Path) -> anyhow::Result<Keypair> {
     }
 }
 
-/// Writes a file only its owner can read.
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    file.sync_all()?;
-    Ok(())
-}
 
 /// A new swarm key in the standard `/key/swarm/psk/1.0.0/` file format.
 pub fn new_swarm_key() -> String {
