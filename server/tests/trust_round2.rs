@@ -188,3 +188,75 @@ fn other_local_users_cannot_read_the_store() {
     assert_eq!(mode(&root.path().join("gh")), 0o700, "the gh socket's directory");
     node.terminate();
 }
+
+const SWARM: &str = "/key/swarm/psk/1.0.0/\n/base16/\n3434343434343434343434343434343434343434343434343434343434343434\n";
+
+async fn two_members(gh: &standin::Standin, dir: &std::path::Path) -> Vec<support::inproc::Peercache> {
+    let key = dir.join("swarm.key");
+    std::fs::write(&key, SWARM).unwrap();
+    support::inproc::fleet(2, &gh.base, &key.display().to_string()).await
+}
+
+fn refused(node: &support::inproc::Peercache, reason: &str) -> u64 {
+    node.state.core.status.current().refused_by_reason.get(reason).copied().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_invalidation_of_everything_dated_ahead_drops_nothing() {
+    let gh = standin::start("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = two_members(&gh, dir.path()).await;
+    let repo = format!("{}/github/repos/octo/demo", nodes[0].url);
+    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "MISS");
+    // A compromised member signs "everything under github:GET:/ changed", a minute ahead.
+    let member = nodes[1].state.core.p2p.clone().unwrap();
+    let ahead = server::cache::ttl::Clock::now_ms(&*nodes[1].clock) + 59_000;
+    member.invalidate(vec!["github:GET:/".to_owned()], ahead).await;
+    support::wait_for("the invalidation refused", || (refused(&nodes[0], "too_wide") == 1).then_some(())).await;
+    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "HIT", "nothing dropped");
+    // A repository's invalidation dated ahead is acted on as of now: copies
+    // fetched after it are not barred for the minute it claimed.
+    member.invalidate(vec!["github:GET:/repos/octo/demo/".to_owned(), "github:GET:/repos/octo/demo:".to_owned()], ahead).await;
+    support::wait_for("the repository's answers dropped", || {
+        nodes[0].state.core.cache.list("github:GET:/repos/octo/demo:", 0, 1).entries.is_empty().then_some(())
+    })
+    .await;
+    for node in &nodes {
+        node.clock.advance_secs(1);
+    }
+    // Node 1 fetches the repository anew a second later (its own copy dropped first).
+    nodes[1].state.core.invalidate(app::model::Invalidation::Prefix("github:GET:/repos/octo/demo".into())).await.unwrap();
+    let (_, _, headers) =
+        send(client().get(format!("{}/github/repos/octo/demo", nodes[1].url)).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "MISS");
+    support::wait_for("node 1's fresh copy taken by node 0", || {
+        (!nodes[0].state.core.cache.list("github:GET:/repos/octo/demo:", 0, 1).entries.is_empty()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_invalidation_is_not_undone_by_peers() {
+    let gh = standin::start("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = two_members(&gh, dir.path()).await;
+    let repo = format!("{}/github/repos/octo/demo", nodes[0].url);
+    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "MISS");
+    let key = nodes[0].state.core.cache.list("github:GET:/repos/octo/demo:", 0, 1).entries[0].key.clone();
+    support::wait_for("node 1 holds it", || nodes[1].state.core.cache.peek(&key).map(|_| ())).await;
+    let dropped = nodes[0].state.core.invalidate(app::model::Invalidation::Key(key.clone())).await.unwrap();
+    assert_eq!(dropped.invalidated, 1);
+    // Node 1 still holds node 0's copy, and hands it back on the next miss: refused.
+    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "MISS", "asked GitHub, not handed the dropped copy back");
+    // The same for a user's own key.
+    nodes[0].state.core.cache.put("mine:a", bytes::Bytes::from_static(b"{\"v\":1}"), Default::default()).unwrap();
+    support::wait_for("node 1 holds mine:a", || nodes[1].state.core.cache.peek("mine:a").map(|_| ())).await;
+    nodes[0].state.core.invalidate(app::model::Invalidation::Key("mine:a".into())).await.unwrap();
+    let peers: &dyn server::cache::PeerSource = nodes[0].state.core.p2p.as_ref().unwrap();
+    let back = std::sync::Arc::clone(&nodes[0].state.core.cache).get_or_peer("mine:a", Some(peers)).await;
+    assert!(back.is_none(), "a peer's copy of what the operator dropped is refused");
+}

@@ -433,6 +433,13 @@ impl Cache {
         self.remove_where(|k, entry| k.starts_with(prefix) && entry.stored_at_ms <= at_ms)
     }
 
+    /// An operator dropped `key` at `at_ms`: peers' copies from before then
+    /// are refused until `until_ms`. True when it was there.
+    pub fn invalidate_barred(&self, key: &str, at_ms: u64, until_ms: u64) -> Result<bool, CacheError> {
+        self.barriers.raise_key(key, at_ms, until_ms);
+        self.invalidate(key)
+    }
+
     /// Drops `key` if it still holds the content `cid` (not a newer copy).
     pub fn invalidate_if(&self, key: &str, cid: &str) -> Result<bool, CacheError> {
         Ok(self.remove_where(|k, entry| k == key && entry.cid == cid)? == 1)

@@ -34,6 +34,7 @@ use crate::github::scope::Scopes;
 use crate::p2p::bootstrap::parse_peer_addr;
 use crate::p2p::client::NodeClient;
 use crate::p2p::identity::{load_or_create_identity, read_swarm_key};
+use crate::p2p::protocol::MAX_CLOCK_SKEW_MS;
 use crate::p2p::status::NodeStatusHandle;
 use crate::p2p::{self, NodeConfig};
 
@@ -169,12 +170,16 @@ impl Core {
             return Err(CoreError::invalid("an empty key or prefix: to drop every entry, ask for all of them"));
         }
         let pattern = target.pattern().to_owned();
+        // A barrier as for a write: peers may not hand back a copy from
+        // before this moment (they would at once: they hold what we dropped).
+        let at = self.cache.now_ms();
+        let until = at.saturating_add(MAX_TTL_SECS * 1000 + MAX_CLOCK_SKEW_MS);
         let invalidated = self
             .cache
             .write(move |cache| match &target {
-                Invalidation::Key(key) => cache.invalidate(key).map(usize::from),
-                Invalidation::Prefix(prefix) => cache.invalidate_prefix(prefix),
-                Invalidation::All => cache.invalidate_prefix(""),
+                Invalidation::Key(key) => cache.invalidate_barred(key, at, until).map(usize::from),
+                Invalidation::Prefix(prefix) => cache.write_barrier(prefix, at, until),
+                Invalidation::All => cache.write_barrier("", at, until),
             })
             .await?;
         let warning = self.cache.store_trouble().map(|why| {

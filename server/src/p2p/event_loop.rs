@@ -706,16 +706,25 @@ impl EventLoop {
     /// A write to GitHub at a trusted peer: drop what is older, and bar older
     /// copies for as long as they could live.
     fn on_invalidation(&mut self, author: PeerId, invalidation: WireInvalidation) -> MessageAcceptance {
-        if let Err(rejection) = invalidation.verify(&self.trust, self.cache.now_ms()) {
-            self.refuse(author, &rejection);
-            return if rejection.is_forgery() { MessageAcceptance::Reject } else { MessageAcceptance::Ignore };
+        let now = self.cache.now_ms();
+        let publisher = match invalidation.verify(&self.trust, now) {
+            Ok(publisher) => publisher,
+            Err(rejection) => {
+                self.refuse(author, &rejection);
+                return if rejection.is_forgery() { MessageAcceptance::Reject } else { MessageAcceptance::Ignore };
+            }
+        };
+        if !self.limits.allow_invalidation(&publisher) {
+            self.refuse(author, &Rejection::RateLimited);
+            return MessageAcceptance::Ignore;
         }
+        // Never later than now: a date ahead would bar fresh copies for longer.
+        let at = invalidation.at_ms.min(now);
         let lasts_ms =
             (longest_github_ttl(self.cache.config().default_ttl_secs) * 1000).saturating_add(MAX_CLOCK_SKEW_MS);
-        let until = invalidation.at_ms.saturating_add(lasts_ms);
+        let until = at.saturating_add(lasts_ms);
         let cache = self.cache.clone();
         tokio::spawn(async move {
-            let at = invalidation.at_ms;
             let prefixes = invalidation.prefixes;
             let dropped = cache
                 .write(move |cache| prefixes.iter().try_fold(0, |sum, p| Ok(sum + cache.write_barrier(p, at, until)?)))

@@ -18,10 +18,15 @@ const FETCH_BURST: u32 = 500;
 const BUDGET_SHARE: u64 = 10;
 /// ... but at least this many entries per minute, however small the cache.
 const MIN_BUDGET: u64 = 100;
+/// Invalidations a publisher may have acted on per minute, after a burst: a
+/// write is one, a busy CI fleet writes a few a second at most.
+const INVALIDATIONS_PER_MINUTE: u32 = 120;
+const INVALIDATION_BURST: u32 = 30;
 
 pub struct PeerLimits {
     messages: DefaultKeyedRateLimiter<PeerId>,
     fetches: DefaultKeyedRateLimiter<PeerId>,
+    invalidations: DefaultKeyedRateLimiter<PeerId>,
     /// Entries added per publisher in the current minute.
     added: HashMap<PeerId, (u64, u64)>,
     budget_per_minute: u64,
@@ -38,6 +43,10 @@ impl PeerLimits {
         PeerLimits {
             messages: RateLimiter::keyed(quota(MESSAGES_PER_SECOND, MESSAGE_BURST)),
             fetches: RateLimiter::keyed(quota(FETCHES_PER_SECOND, FETCH_BURST)),
+            invalidations: RateLimiter::keyed(
+                Quota::per_minute(NonZeroU32::new(INVALIDATIONS_PER_MINUTE).expect("non-zero rate"))
+                    .allow_burst(NonZeroU32::new(INVALIDATION_BURST).expect("non-zero burst")),
+            ),
             added: HashMap::new(),
             budget_per_minute: (max_entries / BUDGET_SHARE).max(MIN_BUDGET),
         }
@@ -46,6 +55,11 @@ impl PeerLimits {
     /// Whether `peer` may pass us one more announcement now.
     pub fn allow_message(&self, peer: &PeerId) -> bool {
         self.messages.check_key(peer).is_ok()
+    }
+
+    /// Whether an invalidation `publisher` signed is acted on now.
+    pub fn allow_invalidation(&self, publisher: &PeerId) -> bool {
+        self.invalidations.check_key(publisher).is_ok()
     }
 
     /// Whether we serve one more fetch for `peer` now.

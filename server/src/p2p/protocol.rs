@@ -88,16 +88,18 @@ impl WireInvalidation {
         bytes
     }
 
-    /// Its publisher, when it may be acted on: GitHub prefixes only, signed,
-    /// from a trusted publisher, not from the future.
+    /// Its publisher, when it may be acted on: narrow GitHub prefixes only
+    /// (see [`narrow_prefix`]), signed, from a trusted publisher, not from
+    /// the future beyond clock skew (the caller acts on it as of now at the
+    /// latest, so a date ahead never bars copies longer).
     pub fn verify(&self, trust: &Trust, now_ms: u64) -> Result<PeerId, Rejection> {
         if self.prefixes.is_empty() || self.prefixes.len() > MAX_INVALIDATED_PREFIXES {
             return Err(Rejection::Malformed(format!("{} prefixes in an invalidation", self.prefixes.len())));
         }
         for prefix in &self.prefixes {
             validate_key(prefix).map_err(|e| Rejection::BadKey(e.to_string()))?;
-            if !prefix.starts_with("github:GET:/") && !prefix.starts_with("github:POST:/graphql") {
-                return Err(Rejection::BadKey(format!("{prefix:?} is not a GitHub answer's prefix")));
+            if !narrow_prefix(prefix) {
+                return Err(Rejection::TooWide(prefix.clone()));
             }
         }
         let key = PublicKey::try_decode_protobuf(&self.publisher_key).map_err(|_| Rejection::BadSignature)?;
@@ -116,6 +118,25 @@ impl WireInvalidation {
 
     pub fn encode_announcement(&self) -> Vec<u8> {
         encode(&Outgoing::Invalidation(self))
+    }
+}
+
+/// Whether a peer may make answers under `prefix` stale: one repository's
+/// (`github:GET:/repos/{o}/{r}` then `/`, `?` or `:`), one path's (ending
+/// `?` or `:`, no subtree), or the GraphQL answers after a mutation — what a
+/// write through a node invalidates, never `github:GET:/` or `/repos/`.
+pub fn narrow_prefix(prefix: &str) -> bool {
+    if prefix == "github:POST:/graphql" {
+        return true;
+    }
+    let Some(rest) = prefix.strip_prefix("github:GET:/") else { return false };
+    let Some(last) = rest.chars().last() else { return false };
+    let path = &rest[..rest.len() - last.len_utf8()];
+    match last {
+        '?' | ':' => !path.is_empty() && !path.contains(['?', ':']),
+        '/' => matches!(path.split('/').collect::<Vec<_>>().as_slice(),
+            ["repos", owner, repo] if !owner.is_empty() && !repo.is_empty()),
+        _ => false,
     }
 }
 
@@ -354,6 +375,10 @@ pub enum Rejection {
     QueueFull,
     #[error("a sealed body that does not open under its key, time and TTL")]
     SealMismatch,
+    #[error("an invalidation of {0:?}: wider than one repository")]
+    TooWide(String),
+    #[error("this node's own entry, handed back by another")]
+    OwnEntry,
 }
 
 impl Rejection {
@@ -372,6 +397,8 @@ impl Rejection {
             Rejection::OverBudget => "over_budget",
             Rejection::QueueFull => "queue_full",
             Rejection::SealMismatch => "seal_mismatch",
+            Rejection::TooWide(_) => "too_wide",
+            Rejection::OwnEntry => "own_entry",
         }
     }
 
@@ -387,6 +414,7 @@ impl Rejection {
                 | Rejection::OverBudget
                 | Rejection::QueueFull
                 | Rejection::Expired
+                | Rejection::OwnEntry
         )
     }
 }
@@ -409,6 +437,11 @@ impl Trust {
 
     pub fn trusts(&self, peer: &PeerId) -> bool {
         *peer == self.local || self.everyone || self.listed.contains(peer)
+    }
+
+    /// Whether `peer` is this node.
+    pub fn is_local(&self, peer: &PeerId) -> bool {
+        *peer == self.local
     }
 
     /// In words, for the status: who is trusted.
@@ -461,6 +494,11 @@ pub fn verify(wire: WireEntry, check: &Check<'_>) -> Result<Verdict, Rejection> 
         return Err(Rejection::BadSignature);
     }
     let publisher = wire.publisher().ok_or(Rejection::BadSignature)?;
+    if check.trust.is_local(&publisher) {
+        // What this node published and since dropped (invalidated, say) is
+        // not taken back from whoever relays it.
+        return Err(Rejection::OwnEntry);
+    }
     if is_github_key(&wire.key) && !check.trust.trusts(&publisher) {
         return Err(Rejection::Untrusted(publisher.to_string()));
     }

@@ -161,11 +161,34 @@ fn an_invalidation_is_acted_on_only_when_signed_by_a_trusted_publisher_for_githu
     assert_eq!(moved.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::BadSignature));
     let mine = WireInvalidation::new(vec!["get_repo:".to_owned()], NOW, &publisher);
     assert!(
-        matches!(mine.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::BadKey(_))),
+        matches!(mine.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::TooWide(_))),
         "only GitHub answers"
     );
+    // Never wider than one repository, whoever signs it.
+    for wide in ["github:GET:/", "github:GET:/repos/", "github:GET:/repos/o/", "github:GET:", "github:POST:/"] {
+        let everything = WireInvalidation::new(vec![wide.to_owned()], NOW, &publisher);
+        assert!(matches!(everything.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::TooWide(_))), "{wide}");
+    }
     let too_many = WireInvalidation::new(vec![prefixes[0].clone(); 9], NOW, &publisher);
     assert!(matches!(too_many.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::Malformed(_))));
+}
+
+#[test]
+fn narrow_prefixes_name_one_repository_one_path_or_graphql() {
+    for narrow in [
+        "github:GET:/repos/o/r/",
+        "github:GET:/repos/o/r?",
+        "github:GET:/repos/o/r:",
+        "github:GET:/user?",
+        "github:GET:/user:",
+        "github:GET:/orgs/x/repos:",
+        "github:POST:/graphql",
+    ] {
+        assert!(narrow_prefix(narrow), "{narrow}");
+    }
+    for wide in ["github:GET:/", "github:GET:/repos/", "github:GET:/repos/o/", "github:GET:/user/", "github:GET:?", "github:POST:/graphql?", "mine:", ""] {
+        assert!(!narrow_prefix(wide), "{wide}");
+    }
 }
 
 #[test]
