@@ -18,6 +18,12 @@ use server::p2p::{start, NodeConfig};
 use support::node::Node;
 use support::wait_for;
 
+/// A private swarm: members trust each other, and only trusted peers may
+/// fetch or sync what a node holds beyond anonymous GitHub answers.
+fn members() -> PreSharedKey {
+    PreSharedKey::new([5u8; 32])
+}
+
 fn json(text: &str) -> Bytes {
     Bytes::from(text.to_owned())
 }
@@ -49,9 +55,9 @@ async fn two_nodes_connect_and_report_each_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_put_on_one_node_is_readable_on_all_five() {
-    let a = Node::start("", None);
+    let a = Node::start("", Some(members()));
     let addr = a.addr().await;
-    let others: Vec<Node> = (0..4).map(|_| Node::start(&addr, None)).collect();
+    let others: Vec<Node> = (0..4).map(|_| Node::start(&addr, Some(members()))).collect();
     a.wait_peers(4).await;
     for node in &others {
         node.wait_peers(1).await;
@@ -73,8 +79,8 @@ async fn a_put_on_one_node_is_readable_on_all_five() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_miss_is_filled_from_a_peer_and_counted_as_a_peer_hit() {
-    let a = Node::start("", None);
-    let b = Node::start(&a.addr().await, None);
+    let a = Node::start("", Some(members()));
+    let b = Node::start(&a.addr().await, Some(members()));
     b.wait_peers(1).await;
     // An entry A holds but never announced (it came from elsewhere), stored
     // after B caught up with A on connecting.
@@ -237,10 +243,10 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_miss_asks_a_few_peers_ranked_by_the_key_not_everyone() {
-    let hub = Node::start("", None);
+    let hub = Node::start("", Some(members()));
     let addr = hub.addr().await;
-    let asker = Node::start_with(&addr, |c| c.fanout = 2, |_| {});
-    let others: Vec<Node> = (0..4).map(|_| Node::start(&addr, None)).collect();
+    let asker = Node::start_with(&addr, |c| { c.fanout = 2; c.swarm_key = Some(members()); }, |_| {});
+    let others: Vec<Node> = (0..4).map(|_| Node::start(&addr, Some(members()))).collect();
     wait_for("the asker to meet everyone", || (asker.status().peer_count == 5).then_some(())).await;
     let served = |nodes: &[&Node]| nodes.iter().map(|n| n.status().fetches_served).sum::<u64>();
     let everyone: Vec<&Node> = std::iter::once(&hub).chain(others.iter()).collect();
@@ -257,12 +263,12 @@ async fn a_miss_asks_a_few_peers_ranked_by_the_key_not_everyone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_joins_late_catches_up_on_what_was_stored_before_it() {
-    let a = Node::start("", None);
+    let a = Node::start("", Some(members()));
     for n in 0..20 {
         a.cache.put(&format!("get_repo:octo/early{n}"), json(r#"{"early": true}"#), PutOptions::default()).unwrap();
     }
     // Nobody heard these announcements; the newcomer asks what it missed.
-    let b = Node::start(&a.addr().await, None);
+    let b = Node::start(&a.addr().await, Some(members()));
     wait_for("every early entry on the newcomer", || {
         (b.cache.list("get_repo:octo/early", 0, 1).total == 20).then_some(())
     })

@@ -260,3 +260,45 @@ async fn an_operators_invalidation_is_not_undone_by_peers() {
     let back = std::sync::Arc::clone(&nodes[0].state.core.cache).get_or_peer("mine:a", Some(peers)).await;
     assert!(back.is_none(), "a peer's copy of what the operator dropped is refused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_learns_no_token_scopes_key_and_no_users_entry() {
+    let gh = standin::start("").await;
+    // A node of an open swarm, holding a token's answer, an anonymous one and a user's entry.
+    let victim = support::inproc::start_peercache(&gh.base, Some(String::new())).await;
+    // On the stranger's clock (the system's), so what it is given is fresh.
+    let system_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    victim.clock.advance_secs((system_ms - server::cache::ttl::Clock::now_ms(&*victim.clock)) / 1000);
+    for (path, token) in [("/users/private-reader", Some("token T")), ("/users/octocat", None)] {
+        let mut request = client().get(format!("{}/github{path}", victim.url));
+        if let Some(token) = token {
+            request = request.header("authorization", token);
+        }
+        let (status, _, _) = send(request).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    victim.state.core.cache.put("mine:secret", bytes::Bytes::from_static(b"{\"s\":1}"), Default::default()).unwrap();
+    let held: Vec<String> = victim.state.core.cache.list("", 0, 10).entries.into_iter().map(|e| e.key).collect();
+    assert_eq!(held.len(), 3, "{held:?}");
+    // A stranger joins, trusting the victim so that it would store whatever it is given.
+    let addr = victim.state.core.status.current().listen_addrs[0].clone();
+    let victim_id: libp2p::PeerId = victim.state.core.status.current().peer_id.unwrap().parse().unwrap();
+    let stranger = support::node::Node::start_with(
+        &addr,
+        |config| {
+            config.trusted_peers = [victim_id].into();
+        },
+        |_| {},
+    );
+    support::wait_for("the anonymous answer, by catch-up sync", || {
+        (stranger.cache.list("github:", 0, 10).total == 1).then_some(())
+    })
+    .await;
+    let learnt: Vec<String> = stranger.cache.list("", 0, 10).entries.into_iter().map(|e| e.key).collect();
+    assert_eq!(learnt.len(), 1, "{learnt:?}");
+    assert!(learnt[0].ends_with(":scope=anonymous"), "{learnt:?}");
+    // Nor does asking for a key by name give it.
+    for key in held.iter().filter(|k| !k.ends_with(":scope=anonymous")) {
+        assert!(server::cache::PeerSource::fetch(&stranger.client, key).await.is_none(), "{key}");
+    }
+}

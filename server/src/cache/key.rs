@@ -39,6 +39,12 @@ pub fn is_github_key(key: &str) -> bool {
     key.starts_with(GITHUB_NAMESPACE)
 }
 
+/// Whether `key` holds a GitHub answer to an anonymous request (the scope,
+/// the key's last part, is `anonymous`; see `github::key`).
+pub fn is_anonymous_github_key(key: &str) -> bool {
+    is_github_key(key) && key.ends_with(":scope=anonymous")
+}
+
 /// The API path of a GitHub answer's key (`github:GET:/repos/o/r?…:accept=…`
 /// → `/repos/o/r?…:accept=…`, whose path part ends at `?` or `:`).
 pub fn github_path(key: &str) -> Option<&str> {

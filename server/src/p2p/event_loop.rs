@@ -839,7 +839,8 @@ impl EventLoop {
                     self.refusals.served += 1;
                     let entry = if self.limits.allow_fetch(&peer) {
                         let now = self.cache.now_ms();
-                        self.cache.peek(&request.key).filter(|e| e.is_fresh(now))
+                        let trusted = self.trust.trusts(&peer);
+                        self.cache.peek(&request.key).filter(|e| e.is_fresh(now) && (trusted || for_strangers(&e.key)))
                     } else {
                         self.refuse(peer, &Rejection::RateLimited);
                         None
@@ -925,9 +926,11 @@ impl EventLoop {
                     let Some(request) = self.readable(peer, request, "sync request") else { return };
                     self.refusals.syncs_served += 1;
                     let entries = if self.limits.allow_fetch(&peer) {
+                        let trusted = self.trust.trusts(&peer);
                         self.cache
                             .held_since(request.since_ms, SYNC_LIMIT)
                             .into_iter()
+                            .filter(|(key, ..)| trusted || for_strangers(key))
                             .map(|(key, cid, stored_at_ms)| Held { key, cid, stored_at_ms })
                             .collect()
                     } else {
@@ -1119,4 +1122,11 @@ impl EventLoop {
             "no bootstrap peers configured and mDNS off".to_owned()
         }
     }
+}
+
+/// What a peer this node does not trust may fetch or learn of by sync:
+/// anonymous GitHub answers, never a token scope's key (its path names what
+/// the token reads) nor users' own entries.
+fn for_strangers(key: &str) -> bool {
+    crate::cache::key::is_anonymous_github_key(key)
 }
