@@ -324,3 +324,18 @@ async fn in_always_mode_a_pre_write_answer_republished_with_a_new_time_is_not_se
     assert_eq!(confirming.status, StatusCode::OK);
     assert!(confirming.body.contains("\"version\":2"), "GitHub's current answer: {}", confirming.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_group_secret_only_anonymous_answers_cross_scopes() {
+    // An open swarm's node: no swarm key, no CACHE_SECRET (the public salt would let anyone open shared bodies).
+    let gh = standin::start("").await;
+    let pc = start_peercache_with(&gh.base, None, |_| {}).await;
+    assert!(!pc.state.core.proxy_stats().confirm.shares_tokens);
+    assert_eq!(get(&pc, "/users/octocat", "job-1").await.mode(), "MISS");
+    assert_eq!(get(&pc, "/users/octocat", "job-2").await.mode(), "MISS", "job-1's body is sealed for job-1 alone");
+    let anonymous = reqwest::get(format!("{}/github/users/hubot", pc.url)).await.unwrap();
+    assert_eq!(anonymous.headers()["x-peercache"], "MISS");
+    let confirmed = get(&pc, "/users/hubot", "job-3").await;
+    assert_eq!(confirmed.mode(), "CONFIRMED", "an anonymous answer is anyone's to confirm");
+    assert_eq!(gh.charged(), 3);
+}
