@@ -251,7 +251,11 @@ async fn one_token_on_eight_nodes_still_costs_about_one_call_per_key() {
 /// What a member stores and announces as GitHub's answer for `token`:
 /// `body`, sealed as every member seals, stored at its clock's now.
 fn plant(member: &Peercache, path: &str, token: &str, body: &str) {
-    let scopes = Scopes::new(None, Some(KEY), true);
+    plant_with(member, path, token, body, Scopes::new(None, Some(KEY), true));
+}
+
+/// The same, sealed under `scopes`.
+fn plant_with(member: &Peercache, path: &str, token: &str, body: &str, scopes: Scopes) {
     let scope = scopes.scope_of(Some(&format!("token {token}")));
     // The key of the tests' requests: reqwest sends `Accept: */*`.
     let key = proxy_key(path, "", "*/*", "", &scope.id);
@@ -338,4 +342,40 @@ async fn without_a_group_secret_only_anonymous_answers_cross_scopes() {
     let confirmed = get(&pc, "/users/hubot", "job-3").await;
     assert_eq!(confirmed.mode(), "CONFIRMED", "an anonymous answer is anyone's to confirm");
     assert_eq!(gh.charged(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_swarm_shares_what_github_confirms_and_nothing_it_does_not() {
+    // Two nodes of an open swarm with one CACHE_SECRET; neither trusts the other.
+    let gh = standin::start("").await;
+    let secret = |c: &mut server::config::ServeConfig| c.cache_secret = Some("the fleet's secret".into());
+    let a = start_peercache_with(&gh.base, Some(String::new()), secret).await;
+    let addr = wait_for("a's address", || a.state.core.status.current().listen_addrs.first().cloned()).await;
+    let b = start_peercache_with(&gh.base, Some(addr), secret).await;
+    wait_for("a and b in one gossip mesh", || {
+        let (sa, sb) = (a.state.core.status.current(), b.state.core.status.current());
+        (sa.gossip.topic_peers == 1 && sb.gossip.topic_peers == 1).then_some(())
+    })
+    .await;
+    assert_eq!(get(&a, "/users/octocat", "job-1").await.mode(), "MISS");
+    wait_for("a's answer at b, taken as a body to confirm", || {
+        (!b.state.core.cache.list("github:GET:/users/octocat", 0, 1).entries.is_empty()).then_some(())
+    })
+    .await;
+    // Another token at b: confirmed by GitHub, for free.
+    let other = get(&b, "/users/octocat", "job-2").await;
+    assert_eq!(other.mode(), "CONFIRMED");
+    // The same token at b: an untrusted publisher's answer is confirmed too, never served as it is.
+    let same = get(&b, "/users/octocat", "job-1").await;
+    assert_eq!(same.mode(), "CONFIRMED", "not a PEER-HIT from a publisher b does not trust");
+    assert_eq!((gh.charged(), gh.free()), (1, 2));
+    // What a stranger makes up fails the check: GitHub's answer is served.
+    plant_with(&a, "/users/hubot", "job-1", r#"{"login":"hubot","site_admin":true}"#, Scopes::new(Some("the fleet's secret"), None, true));
+    wait_for("the made-up answer at b", || {
+        (!b.state.core.cache.list("github:GET:/users/hubot", 0, 1).entries.is_empty()).then_some(())
+    })
+    .await;
+    let made_up = get(&b, "/users/hubot", "job-1").await;
+    assert_eq!(made_up.mode(), "MISS");
+    assert!(!made_up.body.contains("site_admin\":true"), "{}", made_up.body);
 }

@@ -241,6 +241,7 @@ fn start_node(
     p2p::start(
         NodeConfig {
             trusted_peers: p2p::parse_trusted_peers(&config.trusted_peers)?,
+            unconfirmed_github: config.confirm.shares(),
             identity: load_or_create_identity(&config.cache_dir())?,
             listen_host: config.p2p_host,
             port: config.p2p_port,

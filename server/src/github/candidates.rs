@@ -20,11 +20,14 @@ use crate::github::stored::Decoded;
 const MAX_DONORS: usize = 4;
 
 impl GithubProxy {
-    /// Whether the requester's own stored answer may be served without
-    /// asking GitHub: in `always` mode only what this node itself had from
-    /// GitHub (or confirmed) for the scope.
+    /// Whether the requester's own stored answer must be confirmed by GitHub
+    /// before it is served: one an untrusted publisher sent (taken only as a
+    /// body to confirm), and in `always` mode anything this node did not
+    /// itself have from GitHub (or confirm) for the scope.
     pub(super) fn needs_confirming(&self, entry: &Entry) -> bool {
-        self.confirm == ConfirmMode::Always && matches!(entry.origin, Origin::Peer(_))
+        let from_peer = matches!(entry.origin, Origin::Peer(_));
+        let untrusted = from_peer && self.peers.as_ref().is_some_and(|node| !node.trusts_publisher(entry));
+        untrusted || (self.confirm == ConfirmMode::Always && from_peer)
     }
 
     /// The requester's own stored answer as a candidate: revalidated with

@@ -13,8 +13,8 @@ use tokio::sync::broadcast;
 use crate::cache::entry::Entry;
 use crate::cache::Cache;
 use crate::github::key::scopes_prefix;
-use crate::github::proxy::GithubProxy;
 use crate::github::request::Call;
+use crate::github::stats::ProxyCounters;
 use crate::p2p::client::{LeaseAnswer, NodeClient};
 
 /// How long a node waits for another node's fetch before asking its
@@ -93,31 +93,35 @@ async fn arrival(
     tokio::time::timeout(within, wait).await.ok().flatten()
 }
 
-impl GithubProxy {
-    /// Asks the coordinator of `awaited`'s lease whether to fetch or to wait
-    /// for another node's fetch; waits (in slices, asking again, so a holder
-    /// that died hands the lease on) at most the fleet wait, then fetches.
-    pub(super) async fn fleet_turn(&self, node: &NodeClient, awaited: &Awaited) -> FleetTurn {
-        let mut arrivals = self.cache.subscribe_inserts();
-        let deadline = tokio::time::Instant::now() + self.fleet_wait;
-        let mut waited = false;
-        loop {
-            let (holder, remaining) = match node.lease(awaited.lease_key()).await {
-                LeaseAnswer::Fetch => return FleetTurn::Fetch { mine: true },
-                LeaseAnswer::Wait { holder, remaining } => (holder, remaining),
-            };
-            if !waited {
-                self.counters.fleet_wait();
-                waited = true;
-            }
-            let slice = remaining.min(FLEET_SLICE).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-            if let Some(entry) = arrival(&mut arrivals, &self.cache, awaited, slice).await {
-                return FleetTurn::Arrived(entry, holder);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                self.counters.fleet_wait_timeout();
-                return FleetTurn::Fetch { mine: false };
-            }
+/// Asks the coordinator of `awaited`'s lease whether to fetch or to wait
+/// for another node's fetch; waits (in slices, asking again, so a holder
+/// that died hands the lease on) at most `wait`, then fetches.
+pub async fn turn(
+    node: &NodeClient,
+    cache: &Cache,
+    awaited: &Awaited,
+    wait: Duration,
+    counters: &ProxyCounters,
+) -> FleetTurn {
+    let mut arrivals = cache.subscribe_inserts();
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut waited = false;
+    loop {
+        let (holder, remaining) = match node.lease(awaited.lease_key()).await {
+            LeaseAnswer::Fetch => return FleetTurn::Fetch { mine: true },
+            LeaseAnswer::Wait { holder, remaining } => (holder, remaining),
+        };
+        if !waited {
+            counters.fleet_wait();
+            waited = true;
+        }
+        let slice = remaining.min(FLEET_SLICE).min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        if let Some(entry) = arrival(&mut arrivals, cache, awaited, slice).await {
+            return FleetTurn::Arrived(entry, holder);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            counters.fleet_wait_timeout();
+            return FleetTurn::Fetch { mine: false };
         }
     }
 }

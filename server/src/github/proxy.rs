@@ -34,7 +34,7 @@ use crate::cache::stats::Lookup;
 use crate::cache::Cache;
 use crate::github::confirm::{Candidate, ConfirmCounters, ConfirmMode};
 use crate::github::error::ProxyError;
-use crate::github::fleet::{Awaited, FleetTurn};
+use crate::github::fleet::{self, Awaited, FleetTurn};
 use crate::github::freshness::{self, Freshness};
 use crate::github::graphql::{self, Malformed, Operation};
 use crate::github::ratelimit::RateLimits;
@@ -148,7 +148,7 @@ pub struct GithubProxy {
     public_url: Option<String>,
     pub(super) graphql_ttl_secs: u64,
     pub fleet_single_flight: bool,
-    pub(super) fleet_wait: Duration,
+    fleet_wait: Duration,
     pub confirm: ConfirmMode,
     pub limits: RateLimits,
     pub counters: ProxyCounters,
@@ -427,7 +427,7 @@ impl GithubProxy {
         if let (None, Some(node), true) = (&held, &self.peers, self.fleet_single_flight) {
             if candidates.is_empty() {
                 let awaited = Awaited::new(call, self.confirm.shares());
-                match self.fleet_turn(node, &awaited).await {
+                match fleet::turn(node, &self.cache, &awaited, self.fleet_wait, &self.counters).await {
                     FleetTurn::Fetch { mine } => lease = mine.then_some(awaited),
                     FleetTurn::Arrived(entry, holder) if entry.key == call.key => {
                         if let Some(answer) = self.arrived(call, entry, holder, &mut candidates).await {
@@ -439,7 +439,7 @@ impl GithubProxy {
             }
             if lease.is_none() && candidates.iter().any(|c| !c.own) {
                 let awaited = Awaited::new(call, false);
-                match self.fleet_turn(node, &awaited).await {
+                match fleet::turn(node, &self.cache, &awaited, self.fleet_wait, &self.counters).await {
                     FleetTurn::Fetch { mine } => lease = mine.then_some(awaited),
                     FleetTurn::Arrived(entry, holder) => {
                         if let Some(answer) = self.arrived(call, entry, holder, &mut candidates).await {
@@ -547,7 +547,7 @@ impl GithubProxy {
 
     /// The last known answer, fresh or not, and when it was stored.
     pub(super) async fn stale(&self, call: &Call<'_>) -> Option<(u64, Arc<Decoded>)> {
-        let entry = self.cache.get_stale(&call.key)?;
+        let entry = self.cache.get_stale(&call.key).filter(|entry| !self.needs_confirming(entry))?;
         Some((entry.stored_at_ms, self.open(&entry, &call.scope).await?))
     }
 }

@@ -17,15 +17,8 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_TYPE, HOST, ORIGIN};
 use axum::http::{HeaderMap, Method};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::core::error::CoreError;
-use crate::http::errors::ApiError;
-use crate::http::state::AppState;
 
 /// The names a request's `Host` may carry, port aside.
 #[derive(Clone, Debug)]
@@ -49,7 +42,7 @@ impl KnownHosts {
     }
 
     /// Whether `authority` (`host[:port]`) names this server.
-    fn knows(&self, authority: &str) -> bool {
+    pub fn knows(&self, authority: &str) -> bool {
         let host = host_of(authority).to_ascii_lowercase();
         self.names.iter().any(|name| *name == host)
     }
@@ -101,19 +94,6 @@ pub fn refusal(known: &KnownHosts, method: &Method, headers: &HeaderMap, authori
         return Some("a change carries JSON: send Content-Type: application/json".to_owned());
     }
     None
-}
-
-/// Middleware: refuses (403, JSON) a request from the wrong place.
-pub async fn guard_changes(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
-    let authority = request.uri().authority().map(|a| a.as_str());
-    if request.uri().path() == "/healthz" {
-        return Ok(next.run(request).await);
-    }
-    if let Some(why) = refusal(&state.known_hosts, request.method(), request.headers(), authority) {
-        tracing::warn!(method = %request.method(), path = request.uri().path(), "{why}");
-        return Err(CoreError::forbidden(why).into());
-    }
-    Ok(next.run(request).await)
 }
 
 #[cfg(test)]

@@ -8,9 +8,6 @@ use std::sync::Arc;
 
 use app::api::Backend;
 use app::model::RateLimitInfo;
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -18,9 +15,6 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::core::error::CoreError;
-use crate::http::errors::ApiError;
-use crate::http::state::AppState;
 
 /// Reads the application's statistics at each scrape.
 pub struct StatsCollector {
@@ -175,13 +169,6 @@ impl Collector for StatsCollector {
         )?;
         Ok(())
     }
-}
-
-pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &state.metrics)
-        .map_err(|e| CoreError::new(app::model::ErrorKind::Internal, format!("encoding metrics: {e}")))?;
-    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
 }
 
 /// The registry every metric lives in, prefixed `peercache_`, with the

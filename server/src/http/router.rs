@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::HeaderValue;
-use axum::response::Response;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use leptos::prelude::provide_context;
@@ -22,7 +23,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use crate::core::error::CoreError;
 use crate::http::errors::ApiError;
 use crate::http::state::AppState;
-use crate::http::{admin, api, assets, guard, metrics};
+use crate::http::{admin, api, assets, guard};
 use crate::mcp::api::PeercacheApi;
 use crate::mcp::PeercacheMcp;
 
@@ -34,7 +35,7 @@ pub fn router(state: AppState) -> Router {
     // proxy's writes are GitHub's business, and its hits skip the check.
     let own = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(metrics))
         .nest("/api", api::routes())
         .nest_service("/mcp", mcp_service(&state))
         .leptos_routes_with_context(
@@ -45,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/pkg/{name}", get(move |name, headers| assets::pkg(bundle.clone(), name, headers)))
         .fallback(|| async { ApiError(CoreError::not_found("no such page or endpoint")) })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard_changes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard_requests))
         // A page is rendered afresh every time: its values are live, and it
         // names the bundle of the binary that serves it.
         .layer(SetResponseHeaderLayer::if_not_present(CACHE_CONTROL, |response: &Response| {
@@ -70,6 +71,28 @@ fn mcp_service(state: &AppState) -> Router {
         config,
     );
     Router::new().fallback_service(service).layer(axum::middleware::from_fn_with_state(state.clone(), admin::require))
+}
+
+/// Refuses (403, JSON) a request from the wrong place (see `guard`);
+/// `/healthz` answers any host.
+async fn guard_requests(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let authority = request.uri().authority().map(|a| a.as_str());
+    if request.uri().path() == "/healthz" {
+        return Ok(next.run(request).await);
+    }
+    if let Some(why) = guard::refusal(&state.known_hosts, request.method(), request.headers(), authority) {
+        tracing::warn!(method = %request.method(), path = request.uri().path(), "{why}");
+        return Err(CoreError::forbidden(why).into());
+    }
+    Ok(next.run(request).await)
+}
+
+/// `GET /metrics`: the registry as OpenMetrics text (see `metrics`).
+async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &state.metrics)
+        .map_err(|e| CoreError::new(app::model::ErrorKind::Internal, format!("encoding metrics: {e}")))?;
+    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
 }
 
 /// `/github/...`: the caching GitHub proxy.

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::entry::Entry;
 use crate::cache::PeerSource;
-use crate::p2p::protocol::Rejection;
+use crate::p2p::protocol::{Rejection, Trust};
 use crate::p2p::status::NodeStatusHandle;
 
 pub enum Command {
@@ -51,6 +51,7 @@ pub struct NodeClient {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) status: NodeStatusHandle,
     pub(crate) fetch_timeout: Duration,
+    pub(crate) trust: Trust,
 }
 
 impl NodeClient {
@@ -60,6 +61,12 @@ impl NodeClient {
 
     pub fn status_handle(&self) -> NodeStatusHandle {
         self.status.clone()
+    }
+
+    /// Whether the publisher of an entry from a peer is one this node
+    /// trusts (an untrusted one's GitHub answer is only a body to confirm).
+    pub fn trusts_publisher(&self, entry: &Entry) -> bool {
+        self.trust.trusts_publisher(entry)
     }
 
     /// Asks the connected peers for `key`, waiting at most the fetch timeout.

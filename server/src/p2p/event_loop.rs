@@ -772,12 +772,14 @@ impl EventLoop {
     /// (and counted). A miss wants the entry whatever we hold, so it passes
     /// `compare_with_ours = false`.
     fn check(&mut self, peer: PeerId, wire: WireEntry, compare_with_ours: bool) -> Result<Option<Entry>, Rejection> {
-        let ours = if compare_with_ours { self.cache.peek(&wire.key) } else { None };
+        let held = self.cache.peek(&wire.key);
+        let ours = if compare_with_ours { held.clone() } else { None };
         let from = peer.to_string();
         let check = Check {
             from: &from,
             now_ms: self.cache.now_ms(),
             ours: ours.as_deref(),
+            holds: held.is_some(),
             trust: &self.trust,
             ttl_cap: max_ttl_for(&wire.key, self.cache.config().default_ttl_secs),
         };

@@ -65,6 +65,9 @@ pub struct NodeConfig {
     pub swarm_key: Option<PreSharedKey>,
     /// `CACHE_TRUSTED_PEERS`: whose GitHub answers to take (see `protocol::Trust`).
     pub trusted_peers: HashSet<PeerId>,
+    /// Take GitHub answers from untrusted publishers too, as bodies to
+    /// confirm with GitHub before serving (confirmed sharing is on).
+    pub unconfirmed_github: bool,
     /// How long a miss waits for peers.
     pub fetch_timeout: Duration,
     /// Peers a miss asks at most, best-ranked for the key first (0: every
@@ -89,6 +92,7 @@ impl NodeConfig {
             mdns: false,
             swarm_key: None,
             trusted_peers: HashSet::new(),
+            unconfirmed_github: false,
             fetch_timeout: Duration::from_secs(2),
             fanout: 3,
             max_entry_bytes: 256 * 1024 * 1024,
@@ -118,6 +122,7 @@ struct Blueprint {
     cache: Arc<Cache>,
     status: Arc<watch::Sender<PeerStatus>>,
     store: mpsc::Sender<Entry>,
+    trust: Trust,
 }
 
 /// Starts the node on the current tokio runtime. A port that cannot be bound
@@ -128,12 +133,15 @@ pub fn start(mut config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeCl
     let (store, queued) = mpsc::channel(STORE_QUEUE);
     tokio::spawn(write_entries(cache.clone(), queued));
     let fetch_timeout = config.fetch_timeout;
+    let trust = Trust::new(config.identity.public().to_peer_id(), config.swarm_key.is_some(), config.trusted_peers.clone())
+        .taking_unconfirmed(config.unconfirmed_github);
+    let metrics = config.metrics.take().map(Arc::new);
     let blueprint =
-        Blueprint { metrics: config.metrics.take().map(Arc::new), config, cache, status: Arc::new(status_tx), store };
+        Blueprint { metrics, config, cache, status: Arc::new(status_tx), store, trust: trust.clone() };
     let event_loop = blueprint.build(blueprint.config.port, Refusals::default())?;
     tracing::info!(peer_id = %blueprint.config.identity.public().to_peer_id(), "P2P node started");
     tokio::spawn(supervise(blueprint, event_loop, commands));
-    Ok(NodeClient { commands: commands_tx, status, fetch_timeout })
+    Ok(NodeClient { commands: commands_tx, status, fetch_timeout, trust })
 }
 
 /// Commits entries from peers, one at a time, in the order they came.
@@ -243,7 +251,7 @@ impl Blueprint {
             listen_error,
             mdns: config.mdns,
             metrics: self.metrics.clone(),
-            trust: Trust::new(peer_id, config.swarm_key.is_some(), config.trusted_peers.clone()),
+            trust: self.trust.clone(),
             refusals,
             fanout: config.fanout,
             // Hedged so that the asked peers together fit in the miss's wait.

@@ -426,13 +426,37 @@ pub struct Trust {
     local: PeerId,
     everyone: bool,
     listed: HashSet<PeerId>,
+    /// GitHub answers from publishers it does not trust are still taken —
+    /// never served before GitHub confirms them (confirmed sharing), never
+    /// over what the node holds, and small.
+    unconfirmed: bool,
 }
+
+/// The largest GitHub answer taken from a publisher this node does not trust.
+pub const UNCONFIRMED_MAX_BYTES: u64 = 1024 * 1024;
 
 impl Trust {
     /// With `listed` peers, only they; without, every member of a private
     /// swarm, and nobody in an open one.
     pub fn new(local: PeerId, private_swarm: bool, listed: HashSet<PeerId>) -> Trust {
-        Trust { local, everyone: private_swarm && listed.is_empty(), listed }
+        Trust { local, everyone: private_swarm && listed.is_empty(), listed, unconfirmed: false }
+    }
+
+    /// The same, taking untrusted publishers' GitHub answers to be confirmed
+    /// (see the field).
+    pub fn taking_unconfirmed(mut self, takes: bool) -> Trust {
+        self.unconfirmed = takes;
+        self
+    }
+
+    /// Whether the publisher of `entry` (its signed provenance) is trusted;
+    /// an entry without provenance is this node's own.
+    pub fn trusts_publisher(&self, entry: &Entry) -> bool {
+        match &entry.provenance {
+            None => true,
+            Some(provenance) => PublicKey::try_decode_protobuf(&provenance.publisher_key)
+                .is_ok_and(|key| self.trusts(&key.to_peer_id())),
+        }
     }
 
     pub fn trusts(&self, peer: &PeerId) -> bool {
@@ -463,6 +487,8 @@ pub struct Check<'a> {
     pub now_ms: u64,
     /// Our copy of the key, when the entry must be newer than it.
     pub ours: Option<&'a Entry>,
+    /// Whether this node holds the key at all (fresh or not).
+    pub holds: bool,
     pub trust: &'a Trust,
     /// The longest TTL the key may have (`cache::ttl::max_ttl_for`).
     pub ttl_cap: u64,
@@ -500,7 +526,11 @@ pub fn verify(wire: WireEntry, check: &Check<'_>) -> Result<Verdict, Rejection> 
         return Err(Rejection::OwnEntry);
     }
     if is_github_key(&wire.key) && !check.trust.trusts(&publisher) {
-        return Err(Rejection::Untrusted(publisher.to_string()));
+        // Only as a body to confirm with GitHub, never over what we hold.
+        let takes = check.trust.unconfirmed && !check.holds && wire.size <= UNCONFIRMED_MAX_BYTES;
+        if !takes {
+            return Err(Rejection::Untrusted(publisher.to_string()));
+        }
     }
     if wire.stored_at_ms > check.now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
         return Err(Rejection::FromTheFuture(wire.stored_at_ms - check.now_ms));

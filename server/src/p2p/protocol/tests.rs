@@ -18,7 +18,7 @@ fn trusting(local: &Keypair, peers: &[&Keypair]) -> Trust {
 }
 
 fn check<'a>(trust: &'a Trust, ours: Option<&'a Entry>) -> Check<'a> {
-    Check { from: "12D3KooWsender", now_ms: NOW, ours, trust, ttl_cap: 300 }
+    Check { from: "12D3KooWsender", now_ms: NOW, ours, holds: ours.is_some(), trust, ttl_cap: 300 }
 }
 
 #[test]
@@ -273,7 +273,7 @@ proptest! {
     fn hostile_entries_never_panic_verify_and_what_passes_is_bounded(wire in hostile_entry(), now in any::<u64>()) {
         let me = Keypair::generate_ed25519();
         let trust = Trust::new(me.public().to_peer_id(), true, HashSet::new());
-        let check = Check { from: "p", now_ms: now, ours: None, trust: &trust, ttl_cap: 300 };
+        let check = Check { from: "p", now_ms: now, ours: None, holds: false, trust: &trust, ttl_cap: 300 };
         let signed = wire.signature_holds();
         if let Ok(Verdict::Store(entry)) = verify(wire, &check) {
             prop_assert!(signed);
