@@ -3,7 +3,7 @@
 //!   around the publisher), against a local durable put of the same entry;
 //! - fetch on miss for 1 KiB and 1 MiB entries, the network part
 //!   (`NodeClient::fetch`: request, response, CID check) against a plain TCP
-//!   round trip of the same payload, and the whole lookup (`get_or_peer`,
+//!   round trip of the same payload, and the whole lookup (`NodeClient::lookup`,
 //!   which also commits the entry to disk), paced under the serving peer's
 //!   per-peer fetch rate limit.
 //!
@@ -153,15 +153,12 @@ async fn fetch_on_miss(size: usize, label: &str) {
         b.client.fetch(&format!("list_runners:bench/{round}")).await.expect("A has it");
         network.push(started.elapsed());
         let started = Instant::now();
-        b.cache
-            .get_or_peer(&format!("list_runners:bench/{}", ROUNDS + round), Some(&b.client))
-            .await
-            .expect("A has it");
+        b.client.lookup(&b.cache, &format!("list_runners:bench/{}", ROUNDS + round)).await.expect("A has it");
         lookup.push(started.elapsed());
     }
     let reference = tcp_reference(size).await;
     report(&format!("fetch {label} (network + CID check)"), network, Some(("TCP round trip", reference)));
-    report(&format!("get_or_peer {label} (fetch + durable store)"), lookup, None);
+    report(&format!("lookup {label} (fetch + durable store)"), lookup, None);
 }
 
 fn main() {

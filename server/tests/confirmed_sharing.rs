@@ -189,11 +189,13 @@ fn draws(seed: u64) -> Vec<usize> {
         .map(|_| {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let mut pick = (state >> 11) as f64 / (1u64 << 53) as f64 * total;
-            weights.iter().position(|w| {
-                pick -= w;
-                pick <= 0.0
-            })
-            .unwrap_or(59)
+            weights
+                .iter()
+                .position(|w| {
+                    pick -= w;
+                    pick <= 0.0
+                })
+                .unwrap_or(59)
         })
         .collect()
 }
@@ -292,7 +294,12 @@ async fn in_always_mode_a_members_forged_answer_never_reaches_the_client() {
         .await;
     }
     let trusting = get(&nodes[1], "/repos/octo/forged", "T").await;
-    assert!(trusting.body.contains("backdoor"), "cross-scope trusts members for their own scope (the README says so): {} {}", trusting.mode(), trusting.body);
+    assert!(
+        trusting.body.contains("backdoor"),
+        "cross-scope trusts members for their own scope (the README says so): {} {}",
+        trusting.mode(),
+        trusting.body
+    );
     let confirming = get(&nodes[2], "/repos/octo/forged", "T").await;
     assert_eq!((confirming.status, confirming.mode()), (StatusCode::OK, "MISS"), "{}", confirming.body);
     assert!(!confirming.body.contains("backdoor"), "{}", confirming.body);
@@ -370,7 +377,13 @@ async fn an_open_swarm_shares_what_github_confirms_and_nothing_it_does_not() {
     assert_eq!(same.mode(), "CONFIRMED", "not a PEER-HIT from a publisher b does not trust");
     assert_eq!((gh.charged(), gh.free()), (1, 2));
     // What a stranger makes up fails the check: GitHub's answer is served.
-    plant_with(&a, "/users/hubot", "job-1", r#"{"login":"hubot","site_admin":true}"#, Scopes::new(Some("the fleet's secret"), None, true));
+    plant_with(
+        &a,
+        "/users/hubot",
+        "job-1",
+        r#"{"login":"hubot","site_admin":true}"#,
+        Scopes::new(Some("the fleet's secret"), None, true),
+    );
     wait_for("the made-up answer at b", || {
         (!b.state.core.cache.list("github:GET:/users/hubot", 0, 1).entries.is_empty()).then_some(())
     })

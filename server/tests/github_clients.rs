@@ -91,8 +91,11 @@ async fn across_tokens(client: impl Fn(String, &str) -> (PathBuf, Vec<String>)) 
     let gh = standin::start("").await;
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("swarm.key");
-    std::fs::write(&key, "/key/swarm/psk/1.0.0/\n/base16/\n7373737373737373737373737373737373737373737373737373737373737373\n")
-        .unwrap();
+    std::fs::write(
+        &key,
+        "/key/swarm/psk/1.0.0/\n/base16/\n7373737373737373737373737373737373737373737373737373737373737373\n",
+    )
+    .unwrap();
     let nodes = fleet(2, &gh.base, &key.display().to_string()).await;
     let (program, args) = client(format!("{}/github", nodes[0].url), "ghs_job_one");
     let first = run(program, &args).await;

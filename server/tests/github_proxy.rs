@@ -320,6 +320,11 @@ async fn node_b_serves_a_peer_hit_for_what_node_a_fetched() {
     wait_for("A and B connected", || connected().then_some(())).await;
     let (_, from_a, headers) = get(&format!("{}/github/repos/octo/shared", a.url), Some("A")).await;
     assert_eq!(mode(&headers), "MISS");
+    // By gossip: A, which trusts nobody, answers B's fetches anonymous answers at most.
+    wait_for("A's answer at B", || {
+        (!b.state.core.cache.list("github:GET:/repos/octo/shared", 0, 1).entries.is_empty()).then_some(())
+    })
+    .await;
     let (status, from_b, headers) = get(&format!("{}/github/repos/octo/shared", b.url), Some("A")).await;
     assert_eq!((status, mode(&headers)), (StatusCode::OK, "PEER-HIT"));
     assert_eq!(from_b, from_a);

@@ -91,10 +91,10 @@ async fn a_miss_is_filled_from_a_peer_and_counted_as_a_peer_hit() {
     a.cache.insert(entry).unwrap();
     assert!(b.cache.peek("list_runners:octo").is_none());
 
-    let got = b.cache.get_or_peer("list_runners:octo", Some(&b.client)).await.expect("fetched from A");
+    let got = b.client.lookup(&b.cache, "list_runners:octo").await.expect("fetched from A");
     assert_eq!(got.value, json(r#"{"total_count": 3}"#));
     assert!(b.cache.peek("list_runners:octo").is_some(), "stored locally");
-    assert!(b.cache.get_or_peer("nobody:has-this", Some(&b.client)).await.is_none());
+    assert!(b.client.lookup(&b.cache, "nobody:has-this").await.is_none());
     let stats = b.cache.stats().counters;
     assert_eq!((stats.peer_hits, stats.local_hits, stats.misses), (1, 0, 1));
     // The next lookup is local, and still a peer hit (the data came from a peer).
@@ -245,20 +245,27 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_node_keeps_serving() {
 async fn a_miss_asks_a_few_peers_ranked_by_the_key_not_everyone() {
     let hub = Node::start("", Some(members()));
     let addr = hub.addr().await;
-    let asker = Node::start_with(&addr, |c| { c.fanout = 2; c.swarm_key = Some(members()); }, |_| {});
+    let asker = Node::start_with(
+        &addr,
+        |c| {
+            c.fanout = 2;
+            c.swarm_key = Some(members());
+        },
+        |_| {},
+    );
     let others: Vec<Node> = (0..4).map(|_| Node::start(&addr, Some(members()))).collect();
     wait_for("the asker to meet everyone", || (asker.status().peer_count == 5).then_some(())).await;
     let served = |nodes: &[&Node]| nodes.iter().map(|n| n.status().fetches_served).sum::<u64>();
     let everyone: Vec<&Node> = std::iter::once(&hub).chain(others.iter()).collect();
     let before = served(&everyone);
-    assert!(asker.cache.get_or_peer("nobody:has-this", Some(&asker.client)).await.is_none());
+    assert!(asker.client.lookup(&asker.cache, "nobody:has-this").await.is_none());
     let asked = served(&everyone) - before;
     assert_eq!(asked, 2, "a fan-out of 2 asks two of five peers");
     // Who has it answers, when it ranks among the asked.
     for node in &everyone {
         node.cache.put("get_repo:octo/ranked", json(r#"{"n": 1}"#), PutOptions::default()).unwrap();
     }
-    assert!(asker.cache.get_or_peer("get_repo:octo/ranked", Some(&asker.client)).await.is_some());
+    assert!(asker.client.lookup(&asker.cache, "get_repo:octo/ranked").await.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

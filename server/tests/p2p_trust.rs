@@ -57,7 +57,7 @@ async fn an_open_swarm_shares_github_answers_only_from_trusted_publishers() {
     assert!(status.trust.contains("nobody"), "{}", status.trust);
     assert!(believer.status().peers.iter().any(|p| p.trusted));
     // A miss does not fetch it either.
-    assert!(doubter.cache.get_or_peer(GITHUB_KEY, Some(&doubter.client)).await.is_none());
+    assert!(doubter.client.lookup(&doubter.cache, GITHUB_KEY).await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +106,7 @@ async fn an_answer_relayed_by_an_untrusted_node_keeps_its_publisher_and_is_store
     // C trusts the publisher, not the relay, and meets only the relay.
     let c = Node::start_with(&relay.addr().await, trusting(&[publisher_id]), |_| {});
     c.wait_peers(1).await;
-    let got = c.cache.get_or_peer(GITHUB_KEY, Some(&c.client)).await.expect("fetched through the relay");
+    let got = c.client.lookup(&c.cache, GITHUB_KEY).await.expect("fetched through the relay");
     assert_eq!(got.value, json(r#"{"full_name": "octo/hello"}"#));
     assert_eq!(got.origin.label(), relay.peer_id().to_string(), "it came from the relay");
     assert_eq!(c.status().peers[0].trusted, false);

@@ -66,6 +66,8 @@ impl request_response::Codec for Raw {
 
 type RawPeer = Swarm<request_response::Behaviour<Raw>>;
 
+const WIRE_KEY: &str = "github:GET:/repos/octo/wire:accept=:scope=anonymous";
+
 fn raw_peer() -> RawPeer {
     libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
@@ -157,16 +159,17 @@ fn refused(node: &Node, reason: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_peers_requests_are_read_or_counted_and_the_connection_kept() {
     let node = Node::start("", None);
-    node.cache.put("get_repo:octo/wire", bytes::Bytes::from_static(br#"{"id": 1}"#), PutOptions::default()).unwrap();
+    // What a stranger may fetch: an anonymous GitHub answer (see `p2p::event_loop::for_strangers`).
+    node.cache.put(WIRE_KEY, bytes::Bytes::from_static(br#"{"id": 1}"#), PutOptions::default()).unwrap();
     let addr = node.addr().await;
     let mut peer = raw_peer();
     connect(&mut peer, node.peer_id(), &addr).await;
     node.wait_peers(1).await;
 
     // Newer: unknown fields in the envelope and the message; read all the same.
-    let newer = json!({"v": WIRE_VERSION + 1, "m": {"key": "get_repo:octo/wire", "priority": "high"}, "trace": [1, 2]});
+    let newer = json!({"v": WIRE_VERSION + 1, "m": {"key": WIRE_KEY, "priority": "high"}, "trace": [1, 2]});
     let answer = ask(&mut peer, node.peer_id(), cbor(&newer)).await.expect("answered");
-    assert_eq!((answer.v, answer.key()), (WIRE_VERSION, Some("get_repo:octo/wire")));
+    assert_eq!((answer.v, answer.key()), (WIRE_VERSION, Some(WIRE_KEY)));
 
     // Newer and changed beyond reading: counted as another version, not garbage.
     let changed = json!({"v": WIRE_VERSION + 1, "m": {"key": {"path": "/repos/octo/wire"}}});
@@ -174,9 +177,9 @@ async fn a_newer_peers_requests_are_read_or_counted_and_the_connection_kept() {
     wait_for("the other version counted", || (refused(&node, "unknown_version") == 1).then_some(())).await;
     assert_eq!(refused(&node, "malformed"), 0);
     let since = node.status().peers[0].connected_since.clone();
-    let again = json!({"v": WIRE_VERSION, "m": {"key": "get_repo:octo/wire"}});
+    let again = json!({"v": WIRE_VERSION, "m": {"key": WIRE_KEY}});
     let answer = ask(&mut peer, node.peer_id(), cbor(&again)).await.expect("still answered on the same connection");
-    assert_eq!(answer.key(), Some("get_repo:octo/wire"));
+    assert_eq!(answer.key(), Some(WIRE_KEY));
     assert_eq!(node.status().peers[0].connected_since, since, "the connection was kept");
 
     // Garbage: counted, and the peer dropped.

@@ -53,5 +53,10 @@ async fn a_peers_pre_write_copy_answering_a_miss_is_refused_and_never_served() {
     assert_eq!(status, StatusCode::OK);
     assert!(after.contains("\"version\":2"), "{mode}: {after}");
     assert_eq!(mode, "MISS", "GitHub's answer after the write");
-    assert!(victim.state.core.cache.peek(&held).is_some_and(|e| e.value != stubborn.state.core.cache.peek(&held).unwrap().value));
+    assert!(victim
+        .state
+        .core
+        .cache
+        .peek(&held)
+        .is_some_and(|e| e.value != stubborn.state.core.cache.peek(&held).unwrap().value));
 }

@@ -48,7 +48,8 @@ async fn a_cors_preflight_flushes_nothing() {
     let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
     assert_eq!(mode(&headers), "HIT", "the repository's answer is still cached");
     // Nor does a write that names no repository drop every repository's answers.
-    let (status, _, _) = send(client().delete(format!("{}/github/repos", pc.url)).header("authorization", "token T")).await;
+    let (status, _, _) =
+        send(client().delete(format!("{}/github/repos", pc.url)).header("authorization", "token T")).await;
     assert_ne!(status, StatusCode::OK);
     let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
     assert_eq!(mode(&headers), "HIT");
@@ -69,7 +70,8 @@ async fn a_rejected_graphql_mutation_stales_nothing() {
     let read = "query { viewer { login } version }";
     let (_, _, headers) = send(post(read)).await;
     assert_eq!(mode(&headers), "MISS");
-    let (status, body, _) = send(post("mutation { addStar(input: {starrableId: \"invalid\"}) { clientMutationId } }")).await;
+    let (status, body, _) =
+        send(post("mutation { addStar(input: {starrableId: \"invalid\"}) { clientMutationId } }")).await;
     assert_eq!(status, StatusCode::OK, "GitHub rejects it with 200 …");
     assert!(body.contains("errors"), "… and errors: {body}");
     let (_, _, headers) = send(post(read)).await;
@@ -151,12 +153,15 @@ async fn a_dns_rebound_page_reads_nothing() {
     let gh = standin::start("").await;
     let pc = start_peercache(&gh.base, None).await;
     let (_, _, headers) =
-        send(client().get(format!("{}/github/repos/octo/private", pc.url)).header("authorization", "token member")).await;
+        send(client().get(format!("{}/github/repos/octo/private", pc.url)).header("authorization", "token member"))
+            .await;
     assert_eq!(mode(&headers), "MISS");
     let key = pc.state.core.cache.list("github:", 0, 1).entries.first().map(|e| e.key.clone());
     let port = pc.url.rsplit(':').next().unwrap().to_owned();
     let entry = format!("/api/cache/entry?key={}", key.unwrap_or_default());
-    for path in ["/api/cache/entries", entry.as_str(), "/api/mcp/peers", "/api/mcp/cache/stats", "/metrics", "/", "/cache"] {
+    for path in
+        ["/api/cache/entries", entry.as_str(), "/api/mcp/peers", "/api/mcp/cache/stats", "/metrics", "/", "/cache"]
+    {
         // The page's own name, rebound to 127.0.0.1.
         let (status, body, _) =
             send(client().get(format!("{}{path}", pc.url)).header("host", format!("rebind.example:{port}"))).await;
@@ -189,7 +194,8 @@ fn other_local_users_cannot_read_the_store() {
     node.terminate();
 }
 
-const SWARM: &str = "/key/swarm/psk/1.0.0/\n/base16/\n3434343434343434343434343434343434343434343434343434343434343434\n";
+const SWARM: &str =
+    "/key/swarm/psk/1.0.0/\n/base16/\n3434343434343434343434343434343434343434343434343434343434343434\n";
 
 async fn two_members(gh: &standin::Standin, dir: &std::path::Path) -> Vec<support::inproc::Peercache> {
     let key = dir.join("swarm.key");
@@ -218,7 +224,9 @@ async fn a_members_invalidation_of_everything_dated_ahead_drops_nothing() {
     assert_eq!(mode(&headers), "HIT", "nothing dropped");
     // A repository's invalidation dated ahead is acted on as of now: copies
     // fetched after it are not barred for the minute it claimed.
-    member.invalidate(vec!["github:GET:/repos/octo/demo/".to_owned(), "github:GET:/repos/octo/demo:".to_owned()], ahead).await;
+    member
+        .invalidate(vec!["github:GET:/repos/octo/demo/".to_owned(), "github:GET:/repos/octo/demo:".to_owned()], ahead)
+        .await;
     support::wait_for("the repository's answers dropped", || {
         nodes[0].state.core.cache.list("github:GET:/repos/octo/demo:", 0, 1).entries.is_empty().then_some(())
     })
@@ -227,7 +235,12 @@ async fn a_members_invalidation_of_everything_dated_ahead_drops_nothing() {
         node.clock.advance_secs(1);
     }
     // Node 1 fetches the repository anew a second later (its own copy dropped first).
-    nodes[1].state.core.invalidate(app::model::Invalidation::Prefix("github:GET:/repos/octo/demo".into())).await.unwrap();
+    nodes[1]
+        .state
+        .core
+        .invalidate(app::model::Invalidation::Prefix("github:GET:/repos/octo/demo".into()))
+        .await
+        .unwrap();
     let (_, _, headers) =
         send(client().get(format!("{}/github/repos/octo/demo", nodes[1].url)).header("authorization", "token T")).await;
     assert_eq!(mode(&headers), "MISS");
@@ -256,8 +269,8 @@ async fn an_operators_invalidation_is_not_undone_by_peers() {
     nodes[0].state.core.cache.put("mine:a", bytes::Bytes::from_static(b"{\"v\":1}"), Default::default()).unwrap();
     support::wait_for("node 1 holds mine:a", || nodes[1].state.core.cache.peek("mine:a").map(|_| ())).await;
     nodes[0].state.core.invalidate(app::model::Invalidation::Key("mine:a".into())).await.unwrap();
-    let peers: &dyn server::cache::PeerSource = nodes[0].state.core.p2p.as_ref().unwrap();
-    let back = std::sync::Arc::clone(&nodes[0].state.core.cache).get_or_peer("mine:a", Some(peers)).await;
+    let node = nodes[0].state.core.p2p.as_ref().unwrap();
+    let back = node.lookup(&nodes[0].state.core.cache, "mine:a").await;
     assert!(back.is_none(), "a peer's copy of what the operator dropped is refused");
 }
 
@@ -299,6 +312,6 @@ async fn a_stranger_learns_no_token_scopes_key_and_no_users_entry() {
     assert!(learnt[0].ends_with(":scope=anonymous"), "{learnt:?}");
     // Nor does asking for a key by name give it.
     for key in held.iter().filter(|k| !k.ends_with(":scope=anonymous")) {
-        assert!(server::cache::PeerSource::fetch(&stranger.client, key).await.is_none(), "{key}");
+        assert!(stranger.client.fetch(key).await.is_none(), "{key}");
     }
 }

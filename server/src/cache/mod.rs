@@ -19,14 +19,12 @@ pub mod key;
 pub mod stats;
 pub mod store;
 pub mod ttl;
+mod views;
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use app::model::{ApiCall, EntryPage, EntrySummary, MAX_PAGE};
 use bytes::Bytes;
 use lru::LruCache;
 use tokio::sync::broadcast;
@@ -36,7 +34,7 @@ use self::entry::{Entry, Origin};
 use self::key::{operation_of, validate_key, KeyError};
 use self::stats::{CounterSnapshot, Counters, Lookup};
 use self::store::{Store, StoreError};
-use self::ttl::{family_ttl_secs, rfc3339, Clock};
+use self::ttl::{family_ttl_secs, Clock};
 
 #[derive(Clone, Debug)]
 pub struct CacheConfig {
@@ -102,12 +100,6 @@ pub struct CacheSnapshot {
     pub store_trouble: Option<String>,
 }
 
-/// Something that can ask other caches for an entry (the P2P node). What it
-/// returns must already be verified against its CID.
-pub trait PeerSource: Send + Sync {
-    fn fetch<'a>(&'a self, key: &'a str) -> Pin<Box<dyn Future<Output = Option<Entry>> + Send + 'a>>;
-}
-
 /// How many local puts may wait for the P2P node before the oldest are dropped.
 const PUT_FEED_CAPACITY: usize = 1024;
 
@@ -146,7 +138,8 @@ impl Memory {
 
     /// Keys starting with `prefix`, in order.
     fn prefixed<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a String> + 'a {
-        self.keys.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+        self.keys
+            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
             .take_while(move |key| key.starts_with(prefix))
     }
 }
@@ -294,37 +287,6 @@ impl Cache {
     /// Counts how one lookup of `key` ended.
     pub fn count(&self, key: &str, lookup: Lookup) {
         self.counters.lookup(operation_of(key), lookup);
-    }
-
-    /// `get`, and on a local miss the peers: an entry a peer has is stored
-    /// here and counted as a peer hit; only when no peer has it is it a miss.
-    pub async fn get_or_peer(self: &Arc<Self>, key: &str, peers: Option<&dyn PeerSource>) -> Option<Arc<Entry>> {
-        let found = match (self.fresh(key), peers) {
-            (Some(hit), _) => Some(hit),
-            (None, Some(peers)) => self.fetch_from_peers(key, peers).await,
-            (None, None) => None,
-        };
-        self.count(key, Lookup::of_entry(found.as_deref()));
-        found
-    }
-
-    /// Asks the peers for `key`; what one has is stored here, and only what
-    /// was stored is returned: a copy the cache refuses (barred by a write,
-    /// too large) or cannot store is never served. Counts nothing: the
-    /// caller counts the lookup.
-    pub async fn fetch_from_peers(self: &Arc<Self>, key: &str, peers: &dyn PeerSource) -> Option<Arc<Entry>> {
-        if validate_key(key).is_err() {
-            return None;
-        }
-        let entry = peers.fetch(key).await?;
-        let from = entry.origin.label();
-        match self.write(move |cache| cache.insert(entry)).await {
-            Ok(entry) => Some(entry),
-            Err(error) => {
-                tracing::warn!(%error, key, from, "refused an entry a peer answered a miss with; not served");
-                None
-            }
-        }
     }
 
     /// Every entry whose key starts with `prefix` (say, every scope's answer
@@ -504,45 +466,6 @@ impl Cache {
         Ok(keys.len())
     }
 
-    /// Entries whose key starts with `prefix`, sorted by key, one page of them
-    /// (at most `MAX_PAGE` entries, whatever `limit` asks for).
-    pub fn list(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage {
-        let now = self.clock.now_ms();
-        let matching = self.with_prefix(prefix);
-        EntryPage {
-            total: matching.len(),
-            entries: matching.iter().skip(offset).take(limit.min(MAX_PAGE)).map(|e| summary(e, now)).collect(),
-        }
-    }
-
-    /// The fresh entries stored at or after `since_ms`, newest first, at most
-    /// `limit`: (key, CID, stored time), what a peer catching up asks for.
-    pub fn held_since(&self, since_ms: u64, limit: usize) -> Vec<(String, String, u64)> {
-        let now = self.clock.now_ms();
-        let mut held: Vec<(String, String, u64)> = {
-            let memory = self.memory.lock().expect("cache memory lock");
-            memory
-                .lru
-                .iter()
-                .filter(|(_, e)| e.stored_at_ms >= since_ms && e.is_fresh(now))
-                .map(|(k, e)| (k.clone(), e.cid.clone(), e.stored_at_ms))
-                .collect()
-        };
-        held.sort_by(|a, b| b.2.cmp(&a.2));
-        held.truncate(limit);
-        held
-    }
-
-    /// Records a call that went upstream.
-    pub fn record_api_call(&self, api_type: &str, operation: &str, status: &str) {
-        self.counters.api_call(ApiCall {
-            timestamp: rfc3339(self.clock.now_ms()),
-            api_type: api_type.to_owned(),
-            operation: operation.to_owned(),
-            status: status.to_owned(),
-        });
-    }
-
     pub fn stats(&self) -> CacheSnapshot {
         let (entries, size_bytes) = {
             let memory = self.memory.lock().expect("cache memory lock");
@@ -558,18 +481,6 @@ impl Cache {
             persistent: self.store.is_some(),
             store_trouble: self.store_trouble(),
         }
-    }
-}
-
-fn summary(entry: &Entry, now_ms: u64) -> EntrySummary {
-    EntrySummary {
-        key: entry.key.clone(),
-        size: entry.value.len() as u64,
-        age_secs: now_ms.saturating_sub(entry.stored_at_ms) / 1000,
-        ttl_left_secs: entry.expires_at_ms().saturating_sub(now_ms).div_ceil(1000),
-        expired: !entry.is_fresh(now_ms),
-        cid: entry.cid.clone(),
-        origin: entry.origin.label(),
     }
 }
 

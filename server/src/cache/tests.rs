@@ -5,6 +5,8 @@ use proptest::prelude::*;
 
 use super::entry::Origin;
 use super::ttl::ManualClock;
+use app::model::MAX_PAGE;
+
 use super::*;
 
 const T0: u64 = 1_700_000_000_000;

@@ -27,7 +27,7 @@ use crate::cache::key::{is_github_key, GITHUB_NAMESPACE};
 use crate::cache::store::StoreError;
 use crate::cache::ttl::Clock;
 use crate::cache::ttl::MAX_TTL_SECS;
-use crate::cache::{Cache, PeerSource, PutOptions};
+use crate::cache::{Cache, PutOptions};
 use crate::config::ServeConfig;
 use crate::github::proxy::{GithubProxy, ProxyConfig};
 use crate::github::scope::Scopes;
@@ -84,11 +84,7 @@ impl Core {
                 upstream: config.github_api_url.clone(),
                 default_ttl_secs: config.default_ttl,
                 max_body: config.proxy_max_body,
-                scopes: Scopes::new(
-                    config.cache_secret.as_deref(),
-                    swarm_key_text.as_deref(),
-                    config.confirm.shares(),
-                ),
+                scopes: Scopes::new(config.cache_secret.as_deref(), swarm_key_text.as_deref(), config.confirm.shares()),
                 confirm: config.confirm,
                 freshness: config.freshness,
                 public_url: config.public_url.clone(),
@@ -135,11 +131,12 @@ impl Core {
     /// The fresh entry under `key`, here or (on a local miss) at a peer: a
     /// lookup, counted as a hit or a miss.
     pub async fn lookup(&self, key: &str) -> Result<EntryView, CoreError> {
-        let peers = self.p2p.as_ref().map(|p| p as &dyn PeerSource);
-        let entry =
-            self.cache.get_or_peer(key, peers).await.ok_or_else(|| {
-                CoreError::not_found(format!("no fresh cache entry under {key:?} here or at any peer"))
-            })?;
+        let found = match &self.p2p {
+            Some(node) => node.lookup(&self.cache, key).await,
+            None => self.cache.get(key),
+        };
+        let entry = found
+            .ok_or_else(|| CoreError::not_found(format!("no fresh cache entry under {key:?} here or at any peer")))?;
         Ok(entry.view(self.cache.now_ms()))
     }
 

@@ -13,7 +13,9 @@ use crate::github::confirm::{github_etag, same_etag, Candidate, ConfirmMode};
 use crate::github::key::{scopes_prefix, split_scope};
 use crate::github::proxy::GithubProxy;
 use crate::github::request::Call;
-use crate::github::stored::Decoded;
+use crate::github::scope::Scope;
+use crate::github::stored::{Binding, Decoded};
+use crate::p2p::protocol::Rejection;
 
 /// Bodies of other scopes offered at most in one request (distinct bodies,
 /// newest first): a request carries a few tags, not the whole fleet's.
@@ -81,5 +83,53 @@ impl GithubProxy {
     /// is sent to it.
     fn sent_headers(&self, call: &Call<'_>) -> axum::http::HeaderMap {
         crate::github::request::forwarded(&call.parts.headers)
+    }
+}
+
+impl GithubProxy {
+    /// The decoded form of a stored entry. A sealed entry that does not open
+    /// under its own key, time and TTL was moved or replayed: it is dropped,
+    /// and counted against the peer it came from.
+    pub(super) async fn open(&self, entry: &Entry, scope: &Scope) -> Option<Arc<Decoded>> {
+        if let Some(decoded) = self.decoded(entry, scope) {
+            return Some(decoded);
+        }
+        self.refuse(entry).await;
+        None
+    }
+
+    /// The decoded form of a stored entry, kept ready for the next hit.
+    pub(super) fn decoded(&self, entry: &Entry, scope: &Scope) -> Option<Arc<Decoded>> {
+        if let Some(ready) = self.ready.get(&entry.cid, &entry.key, &scope.id, "") {
+            return Some(ready);
+        }
+        let binding = Binding {
+            key: &entry.key,
+            stored_at_ms: entry.stored_at_ms,
+            ttl_secs: entry.signed_ttl_secs(),
+            etag: entry.etag.as_deref(),
+        };
+        let decoded = Arc::new(Decoded::decode(&entry.value, scope, &binding)?);
+        self.ready.put(&entry.cid, &entry.key, &scope.id, "", decoded.clone());
+        Some(decoded)
+    }
+
+    /// An entry under a scope's key that its scope cannot open.
+    async fn refuse(&self, entry: &Entry) {
+        tracing::warn!(key = entry.key, origin = %entry.origin.label(), "a cached GitHub answer does not open under its key; dropped");
+        self.counters.seal_mismatch();
+        if let (Origin::Peer(peer), Some(node)) = (&entry.origin, &self.peers) {
+            node.report(peer.clone(), Rejection::SealMismatch);
+        }
+        let (key, cid) = (entry.key.clone(), entry.cid.clone());
+        if let Err(error) = self.cache.write(move |cache| cache.invalidate_if(&key, &cid)).await {
+            tracing::warn!(%error, "could not drop a cached answer that does not open");
+        }
+    }
+
+    /// The last known answer, fresh or not, and when it was stored.
+    pub(super) async fn stale(&self, call: &Call<'_>) -> Option<(u64, Arc<Decoded>)> {
+        let entry = self.cache.get_stale(&call.key).filter(|entry| !self.needs_confirming(entry))?;
+        Some((entry.stored_at_ms, self.open(&entry, &call.scope).await?))
     }
 }

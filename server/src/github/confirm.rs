@@ -192,7 +192,8 @@ mod tests {
         assert_ne!(both, other_token, "another token, another tag");
         let other_body = github_etag(&headers(&[("accept", "*/*"), ("authorization", "Bearer t")]), b"{ }");
         assert_ne!(both, other_body, "another body, another tag");
-        let unrelated = github_etag(&headers(&[("accept", "*/*"), ("authorization", "Bearer t"), ("user-agent", "x")]), b"{}");
+        let unrelated =
+            github_etag(&headers(&[("accept", "*/*"), ("authorization", "Bearer t"), ("user-agent", "x")]), b"{}");
         assert_eq!(both, unrelated, "other headers do not count");
     }
 

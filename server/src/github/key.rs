@@ -203,8 +203,13 @@ mod tests {
             key,
             "github:GET:/repos/o/r/pulls?state=open:accept=application/vnd.github+json:scope=0123456789abcdef"
         );
-        let versioned =
-            proxy_key("/repos/o/r/pulls", "state=open", "application/vnd.github+json", "2022-11-28", "0123456789abcdef");
+        let versioned = proxy_key(
+            "/repos/o/r/pulls",
+            "state=open",
+            "application/vnd.github+json",
+            "2022-11-28",
+            "0123456789abcdef",
+        );
         assert_ne!(key, versioned);
         assert!(versioned.contains(":api=2022-11-28:"));
     }
@@ -234,7 +239,11 @@ mod tests {
         }
         assert_eq!(canonical_path("/users/OctoCat"), "/users/octocat");
         assert_eq!(canonical_path("/orgs/GitHub/repos"), "/orgs/github/repos");
-        assert_eq!(canonical_path("/repos/o/r/contents/README.md"), "/repos/o/r/contents/README.md", "file names keep their case");
+        assert_eq!(
+            canonical_path("/repos/o/r/contents/README.md"),
+            "/repos/o/r/contents/README.md",
+            "file names keep their case"
+        );
         assert_eq!(canonical_path("/search/a%2fb%3a"), "/search/a%2Fb%3A", "reserved escapes stay escaped");
         assert_eq!(canonical_path("/repos/o/r%"), "/repos/o/r%");
         assert_eq!(canonical_path("/repos/o/r%4"), "/repos/o/r%4");

@@ -13,6 +13,7 @@ pub mod proxy;
 pub mod ratelimit;
 pub mod ready;
 pub mod request;
+pub mod respond;
 pub mod rewrite;
 pub mod scope;
 pub mod single_flight;

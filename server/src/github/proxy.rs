@@ -25,12 +25,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::header::{AGE, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HOST, IF_NONE_MATCH, LINK};
+use axum::http::header::HOST;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::Response;
 
 use crate::cache::entry::{Entry, Origin};
-use crate::cache::stats::Lookup;
 use crate::cache::Cache;
 use crate::github::confirm::{Candidate, ConfirmCounters, ConfirmMode};
 use crate::github::error::ProxyError;
@@ -40,16 +39,14 @@ use crate::github::graphql::{self, Malformed, Operation};
 use crate::github::ratelimit::RateLimits;
 use crate::github::ready::Ready;
 use crate::github::request::{Call, GRAPHQL_KEY_PREFIX};
-use crate::github::rewrite::{rewrite_body, rewrite_link};
-use crate::github::scope::{Scope, Scopes};
+use crate::github::scope::Scopes;
 use crate::github::single_flight::{Role, SingleFlight};
 use crate::github::stats::{Mode, ProxyCounters};
-use crate::github::stored::{Binding, Decoded};
+use crate::github::stored::Decoded;
 use crate::p2p::client::NodeClient;
-use crate::p2p::protocol::Rejection;
 
 const X_PEERCACHE: HeaderName = HeaderName::from_static("x-peercache");
-const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+pub(super) const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 
 pub struct ProxyConfig {
     /// `GITHUB_API_URL`, e.g. `https://api.github.com` or a GitHub Enterprise
@@ -99,7 +96,7 @@ impl Answer {
         }
     }
 
-    fn mode(&self) -> Mode {
+    pub(super) fn mode(&self) -> Mode {
         match self {
             Answer::Body(mode, ..) | Answer::Failed(mode, _) => *mode,
             Answer::Passed(_) => Mode::Pass,
@@ -126,16 +123,6 @@ enum Shared {
     Failed(ProxyError),
 }
 
-/// How a request's answer counts as a cache lookup.
-fn lookup_of(mode: Mode) -> Lookup {
-    match mode {
-        Mode::Hit => Lookup::LocalHit,
-        Mode::PeerHit => Lookup::PeerHit,
-        Mode::Revalidated | Mode::Confirmed | Mode::Coalesced | Mode::Stale => Lookup::Spared,
-        Mode::Miss | Mode::Pass => Lookup::Miss,
-    }
-}
-
 pub struct GithubProxy {
     pub(super) client: reqwest::Client,
     pub(super) upstream: String,
@@ -159,7 +146,7 @@ pub struct GithubProxy {
     requests: SingleFlight<Option<(Arc<str>, Shared)>>,
     /// One fetch per key (one scope's request) at a time.
     inflight: SingleFlight<Option<Shared>>,
-    ready: Ready,
+    pub(super) ready: Ready,
 }
 
 impl GithubProxy {
@@ -266,47 +253,6 @@ impl GithubProxy {
         }
     }
 
-    /// Counts the answer (once, by its mode) and makes it a response.
-    fn respond(&self, call: &Call<'_>, answer: Answer) -> Response {
-        let mode = answer.mode();
-        let now = self.cache.now_ms();
-        self.counters.record(mode, now);
-        if call.cacheable() {
-            self.cache.count(&call.key, lookup_of(mode));
-        }
-        let mut holder = None;
-        let response = match answer {
-            Answer::Body(mode, decoded, stored_at) => {
-                let rewritten = self.rewritten(call, &decoded);
-                let age = stored_at.map(|at| now.saturating_sub(at) / 1000);
-                reply(mode, &rewritten, &call.parts.headers, call.head(), age)
-            }
-            Answer::Fleet { decoded, stored_at, holder: lease_holder } => {
-                holder = Some(lease_holder);
-                let rewritten = self.rewritten(call, &decoded);
-                reply(
-                    Mode::Coalesced,
-                    &rewritten,
-                    &call.parts.headers,
-                    call.head(),
-                    Some(now.saturating_sub(stored_at) / 1000),
-                )
-            }
-            Answer::Passed(response) => response,
-            Answer::Failed(_, error) => error.to_response(),
-        };
-        let mut response = stamp(response, mode);
-        self.counters.answered_in(mode, call.started.elapsed());
-        if let Some(holder) = holder {
-            // RFC 9211: collapsed into the fetch of the lease holder.
-            let status = format!("peercache; fwd=uri-miss; collapsed; detail=\"fleet lease held by {holder}\"");
-            if let Ok(value) = HeaderValue::from_str(&status) {
-                response.headers_mut().insert(CACHE_STATUS, value);
-            }
-        }
-        response
-    }
-
     async fn cached(&self, call: &Call<'_>) -> Answer {
         let now = self.cache.now_ms();
         if let Some(entry) = self.cache.fresh(&call.key) {
@@ -404,7 +350,7 @@ impl GithubProxy {
             }
         }
         if let (None, Some(peers)) = (&held, &self.peers) {
-            if let Some(entry) = self.cache.fetch_from_peers(&call.key, peers).await {
+            if let Some(entry) = peers.fetch_stored(&self.cache, &call.key).await {
                 if let Some(decoded) = self.open(&entry, &call.scope).await {
                     let servable = !self.must_revalidate(call, &entry, &decoded, now) && !self.needs_confirming(&entry);
                     if entry.is_fresh(now) && servable {
@@ -473,117 +419,6 @@ impl GithubProxy {
         candidates.extend(self.own_candidate(call, entry, decoded));
         None
     }
-
-    /// `decoded` as the client should see it: GitHub's URLs in its body and
-    /// `Link` header made the client's. The rewritten form stays with the
-    /// decoded one, so a hot entry is rewritten once per client base.
-    fn rewritten(&self, call: &Call<'_>, decoded: &Arc<Decoded>) -> Arc<Decoded> {
-        if call.base == self.upstream {
-            return decoded.clone();
-        }
-        decoded.rewrites.get_or_insert(&call.base, || {
-            let json = header(&decoded.headers, &CONTENT_TYPE).is_none_or(|t| t.contains("json"));
-            let body = json.then(|| rewrite_body(&decoded.body, &self.upstream, &call.base)).flatten();
-            let mut headers = decoded.headers.clone();
-            let link_changed = self.rewrite_link_header(call, &mut headers);
-            if body.is_none() && !link_changed {
-                return decoded.clone();
-            }
-            Arc::new(Decoded::new_as_is(decoded.status, headers, body.unwrap_or_else(|| decoded.body.clone())))
-        })
-    }
-
-    /// Rewrites a `Link` header in place; whether it changed.
-    pub(super) fn rewrite_link_header(&self, call: &Call<'_>, headers: &mut HeaderMap) -> bool {
-        let rewritten = header(headers, &LINK).and_then(|link| rewrite_link(link, &self.upstream, &call.base));
-        match rewritten.and_then(|link| HeaderValue::from_str(&link).ok()) {
-            Some(value) => {
-                headers.insert(LINK, value);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The decoded form of a stored entry. A sealed entry that does not open
-    /// under its own key, time and TTL was moved or replayed: it is dropped,
-    /// and counted against the peer it came from.
-    async fn open(&self, entry: &Entry, scope: &Scope) -> Option<Arc<Decoded>> {
-        if let Some(decoded) = self.decoded(entry, scope) {
-            return Some(decoded);
-        }
-        self.refuse(entry).await;
-        None
-    }
-
-    /// The decoded form of a stored entry, kept ready for the next hit.
-    pub(super) fn decoded(&self, entry: &Entry, scope: &Scope) -> Option<Arc<Decoded>> {
-        if let Some(ready) = self.ready.get(&entry.cid, &entry.key, &scope.id, "") {
-            return Some(ready);
-        }
-        let binding = Binding {
-            key: &entry.key,
-            stored_at_ms: entry.stored_at_ms,
-            ttl_secs: entry.signed_ttl_secs(),
-            etag: entry.etag.as_deref(),
-        };
-        let decoded = Arc::new(Decoded::decode(&entry.value, scope, &binding)?);
-        self.ready.put(&entry.cid, &entry.key, &scope.id, "", decoded.clone());
-        Some(decoded)
-    }
-
-    /// An entry under a scope's key that its scope cannot open.
-    async fn refuse(&self, entry: &Entry) {
-        tracing::warn!(key = entry.key, origin = %entry.origin.label(), "a cached GitHub answer does not open under its key; dropped");
-        self.counters.seal_mismatch();
-        if let (Origin::Peer(peer), Some(node)) = (&entry.origin, &self.peers) {
-            node.report(peer.clone(), Rejection::SealMismatch);
-        }
-        let (key, cid) = (entry.key.clone(), entry.cid.clone());
-        if let Err(error) = self.cache.write(move |cache| cache.invalidate_if(&key, &cid)).await {
-            tracing::warn!(%error, "could not drop a cached answer that does not open");
-        }
-    }
-
-    /// The last known answer, fresh or not, and when it was stored.
-    pub(super) async fn stale(&self, call: &Call<'_>) -> Option<(u64, Arc<Decoded>)> {
-        let entry = self.cache.get_stale(&call.key).filter(|entry| !self.needs_confirming(entry))?;
-        Some((entry.stored_at_ms, self.open(&entry, &call.scope).await?))
-    }
-}
-
-/// Says what the proxy did, in `X-Peercache` and RFC 9211 `Cache-Status`.
-fn stamp(mut response: Response, mode: Mode) -> Response {
-    response.headers_mut().insert(X_PEERCACHE, HeaderValue::from_static(mode.as_str()));
-    response.headers_mut().insert(CACHE_STATUS, HeaderValue::from_static(mode.cache_status()));
-    response
-}
-
-/// The response for a body: a 304 when the client already has it (its
-/// `If-None-Match` names our ETag), no body for HEAD, `Age` for a stored
-/// answer, a `Warning` when stale.
-fn reply(mode: Mode, decoded: &Decoded, request: &HeaderMap, head: bool, age: Option<u64>) -> Response {
-    let not_modified = decoded.status == StatusCode::OK
-        && matches!((header(request, &IF_NONE_MATCH), decoded.headers.get(ETAG)),
-            (Some(wanted), Some(etag)) if etag.as_bytes() == wanted.as_bytes());
-    let status = if not_modified { StatusCode::NOT_MODIFIED } else { decoded.status };
-    let body = if head || not_modified { Body::empty() } else { Body::from(decoded.body.clone()) };
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    *response.headers_mut() = decoded.headers.clone();
-    response.headers_mut().remove(CONTENT_LENGTH);
-    if head {
-        response.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(decoded.body.len()));
-    }
-    if let Some(age) = age {
-        response.headers_mut().insert(AGE, HeaderValue::from(age));
-    }
-    if mode == Mode::Stale {
-        response
-            .headers_mut()
-            .insert(axum::http::header::WARNING, HeaderValue::from_static("110 peercache \"Response is Stale\""));
-    }
-    response
 }
 
 pub(super) fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
@@ -600,4 +435,11 @@ fn graphql_wrote(call: &Call<'_>, answer: &Answer) -> bool {
         && !call.scope.is_anonymous()
         && body.get("data").is_some_and(|data| !data.is_null())
         && body.get("errors").is_none()
+}
+
+/// Says what the proxy did, in `X-Peercache` and RFC 9211 `Cache-Status`.
+pub(super) fn stamp(mut response: Response, mode: Mode) -> Response {
+    response.headers_mut().insert(X_PEERCACHE, HeaderValue::from_static(mode.as_str()));
+    response.headers_mut().insert(CACHE_STATUS, HeaderValue::from_static(mode.cache_status()));
+    response
 }

@@ -133,8 +133,8 @@ impl Decoded {
         // Inline only when the JSON is the body to the byte (no whitespace
         // around it): GitHub's ETag is computed over the exact bytes.
         let text = std::str::from_utf8(&self.body).ok();
-        let json = text
-            .and_then(|t| serde_json::from_str::<&RawValue>(t).ok().filter(|raw| raw.get().len() == t.len()));
+        let json =
+            text.and_then(|t| serde_json::from_str::<&RawValue>(t).ok().filter(|raw| raw.get().len() == t.len()));
         let plain = Plain {
             status: self.status.as_u16(),
             headers: self

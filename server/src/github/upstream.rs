@@ -282,7 +282,8 @@ impl GithubProxy {
 /// with a credential. A browser's OPTIONS preflight, a HEAD or an anonymous
 /// request changes nothing, whatever GitHub answers.
 fn is_write(call: &Call<'_>) -> bool {
-    matches!(call.parts.method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) && !call.scope.is_anonymous()
+    matches!(call.parts.method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+        && !call.scope.is_anonymous()
 }
 
 enum Oversized {

@@ -131,7 +131,10 @@ mod tests {
         assert!(refusal(&known, &post, &headers(&[("host", "127.0.0.1:8899")]), None).is_some(), "no type at all");
         // Reads name a known host too (a rebound page would read the entries); they need no type.
         assert!(refusal(&known, &Method::GET, &headers(&[("host", "rebind.example")]), None).is_some());
-        assert_eq!(refusal(&known, &Method::GET, &headers(&[("host", "127.0.0.1:8899"), ("origin", "https://x")]), None), None);
+        assert_eq!(
+            refusal(&known, &Method::GET, &headers(&[("host", "127.0.0.1:8899"), ("origin", "https://x")]), None),
+            None
+        );
         // A DELETE without a body needs no type.
         assert_eq!(refusal(&known, &Method::DELETE, &headers(&[("host", "127.0.0.1:8899")]), None), None);
     }

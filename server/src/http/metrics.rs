@@ -15,7 +15,6 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-
 /// Reads the application's statistics at each scrape.
 pub struct StatsCollector {
     backend: Arc<dyn Backend>,

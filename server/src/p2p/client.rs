@@ -2,8 +2,7 @@
 //! method sends a command to the event loop (which alone owns the swarm) and,
 //! where there is an answer, awaits it on a oneshot with a bounded wait.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::PeerStatus;
@@ -11,7 +10,9 @@ use libp2p::Multiaddr;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::entry::Entry;
-use crate::cache::PeerSource;
+use crate::cache::key::validate_key;
+use crate::cache::stats::Lookup;
+use crate::cache::Cache;
 use crate::p2p::protocol::{Rejection, Trust};
 use crate::p2p::status::NodeStatusHandle;
 
@@ -120,8 +121,34 @@ impl NodeClient {
     }
 }
 
-impl PeerSource for NodeClient {
-    fn fetch<'a>(&'a self, key: &'a str) -> Pin<Box<dyn Future<Output = Option<Entry>> + Send + 'a>> {
-        Box::pin(NodeClient::fetch(self, key))
+/// Fetch-on-miss: what a peer answers enters the cache through its one
+/// write path, and only what was stored comes back.
+impl NodeClient {
+    /// A fresh entry here, else from the peers (stored here first); counted
+    /// as one lookup (a hit, a peer hit, or a miss).
+    pub async fn lookup(&self, cache: &Arc<Cache>, key: &str) -> Option<Arc<Entry>> {
+        let found = match cache.fresh(key) {
+            Some(hit) => Some(hit),
+            None => self.fetch_stored(cache, key).await,
+        };
+        cache.count(key, Lookup::of_entry(found.as_deref()));
+        found
+    }
+
+    /// Asks the peers for `key`; what one has is stored, and only what was
+    /// stored is returned: a copy the cache refuses (barred by a write, too
+    /// large) or cannot store is never served. Counts nothing: the caller
+    /// counts the lookup.
+    pub async fn fetch_stored(&self, cache: &Arc<Cache>, key: &str) -> Option<Arc<Entry>> {
+        validate_key(key).ok()?;
+        let entry = self.fetch(key).await?;
+        let from = entry.origin.label();
+        match cache.write(move |cache| cache.insert(entry)).await {
+            Ok(entry) => Some(entry),
+            Err(error) => {
+                tracing::warn!(%error, key, from, "refused an entry a peer answered a miss with; not served");
+                None
+            }
+        }
     }
 }

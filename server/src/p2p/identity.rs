@@ -35,7 +35,6 @@ pub fn load_or_create_identity(cache_dir: &Path) -> anyhow::Result<Keypair> {
     }
 }
 
-
 /// A new swarm key in the standard `/key/swarm/psk/1.0.0/` file format.
 pub fn new_swarm_key() -> String {
     let mut key = [0u8; 32];

@@ -133,11 +133,11 @@ pub fn start(mut config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeCl
     let (store, queued) = mpsc::channel(STORE_QUEUE);
     tokio::spawn(write_entries(cache.clone(), queued));
     let fetch_timeout = config.fetch_timeout;
-    let trust = Trust::new(config.identity.public().to_peer_id(), config.swarm_key.is_some(), config.trusted_peers.clone())
-        .taking_unconfirmed(config.unconfirmed_github);
+    let trust =
+        Trust::new(config.identity.public().to_peer_id(), config.swarm_key.is_some(), config.trusted_peers.clone())
+            .taking_unconfirmed(config.unconfirmed_github);
     let metrics = config.metrics.take().map(Arc::new);
-    let blueprint =
-        Blueprint { metrics, config, cache, status: Arc::new(status_tx), store, trust: trust.clone() };
+    let blueprint = Blueprint { metrics, config, cache, status: Arc::new(status_tx), store, trust: trust.clone() };
     let event_loop = blueprint.build(blueprint.config.port, Refusals::default())?;
     tracing::info!(peer_id = %blueprint.config.identity.public().to_peer_id(), "P2P node started");
     tokio::spawn(supervise(blueprint, event_loop, commands));

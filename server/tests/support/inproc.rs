@@ -60,8 +60,8 @@ pub async fn fleet_with(
         adjust(0, c);
     })
     .await;
-    let addr = super::wait_for("node 0's address", || first.state.core.status.current().listen_addrs.first().cloned())
-        .await;
+    let addr =
+        super::wait_for("node 0's address", || first.state.core.status.current().listen_addrs.first().cloned()).await;
     let mut nodes = vec![first];
     for i in 1..n {
         nodes.push(

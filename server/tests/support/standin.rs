@@ -225,7 +225,8 @@ async fn repo(
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
     if repo == "private" && (token.is_empty() || token.contains("outsider")) {
         let not_found = r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest/repos/repos#get-a-repository","status":"404"}"#;
-        return (StatusCode::NOT_FOUND, [("content-type", "application/json; charset=utf-8")], not_found).into_response();
+        return (StatusCode::NOT_FOUND, [("content-type", "application/json; charset=utf-8")], not_found)
+            .into_response();
     }
     let mut body = json!({
         "id": REPO_ID,

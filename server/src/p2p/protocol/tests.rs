@@ -186,7 +186,16 @@ fn narrow_prefixes_name_one_repository_one_path_or_graphql() {
     ] {
         assert!(narrow_prefix(narrow), "{narrow}");
     }
-    for wide in ["github:GET:/", "github:GET:/repos/", "github:GET:/repos/o/", "github:GET:/user/", "github:GET:?", "github:POST:/graphql?", "mine:", ""] {
+    for wide in [
+        "github:GET:/",
+        "github:GET:/repos/",
+        "github:GET:/repos/o/",
+        "github:GET:/user/",
+        "github:GET:?",
+        "github:POST:/graphql?",
+        "mine:",
+        "",
+    ] {
         assert!(!narrow_prefix(wide), "{wide}");
     }
 }
