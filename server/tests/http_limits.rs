@@ -1,7 +1,9 @@
 //! The HTTP front against slow clients: one that sends half a header and
 //! waits is dropped after the header deadline while other clients are served;
 //! off loopback a request that takes too long gets a JSON 408 and no more than
-//! the connection bound are served at once.
+//! the connection bound are served at once; idle HTTP/2 connections holding
+//! every slot are closed so others are served; request bodies never finished
+//! hold no more than the body budget.
 
 mod support;
 
@@ -25,6 +27,8 @@ fn limits(header_ms: u64) -> Limits {
         request_timeout: None,
         body_timeout: None,
         max_connections: None,
+        idle_timeout: None,
+        body_budget: None,
     }
 }
 
@@ -64,6 +68,8 @@ async fn off_loopback_a_slow_answer_is_a_json_408_and_connections_are_bounded() 
         request_timeout: Some(Duration::from_millis(300)),
         body_timeout: Some(Duration::from_millis(300)),
         max_connections: Some(1),
+        idle_timeout: None,
+        body_budget: None,
     };
     let addr = start(app, open).await;
     let response = reqwest::get(format!("http://{addr}/stuck")).await.unwrap();
@@ -86,4 +92,63 @@ async fn off_loopback_a_slow_answer_is_a_json_408_and_connections_are_bounded() 
     let n = tokio::time::timeout(support::WAIT, second.read(&mut buf)).await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     drop(release);
+}
+
+/// The limits a node on loopback serves with, but short enough for a test.
+fn loopback(max_connections: usize) -> Limits {
+    Limits {
+        header_timeout: Duration::from_secs(10),
+        request_timeout: None,
+        body_timeout: Some(Duration::from_secs(10)),
+        max_connections: Some(max_connections),
+        idle_timeout: Some(Duration::from_secs(60)),
+        body_budget: Some((1024 * 1024, 1024 * 1024)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_http2_connections_holding_every_slot_do_not_wedge_the_node() {
+    let app = Router::new().route("/healthz", get(|| async { "ok" }));
+    let addr = start(app, loopback(4)).await;
+    // Four h2c connections (prior knowledge): the preface, then nothing, forever.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut connection = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        connection.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.unwrap();
+        idle.push(connection);
+    }
+    let answered = tokio::time::timeout(support::WAIT, async {
+        reqwest::get(format!("http://{addr}/healthz")).await.unwrap().text().await.unwrap()
+    })
+    .await;
+    assert_eq!(answered.expect("answered while idle connections held every slot"), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_never_finished_hold_no_more_than_the_budget() {
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/upload", axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }));
+    let addr = start(app, loopback(64)).await;
+    // Bodies announced and never sent: the first takes most of the 1 MiB budget.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..4 {
+        let mut connection = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 700000\r\n\r\nx";
+        connection.write_all(head.as_bytes()).await.unwrap();
+        let mut buf = [0u8; 512];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(500), connection.read(&mut buf)).await {
+            let answer = String::from_utf8_lossy(&buf[..n]).to_string();
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            assert!(answer.contains("too many request bodies"), "{answer}");
+            refused += 1;
+        }
+        held.push(connection);
+    }
+    assert_eq!(refused, 3, "one body in flight fits the budget, the others are refused at once");
+    // Requests without a body are served meanwhile, and a small body fits what is left.
+    assert_eq!(reqwest::get(format!("http://{addr}/healthz")).await.unwrap().text().await.unwrap(), "ok");
+    let small = reqwest::Client::new().post(format!("http://{addr}/upload")).body(vec![b'y'; 1000]).send().await.unwrap();
+    assert_eq!(small.text().await.unwrap(), "1000");
 }

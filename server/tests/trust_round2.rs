@@ -315,3 +315,133 @@ async fn a_stranger_learns_no_token_scopes_key_and_no_users_entry() {
         assert!(stranger.client.fetch(key).await.is_none(), "{key}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_clients_cannot_wedge_the_node() {
+    use std::io::{BufRead, BufReader};
+    use tokio::io::AsyncWriteExt;
+    // A node with few file descriptors, as a busy runner's would be.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("prlimit")
+        .args(["--nofile=128:128", support::BIN, "serve", "--http", "127.0.0.1:0", "--no-p2p", "--gh-socket", ""])
+        .args(["--http-max-connections", "32", "--cache-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("peercache listening on ").unwrap().to_owned();
+    let addr = url.trim_start_matches("http://").to_owned();
+    // 200 idle HTTP/2 connections from a local process: the preface, then nothing.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        let mut connection = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let _ = connection.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await;
+        idle.push(connection);
+    }
+    let health = tokio::time::timeout(support::WAIT, async {
+        reqwest::get(format!("{url}/healthz")).await.ok()?.text().await.ok()
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(health.ok().flatten().as_deref(), Some("ok"), "the node stopped answering");
+}
+
+/// A value of about `size` bytes.
+fn blob(size: usize) -> bytes::Bytes {
+    bytes::Bytes::from(format!("\"{}\"", "x".repeat(size - 2)))
+}
+
+/// A node with a 4 MiB cache holding 30 entries of its own (3.3 MB in all).
+fn victim(bootstrap: &str, swarm_key: Option<libp2p::pnet::PreSharedKey>) -> support::node::Node {
+    let node = support::node::Node::start_with(bootstrap, |c| c.swarm_key = swarm_key, |cache| cache.max_bytes = 4 << 20);
+    for i in 0..30 {
+        node.cache.put(&format!("own:{i}"), blob(110_000), Default::default()).unwrap();
+    }
+    node
+}
+
+fn holds_all_its_own(node: &support::node::Node) -> bool {
+    (0..30).all(|i| node.cache.peek(&format!("own:{i}")).is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_large_entries_evict_nothing_the_node_trusts() {
+    let v = victim("", None);
+    let addr = v.addr().await;
+    // One stranger's entry over the size a stranger's may have: refused.
+    let first = support::node::Node::start(&addr, None);
+    first.wait_all_subscribed().await;
+    first.cache.put("big:one", blob(1_500_000), Default::default()).unwrap();
+    support::wait_for("the large entry refused", || {
+        (v.status().refused_by_reason.get("too_large").copied().unwrap_or(0) >= 1).then_some(())
+    })
+    .await;
+    // Three strangers, each within its own budget, 1.2 MB together (in
+    // entries small enough to ride on gossip): kept apart.
+    let mut strangers = Vec::new();
+    for s in 0..3 {
+        let stranger = support::node::Node::start(&addr, None);
+        stranger.wait_all_subscribed().await;
+        for i in 0..13 {
+            stranger.cache.put(&format!("s{s}:{i}"), blob(30_000), Default::default()).unwrap();
+        }
+        support::wait_for("the stranger's last entry taken", || v.cache.peek(&format!("s{s}:12")).map(|_| ())).await;
+        strangers.push(stranger);
+    }
+    assert!(v.cache.peek("big:one").is_none(), "over the size a stranger's entry may have");
+    assert!(holds_all_its_own(&v), "strangers' entries pushed out the node's own");
+    let apart: u64 = (0..3)
+        .flat_map(|s| (0..13).map(move |i| format!("s{s}:{i}")))
+        .filter_map(|key| v.cache.peek(&key))
+        .map(|e| e.size())
+        .sum();
+    assert!(apart <= (4 << 20) / 10, "strangers' entries hold {apart} bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_large_answers_take_at_most_its_share_of_bytes() {
+    let key = libp2p::pnet::PreSharedKey::new([9u8; 32]);
+    let v = victim("", Some(key));
+    let addr = v.addr().await;
+    let member = support::node::Node::start(&addr, Some(key));
+    v.wait_peers(1).await;
+    member.wait_all_subscribed().await;
+    // 1.2 MB in a minute, in entries small enough to ride on gossip.
+    for i in 0..40 {
+        member.cache.put(&format!("m:{i}"), blob(30_000), Default::default()).unwrap();
+    }
+    support::wait_for("the member's entries dealt with", || {
+        let over = v.status().refused_by_reason.get("over_budget").copied().unwrap_or(0);
+        let taken = (0..40).filter(|i| v.cache.peek(&format!("m:{i}")).is_some()).count() as u64;
+        (over + taken == 40 && over > 0).then_some(())
+    })
+    .await;
+    assert!(holds_all_its_own(&v), "a member's large entries pushed out the node's own");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_takes_leases_and_never_delivers_stalls_one_miss_at_most() {
+    use server::github::key::{scopes_prefix, RequestKey};
+    let gh = standin::start("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("swarm.key");
+    std::fs::write(&key, SWARM).unwrap();
+    let nodes = support::inproc::fleet_with(2, &gh.base, &key.display().to_string(), |_, c| c.fleet_wait_ms = 500).await;
+    let (victim, liar) = (&nodes[0], nodes[1].state.core.p2p.clone().unwrap());
+    // The lease every node asks for a GET of `path` (reqwest sends `Accept: */*`).
+    let lease = |path: &str| scopes_prefix(&RequestKey::rest(path, None, "*/*", "").identity());
+    for path in ["/users/one", "/users/two", "/users/three"] {
+        // The liar takes the lease first, and never fetches nor gives it back.
+        assert_eq!(liar.lease(&lease(path)).await, server::p2p::client::LeaseAnswer::Fetch);
+        let (status, _, _) =
+            send(client().get(format!("{}/github{path}", victim.url)).header("authorization", "token T")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let fleet = app::api::Backend::proxy_stats(&victim.state.core).fleet;
+    assert_eq!(fleet.wait_timeouts, 1, "waited on the liar once, then never again: {fleet:?}");
+}

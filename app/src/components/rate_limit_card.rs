@@ -56,13 +56,13 @@ fn RateFields(stats: ProxyStats) -> impl IntoView {
         <dl class="fields">
             <dt>"Calls saved (last hour)"</dt>
             <dd id="calls-saved-hour">{stats.calls_saved_last_hour}</dd>
-            <dt>"Not charged by GitHub (last hour)"</dt>
+            <dt>"Not charged (last hour)"</dt>
             <dd id="free-confirmations-hour" title="Answers GitHub confirmed with a free 304: stored ones revalidated, and bodies the fleet holds confirmed for another token">
                 {stats.free_confirmations_last_hour}
             </dd>
             <dt>"Calls to GitHub"</dt>
             <dd id="upstream-calls">{stats.upstream_calls}</dd>
-            <dt>"Sharing across tokens"</dt>
+            <dt>"Token sharing"</dt>
             <dd id="confirm-mode" title=confirm_title(&stats)>{confirm_words(&stats)}</dd>
             <dt>"Freshness"</dt>
             <dd id="freshness-mode" title="ttl: answers are reused for their TTL; revalidate: every request asks GitHub with the ETag (304s are free)">
@@ -103,7 +103,7 @@ fn confirm_words(stats: &ProxyStats) -> String {
     match (confirm.mode.as_str(), confirm.shares_tokens) {
         ("off", _) => "off: every token fetches its own".to_owned(),
         (mode, shares) => {
-            let what = if shares { "" } else { " (anonymous answers only: no group secret)" };
+            let what = if shares { "" } else { ", anonymous only (no group secret)" };
             format!("{mode}{what}: {} confirmed, {} refused by GitHub", confirm.confirmed, confirm.refused)
         }
     }

@@ -21,7 +21,7 @@ pub mod store;
 pub mod ttl;
 mod views;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -74,6 +74,8 @@ pub enum CacheError {
     Task(String),
     #[error("a copy of {0:?} from before a write to it")]
     Barred(String),
+    #[error("no room for {size} bytes among the entries of untrusted publishers (at most {cap} bytes)")]
+    NoRoomApart { size: u64, cap: u64 },
 }
 
 /// How to store a value; `PutOptions::default()` is a local entry with the
@@ -108,31 +110,38 @@ struct Memory {
     bytes: u64,
     /// The keys in order, for prefix look-ups (every scope's answer to one request).
     keys: BTreeSet<String>,
+    /// Keys held apart (from publishers the node does not trust) and their bytes.
+    apart: HashSet<String>,
+    apart_bytes: u64,
 }
 
 impl Memory {
-    /// Holds `entry` as the most recently used; what it replaced.
-    fn put(&mut self, entry: Arc<Entry>) -> Option<Arc<Entry>> {
+    /// Holds `entry` as the most recently used (`apart`: in the partition
+    /// of entries from untrusted publishers).
+    fn put(&mut self, entry: Arc<Entry>, apart: bool) {
+        self.pop(&entry.key);
         self.bytes += entry.size();
-        self.keys.insert(entry.key.clone());
-        let old = self.lru.put(entry.key.clone(), entry);
-        if let Some(old) = &old {
-            self.bytes -= old.size();
+        if apart {
+            self.apart_bytes += entry.size();
+            self.apart.insert(entry.key.clone());
         }
-        old
+        self.keys.insert(entry.key.clone());
+        self.lru.put(entry.key.clone(), entry);
     }
 
     fn pop(&mut self, key: &str) -> Option<Arc<Entry>> {
         let old = self.lru.pop(key)?;
         self.bytes -= old.size();
+        if self.apart.remove(key) {
+            self.apart_bytes -= old.size();
+        }
         self.keys.remove(key);
         Some(old)
     }
 
     fn pop_lru(&mut self) -> Option<(String, Arc<Entry>)> {
-        let (key, old) = self.lru.pop_lru()?;
-        self.bytes -= old.size();
-        self.keys.remove(&key);
+        let key = self.lru.peek_lru()?.0.clone();
+        let old = self.pop(&key)?;
         Some((key, old))
     }
 
@@ -187,7 +196,7 @@ impl Cache {
         {
             let mut memory = cache.memory.lock().expect("cache memory lock");
             for entry in keep {
-                memory.put(Arc::new(entry));
+                memory.put(Arc::new(entry), false);
             }
             while memory.lru.len() as u64 > cache.config.max_entries || memory.bytes > cache.config.max_bytes {
                 let Some((key, _)) = memory.pop_lru() else { break };
@@ -213,7 +222,13 @@ impl Cache {
         Cache {
             config,
             clock,
-            memory: Mutex::new(Memory { lru: LruCache::unbounded(), bytes: 0, keys: BTreeSet::new() }),
+            memory: Mutex::new(Memory {
+                lru: LruCache::unbounded(),
+                bytes: 0,
+                keys: BTreeSet::new(),
+                apart: HashSet::new(),
+                apart_bytes: 0,
+            }),
             store,
             writer: Mutex::new(()),
             counters: Counters::default(),
@@ -331,16 +346,31 @@ impl Cache {
     /// Stores a complete entry as given (its CID must already be checked).
     /// An entry from a peer older than a write to its prefix is refused.
     pub fn insert(&self, entry: Entry) -> Result<Arc<Entry>, CacheError> {
+        self.insert_in(entry, None)
+    }
+
+    /// Stores an entry from a publisher the node does not trust, apart: it
+    /// and the others like it hold at most `cap_bytes` together, and make
+    /// room only by pushing out each other, never what the node trusts.
+    pub fn insert_apart(&self, entry: Entry, cap_bytes: u64) -> Result<Arc<Entry>, CacheError> {
+        self.insert_in(entry, Some(cap_bytes))
+    }
+
+    fn insert_in(&self, entry: Entry, apart: Option<u64>) -> Result<Arc<Entry>, CacheError> {
         validate_key(&entry.key)?;
         if entry.origin != Origin::Local && self.barriers.bars(&entry.key, entry.stored_at_ms, self.clock.now_ms()) {
             return Err(CacheError::Barred(entry.key));
         }
         let size = entry.size();
-        if size > self.config.max_bytes {
-            return Err(CacheError::TooLarge { size, max: self.config.max_bytes });
+        let max = apart.unwrap_or(self.config.max_bytes).min(self.config.max_bytes);
+        if size > max {
+            return Err(CacheError::TooLarge { size, max });
         }
         let _writer = self.writer.lock().expect("cache writer lock");
-        let evict = self.choose_evictions(&entry.key, size);
+        let evict = match apart {
+            None => self.choose_evictions(&entry.key, size),
+            Some(cap) => self.choose_apart_evictions(&entry.key, size, cap)?,
+        };
         self.persist(Some(&entry), &evict)?;
         let entry = Arc::new(entry);
         {
@@ -348,7 +378,7 @@ impl Cache {
             for key in &evict {
                 memory.pop(key);
             }
-            memory.put(entry.clone());
+            memory.put(entry.clone(), apart.is_some());
         }
         self.counters.evicted(evict.len() as u64);
         if entry.origin == Origin::Local {
@@ -381,6 +411,42 @@ impl Cache {
             evict.push(candidate.clone());
         }
         evict
+    }
+
+    /// Least recently used keys held apart to drop so that an entry of
+    /// `size` bytes under `key` fits both bounds and the partition's `cap`;
+    /// a full cache with nothing apart to drop has no room for it.
+    fn choose_apart_evictions(&self, key: &str, size: u64, cap: u64) -> Result<Vec<String>, CacheError> {
+        let memory = self.memory.lock().expect("cache memory lock");
+        let (mut count, mut bytes, mut apart) = (memory.lru.len() as u64, memory.bytes, memory.apart_bytes);
+        if let Some(old) = memory.lru.peek(key) {
+            count -= 1;
+            bytes -= old.size();
+            if memory.apart.contains(key) {
+                apart -= old.size();
+            }
+        }
+        let fits = |count: u64, bytes: u64, apart: u64| {
+            count < self.config.max_entries && bytes + size <= self.config.max_bytes && apart + size <= cap
+        };
+        let mut evict = Vec::new();
+        for (candidate, entry) in memory.lru.iter().rev() {
+            if fits(count, bytes, apart) {
+                break;
+            }
+            if candidate == key || !memory.apart.contains(candidate) {
+                continue;
+            }
+            count -= 1;
+            bytes -= entry.size();
+            apart -= entry.size();
+            evict.push(candidate.clone());
+        }
+        if fits(count, bytes, apart) {
+            Ok(evict)
+        } else {
+            Err(CacheError::NoRoomApart { size, cap })
+        }
     }
 
     /// Drops one key; true when it was there.

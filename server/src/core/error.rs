@@ -40,7 +40,7 @@ impl From<CacheError> for CoreError {
     fn from(error: CacheError) -> Self {
         let kind = match &error {
             CacheError::Key(_) | CacheError::NotJson(_) | CacheError::Barred(_) => ErrorKind::Invalid,
-            CacheError::TooLarge { .. } => ErrorKind::TooLarge,
+            CacheError::TooLarge { .. } | CacheError::NoRoomApart { .. } => ErrorKind::TooLarge,
             CacheError::Store(_) | CacheError::Task(_) => {
                 tracing::error!(%error, "cache store write failed");
                 ErrorKind::Internal

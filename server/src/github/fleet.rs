@@ -121,6 +121,7 @@ pub async fn turn(
         }
         if tokio::time::Instant::now() >= deadline {
             counters.fleet_wait_timeout();
+            node.stalled(&holder).await;
             return FleetTurn::Fetch { mine: false };
         }
     }

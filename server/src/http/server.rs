@@ -1,58 +1,83 @@
-//! Serving the HTTP front over TCP, with limits that keep slow or greedy
-//! clients from holding the server: a deadline to send the request headers
-//! (always; a client that sends half a header and waits is dropped), and off
-//! loopback — where strangers may connect — a deadline for the whole request
-//! to be answered, one for its body to arrive, and a bound on connections
-//! served at once (the rest wait in the kernel's backlog).
+//! Serving the HTTP front over TCP, with limits that keep slow, idle or
+//! greedy clients from holding the server — on loopback too, where any local
+//! process (a CI job) connects: a deadline to send the request headers (a
+//! client that sends half a header and waits is dropped), one for a request
+//! body to arrive, a bound on connections served at once (the rest wait in
+//! the kernel's backlog, holding none of the node's file descriptors), an
+//! idle deadline for a connection with no request in flight and no bytes
+//! moving (HTTP/2 included, which has no header deadline between streams),
+//! and a budget for request bodies held in memory at once. Off loopback,
+//! where strangers connect, a request also has a deadline to be answered (on
+//! loopback a large download may take as long as it takes).
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use app::model::ErrorKind;
 use axum::extract::Request;
+use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use app::model::ErrorKind;
-use axum::middleware::Next;
-use axum::response::IntoResponse;
-
+use crate::config::ServeConfig;
 use crate::core::error::CoreError;
 use crate::http::errors::ApiError;
 
-use crate::config::ServeConfig;
-
 /// How long open connections get to finish when the server stops.
 const DRAIN: Duration = Duration::from_secs(10);
+/// A connection with no request in flight and no byte moving for this long is closed.
+const IDLE: Duration = Duration::from_secs(60);
+/// ... or for this long while every connection slot is taken, so that idle
+/// connections cannot keep others waiting.
+const IDLE_WHEN_FULL: Duration = Duration::from_secs(1);
+/// Request bodies held in memory at once, in all (a body without a length
+/// counts as the largest one allowed).
+const BODY_BUDGET: usize = 64 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub header_timeout: Duration,
     /// Off loopback: the most a request may take to be answered.
     pub request_timeout: Option<Duration>,
-    /// Off loopback: the most a request body may take to arrive.
+    /// The most a request body may take to arrive.
     pub body_timeout: Option<Duration>,
-    /// Off loopback: connections served at once.
+    /// Connections served at once.
     pub max_connections: Option<usize>,
+    /// A connection idle this long is closed.
+    pub idle_timeout: Option<Duration>,
+    /// Request bodies held at once, in bytes, and the largest one allowed
+    /// (what a body of unknown length counts as).
+    pub body_budget: Option<(usize, usize)>,
 }
 
 impl Limits {
     pub fn of(config: &ServeConfig) -> Limits {
         let open = !config.http_addr.ip().is_loopback();
         let request = Duration::from_millis(config.http_request_timeout_ms);
+        let largest = config.max_body.max(config.proxy_max_body);
         Limits {
             header_timeout: Duration::from_millis(config.http_header_timeout_ms),
             request_timeout: open.then_some(request),
-            body_timeout: open.then_some(request),
-            max_connections: open.then_some(config.http_max_connections),
+            body_timeout: Some(request),
+            max_connections: Some(config.http_max_connections),
+            idle_timeout: Some(IDLE),
+            body_budget: Some((BODY_BUDGET.max(largest), largest)),
         }
     }
 }
@@ -80,6 +105,13 @@ pub async fn serve(
     if let Some(timeout) = limits.body_timeout {
         app = app.layer(RequestBodyTimeoutLayer::new(timeout));
     }
+    if let Some((budget, largest)) = limits.body_budget {
+        let bytes = Arc::new(Semaphore::new(budget));
+        app = app.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+            let bytes = bytes.clone();
+            async move { within_budget(&bytes, largest, request, next).await }
+        }));
+    }
     let slots = limits.max_connections.map(|n| Arc::new(Semaphore::new(n)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -100,15 +132,31 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let activity = Activity::new();
         let app = app.clone();
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| app.clone().oneshot(request));
+        let in_service = activity.clone();
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let busy = in_service.busy();
+            let answer = app.clone().oneshot(request);
+            async move {
+                let answer = answer.await;
+                drop(busy);
+                answer
+            }
+        });
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let io = TokioIo::new(Counted { stream, activity: activity.clone() });
+        let connection = builder.serve_connection_with_upgrades(io, service).into_owned();
         let connection = graceful.watch(connection);
+        let idle_timeout = limits.idle_timeout;
+        let all_slots = slots.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "connection ended");
+            tokio::select! {
+                ended = connection => if let Err(error) = ended {
+                    tracing::debug!(%peer, %error, "connection ended");
+                },
+                () = activity.idle_for(idle_timeout, all_slots) => tracing::debug!(%peer, "closed an idle connection"),
             }
             drop(slot);
         });
@@ -118,4 +166,118 @@ pub async fn serve(
         tracing::warn!("connections still open after {DRAIN:?}; stopping anyway");
     }
     Ok(())
+}
+
+/// Runs the request when its body fits in what is left of the budget
+/// (counted by its `Content-Length`, else as the largest allowed), else
+/// answers 503 at once; the share is held until the answer is made.
+async fn within_budget(
+    bytes: &Arc<Semaphore>,
+    largest: usize,
+    request: Request,
+    next: Next,
+) -> axum::response::Response {
+    let length = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let chunked = request.headers().contains_key(axum::http::header::TRANSFER_ENCODING);
+    let share = match (length, chunked) {
+        (Some(length), false) => length.min(largest),
+        (None, false) => 0,
+        (_, true) => largest,
+    };
+    if share == 0 {
+        return next.run(request).await;
+    }
+    let permits = u32::try_from(share).unwrap_or(u32::MAX);
+    let Ok(held) = bytes.clone().try_acquire_many_owned(permits) else {
+        let message = "too many request bodies are being received at once; try again shortly";
+        return ApiError(CoreError::new(ErrorKind::Unavailable, message)).into_response();
+    };
+    let response = next.run(request).await;
+    drop(held);
+    response
+}
+
+/// When a connection last moved a byte, and how many of its requests are
+/// being answered.
+#[derive(Clone)]
+struct Activity(Arc<(AtomicU64, AtomicUsize, Instant)>);
+
+/// A request being answered: the connection is not idle meanwhile.
+struct Busy(Activity);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        (self.0).0 .1.fetch_sub(1, Ordering::SeqCst);
+        self.0.touch();
+    }
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity(Arc::new((AtomicU64::new(0), AtomicUsize::new(0), Instant::now())))
+    }
+
+    fn touch(&self) {
+        let (last, _, start) = &*self.0;
+        last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn busy(&self) -> Busy {
+        self.0 .1.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        Busy(self.clone())
+    }
+
+    /// Resolves once the connection has been idle for `timeout`, or for
+    /// [`IDLE_WHEN_FULL`] while every one of `slots` is taken (never without
+    /// a timeout).
+    async fn idle_for(&self, timeout: Option<Duration>, slots: Option<Arc<Semaphore>>) {
+        let Some(timeout) = timeout else { return std::future::pending().await };
+        let tick = (timeout / 4).min(IDLE_WHEN_FULL / 4);
+        loop {
+            tokio::time::sleep(tick).await;
+            let (last, in_flight, start) = &*self.0;
+            let idle = start.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+            let full = slots.as_ref().is_some_and(|slots| slots.available_permits() == 0);
+            let limit = if full { timeout.min(IDLE_WHEN_FULL) } else { timeout };
+            if in_flight.load(Ordering::SeqCst) == 0 && idle >= limit {
+                return;
+            }
+        }
+    }
+}
+
+/// A connection's stream, noting when it last moved a byte.
+struct Counted {
+    stream: TcpStream,
+    activity: Activity,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write(cx, bytes);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }

@@ -25,6 +25,9 @@ pub enum Command {
     Lease { key: String, reply: oneshot::Sender<LeaseAnswer> },
     /// Give the lease of a key back (fetched, or failed).
     Release { key: String, stored: bool },
+    /// This node waited on `holder`'s fetch until it gave up: do not wait
+    /// on that holder again for a while.
+    Stalled { holder: String },
     /// Tell the group that a write went to GitHub under these prefixes at
     /// `at_ms` (signed by this node).
     Invalidate { prefixes: Vec<String>, at_ms: u64 },
@@ -96,6 +99,13 @@ impl NodeClient {
         tokio::time::timeout(self.fetch_timeout, answer).await.ok().and_then(Result::ok).unwrap_or(LeaseAnswer::Fetch)
     }
 
+    /// This node waited for `holder`'s entry until its wait ran out: it is
+    /// not waited on again for a while (a holder that takes leases and never
+    /// publishes, or a coordinator naming one, stalls a miss once).
+    pub async fn stalled(&self, holder: &str) {
+        let _ = self.commands.send(Command::Stalled { holder: holder.to_owned() }).await;
+    }
+
     /// Gives the lease of `key` back, having `stored` its entry or not.
     pub async fn release(&self, key: &str, stored: bool) {
         let _ = self.commands.send(Command::Release { key: key.to_owned(), stored }).await;
@@ -143,7 +153,8 @@ impl NodeClient {
         validate_key(key).ok()?;
         let entry = self.fetch(key).await?;
         let from = entry.origin.label();
-        match cache.write(move |cache| cache.insert(entry)).await {
+        let trust = self.trust.clone();
+        match cache.write(move |cache| crate::p2p::store_from_peer(cache, &trust, entry)).await {
             Ok(entry) => Some(entry),
             Err(error) => {
                 tracing::warn!(%error, key, from, "refused an entry a peer answered a miss with; not served");

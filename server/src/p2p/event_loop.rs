@@ -42,6 +42,7 @@ use crate::p2p::limits::PeerLimits;
 use crate::p2p::protocol::{
     verify, Announcement, Check, FetchRequest, FetchResponse, Held, LeaseRequest, LeaseResponse, Rejection,
     SyncRequest, SyncResponse, Trust, Verdict, WireEntry, WireInvalidation, MAX_CLOCK_SKEW_MS, SYNC_LIMIT,
+    UNTRUSTED_MAX_BYTES,
 };
 use crate::p2p::rendezvous::rank;
 use crate::p2p::wire::{self, WireError};
@@ -59,6 +60,9 @@ const MAX_LOST_PEERS: usize = 1024;
 const SYNC_FETCHES: usize = 32;
 /// Entries waiting to be fetched by sync, at most.
 const SYNC_QUEUE: usize = 20_000;
+/// How long a peer that left a miss unanswered is asked last, and a lease
+/// holder waited on in vain is not waited on.
+const DEMOTED_FOR: Duration = Duration::from_secs(600);
 
 /// A timer that fires with the id of a miss fetch to hedge.
 type Hedge = Pin<Box<dyn Future<Output = u64> + Send>>;
@@ -176,6 +180,10 @@ pub struct EventLoop {
     /// for their coordinator's answer.
     leases: Leases,
     lease_replies: HashMap<OutboundRequestId, oneshot::Sender<LeaseAnswer>>,
+    /// Holders this node waited on in vain, and when: not waited on again for a while.
+    stalled: HashMap<PeerId, Instant>,
+    /// Peers that left a miss's question unanswered, and when: asked last for a while.
+    unresponsive: HashMap<PeerId, Instant>,
     /// Entries peers listed that are missing here, to fetch.
     sync_wanted: VecDeque<(PeerId, Held)>,
     sync_in_flight: usize,
@@ -188,7 +196,7 @@ impl EventLoop {
     pub fn new(parts: Parts) -> Self {
         EventLoop {
             local_puts: parts.cache.subscribe_local_puts(),
-            limits: PeerLimits::new(parts.cache.config().max_entries),
+            limits: PeerLimits::new(parts.cache.config().max_entries, parts.cache.config().max_bytes),
             swarm: parts.swarm,
             identity: parts.identity,
             status: parts.status,
@@ -214,6 +222,8 @@ impl EventLoop {
             ping_failures: HashMap::new(),
             leases: Leases::default(),
             lease_replies: HashMap::new(),
+            stalled: HashMap::new(),
+            unresponsive: HashMap::new(),
             sync_wanted: VecDeque::new(),
             sync_in_flight: 0,
             last_kad_refresh: Instant::now(),
@@ -285,6 +295,9 @@ impl EventLoop {
         }
         let minute = self.minute();
         self.limits.forget_idle(minute);
+        self.leases.tick(Instant::now());
+        self.stalled.retain(|_, at| at.elapsed() < DEMOTED_FOR);
+        self.unresponsive.retain(|_, at| at.elapsed() < DEMOTED_FOR);
     }
 
     fn on_command(&mut self, command: Command) {
@@ -309,6 +322,11 @@ impl EventLoop {
                         let release = LeaseRequest { key, release: true, stored };
                         self.swarm.behaviour_mut().lease.send_request(&coordinator, wire::Request::Read(release));
                     }
+                }
+            }
+            Command::Stalled { holder } => {
+                if let Ok(holder) = holder.parse() {
+                    self.stalled.insert(holder, Instant::now());
                 }
             }
             Command::Invalidate { prefixes, at_ms } => {
@@ -356,7 +374,15 @@ impl EventLoop {
     /// A local miss: asks the key's best-ranked peers, one at a time (all
     /// at once with a fan-out of 0).
     fn start_fetch(&mut self, key: String, reply: oneshot::Sender<Option<Entry>>) {
-        let mut ranked: VecDeque<PeerId> = rank(&key, self.peers.keys().copied()).into();
+        // Trusted peers first, then strangers; those that left a question
+        // unanswered lately last; the key's ranking within each.
+        let mut ranked = rank(&key, self.peers.keys().copied());
+        let now = Instant::now();
+        ranked.sort_by_key(|peer| {
+            let silent = self.unresponsive.get(peer).is_some_and(|at| now.duration_since(*at) < DEMOTED_FOR);
+            (silent, !self.trust.trusts(peer))
+        });
+        let mut ranked: VecDeque<PeerId> = ranked.into();
         if ranked.is_empty() {
             let _ = reply.send(None);
             return;
@@ -437,9 +463,10 @@ impl EventLoop {
     /// What this node does with a coordinator's decision: it waits only for
     /// a holder it trusts (whose entry it would take).
     fn lease_answer(&self, decision: Decision) -> LeaseAnswer {
+        let stalled = |holder: &PeerId| self.stalled.get(holder).is_some_and(|at| at.elapsed() < DEMOTED_FOR);
         match decision {
             Decision::Wait { holder, remaining }
-                if self.trust.trusts(&holder) && holder != *self.swarm.local_peer_id() =>
+                if self.trust.trusts(&holder) && holder != *self.swarm.local_peer_id() && !stalled(&holder) =>
             {
                 LeaseAnswer::Wait { holder: holder.to_string(), remaining }
             }
@@ -747,6 +774,9 @@ impl EventLoop {
             Some(Rejection::Expired)
         } else if wire.size > self.cache.config().max_bytes {
             Some(Rejection::TooLarge(wire.size as usize))
+        } else if wire.size > UNTRUSTED_MAX_BYTES && !wire.publisher().is_some_and(|p| self.trust.trusts(&p)) {
+            // Not worth fetching: refused whatever the body (see `verify`).
+            Some(Rejection::TooLarge(wire.size as usize))
         } else {
             None
         };
@@ -797,7 +827,7 @@ impl EventLoop {
     /// the cache and the room in the disk queue.
     fn admit(&mut self, author: PeerId, entry: Entry) -> MessageAcceptance {
         let minute = self.minute();
-        if !self.limits.allow_entry(&author, minute) {
+        if !self.limits.allow_entry(&author, minute, entry.size()) {
             self.refuse(author, &Rejection::OverBudget);
             return MessageAcceptance::Ignore;
         }
@@ -857,6 +887,7 @@ impl EventLoop {
                 }
                 request_response::Message::Response { request_id, response } => {
                     let Some(asked) = self.requests.remove(&request_id) else { return };
+                    self.unresponsive.remove(&peer);
                     let verified = match response.entry {
                         Some(wire) => self.answered(peer, &asked, wire),
                         None => None,
@@ -888,7 +919,10 @@ impl EventLoop {
                     self.unreadable(peer, io, "fetch response");
                 }
                 match self.requests.remove(&request_id) {
-                    Some(Asked { purpose: Purpose::Miss(id), .. }) => self.fetch_answered(id, None),
+                    Some(Asked { purpose: Purpose::Miss(id), .. }) => {
+                        self.unresponsive.insert(peer, Instant::now());
+                        self.fetch_answered(id, None)
+                    }
                     Some(Asked { purpose: Purpose::Sync { .. }, .. }) => {
                         self.sync_in_flight -= 1;
                         self.fetch_synced();

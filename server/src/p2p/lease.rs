@@ -25,6 +25,12 @@ pub const LEASE_TTL: Duration = Duration::from_secs(10);
 /// How long a released lease whose entry was stored keeps askers waiting
 /// for that entry (gossip takes milliseconds; a lost entry costs this much).
 pub const SETTLE: Duration = Duration::from_secs(1);
+/// Leases one holder may have at once: past it, its asks are granted but
+/// not recorded (nobody waits on it).
+pub const MAX_PER_HOLDER: usize = 64;
+/// Leases a holder let run out without giving them back before nobody
+/// waits on it any more (until it gives one back with its entry stored).
+pub const MAX_STRIKES: u32 = 3;
 /// Leases kept at most (expired ones are dropped first).
 const MAX_LEASES: usize = 10_000;
 
@@ -40,33 +46,52 @@ pub enum Decision {
 #[derive(Default)]
 pub struct Leases {
     held: HashMap<String, (PeerId, Instant)>,
+    /// Leases given back with the entry stored, while gossip carries it.
+    settling: HashMap<String, (PeerId, Instant)>,
+    /// Leases each holder let run out.
+    strikes: HashMap<PeerId, u32>,
 }
 
 impl Leases {
     /// `asker` wants to fetch `key` at `now`.
     pub fn ask(&mut self, key: &str, asker: PeerId, now: Instant) -> Decision {
-        if let Some((holder, until)) = self.held.get(key) {
+        for (holder, until) in [self.held.get(key), self.settling.get(key)].into_iter().flatten() {
             if *until > now && *holder != asker {
                 return Decision::Wait { holder: *holder, remaining: *until - now };
             }
         }
-        if self.held.len() >= MAX_LEASES {
-            self.held.retain(|_, (_, until)| *until > now);
-        }
-        if self.held.len() < MAX_LEASES {
+        self.lapse(now);
+        let holding = self.held.values().filter(|(holder, _)| *holder == asker).count();
+        let struck_out = self.strikes.get(&asker).is_some_and(|n| *n >= MAX_STRIKES);
+        if self.held.len() < MAX_LEASES && holding < MAX_PER_HOLDER && !struck_out {
             self.held.insert(key.to_owned(), (asker, now + LEASE_TTL));
         }
         Decision::Granted
     }
 
+    /// Drops the leases that ran out, a strike each against its holder.
+    fn lapse(&mut self, now: Instant) {
+        self.settling.retain(|_, (_, until)| *until > now);
+        let strikes = &mut self.strikes;
+        self.held.retain(|_, (holder, until)| {
+            let lapsed = *until <= now;
+            if lapsed {
+                *strikes.entry(*holder).or_default() += 1;
+            }
+            !lapsed
+        });
+    }
+
     /// `holder` is done with `key`: having `stored` its entry (askers wait
     /// for it a moment longer), or not (the next asker fetches).
     pub fn release(&mut self, key: &str, holder: PeerId, stored: bool, now: Instant) {
+        if stored {
+            self.strikes.remove(&holder);
+        }
         if self.held.get(key).is_some_and(|(h, _)| *h == holder) {
+            self.held.remove(key);
             if stored {
-                self.held.insert(key.to_owned(), (holder, now + SETTLE));
-            } else {
-                self.held.remove(key);
+                self.settling.insert(key.to_owned(), (holder, now + SETTLE));
             }
         }
     }
@@ -74,6 +99,13 @@ impl Leases {
     /// `peer` left: its leases end now.
     pub fn drop_holder(&mut self, peer: PeerId) {
         self.held.retain(|_, (holder, _)| *holder != peer);
+        self.settling.retain(|_, (holder, _)| *holder != peer);
+    }
+
+    /// Leases run out since the last look, counted against their holders;
+    /// called now and then so that strikes come without new asks.
+    pub fn tick(&mut self, now: Instant) {
+        self.lapse(now);
     }
 }
 
@@ -97,6 +129,32 @@ mod tests {
         leases.drop_holder(c);
         assert_eq!(leases.ask("k", b, t0), Decision::Granted, "a holder that left holds nothing");
         assert_eq!(leases.ask("k", a, t0 + LEASE_TTL), Decision::Granted, "an expired lease goes to the next asker");
+    }
+
+    #[test]
+    fn a_holder_that_never_delivers_stops_being_waited_on() {
+        let (liar, honest, asker) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let mut now = Instant::now();
+        let mut leases = Leases::default();
+        for round in 0..MAX_STRIKES {
+            let key = format!("k{round}");
+            assert_eq!(leases.ask(&key, liar, now), Decision::Granted);
+            assert!(matches!(leases.ask(&key, asker, now), Decision::Wait { .. }), "waited on, so far");
+            now += LEASE_TTL;
+            leases.tick(now);
+        }
+        assert_eq!(leases.ask("next", liar, now), Decision::Granted);
+        assert_eq!(leases.ask("next", asker, now), Decision::Granted, "nobody waits on a holder that never delivers");
+        // One holder holds at most its share of leases at once.
+        for i in 0..MAX_PER_HOLDER {
+            assert_eq!(leases.ask(&format!("h{i}"), honest, now), Decision::Granted);
+        }
+        assert_eq!(leases.ask("one-more", honest, now), Decision::Granted);
+        assert_eq!(leases.ask("one-more", asker, now), Decision::Granted, "past its share, not recorded");
+        // Delivering clears the strikes.
+        leases.release("next", liar, true, now);
+        assert_eq!(leases.ask("again", liar, now), Decision::Granted);
+        assert!(matches!(leases.ask("again", asker, now), Decision::Wait { .. }));
     }
 
     #[test]

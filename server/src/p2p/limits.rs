@@ -1,6 +1,7 @@
 //! What one peer may cost this node: messages per second (announcements it
-//! forwards, fetches it asks us to serve), and new cache entries per minute —
-//! so no single peer can flood the node or push most of the cache out.
+//! forwards, fetches it asks us to serve), and new cache entries and bytes
+//! per minute — so no single peer can flood the node or push most of the
+//! cache out, with many small entries or a few large ones.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -27,9 +28,10 @@ pub struct PeerLimits {
     messages: DefaultKeyedRateLimiter<PeerId>,
     fetches: DefaultKeyedRateLimiter<PeerId>,
     invalidations: DefaultKeyedRateLimiter<PeerId>,
-    /// Entries added per publisher in the current minute.
-    added: HashMap<PeerId, (u64, u64)>,
+    /// Entries and bytes added per publisher in the current minute.
+    added: HashMap<PeerId, (u64, u64, u64)>,
     budget_per_minute: u64,
+    bytes_per_minute: u64,
 }
 
 fn quota(per_second: u32, burst: u32) -> Quota {
@@ -38,8 +40,8 @@ fn quota(per_second: u32, burst: u32) -> Quota {
 }
 
 impl PeerLimits {
-    /// Limits for a cache of at most `max_entries` entries.
-    pub fn new(max_entries: u64) -> PeerLimits {
+    /// Limits for a cache of at most `max_entries` entries and `max_bytes` bytes.
+    pub fn new(max_entries: u64, max_bytes: u64) -> PeerLimits {
         PeerLimits {
             messages: RateLimiter::keyed(quota(MESSAGES_PER_SECOND, MESSAGE_BURST)),
             fetches: RateLimiter::keyed(quota(FETCHES_PER_SECOND, FETCH_BURST)),
@@ -49,6 +51,7 @@ impl PeerLimits {
             ),
             added: HashMap::new(),
             budget_per_minute: (max_entries / BUDGET_SHARE).max(MIN_BUDGET),
+            bytes_per_minute: max_bytes / BUDGET_SHARE,
         }
     }
 
@@ -67,18 +70,20 @@ impl PeerLimits {
         self.fetches.check_key(peer).is_ok()
     }
 
-    /// Whether `publisher` may add one more entry in the minute `minute`
-    /// (counted when it may).
-    pub fn allow_entry(&mut self, publisher: &PeerId, minute: u64) -> bool {
-        let (current, added) = self.added.entry(*publisher).or_insert((minute, 0));
+    /// Whether `publisher` may add one more entry of `bytes` in the minute
+    /// `minute` (counted when it may).
+    pub fn allow_entry(&mut self, publisher: &PeerId, minute: u64, bytes: u64) -> bool {
+        let (current, added, added_bytes) = self.added.entry(*publisher).or_insert((minute, 0, 0));
         if *current != minute {
             *current = minute;
             *added = 0;
+            *added_bytes = 0;
         }
-        if *added >= self.budget_per_minute {
+        if *added >= self.budget_per_minute || added_bytes.saturating_add(bytes) > self.bytes_per_minute {
             return false;
         }
         *added += 1;
+        *added_bytes += bytes;
         true
     }
 
@@ -86,7 +91,7 @@ impl PeerLimits {
     pub fn forget_idle(&mut self, minute: u64) {
         self.messages.retain_recent();
         self.fetches.retain_recent();
-        self.added.retain(|_, (m, _)| *m + 1 >= minute);
+        self.added.retain(|_, (m, _, _)| *m + 1 >= minute);
     }
 }
 
@@ -96,17 +101,20 @@ mod tests {
 
     #[test]
     fn a_publisher_adds_at_most_its_share_per_minute() {
-        let mut limits = PeerLimits::new(2000);
+        let mut limits = PeerLimits::new(2000, 10_000_000);
         let (a, b) = (PeerId::random(), PeerId::random());
-        assert_eq!((0..500).filter(|_| limits.allow_entry(&a, 7)).count(), 200);
-        assert!(limits.allow_entry(&b, 7), "another publisher has its own share");
-        assert!(limits.allow_entry(&a, 8), "a new minute, a new share");
-        assert_eq!(PeerLimits::new(10).budget_per_minute, MIN_BUDGET);
+        assert_eq!((0..500).filter(|_| limits.allow_entry(&a, 7, 10)).count(), 200);
+        assert!(limits.allow_entry(&b, 7, 10), "another publisher has its own share");
+        assert!(limits.allow_entry(&a, 8, 10), "a new minute, a new share");
+        assert_eq!(PeerLimits::new(10, 1).budget_per_minute, MIN_BUDGET);
+        // Bytes count too: a tenth of the cache's bytes a minute, however few the entries.
+        let c = PeerId::random();
+        assert_eq!((0..10).filter(|_| limits.allow_entry(&c, 9, 300_000)).count(), 3);
     }
 
     #[test]
     fn a_peer_over_its_message_rate_is_refused() {
-        let limits = PeerLimits::new(1000);
+        let limits = PeerLimits::new(1000, 1_000_000);
         let peer = PeerId::random();
         let allowed = (0..5000).filter(|_| limits.allow_message(&peer)).count();
         assert!((MESSAGE_BURST as usize..MESSAGE_BURST as usize + 100).contains(&allowed), "{allowed}");

@@ -43,7 +43,7 @@ use self::event_loop::{EventLoop, Parts, Refusals};
 use self::protocol::{Trust, ANNOUNCE_TOPIC};
 use self::status::{disabled, NodeStatusHandle};
 use crate::cache::entry::Entry;
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheError};
 
 /// Connections stay open this long without traffic (libp2p's 10 s default
 /// would drop quiet peers between pings and announcements).
@@ -131,11 +131,11 @@ pub fn start(mut config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeCl
     let (status_tx, status) = NodeStatusHandle::channel(disabled("P2P node starting"));
     let (commands_tx, commands) = mpsc::channel(256);
     let (store, queued) = mpsc::channel(STORE_QUEUE);
-    tokio::spawn(write_entries(cache.clone(), queued));
     let fetch_timeout = config.fetch_timeout;
     let trust =
         Trust::new(config.identity.public().to_peer_id(), config.swarm_key.is_some(), config.trusted_peers.clone())
             .taking_unconfirmed(config.unconfirmed_github);
+    tokio::spawn(write_entries(cache.clone(), trust.clone(), queued));
     let metrics = config.metrics.take().map(Arc::new);
     let blueprint = Blueprint { metrics, config, cache, status: Arc::new(status_tx), store, trust: trust.clone() };
     let event_loop = blueprint.build(blueprint.config.port, Refusals::default())?;
@@ -145,11 +145,26 @@ pub fn start(mut config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeCl
 }
 
 /// Commits entries from peers, one at a time, in the order they came.
-async fn write_entries(cache: Arc<Cache>, mut queued: mpsc::Receiver<Entry>) {
+async fn write_entries(cache: Arc<Cache>, trust: Trust, mut queued: mpsc::Receiver<Entry>) {
     while let Some(entry) = queued.recv().await {
-        if let Err(error) = cache.write(move |cache| cache.insert(entry)).await {
+        let trust = trust.clone();
+        if let Err(error) = cache.write(move |cache| store_from_peer(cache, &trust, entry)).await {
             tracing::warn!(%error, "could not store an entry from a peer");
         }
+    }
+}
+
+/// The share of the cache's bytes that entries of untrusted publishers hold at most.
+const APART_SHARE: u64 = 10;
+
+/// Stores a verified entry from a peer: beside the others when its publisher
+/// is trusted, else apart, in a small partition of its own that cannot push
+/// out what the node trusts (see `Cache::insert_apart`).
+pub(crate) fn store_from_peer(cache: &Cache, trust: &Trust, entry: Entry) -> Result<Arc<Entry>, CacheError> {
+    if trust.trusts_publisher(&entry) {
+        cache.insert(entry)
+    } else {
+        cache.insert_apart(entry, cache.config().max_bytes / APART_SHARE)
     }
 }
 

@@ -432,8 +432,9 @@ pub struct Trust {
     unconfirmed: bool,
 }
 
-/// The largest GitHub answer taken from a publisher this node does not trust.
-pub const UNCONFIRMED_MAX_BYTES: u64 = 1024 * 1024;
+/// The largest entry taken from a publisher this node does not trust (a
+/// GitHub answer to confirm, or a user's entry in an open swarm).
+pub const UNTRUSTED_MAX_BYTES: u64 = 1024 * 1024;
 
 impl Trust {
     /// With `listed` peers, only they; without, every member of a private
@@ -525,12 +526,14 @@ pub fn verify(wire: WireEntry, check: &Check<'_>) -> Result<Verdict, Rejection> 
         // not taken back from whoever relays it.
         return Err(Rejection::OwnEntry);
     }
-    if is_github_key(&wire.key) && !check.trust.trusts(&publisher) {
-        // Only as a body to confirm with GitHub, never over what we hold.
-        let takes = check.trust.unconfirmed && !check.holds && wire.size <= UNCONFIRMED_MAX_BYTES;
-        if !takes {
-            return Err(Rejection::Untrusted(publisher.to_string()));
-        }
+    let trusted = check.trust.trusts(&publisher);
+    if is_github_key(&wire.key) && !trusted && !(check.trust.unconfirmed && !check.holds) {
+        return Err(Rejection::Untrusted(publisher.to_string()));
+    }
+    if !trusted && wire.size > UNTRUSTED_MAX_BYTES {
+        // A GitHub answer only as a body to confirm, never over what we hold;
+        // anything a stranger sends, small: it is kept apart (see `Cache::insert_apart`).
+        return Err(Rejection::TooLarge(wire.size as usize));
     }
     if wire.stored_at_ms > check.now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
         return Err(Rejection::FromTheFuture(wire.stored_at_ms - check.now_ms));
