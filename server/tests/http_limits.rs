@@ -149,6 +149,7 @@ async fn bodies_never_finished_hold_no_more_than_the_budget() {
     assert_eq!(refused, 3, "one body in flight fits the budget, the others are refused at once");
     // Requests without a body are served meanwhile, and a small body fits what is left.
     assert_eq!(reqwest::get(format!("http://{addr}/healthz")).await.unwrap().text().await.unwrap(), "ok");
-    let small = reqwest::Client::new().post(format!("http://{addr}/upload")).body(vec![b'y'; 1000]).send().await.unwrap();
+    let small =
+        reqwest::Client::new().post(format!("http://{addr}/upload")).body(vec![b'y'; 1000]).send().await.unwrap();
     assert_eq!(small.text().await.unwrap(), "1000");
 }

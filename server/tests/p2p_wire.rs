@@ -187,3 +187,53 @@ async fn a_newer_peers_requests_are_read_or_counted_and_the_connection_kept() {
     wait_for("garbage counted", || (refused(&node, "malformed") == 1).then_some(())).await;
     wait_for("the garbage sender dropped", || (node.status().peer_count == 0).then_some(())).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miss_asks_trusted_peers_before_a_silent_stranger() {
+    use libp2p::identity::Keypair;
+    use server::p2p::rendezvous::rank;
+    // A member holding the entry, and the node that misses it; they trust each other.
+    let node_identity = Keypair::generate_ed25519();
+    let node_id = node_identity.public().to_peer_id();
+    let member = Node::start_with("", |c| c.trusted_peers = [node_id].into(), |_| {});
+    let member_id = member.peer_id();
+    let node = Node::start_with(
+        &member.addr().await,
+        |c| {
+            c.identity = node_identity;
+            c.trusted_peers = [member_id].into();
+        },
+        |_| {},
+    );
+    node.wait_peers(1).await;
+    // A stranger that never answers, and a key it ranks first for.
+    let mut stranger = raw_peer();
+    let stranger_id = *stranger.local_peer_id();
+    connect(&mut stranger, node.peer_id(), &node.addr().await).await;
+    node.wait_peers(2).await;
+    let key = (0..)
+        .map(|i| format!("get_repo:octo/silent-{i}"))
+        .find(|key| rank(key, [stranger_id, member_id])[0] == stranger_id)
+        .unwrap();
+    member.cache.put(&key, bytes::Bytes::from_static(br#"{"id": 7}"#), PutOptions::default()).unwrap();
+    // (Put after the node joined, it travels by gossip too: drop the node's copy to make it miss.)
+    wait_for("the member's entry at the node", || node.cache.peek(&key).map(|_| ())).await;
+    node.cache.invalidate(&key).unwrap();
+    let found = node.client.lookup(&node.cache, &key).await;
+    assert!(found.is_some(), "the member had it");
+    // Showing that something does not happen takes a window of time: half a
+    // second in which the stranger, driven, receives no question.
+    let asked = tokio::time::timeout(Duration::from_millis(500), async {
+        loop {
+            if let SwarmEvent::Behaviour(request_response::Event::Message {
+                message: request_response::Message::Request { .. },
+                ..
+            }) = stranger.select_next_some().await
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(asked.is_err(), "the silent stranger was asked before the trusted member");
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::Boxed;
 use libp2p::core::upgrade::Version;
+use libp2p::core::ConnectedPoint;
 use libp2p::identity::Keypair;
 use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::request_response::{self, ProtocolSupport};
@@ -16,6 +17,7 @@ use libp2p::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::p2p::pending::PendingPerIp;
 use crate::p2p::protocol::{
     FetchRequest, FetchResponse, LeaseRequest, LeaseResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX,
     ANNOUNCE_TOPIC, FETCH_PROTOCOL, LEASE_PROTOCOL, SYNC_PROTOCOL,
@@ -31,6 +33,10 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(5);
 pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection that has not finished pnet + Noise + Yamux by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// An incoming connection that has sent nothing by then is dropped: the
+/// dialer speaks first (pnet's nonce, multistream-select's proposal), so
+/// silence is an idle socket holding a handshake slot.
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Connections at most: in all, coming in, still in their handshake, and to
 /// one peer — so no one can exhaust the node's sockets or memory.
@@ -42,6 +48,7 @@ const MAX_PER_PEER: u32 = 2;
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     pub limits: connection_limits::Behaviour,
+    pub pending_per_ip: PendingPerIp,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
@@ -107,7 +114,19 @@ impl Behaviour {
                 .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
                 .with_max_established_per_peer(Some(MAX_PER_PEER)),
         );
-        Ok(Behaviour { limits, identify, ping, gossipsub, fetch, sync, lease, kad, mdns: Toggle::from(mdns) })
+        let pending_per_ip = PendingPerIp::default();
+        Ok(Behaviour {
+            limits,
+            pending_per_ip,
+            identify,
+            ping,
+            gossipsub,
+            fetch,
+            sync,
+            lease,
+            kad,
+            mdns: Toggle::from(mdns),
+        })
     }
 }
 
@@ -147,10 +166,27 @@ pub fn score_thresholds() -> gossipsub::PeerScoreThresholds {
     gossipsub::PeerScoreThresholds::default()
 }
 
-/// TCP (+ pnet when a swarm key is given) + Noise + Yamux.
+/// `socket`, once an incoming one has sent its first byte (within the deadline).
+async fn first_byte(socket: tcp::tokio::TcpStream, point: ConnectedPoint) -> std::io::Result<tcp::tokio::TcpStream> {
+    if point.is_listener() {
+        match tokio::time::timeout(FIRST_BYTE_TIMEOUT, socket.0.readable()).await {
+            Ok(ready) => ready?,
+            Err(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "nothing sent within the first-byte deadline",
+                ))
+            }
+        }
+    }
+    Ok(socket)
+}
+
+/// TCP (+ pnet when a swarm key is given) + Noise + Yamux; an incoming
+/// socket that says nothing is dropped after [`FIRST_BYTE_TIMEOUT`].
 pub fn transport(key: &Keypair, psk: Option<PreSharedKey>) -> anyhow::Result<Boxed<(PeerId, StreamMuxerBox)>> {
     let noise = noise::Config::new(key)?;
-    let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
+    let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)).and_then(first_byte);
     let transport = match psk {
         Some(psk) => tcp
             .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))

@@ -15,6 +15,7 @@ pub mod event_loop;
 pub mod identity;
 pub mod lease;
 pub mod limits;
+pub mod pending;
 pub mod protocol;
 pub mod rendezvous;
 pub mod status;
