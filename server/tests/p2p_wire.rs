@@ -237,3 +237,49 @@ async fn a_miss_asks_trusted_peers_before_a_silent_stranger() {
     .await;
     assert!(asked.is_err(), "the silent stranger was asked before the trusted member");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_word_does_not_choose_whom_the_node_dials() {
+    use libp2p::identify;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // A canary where the stranger points the node: another loopback address.
+    let canary = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let canary_port = canary.local_addr().unwrap().port();
+    let knocks = Arc::new(AtomicUsize::new(0));
+    let counted = knocks.clone();
+    tokio::spawn(async move {
+        while canary.accept().await.is_ok() {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let node = Node::start("", None);
+    let addr: Multiaddr = node.addr().await.parse().unwrap();
+    // A stranger that tells the node, by identify, that it listens at the canary.
+    let mut stranger = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|key| {
+            identify::Behaviour::new(identify::Config::new("/peercache/id/1.0.0".to_owned(), key.public()))
+        })
+        .unwrap()
+        .build();
+    stranger.add_external_address(format!("/ip4/127.0.0.2/tcp/{canary_port}").parse().unwrap());
+    stranger.dial(addr).unwrap();
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, stranger.select_next_some()).await.expect("identified in time");
+        if matches!(event, SwarmEvent::Behaviour(identify::Event::Sent { .. })) {
+            break;
+        }
+    }
+    // Keep the stranger talking until the node has its word, then leave: the node redials what it learnt.
+    wait_for("the stranger connected", || (node.status().peer_count == 1).then_some(())).await;
+    drop(stranger);
+    wait_for("the stranger gone", || (node.status().peer_count == 0).then_some(())).await;
+    // Showing that something does not happen takes a window of time: the
+    // node's first two redials (1 s, then 2 s later) go nowhere near the canary.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(knocks.load(Ordering::SeqCst), 0, "the node dialled the address the stranger chose");
+}

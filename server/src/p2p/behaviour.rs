@@ -17,6 +17,7 @@ use libp2p::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::p2p::dial_guard::DialGuard;
 use crate::p2p::pending::PendingPerIp;
 use crate::p2p::protocol::{
     FetchRequest, FetchResponse, LeaseRequest, LeaseResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX,
@@ -49,6 +50,7 @@ const MAX_PER_PEER: u32 = 2;
 pub struct Behaviour {
     pub limits: connection_limits::Behaviour,
     pub pending_per_ip: PendingPerIp,
+    pub dial_guard: DialGuard,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
@@ -60,10 +62,20 @@ pub struct Behaviour {
 }
 
 impl Behaviour {
-    pub fn new(key: &Keypair, max_entry_bytes: u64, with_mdns: bool) -> anyhow::Result<Behaviour> {
+    pub fn new(
+        key: &Keypair,
+        max_entry_bytes: u64,
+        with_mdns: bool,
+        dial_guard: DialGuard,
+    ) -> anyhow::Result<Behaviour> {
         let peer_id = key.public().to_peer_id();
         let identify = identify::Behaviour::new(
-            identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public()).with_agent_version(AGENT.to_owned()),
+            identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public())
+                .with_agent_version(AGENT.to_owned())
+                // No cache of what peers say they listen on: identify would dial
+                // those addresses itself. The event loop keeps the ones at the
+                // IP the peer was seen at (see `dial_guard`).
+                .with_cache_size(0),
         );
         let ping = ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL).with_timeout(PING_TIMEOUT));
         let gossip_config = gossipsub::ConfigBuilder::default()
@@ -118,6 +130,7 @@ impl Behaviour {
         Ok(Behaviour {
             limits,
             pending_per_ip,
+            dial_guard,
             identify,
             ping,
             gossipsub,

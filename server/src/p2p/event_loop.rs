@@ -37,6 +37,7 @@ use crate::cache::Cache;
 use crate::p2p::behaviour::{score_thresholds, Behaviour, BehaviourEvent};
 use crate::p2p::bootstrap::{parse_peer_addr, Redial, FIRST_BACKOFF};
 use crate::p2p::client::{Command, LeaseAnswer};
+use crate::p2p::dial_guard::ip_of;
 use crate::p2p::lease::{Decision, Leases};
 use crate::p2p::limits::PeerLimits;
 use crate::p2p::protocol::{
@@ -306,6 +307,7 @@ impl EventLoop {
             Command::Dial { addr, reply } => {
                 let result = match parse_peer_addr(&addr.to_string()) {
                     Ok(peer) => {
+                        self.swarm.behaviour_mut().dial_guard.name(peer.peer_id);
                         self.swarm.behaviour_mut().kad.add_address(&peer.peer_id, peer.addr.clone());
                         self.swarm.dial(peer.addr).map_err(|e| e.to_string())
                     }
@@ -659,7 +661,9 @@ impl EventLoop {
                 }
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                for addr in &info.listen_addrs {
+                // Only where the peer was seen: its word cannot send us elsewhere.
+                let seen = self.peers.get(&peer_id).and_then(|peer| ip_of(&peer.addr));
+                for addr in info.listen_addrs.iter().filter(|addr| seen.is_some() && ip_of(addr) == seen) {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr.clone());
                 }
                 if let Some(peer) = self.peers.get_mut(&peer_id) {
@@ -681,6 +685,7 @@ impl EventLoop {
             BehaviourEvent::Lease(event) => self.on_lease_event(event),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer_id, addr) in found {
+                    self.swarm.behaviour_mut().dial_guard.name(peer_id);
                     if !self.peers.contains_key(&peer_id) {
                         self.swarm.behaviour_mut().kad.add_address(&peer_id, addr.clone());
                         let _ = self.swarm.dial(addr.with(Protocol::P2p(peer_id)));

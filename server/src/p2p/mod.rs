@@ -11,6 +11,7 @@
 pub mod behaviour;
 pub mod bootstrap;
 pub mod client;
+pub mod dial_guard;
 pub mod event_loop;
 pub mod identity;
 pub mod lease;
@@ -40,6 +41,7 @@ use tokio::sync::{mpsc, watch};
 use self::behaviour::Behaviour;
 use self::bootstrap::{parse_bootstrap_list, Redial};
 use self::client::{Command, NodeClient};
+use self::dial_guard::DialGuard;
 use self::event_loop::{EventLoop, Parts, Refusals};
 use self::protocol::{Trust, ANNOUNCE_TOPIC};
 use self::status::{disabled, NodeStatusHandle};
@@ -214,7 +216,13 @@ impl Blueprint {
     fn build(&self, port: u16, refusals: Refusals) -> anyhow::Result<EventLoop> {
         let config = &self.config;
         let peer_id = config.identity.public().to_peer_id();
-        let behaviour = Behaviour::new(&config.identity, config.max_entry_bytes, config.mdns)?;
+        let (bootstrap_peers, problems) = parse_bootstrap_list(&config.bootstrap);
+        let bootstrap_addrs: Vec<Multiaddr> = bootstrap_peers.iter().map(|peer| peer.addr.clone()).collect();
+        let mut dial_guard = DialGuard::new(config.listen_host, &bootstrap_addrs);
+        for peer in &bootstrap_peers {
+            dial_guard.name(peer.peer_id);
+        }
+        let behaviour = Behaviour::new(&config.identity, config.max_entry_bytes, config.mdns, dial_guard)?;
         let transport = behaviour::transport(&config.identity, config.swarm_key)?;
         let mut swarm = Swarm::new(
             transport,
@@ -243,7 +251,7 @@ impl Blueprint {
             reason
         });
 
-        let (peers, problems) = parse_bootstrap_list(&config.bootstrap);
+        let peers = bootstrap_peers;
         for problem in problems {
             tracing::warn!("{problem}");
         }
