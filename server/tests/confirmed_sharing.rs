@@ -392,3 +392,40 @@ async fn an_open_swarm_shares_what_github_confirms_and_nothing_it_does_not() {
     assert_eq!(made_up.mode(), "MISS");
     assert!(!made_up.body.contains("site_admin\":true"), "{}", made_up.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_tokens_bursting_on_eight_nodes_cost_one_charged_call() {
+    let gh = standin::start("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = fleet(8, &gh.base, &swarm_key(dir.path())).await;
+    gh.gate.send_replace(false);
+    let burst: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let url = format!("{}/github/slow-shared/octo/burst", node.url);
+            tokio::spawn(async move {
+                let response = reqwest::Client::new()
+                    .get(url)
+                    .header("authorization", format!("token job-{i}"))
+                    .send()
+                    .await
+                    .unwrap();
+                let mode = response.headers()["x-peercache"].to_str().unwrap().to_owned();
+                (response.status(), mode, response.text().await.unwrap())
+            })
+        })
+        .collect();
+    // One node's call is at GitHub; the others wait for its body.
+    wait_for("the first call at GitHub", || (gh.count("/slow-shared/octo/burst") >= 1).then_some(())).await;
+    gh.gate.send_replace(true);
+    let mut modes = Vec::new();
+    for answer in burst {
+        let (status, mode, body) = answer.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("octo/burst"), "{body}");
+        modes.push(mode);
+    }
+    assert_eq!(gh.charged(), 1, "one charged call for eight tokens: {modes:?}");
+    assert_eq!(modes.iter().filter(|m| *m == "CONFIRMED").count(), 7, "{modes:?}");
+}

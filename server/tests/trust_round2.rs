@@ -467,5 +467,13 @@ async fn idle_connections_without_the_key_keep_no_member_out() {
     // Within the tests' deadline (20 s); the idle sockets held the slots for 25 s before.
     member.wait_peers(1).await;
     node.wait_peers(1).await;
+    // Each refused socket is counted by why.
+    support::wait_for("the idle sockets counted", || {
+        let reasons = node.status().refused_by_reason;
+        let per_ip = reasons.get("handshakes_per_ip").copied().unwrap_or(0);
+        let silent = reasons.get("silent_connection").copied().unwrap_or(0);
+        (per_ip >= 64 && silent >= 1).then_some(())
+    })
+    .await;
     drop(idle);
 }

@@ -182,8 +182,11 @@ pub fn score_thresholds() -> gossipsub::PeerScoreThresholds {
 /// `socket`, once an incoming one has sent its first byte (within the deadline).
 async fn first_byte(socket: tcp::tokio::TcpStream, point: ConnectedPoint) -> std::io::Result<tcp::tokio::TcpStream> {
     if point.is_listener() {
-        match tokio::time::timeout(FIRST_BYTE_TIMEOUT, socket.0.readable()).await {
-            Ok(ready) => ready?,
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(FIRST_BYTE_TIMEOUT, socket.0.peek(&mut first)).await {
+            Ok(peeked) => {
+                peeked?;
+            }
             Err(_) => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,

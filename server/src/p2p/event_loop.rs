@@ -27,7 +27,7 @@ use libp2p::identity::Keypair;
 use libp2p::metrics::Recorder;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
-use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::swarm::{ConnectionId, DialError, ListenError, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId, Swarm};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -37,9 +37,10 @@ use crate::cache::Cache;
 use crate::p2p::behaviour::{score_thresholds, Behaviour, BehaviourEvent};
 use crate::p2p::bootstrap::{parse_peer_addr, Redial, FIRST_BACKOFF};
 use crate::p2p::client::{Command, LeaseAnswer};
-use crate::p2p::dial_guard::ip_of;
+use crate::p2p::dial_guard::{ip_of, NotOurRange};
 use crate::p2p::lease::{Decision, Leases};
 use crate::p2p::limits::PeerLimits;
+use crate::p2p::pending::TooManyPending;
 use crate::p2p::protocol::{
     verify, Announcement, Check, FetchRequest, FetchResponse, Held, LeaseRequest, LeaseResponse, Rejection,
     SyncRequest, SyncResponse, Trust, Verdict, WireEntry, WireInvalidation, MAX_CLOCK_SKEW_MS, SYNC_LIMIT,
@@ -590,6 +591,24 @@ impl EventLoop {
                     peer.connections = num_established as usize;
                 }
             }
+            SwarmEvent::IncomingConnectionError { send_back_addr, error: ListenError::Denied { cause }, .. }
+                if cause.downcast_ref::<TooManyPending>().is_some() =>
+            {
+                tracing::warn!(from = %send_back_addr, "{cause}: connection refused");
+                self.count_refusal("handshakes_per_ip");
+            }
+            SwarmEvent::IncomingConnectionError { send_back_addr, error: ListenError::Transport(error), .. }
+                if format!("{error:?}").contains("first-byte deadline") =>
+            {
+                tracing::debug!(from = %send_back_addr, "a connection sent nothing: dropped");
+                self.count_refusal("silent_connection");
+            }
+            SwarmEvent::OutgoingConnectionError { error: DialError::Denied { cause }, .. }
+                if cause.downcast_ref::<NotOurRange>().is_some() =>
+            {
+                tracing::warn!("{cause}");
+                self.count_refusal("dial_out_of_range");
+            }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 let now = Instant::now();
                 let message = error.to_string();
@@ -838,6 +857,13 @@ impl EventLoop {
         }
         self.store(author, entry);
         MessageAcceptance::Accept
+    }
+
+    /// Counts a refusal of something no peer stands behind (a connection).
+    fn count_refusal(&mut self, reason: &str) {
+        self.refusals.total += 1;
+        *self.refusals.by_reason.entry(reason.to_owned()).or_default() += 1;
+        self.publish_status();
     }
 
     /// Counts and logs what `peer` sent that was not stored.

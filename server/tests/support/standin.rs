@@ -98,6 +98,7 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
     let routes = Router::new()
         .route("/repos/{owner}/{repo}", get(repo))
         .route("/slow/{owner}/{repo}", get(slow))
+        .route("/slow-shared/{owner}/{repo}", get(slow_shared))
         .route("/repos/{owner}/{repo}/issues", get(issues).post(create_issue))
         .route("/repositories/{id}/issues", get(issues_by_id))
         .route("/users/{login}", get(user))
@@ -311,6 +312,20 @@ async fn slow(
     tokio::time::sleep(std::time::Duration::from_millis(s.slow_ms.load(Ordering::SeqCst))).await;
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     answer(&s, &headers, json!({"full_name": format!("{owner}/{repo}"), "token": token}), &[])
+}
+
+/// The same, with one answer for every token (what most of the API is).
+async fn slow_shared(
+    State(s): State<Arc<Standin>>,
+    Path((owner, repo)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    s.saw(&uri);
+    let mut gate = s.gate.subscribe();
+    let _ = gate.wait_for(|open| *open).await;
+    tokio::time::sleep(std::time::Duration::from_millis(s.slow_ms.load(Ordering::SeqCst))).await;
+    answer(&s, &headers, json!({"full_name": format!("{owner}/{repo}")}), &[])
 }
 
 async fn user(State(s): State<Arc<Standin>>, Path(login): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
