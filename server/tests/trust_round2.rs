@@ -197,10 +197,18 @@ fn other_local_users_cannot_read_the_store() {
 const SWARM: &str =
     "/key/swarm/psk/1.0.0/\n/base16/\n3434343434343434343434343434343434343434343434343434343434343434\n";
 
-async fn two_members(gh: &standin::Standin, dir: &std::path::Path) -> Vec<support::inproc::Peercache> {
-    let key = dir.join("swarm.key");
+/// Two members of a private swarm; node 0 fetched `/repos/octo/demo` for token T.
+async fn two_members_holding_a_repository(
+) -> (std::sync::Arc<standin::Standin>, tempfile::TempDir, Vec<support::inproc::Peercache>) {
+    let gh = standin::start("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("swarm.key");
     std::fs::write(&key, SWARM).unwrap();
-    support::inproc::fleet(2, &gh.base, &key.display().to_string()).await
+    let nodes = support::inproc::fleet(2, &gh.base, &key.display().to_string()).await;
+    let repo = format!("{}/github/repos/octo/demo", nodes[0].url);
+    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "MISS");
+    (gh, dir, nodes)
 }
 
 fn refused(node: &support::inproc::Peercache, reason: &str) -> u64 {
@@ -209,12 +217,8 @@ fn refused(node: &support::inproc::Peercache, reason: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_members_invalidation_of_everything_dated_ahead_drops_nothing() {
-    let gh = standin::start("").await;
-    let dir = tempfile::tempdir().unwrap();
-    let nodes = two_members(&gh, dir.path()).await;
+    let (_gh, _dir, nodes) = two_members_holding_a_repository().await;
     let repo = format!("{}/github/repos/octo/demo", nodes[0].url);
-    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
-    assert_eq!(mode(&headers), "MISS");
     // A compromised member signs "everything under github:GET:/ changed", a minute ahead.
     let member = nodes[1].state.core.p2p.clone().unwrap();
     let ahead = server::cache::ttl::Clock::now_ms(&*nodes[1].clock) + 59_000;
@@ -252,12 +256,8 @@ async fn a_members_invalidation_of_everything_dated_ahead_drops_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operators_invalidation_is_not_undone_by_peers() {
-    let gh = standin::start("").await;
-    let dir = tempfile::tempdir().unwrap();
-    let nodes = two_members(&gh, dir.path()).await;
+    let (_gh, _dir, nodes) = two_members_holding_a_repository().await;
     let repo = format!("{}/github/repos/octo/demo", nodes[0].url);
-    let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
-    assert_eq!(mode(&headers), "MISS");
     let key = nodes[0].state.core.cache.list("github:GET:/repos/octo/demo:", 0, 1).entries[0].key.clone();
     support::wait_for("node 1 holds it", || nodes[1].state.core.cache.peek(&key).map(|_| ())).await;
     let dropped = nodes[0].state.core.invalidate(app::model::Invalidation::Key(key.clone())).await.unwrap();

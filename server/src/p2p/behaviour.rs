@@ -18,6 +18,7 @@ use libp2p::{
 use sha2::{Digest, Sha256};
 
 use crate::p2p::dial_guard::DialGuard;
+use crate::p2p::gate::Gate;
 use crate::p2p::pending::PendingPerIp;
 use crate::p2p::protocol::{
     FetchRequest, FetchResponse, LeaseRequest, LeaseResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX,
@@ -49,8 +50,7 @@ const MAX_PER_PEER: u32 = 2;
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     pub limits: connection_limits::Behaviour,
-    pub pending_per_ip: PendingPerIp,
-    pub dial_guard: DialGuard,
+    pub gate: Gate,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
@@ -126,11 +126,9 @@ impl Behaviour {
                 .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
                 .with_max_established_per_peer(Some(MAX_PER_PEER)),
         );
-        let pending_per_ip = PendingPerIp::default();
         Ok(Behaviour {
             limits,
-            pending_per_ip,
-            dial_guard,
+            gate: Gate { pending: PendingPerIp::default(), dials: dial_guard },
             identify,
             ping,
             gossipsub,

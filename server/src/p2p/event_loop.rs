@@ -308,7 +308,7 @@ impl EventLoop {
             Command::Dial { addr, reply } => {
                 let result = match parse_peer_addr(&addr.to_string()) {
                     Ok(peer) => {
-                        self.swarm.behaviour_mut().dial_guard.name(peer.peer_id);
+                        self.swarm.behaviour_mut().gate.dials.name(peer.peer_id);
                         self.swarm.behaviour_mut().kad.add_address(&peer.peer_id, peer.addr.clone());
                         self.swarm.dial(peer.addr).map_err(|e| e.to_string())
                     }
@@ -704,7 +704,7 @@ impl EventLoop {
             BehaviourEvent::Lease(event) => self.on_lease_event(event),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer_id, addr) in found {
-                    self.swarm.behaviour_mut().dial_guard.name(peer_id);
+                    self.swarm.behaviour_mut().gate.dials.name(peer_id);
                     if !self.peers.contains_key(&peer_id) {
                         self.swarm.behaviour_mut().kad.add_address(&peer_id, addr.clone());
                         let _ = self.swarm.dial(addr.with(Protocol::P2p(peer_id)));

@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod client;
 pub mod dial_guard;
 pub mod event_loop;
+pub mod gate;
 pub mod identity;
 pub mod lease;
 pub mod limits;

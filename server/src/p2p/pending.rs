@@ -6,18 +6,12 @@
 //! within seconds.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::IpAddr;
-use std::task::{Context, Poll};
 
-use libp2p::core::transport::PortUse;
-use libp2p::core::Endpoint;
-use libp2p::multiaddr::Protocol;
-use libp2p::swarm::{
-    dummy, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent,
-    ToSwarm,
-};
-use libp2p::{Multiaddr, PeerId};
+use libp2p::swarm::ConnectionId;
+use libp2p::Multiaddr;
+
+use crate::p2p::dial_guard::ip_of;
 
 /// Handshakes one IP may have in progress at once.
 pub const MAX_PENDING_PER_IP: usize = 16;
@@ -31,14 +25,6 @@ pub struct PendingPerIp {
 #[derive(Debug, thiserror::Error)]
 #[error("{0} has {MAX_PENDING_PER_IP} connections in their handshake already")]
 pub struct TooManyPending(IpAddr);
-
-fn ip_of(addr: &Multiaddr) -> Option<IpAddr> {
-    addr.iter().find_map(|part| match part {
-        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
-        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
-        _ => None,
-    })
-}
 
 impl PendingPerIp {
     /// A connection from `remote` starts its handshake: refused when its IP
@@ -63,56 +49,6 @@ impl PendingPerIp {
                 self.per_ip.remove(&ip);
             }
         }
-    }
-}
-
-impl NetworkBehaviour for PendingPerIp {
-    type ConnectionHandler = dummy::ConnectionHandler;
-    type ToSwarm = Infallible;
-
-    fn handle_pending_inbound_connection(
-        &mut self,
-        connection_id: ConnectionId,
-        _local: &Multiaddr,
-        remote: &Multiaddr,
-    ) -> Result<(), ConnectionDenied> {
-        self.admit(connection_id, remote).map_err(ConnectionDenied::new)
-    }
-
-    fn handle_established_inbound_connection(
-        &mut self,
-        connection_id: ConnectionId,
-        _peer: PeerId,
-        _local: &Multiaddr,
-        _remote: &Multiaddr,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.done(connection_id);
-        Ok(dummy::ConnectionHandler)
-    }
-
-    fn handle_established_outbound_connection(
-        &mut self,
-        _connection_id: ConnectionId,
-        _peer: PeerId,
-        _addr: &Multiaddr,
-        _role: Endpoint,
-        _port_use: PortUse,
-    ) -> Result<THandler<Self>, ConnectionDenied> {
-        Ok(dummy::ConnectionHandler)
-    }
-
-    fn on_swarm_event(&mut self, event: FromSwarm) {
-        if let FromSwarm::ListenFailure(failure) = event {
-            self.done(failure.connection_id);
-        }
-    }
-
-    fn on_connection_handler_event(&mut self, _: PeerId, _: ConnectionId, event: THandlerOutEvent<Self>) {
-        match event {}
-    }
-
-    fn poll(&mut self, _: &mut Context<'_>) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
-        Poll::Pending
     }
 }
 

@@ -299,19 +299,16 @@ async fn issues_by_id(
     issues_page(&s, "octo", "demo", page_of(&query), &headers)
 }
 
-/// A repository that takes its time: GitHub under load, for bursts.
+/// A repository that takes its time: GitHub under load, for bursts. Its
+/// answer names the token that asked.
 async fn slow(
     State(s): State<Arc<Standin>>,
     Path((owner, repo)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    s.saw(&uri);
-    let mut gate = s.gate.subscribe();
-    let _ = gate.wait_for(|open| *open).await;
-    tokio::time::sleep(std::time::Duration::from_millis(s.slow_ms.load(Ordering::SeqCst))).await;
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    answer(&s, &headers, json!({"full_name": format!("{owner}/{repo}"), "token": token}), &[])
+    slowly(&s, &uri, &headers, json!({"full_name": format!("{owner}/{repo}"), "token": token})).await
 }
 
 /// The same, with one answer for every token (what most of the API is).
@@ -321,11 +318,16 @@ async fn slow_shared(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    s.saw(&uri);
+    slowly(&s, &uri, &headers, json!({"full_name": format!("{owner}/{repo}")})).await
+}
+
+/// `body`, once the gate is open and `slow_ms` have passed.
+async fn slowly(s: &Standin, uri: &Uri, headers: &HeaderMap, body: Value) -> Response {
+    s.saw(uri);
     let mut gate = s.gate.subscribe();
     let _ = gate.wait_for(|open| *open).await;
     tokio::time::sleep(std::time::Duration::from_millis(s.slow_ms.load(Ordering::SeqCst))).await;
-    answer(&s, &headers, json!({"full_name": format!("{owner}/{repo}")}), &[])
+    answer(s, headers, body, &[])
 }
 
 async fn user(State(s): State<Arc<Standin>>, Path(login): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
