@@ -16,6 +16,7 @@
 pub mod barrier;
 pub mod entry;
 pub mod key;
+mod memory;
 pub mod stats;
 pub mod store;
 pub mod ttl;
@@ -32,6 +33,7 @@ use tokio::sync::broadcast;
 use self::barrier::Barriers;
 use self::entry::{Entry, Origin};
 use self::key::{operation_of, validate_key, KeyError};
+use self::memory::Memory;
 use self::stats::{CounterSnapshot, Counters, Lookup};
 use self::store::{Store, StoreError};
 use self::ttl::{family_ttl_secs, Clock};
@@ -104,54 +106,6 @@ pub struct CacheSnapshot {
 
 /// How many local puts may wait for the P2P node before the oldest are dropped.
 const PUT_FEED_CAPACITY: usize = 1024;
-
-struct Memory {
-    lru: LruCache<String, Arc<Entry>>,
-    bytes: u64,
-    /// The keys in order, for prefix look-ups (every scope's answer to one request).
-    keys: BTreeSet<String>,
-    /// Keys held apart (from publishers the node does not trust) and their bytes.
-    apart: HashSet<String>,
-    apart_bytes: u64,
-}
-
-impl Memory {
-    /// Holds `entry` as the most recently used (`apart`: in the partition
-    /// of entries from untrusted publishers).
-    fn put(&mut self, entry: Arc<Entry>, apart: bool) {
-        self.pop(&entry.key);
-        self.bytes += entry.size();
-        if apart {
-            self.apart_bytes += entry.size();
-            self.apart.insert(entry.key.clone());
-        }
-        self.keys.insert(entry.key.clone());
-        self.lru.put(entry.key.clone(), entry);
-    }
-
-    fn pop(&mut self, key: &str) -> Option<Arc<Entry>> {
-        let old = self.lru.pop(key)?;
-        self.bytes -= old.size();
-        if self.apart.remove(key) {
-            self.apart_bytes -= old.size();
-        }
-        self.keys.remove(key);
-        Some(old)
-    }
-
-    fn pop_lru(&mut self) -> Option<(String, Arc<Entry>)> {
-        let key = self.lru.peek_lru()?.0.clone();
-        let old = self.pop(&key)?;
-        Some((key, old))
-    }
-
-    /// Keys starting with `prefix`, in order.
-    fn prefixed<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a String> + 'a {
-        self.keys
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
-            .take_while(move |key| key.starts_with(prefix))
-    }
-}
 
 pub struct Cache {
     config: CacheConfig,
@@ -530,23 +484,6 @@ impl Cache {
             memory.pop(key);
         }
         Ok(keys.len())
-    }
-
-    pub fn stats(&self) -> CacheSnapshot {
-        let (entries, size_bytes) = {
-            let memory = self.memory.lock().expect("cache memory lock");
-            (memory.lru.len() as u64, memory.bytes)
-        };
-        CacheSnapshot {
-            counters: self.counters.snapshot(),
-            entries,
-            size_bytes,
-            max_entries: self.config.max_entries,
-            max_bytes: self.config.max_bytes,
-            dir: self.config.dir.clone(),
-            persistent: self.store.is_some(),
-            store_trouble: self.store_trouble(),
-        }
     }
 }
 

@@ -7,9 +7,27 @@ use app::model::{ApiCall, EntryPage, EntrySummary, MAX_PAGE};
 
 use super::entry::Entry;
 use super::ttl::rfc3339;
-use super::Cache;
+use super::{Cache, CacheSnapshot};
 
 impl Cache {
+    /// The cache's statistics at this moment.
+    pub fn stats(&self) -> CacheSnapshot {
+        let (entries, size_bytes) = {
+            let memory = self.memory.lock().expect("cache memory lock");
+            (memory.lru.len() as u64, memory.bytes)
+        };
+        CacheSnapshot {
+            counters: self.counters.snapshot(),
+            entries,
+            size_bytes,
+            max_entries: self.config.max_entries,
+            max_bytes: self.config.max_bytes,
+            dir: self.config.dir.clone(),
+            persistent: self.store.is_some(),
+            store_trouble: self.store_trouble(),
+        }
+    }
+
     /// Entries whose key starts with `prefix`, sorted by key, one page of them
     /// (at most `MAX_PAGE` entries, whatever `limit` asks for).
     pub fn list(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage {

@@ -15,12 +15,15 @@ pub mod dial_guard;
 pub mod event_loop;
 pub mod gate;
 pub mod identity;
+pub mod invalidation;
 pub mod lease;
 pub mod limits;
 pub mod pending;
 pub mod protocol;
+pub mod rejection;
 pub mod rendezvous;
 pub mod status;
+pub mod trust;
 pub mod wire;
 
 use std::collections::HashSet;

@@ -10,8 +10,6 @@
 //! request-response), or a write to GitHub that makes a repository's cached
 //! answers stale (signed, from a trusted publisher, like GitHub answers).
 
-use std::collections::HashSet;
-
 use bytes::Bytes;
 use libp2p::identity::{Keypair, PublicKey};
 use libp2p::PeerId;
@@ -19,9 +17,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::entry::{content_id, Entry, Origin, Provenance};
 use crate::cache::key::{is_github_key, validate_key};
+pub use crate::p2p::invalidation::{narrow_prefix, WireInvalidation, MAX_INVALIDATED_PREFIXES};
+pub use crate::p2p::rejection::{Rejection, MAX_CLOCK_SKEW_MS};
+pub use crate::p2p::trust::{Trust, UNTRUSTED_MAX_BYTES};
+pub use crate::p2p::wire::WIRE_VERSION;
 
 /// The gossipsub topic of cache announcements.
 pub const ANNOUNCE_TOPIC: &str = "peercache/announce/1";
+/// Largest body sent inside an announcement.
+pub const INLINE_BODY_MAX: usize = 32 * 1024;
+/// Largest encoded announcement accepted (body plus metadata).
+pub const ANNOUNCEMENT_MAX: usize = INLINE_BODY_MAX + 4 * 1024;
 /// The request-response protocol that fetches one entry by key.
 pub const FETCH_PROTOCOL: &str = "/peercache/fetch/1.0.0";
 /// The request-response protocol that says which entries a peer holds since
@@ -36,19 +42,8 @@ pub const LEASE_PROTOCOL: &str = "/peercache/lease/1.0.0";
 /// them is garbage, what has them with another version is a newer (or older)
 /// node's, to be ignored without parting.
 pub const ANNOUNCEMENT_MAGIC: &[u8; 4] = b"PCAN";
-/// The version of the announcements this node writes and reads.
-pub const WIRE_VERSION: u16 = 2;
-/// Largest body sent inside an announcement.
-pub const INLINE_BODY_MAX: usize = 32 * 1024;
-/// Largest encoded announcement accepted (body plus metadata).
-pub const ANNOUNCEMENT_MAX: usize = INLINE_BODY_MAX + 4 * 1024;
-/// How far in the future a peer's `stored_at` may be (clock skew).
-pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// What a signature is over starts with these, so it means nothing elsewhere.
 const SIGNATURE_DOMAIN: &[u8] = b"peercache/entry/v1\0";
-const INVALIDATION_DOMAIN: &[u8] = b"peercache/invalidation/v1\0";
-/// Prefixes one invalidation may name, at most.
-pub const MAX_INVALIDATED_PREFIXES: usize = 8;
 
 /// What travels on the announcement topic.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -64,79 +59,9 @@ enum Outgoing<'a> {
     Invalidation(&'a WireInvalidation),
 }
 
-/// A write went to GitHub under these prefixes at `at_ms`: answers from
-/// before it are stale everywhere.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireInvalidation {
-    pub prefixes: Vec<String>,
-    pub at_ms: u64,
-    #[serde(with = "serde_bytes")]
-    pub publisher_key: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    pub signature: Vec<u8>,
-}
-
 impl WireInvalidation {
-    pub fn new(prefixes: Vec<String>, at_ms: u64, signer: &Keypair) -> WireInvalidation {
-        let signature = signer.sign(&Self::signed(&prefixes, at_ms)).expect("ed25519 signing cannot fail");
-        WireInvalidation { prefixes, at_ms, publisher_key: signer.public().encode_protobuf(), signature }
-    }
-
-    fn signed(prefixes: &[String], at_ms: u64) -> Vec<u8> {
-        let mut bytes = INVALIDATION_DOMAIN.to_vec();
-        bytes.extend(postcard::to_allocvec(&(prefixes, at_ms)).expect("an invalidation always encodes"));
-        bytes
-    }
-
-    /// Its publisher, when it may be acted on: narrow GitHub prefixes only
-    /// (see [`narrow_prefix`]), signed, from a trusted publisher, not from
-    /// the future beyond clock skew (the caller acts on it as of now at the
-    /// latest, so a date ahead never bars copies longer).
-    pub fn verify(&self, trust: &Trust, now_ms: u64) -> Result<PeerId, Rejection> {
-        if self.prefixes.is_empty() || self.prefixes.len() > MAX_INVALIDATED_PREFIXES {
-            return Err(Rejection::Malformed(format!("{} prefixes in an invalidation", self.prefixes.len())));
-        }
-        for prefix in &self.prefixes {
-            validate_key(prefix).map_err(|e| Rejection::BadKey(e.to_string()))?;
-            if !narrow_prefix(prefix) {
-                return Err(Rejection::TooWide(prefix.clone()));
-            }
-        }
-        let key = PublicKey::try_decode_protobuf(&self.publisher_key).map_err(|_| Rejection::BadSignature)?;
-        if !key.verify(&Self::signed(&self.prefixes, self.at_ms), &self.signature) {
-            return Err(Rejection::BadSignature);
-        }
-        let publisher = key.to_peer_id();
-        if !trust.trusts(&publisher) {
-            return Err(Rejection::Untrusted(publisher.to_string()));
-        }
-        if self.at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
-            return Err(Rejection::FromTheFuture(self.at_ms - now_ms));
-        }
-        Ok(publisher)
-    }
-
     pub fn encode_announcement(&self) -> Vec<u8> {
         encode(&Outgoing::Invalidation(self))
-    }
-}
-
-/// Whether a peer may make answers under `prefix` stale: one repository's
-/// (`github:GET:/repos/{o}/{r}` then `/`, `?` or `:`), one path's (ending
-/// `?` or `:`, no subtree), or the GraphQL answers after a mutation — what a
-/// write through a node invalidates, never `github:GET:/` or `/repos/`.
-pub fn narrow_prefix(prefix: &str) -> bool {
-    if prefix == "github:POST:/graphql" {
-        return true;
-    }
-    let Some(rest) = prefix.strip_prefix("github:GET:/") else { return false };
-    let Some(last) = rest.chars().last() else { return false };
-    let path = &rest[..rest.len() - last.len_utf8()];
-    match last {
-        '?' | ':' => !path.is_empty() && !path.contains(['?', ':']),
-        '/' => matches!(path.split('/').collect::<Vec<_>>().as_slice(),
-            ["repos", owner, repo] if !owner.is_empty() && !repo.is_empty()),
-        _ => false,
     }
 }
 
@@ -340,147 +265,6 @@ pub struct LeaseResponse {
     pub remaining_ms: u64,
 }
 
-/// Why an entry or a message from a peer was not stored.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
-    #[error("message of {0} bytes is over the limit")]
-    TooLarge(usize),
-    #[error("undecodable message: {0}")]
-    Malformed(String),
-    #[error("message of wire version {0}; this node speaks {WIRE_VERSION}")]
-    UnknownVersion(u16),
-    #[error("bad key: {0}")]
-    BadKey(String),
-    #[error("body does not match its CID {0}")]
-    CidMismatch(String),
-    #[error("announced size {announced} but body has {actual} bytes")]
-    SizeMismatch { announced: u64, actual: u64 },
-    #[error("body is not JSON")]
-    NotJson,
-    #[error("entry already expired")]
-    Expired,
-    #[error("entry stored in the future ({0} ms ahead)")]
-    FromTheFuture(u64),
-    #[error("the publisher's signature does not hold")]
-    BadSignature,
-    #[error("a GitHub answer published by {0}, which this node does not trust")]
-    Untrusted(String),
-    #[error("asked for {asked:?}, answered {answered:?}")]
-    WrongKey { asked: String, answered: String },
-    #[error("this peer sends more than its share of messages")]
-    RateLimited,
-    #[error("this peer added more than its share of the cache this minute")]
-    OverBudget,
-    #[error("the disk queue is full")]
-    QueueFull,
-    #[error("a sealed body that does not open under its key, time and TTL")]
-    SealMismatch,
-    #[error("an invalidation of {0:?}: wider than one repository")]
-    TooWide(String),
-    #[error("this node's own entry, handed back by another")]
-    OwnEntry,
-}
-
-impl Rejection {
-    /// A short name, for counting rejections by reason.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Rejection::TooLarge(_) | Rejection::SizeMismatch { .. } => "too_large",
-            Rejection::Malformed(_) | Rejection::BadKey(_) | Rejection::NotJson => "malformed",
-            Rejection::UnknownVersion(_) => "unknown_version",
-            Rejection::CidMismatch(_) => "cid_mismatch",
-            Rejection::Expired | Rejection::FromTheFuture(_) => "bad_time",
-            Rejection::BadSignature => "bad_signature",
-            Rejection::Untrusted(_) => "untrusted_publisher",
-            Rejection::WrongKey { .. } => "wrong_key",
-            Rejection::RateLimited => "rate_limited",
-            Rejection::OverBudget => "over_budget",
-            Rejection::QueueFull => "queue_full",
-            Rejection::SealMismatch => "seal_mismatch",
-            Rejection::TooWide(_) => "too_wide",
-            Rejection::OwnEntry => "own_entry",
-        }
-    }
-
-    /// Whether the message itself is a lie or garbage, so its sender's
-    /// gossip score should fall. Another version, an untrusted publisher (an
-    /// honest node may trust whom we do not) and our own limits are not.
-    pub fn is_forgery(&self) -> bool {
-        !matches!(
-            self,
-            Rejection::UnknownVersion(_)
-                | Rejection::Untrusted(_)
-                | Rejection::RateLimited
-                | Rejection::OverBudget
-                | Rejection::QueueFull
-                | Rejection::Expired
-                | Rejection::OwnEntry
-        )
-    }
-}
-
-/// Whose GitHub answers this node takes: itself, and either every member of
-/// a private swarm or the peers named in `CACHE_TRUSTED_PEERS`.
-#[derive(Clone, Debug)]
-pub struct Trust {
-    local: PeerId,
-    everyone: bool,
-    listed: HashSet<PeerId>,
-    /// GitHub answers from publishers it does not trust are still taken —
-    /// never served before GitHub confirms them (confirmed sharing), never
-    /// over what the node holds, and small.
-    unconfirmed: bool,
-}
-
-/// The largest entry taken from a publisher this node does not trust (a
-/// GitHub answer to confirm, or a user's entry in an open swarm).
-pub const UNTRUSTED_MAX_BYTES: u64 = 1024 * 1024;
-
-impl Trust {
-    /// With `listed` peers, only they; without, every member of a private
-    /// swarm, and nobody in an open one.
-    pub fn new(local: PeerId, private_swarm: bool, listed: HashSet<PeerId>) -> Trust {
-        Trust { local, everyone: private_swarm && listed.is_empty(), listed, unconfirmed: false }
-    }
-
-    /// The same, taking untrusted publishers' GitHub answers to be confirmed
-    /// (see the field).
-    pub fn taking_unconfirmed(mut self, takes: bool) -> Trust {
-        self.unconfirmed = takes;
-        self
-    }
-
-    /// Whether the publisher of `entry` (its signed provenance) is trusted;
-    /// an entry without provenance is this node's own.
-    pub fn trusts_publisher(&self, entry: &Entry) -> bool {
-        match &entry.provenance {
-            None => true,
-            Some(provenance) => PublicKey::try_decode_protobuf(&provenance.publisher_key)
-                .is_ok_and(|key| self.trusts(&key.to_peer_id())),
-        }
-    }
-
-    pub fn trusts(&self, peer: &PeerId) -> bool {
-        *peer == self.local || self.everyone || self.listed.contains(peer)
-    }
-
-    /// Whether `peer` is this node.
-    pub fn is_local(&self, peer: &PeerId) -> bool {
-        *peer == self.local
-    }
-
-    /// In words, for the status: who is trusted.
-    pub fn describe(&self) -> String {
-        if self.everyone {
-            "every member of the private swarm".to_owned()
-        } else if self.listed.is_empty() {
-            "nobody but this node (open swarm, CACHE_TRUSTED_PEERS empty)".to_owned()
-        } else {
-            format!("{} peer(s) named in CACHE_TRUSTED_PEERS", self.listed.len())
-        }
-    }
-}
-
 /// What `verify` needs to know besides the entry.
 pub struct Check<'a> {
     /// The peer that sent it (the entry's origin here).
@@ -527,7 +311,7 @@ pub fn verify(wire: WireEntry, check: &Check<'_>) -> Result<Verdict, Rejection> 
         return Err(Rejection::OwnEntry);
     }
     let trusted = check.trust.trusts(&publisher);
-    if is_github_key(&wire.key) && !trusted && !(check.trust.unconfirmed && !check.holds) {
+    if is_github_key(&wire.key) && !trusted && !(check.trust.takes_unconfirmed() && !check.holds) {
         return Err(Rejection::Untrusted(publisher.to_string()));
     }
     if !trusted && wire.size > UNTRUSTED_MAX_BYTES {

@@ -15,7 +15,10 @@ use libp2p::StreamProtocol;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::p2p::protocol::WIRE_VERSION;
+/// The gossipsub topic of cache announcements.
+pub const ANNOUNCE_TOPIC: &str = "peercache/announce/1";
+/// The version of the announcements this node writes and reads.
+pub const WIRE_VERSION: u16 = 2;
 
 /// Why a message could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

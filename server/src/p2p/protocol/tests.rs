@@ -1,5 +1,7 @@
 use proptest::prelude::*;
 
+use std::collections::HashSet;
+
 use super::*;
 
 const NOW: u64 = 1_700_000_000_000;

@@ -1,0 +1,97 @@
+//! The status snapshot readers see (`NodeClient::status`), published after
+//! anything that changes what the node looks like, so a status request
+//! never waits on the network.
+
+use super::*;
+
+impl EventLoop {
+    pub fn publish_status(&self) {
+        let status = self.snapshot();
+        self.status.send_if_modified(|current| {
+            if *current == status {
+                false
+            } else {
+                *current = status;
+                true
+            }
+        });
+    }
+
+    pub(super) fn snapshot(&self) -> PeerStatus {
+        let mut peers: Vec<PeerInfo> = self
+            .peers
+            .iter()
+            .map(|(id, peer)| PeerInfo {
+                peer_id: id.to_string(),
+                addr: peer.addr.to_string(),
+                direction: if peer.outbound { "outbound" } else { "inbound" }.to_owned(),
+                latency_ms: peer.latency.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
+                agent: peer.agent.clone(),
+                protocols: peer.protocols.clone(),
+                connected_since: rfc3339(peer.connected_since_ms),
+                entries_received: peer.entries_received,
+                entries_sent: peer.entries_sent,
+                gossip_score: self.swarm.behaviour().gossipsub.peer_score(id),
+                trusted: self.trust.trusts(id),
+                refused: peer.refused,
+            })
+            .collect();
+        peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        let active = !peers.is_empty();
+        let (state, reason) = if let Some(error) = &self.listen_error {
+            (NodeState::Failed, Some(error.clone()))
+        } else if active {
+            (NodeState::Active, None)
+        } else {
+            (NodeState::Connecting, Some(self.idle_reason()))
+        };
+        PeerStatus {
+            enabled: true,
+            active,
+            state,
+            peer_count: peers.len(),
+            peer_id: Some(self.swarm.local_peer_id().to_string()),
+            listen_addrs: self.listen_addrs.iter().map(|a| self.with_peer_id(a).to_string()).collect(),
+            peers,
+            reason,
+            rejected_from_peers: self.refusals.total,
+            accepted_from_peers: self.refusals.accepted,
+            fetches_served: self.refusals.served,
+            syncs_served: self.refusals.syncs_served,
+            leases_granted: self.refusals.leases_granted,
+            refused_by_reason: self.refusals.by_reason.clone(),
+            trust: self.trust.describe(),
+            gossip: self.gossip_health(),
+        }
+    }
+
+    pub(super) fn gossip_health(&self) -> GossipHealth {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let topic = self.topic.hash();
+        let threshold = score_thresholds().gossip_threshold;
+        GossipHealth {
+            topic_peers: gossipsub.all_peers().filter(|(_, topics)| topics.contains(&&topic)).count(),
+            mesh_peers: gossipsub.mesh_peers(&topic).count(),
+            low_score_peers: self
+                .peers
+                .keys()
+                .filter(|p| gossipsub.peer_score(p).is_some_and(|s| s < threshold))
+                .count(),
+        }
+    }
+
+    pub(super) fn idle_reason(&self) -> String {
+        if !self.redials.is_empty() {
+            let mut reason = format!("dialing {} bootstrap peers", self.redials.len());
+            if let Some(error) = self.redials.iter().rev().find_map(|r| r.last_error.as_deref()) {
+                reason.push_str("; last error: ");
+                reason.push_str(error);
+            }
+            reason
+        } else if self.mdns {
+            "no peers found by mDNS yet".to_owned()
+        } else {
+            "no bootstrap peers configured and mDNS off".to_owned()
+        }
+    }
+}
