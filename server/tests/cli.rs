@@ -223,6 +223,14 @@ fn exit_codes_tell_usage_not_found_unreachable_and_other_failures_apart() {
     let server = serve(dir.path(), &["--no-p2p"], &[("PEERCACHE_ADMIN_TOKEN", "right")]);
     let url = server.url.as_str();
     assert_eq!(run(&["get", "get_repo:none", "--server", url], b"").status.code(), Some(3), "not found");
+    // With --json, a script reads the failure as JSON too.
+    let out = run(&["get", "get_repo:none", "--json", "--server", url], b"");
+    assert_eq!(out.status.code(), Some(3));
+    let failure: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON error on standard output");
+    assert_eq!((failure["status"].as_u64(), failure["exit"].as_u64()), (Some(404), Some(3)), "{failure}");
+    assert!(failure["error"].as_str().unwrap().contains("no fresh cache entry"), "{failure}");
+    // A node switched off by configuration is what it was told to be: status exits 0.
+    assert_eq!(run(&["status", "--server", url], b"").status.code(), Some(0));
     let out = run(&["invalidate", "--all", "--server", url, "--admin-token", "wrong"], b"");
     assert_eq!(out.status.code(), Some(1), "refused: another failure");
     assert_eq!(run(&["invalidate", "--all", "--server", url, "--admin-token", "right"], b"").status.code(), Some(0));
@@ -237,12 +245,22 @@ fn connect_dials_a_peer_of_a_running_server() {
         let peers = json(&["peers", "--json", "--server", &a.url], b"");
         peers["listen_addrs"].as_array().and_then(|addrs| addrs.first()).and_then(|a| a.as_str()).map(str::to_owned)
     });
+    // Enabled, with no peer yet: status says so, and exits 5 for scripts.
+    let out = run(&["status", "--server", &b.url], b"");
+    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not active"));
     let out = run(&["connect", &a_addr, "--server", &b.url], b"");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8(out.stdout).unwrap().starts_with("dialing "));
     support::wait_for_blocking("B connected to A", || {
         (json(&["peers", "--json", "--server", &b.url], b"")["peer_count"] == 1).then_some(())
     });
+    assert_eq!(run(&["status", "--server", &b.url], b"").status.code(), Some(0), "active");
+    // `peers` prints whole ids under a header: what CACHE_TRUSTED_PEERS takes.
+    let a_id = a_addr.rsplit("/p2p/").next().unwrap();
+    let listed = String::from_utf8(run(&["peers", "--server", &b.url], b"").stdout).unwrap();
+    assert!(listed.starts_with("PEER ID"), "{listed}");
+    assert!(listed.lines().nth(1).unwrap().starts_with(a_id), "{listed}");
     let out = run(&["connect", "/ip4/127.0.0.1/tcp/1", "--server", &b.url], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/p2p/"), "names what is missing");

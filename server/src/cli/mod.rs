@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use app::model::Invalidation;
+use app::model::{Invalidation, NodeState};
 
 use self::client::Client;
 use self::settings::FromFile;
@@ -189,10 +189,28 @@ pub mod exit {
     pub const NOT_FOUND: i32 = 3;
     /// No server answered.
     pub const UNREACHABLE: i32 = 4;
+    /// `status`: the server answered, but its P2P node failed, or is
+    /// enabled and has no peer (a node switched off by configuration is 0).
+    pub const NOT_ACTIVE: i32 = 5;
+}
+
+/// `status` found the P2P node failed or without peers: exit 5, having printed the status.
+#[derive(Debug, thiserror::Error)]
+#[error("the P2P node is {0}")]
+struct NotActive(&'static str);
+
+/// Whether the command asked for JSON (`--json`).
+fn wants_json(matches: &clap::ArgMatches) -> bool {
+    matches
+        .subcommand()
+        .is_some_and(|(_, sub)| sub.try_get_one::<bool>("json").ok().flatten().copied().unwrap_or(false))
 }
 
 /// The exit status for `error`.
 fn exit_code(error: &anyhow::Error) -> i32 {
+    if error.downcast_ref::<NotActive>().is_some() {
+        return exit::NOT_ACTIVE;
+    }
     match error.downcast_ref::<ApiFailure>() {
         Some(failure) if !failure.answered => exit::UNREACHABLE,
         Some(failure) if failure.status == 404 => exit::NOT_FOUND,
@@ -259,12 +277,18 @@ async fn start(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> i3
         LogFormat::Pretty => logs.init(),
         LogFormat::Json => logs.json().init(),
     }
+    let json = wants_json(matches);
     match run(cli, matches, from_file).await {
         Ok(()) => exit::OK,
         Err(error) => {
-            // One clear line, not a backtrace.
+            // One clear line, not a backtrace; with --json, a JSON document too.
             eprintln!("peercache: {error:#}");
-            exit_code(&error)
+            let code = exit_code(&error);
+            if json && error.downcast_ref::<NotActive>().is_none() {
+                let status = error.downcast_ref::<ApiFailure>().filter(|f| f.answered).map(|f| f.status);
+                println!("{}", serde_json::json!({"error": format!("{error:#}"), "status": status, "exit": code}));
+            }
+            code
         }
     }
 }
@@ -289,7 +313,12 @@ async fn run(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> anyh
             let cache = client.cache_stats().await?;
             let node = client.node_info().await?;
             let all = serde_json::json!({"peers": peers, "cache": cache, "node": node});
-            output.print(&all, |_| text::status_text(client.base(), &peers, &cache, &node))
+            output.print(&all, |_| text::status_text(client.base(), &peers, &cache, &node))?;
+            match peers.state {
+                NodeState::Failed => Err(NotActive("failed").into()),
+                NodeState::Connecting => Err(NotActive("enabled but not active: no peer is connected").into()),
+                NodeState::Active | NodeState::Disabled => Ok(()),
+            }
         }
         Some(Command::Peers { output, server }) => {
             let peers = server.client()?.peer_status().await?;

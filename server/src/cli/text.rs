@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use app::format::{enabled_label, latency, megabytes, node_state_badge, percent, short_id};
+use app::format::{enabled_label, latency, megabytes, node_state_badge, percent};
 use app::model::{CacheStats, NodeInfo, PeerStatus};
 
 /// `peercache status`: the node and the cache in a few lines.
@@ -45,12 +45,13 @@ pub fn peers_text(peers: &PeerStatus) -> String {
     if peers.peers.is_empty() {
         return format!("no peers connected ({})\n", peers.reason.as_deref().unwrap_or("no reason given"));
     }
-    let mut out = String::new();
+    // Full ids: what `CACHE_TRUSTED_PEERS` and `connect` take.
+    let mut out = format!("{:<52}  {:<9} {:>9}  {}  {}\n", "PEER ID", "DIRECTION", "LATENCY", "AGENT", "ADDRESS");
     for peer in &peers.peers {
         let _ = writeln!(
             out,
-            "{}  {:<9} {:>9}  {}  {}",
-            short_id(&peer.peer_id),
+            "{:<52}  {:<9} {:>9}  {}  {}",
+            peer.peer_id,
             peer.direction,
             latency(peer.latency_ms),
             peer.agent.as_deref().unwrap_or("—"),
