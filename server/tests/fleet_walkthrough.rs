@@ -14,9 +14,12 @@ fn two_machines_share_one_cache() {
     let (dir1, dir2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // 1. Start node 1.
     let node1 = serve(dir1.path(), &[], &[]);
-    // 2. Copy its multiaddr from `peercache status`.
+    // 2. Copy its multiaddr from `peercache status` (which exits 5 while it has no peer).
     let multiaddr = until("node 1's listen address", || {
-        peercache(&["status", "--server", &node1.url])
+        let out = support::run(&["status", "--server", &node1.url], b"");
+        assert_eq!(out.status.code(), Some(5), "no peer yet: not active");
+        String::from_utf8(out.stdout)
+            .unwrap()
             .lines()
             .find_map(|line| line.strip_prefix("Listen:").map(|addr| addr.trim().to_owned()))
     });
@@ -25,8 +28,8 @@ fn two_machines_share_one_cache() {
     let node2 = serve(dir2.path(), &[], &[("CACHE_BOOTSTRAP_PEERS", &multiaddr)]);
     // 4. See "✓ Active" with one peer.
     let status: serde_json::Value = until("node 2 to connect", || {
-        let json: serde_json::Value =
-            serde_json::from_str(&peercache(&["status", "--json", "--server", &node2.url])).unwrap();
+        let out = support::run(&["status", "--json", "--server", &node2.url], b"");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         (json["peers"]["peer_count"] == 1).then_some(json)
     });
     assert_eq!(status["peers"]["active"], true);

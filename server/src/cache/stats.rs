@@ -40,6 +40,9 @@ impl Lookup {
     }
 }
 
+/// The operation of GitHub answers' keys (`github:…`).
+const GITHUB_OPERATION: &str = "github";
+
 #[derive(Default)]
 pub struct Counters {
     pub local_hits: AtomicU64,
@@ -48,8 +51,10 @@ pub struct Counters {
     pub expirations: AtomicU64,
     pub evictions: AtomicU64,
     pub api_calls_made: AtomicU64,
-    /// Upstream calls avoided other than by a hit (revalidations, coalesced requests).
-    pub extra_calls_saved: AtomicU64,
+    /// GitHub answers given without a full call to GitHub (hits, and
+    /// lookups spared one: revalidated, confirmed, coalesced, stale). Only
+    /// GitHub's: a user's own entries never were GitHub calls.
+    pub calls_saved: AtomicU64,
     operations: Mutex<HashMap<String, OperationStats>>,
     api_calls: Mutex<VecDeque<ApiCall>>,
 }
@@ -84,12 +89,11 @@ impl Counters {
         let (counter, hit) = match lookup {
             Lookup::LocalHit => (&self.local_hits, true),
             Lookup::PeerHit => (&self.peer_hits, true),
-            Lookup::Miss => (&self.misses, false),
-            Lookup::Spared => {
-                self.extra_calls_saved.fetch_add(1, Ordering::Relaxed);
-                (&self.misses, false)
-            }
+            Lookup::Miss | Lookup::Spared => (&self.misses, false),
         };
+        if operation == GITHUB_OPERATION && lookup != Lookup::Miss {
+            self.calls_saved.fetch_add(1, Ordering::Relaxed);
+        }
         counter.fetch_add(1, Ordering::Relaxed);
         self.per_operation(operation, |op| if hit { op.hits += 1 } else { op.misses += 1 });
     }
@@ -131,7 +135,7 @@ impl Counters {
             expirations: self.expirations.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
             api_calls_made: self.api_calls_made.load(Ordering::Relaxed),
-            api_calls_saved: local_hits + peer_hits + self.extra_calls_saved.load(Ordering::Relaxed),
+            api_calls_saved: self.calls_saved.load(Ordering::Relaxed),
             operations: self
                 .operations
                 .lock()
@@ -164,11 +168,14 @@ mod tests {
         counters.lookup("get_repo", Lookup::PeerHit);
         counters.lookup("get_repo", Lookup::Miss);
         counters.lookup("list_runners", Lookup::Spared);
+        counters.lookup("github", Lookup::LocalHit);
+        counters.lookup("github", Lookup::Spared);
+        counters.lookup("github", Lookup::Miss);
         let snap = counters.snapshot();
-        assert_eq!((snap.local_hits, snap.peer_hits, snap.misses), (1, 1, 2));
-        assert_eq!(snap.total_hits(), 2);
-        assert_eq!(snap.total_requests(), 4);
-        assert_eq!(snap.api_calls_saved, 3, "two hits and one spared call");
+        assert_eq!((snap.local_hits, snap.peer_hits, snap.misses), (2, 1, 4));
+        assert_eq!(snap.total_hits(), 3);
+        assert_eq!(snap.total_requests(), 7);
+        assert_eq!(snap.api_calls_saved, 2, "GitHub's hit and spared call; a user's lookups never were GitHub calls");
         assert_eq!(snap.operations["get_repo"], OperationStats { hits: 2, misses: 1 });
         assert_eq!(snap.operations["list_runners"], OperationStats { hits: 0, misses: 1 });
     }

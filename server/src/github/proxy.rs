@@ -83,6 +83,8 @@ pub(super) enum Answer {
     /// Another node of the fleet fetched it (holding the lease); this node
     /// waited for its entry.
     Fleet { decoded: Arc<Decoded>, stored_at: u64, holder: String },
+    /// GitHub's own answer just now (MISS), and whether it was stored.
+    Fetched { decoded: Arc<Decoded>, stored: bool },
 }
 
 impl Answer {
@@ -93,6 +95,7 @@ impl Answer {
             Answer::Passed(response) => Some(response.status()),
             Answer::Failed(_, error) => Some(error.status),
             Answer::Fleet { .. } => Some(StatusCode::OK),
+            Answer::Fetched { decoded, .. } => Some(decoded.status),
         }
     }
 
@@ -101,6 +104,7 @@ impl Answer {
             Answer::Body(mode, ..) | Answer::Failed(mode, _) => *mode,
             Answer::Passed(_) => Mode::Pass,
             Answer::Fleet { .. } => Mode::Coalesced,
+            Answer::Fetched { .. } => Mode::Miss,
         }
     }
 
@@ -111,6 +115,7 @@ impl Answer {
             Answer::Body(_, decoded, stored_at) => Some(Shared::Body(decoded.clone(), *stored_at)),
             Answer::Failed(_, error) => Some(Shared::Failed(error.clone())),
             Answer::Fleet { decoded, stored_at, .. } => Some(Shared::Body(decoded.clone(), Some(*stored_at))),
+            Answer::Fetched { decoded, .. } => Some(Shared::Body(decoded.clone(), None)),
             Answer::Passed(_) => None,
         }
     }
@@ -266,7 +271,7 @@ impl GithubProxy {
         if let Some(refusal) = self.limits.blocked(&call.scope.id, call.resource, now) {
             return match self.stale(call).await {
                 Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
-                None => Answer::Body(Mode::Miss, refusal, None),
+                None => Answer::Body(Mode::Held, refusal, None),
             };
         }
         if call.head() {

@@ -44,10 +44,25 @@ impl GithubProxy {
                     Some(now.saturating_sub(stored_at) / 1000),
                 )
             }
+            Answer::Fetched { decoded, stored } => {
+                let rewritten = self.rewritten(call, &decoded);
+                let mut response = reply(Mode::Miss, &rewritten, &call.parts.headers, call.head(), None);
+                if stored {
+                    // RFC 9211's `stored` only when it was.
+                    response
+                        .headers_mut()
+                        .insert(CACHE_STATUS, HeaderValue::from_static("peercache; fwd=uri-miss; stored"));
+                }
+                response
+            }
             Answer::Passed(response) => response,
             Answer::Failed(_, error) => error.to_response(),
         };
+        let stored_miss = response.headers().get(CACHE_STATUS).cloned();
         let mut response = stamp(response, mode);
+        if let Some(status) = stored_miss {
+            response.headers_mut().insert(CACHE_STATUS, status);
+        }
         self.counters.answered_in(mode, call.started.elapsed());
         if let Some(holder) = holder {
             // RFC 9211: collapsed into the fetch of the lease holder.
@@ -97,6 +112,7 @@ pub(super) fn lookup_of(mode: Mode) -> Lookup {
         Mode::Hit => Lookup::LocalHit,
         Mode::PeerHit => Lookup::PeerHit,
         Mode::Revalidated | Mode::Confirmed | Mode::Coalesced | Mode::Stale => Lookup::Spared,
+        Mode::Held => Lookup::Miss,
         Mode::Miss | Mode::Pass => Lookup::Miss,
     }
 }

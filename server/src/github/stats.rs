@@ -24,11 +24,14 @@ pub enum Mode {
     Confirmed,
     Coalesced,
     Stale,
+    /// GitHub's rate-limit refusal replayed from this node's hold: GitHub
+    /// was not asked.
+    Held,
     Pass,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 8] = [
+    pub const ALL: [Mode; 9] = [
         Mode::Hit,
         Mode::PeerHit,
         Mode::Miss,
@@ -36,6 +39,7 @@ impl Mode {
         Mode::Confirmed,
         Mode::Coalesced,
         Mode::Stale,
+        Mode::Held,
         Mode::Pass,
     ];
 
@@ -48,6 +52,7 @@ impl Mode {
             Mode::Confirmed => "CONFIRMED",
             Mode::Coalesced => "COALESCED",
             Mode::Stale => "STALE",
+            Mode::Held => "HELD",
             Mode::Pass => "PASS",
         }
     }
@@ -67,11 +72,12 @@ impl Mode {
         match self {
             Mode::Hit => "peercache; hit",
             Mode::PeerHit => "peercache; hit; detail=peer",
-            Mode::Miss => "peercache; fwd=uri-miss; stored",
+            Mode::Miss => "peercache; fwd=uri-miss",
             Mode::Revalidated => "peercache; fwd=stale; fwd-status=304; stored",
             Mode::Confirmed => "peercache; fwd=uri-miss; fwd-status=304; detail=confirmed; stored",
             Mode::Coalesced => "peercache; fwd=uri-miss; collapsed",
             Mode::Stale => "peercache; hit; detail=stale-rate-limited",
+            Mode::Held => "peercache; hit; detail=rate-limit-held",
             Mode::Pass => "peercache; fwd=bypass",
         }
     }
@@ -165,7 +171,7 @@ impl LastHour {
 }
 
 pub struct ProxyCounters {
-    modes: [AtomicU64; 8],
+    modes: [AtomicU64; 9],
     /// Sealed entries that did not open under their own key, time and TTL.
     pub seal_mismatches: AtomicU64,
     /// Fleet-wide single flight: requests that waited for another node's

@@ -101,21 +101,23 @@ impl GithubProxy {
             self.limits.block(&call.scope.id, call.resource, &headers, decoded.clone(), now);
             return match self.stale(call).await {
                 Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
-                None => Answer::Body(Mode::Miss, decoded, None),
+                None => Answer::Fetched { decoded, stored: false },
             };
         }
+        let mut stored = false;
         if status == StatusCode::OK {
             if let Some(ttl) = self.storable_ttl(call, &decoded, now) {
                 // Stored before the answer leaves, so whoever asks next (here or
                 // at a peer) finds it. A failure only costs the caching.
                 let etag = header(&headers, &ETAG).map(str::to_owned);
                 let entry = self.entry(call, &decoded, now, ttl, etag);
-                if let Err(error) = self.cache.write(move |cache| cache.insert(entry)).await {
-                    tracing::warn!(%error, "could not cache a GitHub response");
+                match self.cache.write(move |cache| cache.insert(entry)).await {
+                    Ok(_) => stored = true,
+                    Err(error) => tracing::warn!(%error, "could not cache a GitHub response"),
                 }
             }
         }
-        Answer::Body(Mode::Miss, decoded, None)
+        Answer::Fetched { decoded, stored }
     }
 
     /// How long an OK answer may be reused; `None` when it must not be
