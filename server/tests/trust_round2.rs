@@ -477,3 +477,27 @@ async fn idle_connections_without_the_key_keep_no_member_out() {
     .await;
     drop(idle);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_token_writing_in_a_loop_cannot_keep_flushing_the_fleet() {
+    let (_gh, _dir, nodes) = two_members_holding_a_repository().await;
+    let writes = 40;
+    for i in 0..writes {
+        let (status, _, _) = send(
+            client()
+                .post(format!("{}/github/repos/octo/demo/issues", nodes[0].url))
+                .header("authorization", "token T")
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"title":"{i}"}}"#)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let held_back =
+        nodes[0].state.core.github.counters.invalidations_held_back.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(held_back, writes - 30, "a burst of 30 told to the fleet, the rest held back");
+    // The writing node itself dropped its copies after every write all the same.
+    let (_, _, headers) =
+        send(client().get(format!("{}/github/repos/octo/demo", nodes[0].url)).header("authorization", "token T")).await;
+    assert_eq!(mode(&headers), "MISS");
+}

@@ -48,6 +48,10 @@ use crate::p2p::client::NodeClient;
 const X_PEERCACHE: HeaderName = HeaderName::from_static("x-peercache");
 pub(super) const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 
+/// Writes one token scope may have told to the fleet per minute, after a burst.
+pub const FLEET_INVALIDATIONS_PER_MINUTE: std::num::NonZeroU32 = std::num::NonZeroU32::new(60).expect("not zero");
+const FLEET_INVALIDATION_BURST: std::num::NonZeroU32 = std::num::NonZeroU32::new(30).expect("not zero");
+
 pub struct ProxyConfig {
     /// `GITHUB_API_URL`, e.g. `https://api.github.com` or a GitHub Enterprise
     /// Server's `https://ghe.example/api/v3`.
@@ -143,6 +147,8 @@ pub struct GithubProxy {
     fleet_wait: Duration,
     pub confirm: ConfirmMode,
     pub limits: RateLimits,
+    /// Writes told to the fleet, per token scope.
+    pub(super) fleet_invalidations: governor::DefaultKeyedRateLimiter<Arc<str>>,
     pub counters: ProxyCounters,
     pub confirmations: ConfirmCounters,
     /// One fetch per request (any scope) at a time, with sharing; the
@@ -178,6 +184,9 @@ impl GithubProxy {
             fleet_wait: config.fleet_wait,
             confirm: config.confirm,
             limits: RateLimits::default(),
+            fleet_invalidations: governor::RateLimiter::keyed(
+                governor::Quota::per_minute(FLEET_INVALIDATIONS_PER_MINUTE).allow_burst(FLEET_INVALIDATION_BURST),
+            ),
             counters: ProxyCounters::default(),
             confirmations: ConfirmCounters::default(),
             requests: SingleFlight::default(),
@@ -241,7 +250,7 @@ impl GithubProxy {
             Ok(Operation::Write) => {
                 let answer = self.forward(&call, body).await;
                 if graphql_wrote(&call, &answer) {
-                    self.written(vec![GRAPHQL_KEY_PREFIX.to_owned()]).await;
+                    self.written(&call.scope.id, vec![GRAPHQL_KEY_PREFIX.to_owned()]).await;
                 }
                 self.respond(&call, answer)
             }

@@ -178,6 +178,8 @@ pub struct ProxyCounters {
     /// fetch, and those whose wait ran out (they fetched themselves).
     pub fleet_waits: AtomicU64,
     pub fleet_wait_timeouts: AtomicU64,
+    /// Writes not told to the fleet: their token wrote faster than allowed.
+    pub invalidations_held_back: AtomicU64,
     /// Calls saved in the last hour.
     saved: LastHour,
     /// Answers GitHub gave for free (304) in the last hour.
@@ -195,6 +197,7 @@ impl Default for ProxyCounters {
             seal_mismatches: AtomicU64::new(0),
             fleet_waits: AtomicU64::new(0),
             fleet_wait_timeouts: AtomicU64::new(0),
+            invalidations_held_back: AtomicU64::new(0),
             saved: LastHour::new(),
             free: LastHour::new(),
             upstream_errors: Default::default(),
@@ -239,6 +242,10 @@ impl ProxyCounters {
 
     pub fn fleet_wait_timeout(&self) {
         self.fleet_wait_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn invalidation_held_back(&self) {
+        self.invalidations_held_back.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn seal_mismatch(&self) {

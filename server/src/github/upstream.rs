@@ -181,14 +181,17 @@ impl GithubProxy {
         };
         let answer = self.forward(call, body).await;
         if is_write(call) && answer.status().is_some_and(|status| status.is_success()) {
-            self.written(invalidation_prefixes(&call.path)).await;
+            self.written(&call.scope.id, invalidation_prefixes(&call.path)).await;
         }
         answer
     }
 
     /// A write went through: drop the older answers under `prefixes` here,
-    /// bar older copies from peers, and tell the group to do the same.
-    pub(super) async fn written(&self, prefixes: Vec<String>) {
+    /// bar older copies from peers, and tell the group to do the same — at
+    /// most [`FLEET_INVALIDATIONS_PER_MINUTE`] times a minute for one token's
+    /// scope (past that, peers keep their copies for the rest of their TTL:
+    /// one token writing in a loop cannot keep flushing the fleet).
+    pub(super) async fn written(&self, scope: &Arc<str>, prefixes: Vec<String>) {
         let at = self.cache.now_ms();
         let until = at.saturating_add(longest_github_ttl(self.default_ttl_secs) * 1000 + MAX_CLOCK_SKEW_MS);
         let local = prefixes.clone();
@@ -201,7 +204,15 @@ impl GithubProxy {
             Err(error) => tracing::warn!(%error, "could not invalidate cached GitHub responses after a write"),
         }
         if let Some(peers) = &self.peers {
-            peers.invalidate(prefixes, at).await;
+            if self.fleet_invalidations.check_key(scope).is_ok() {
+                peers.invalidate(prefixes, at).await;
+            } else {
+                self.counters.invalidation_held_back();
+                tracing::warn!(
+                    scope = &**scope,
+                    "a token writes faster than the fleet is told; this write is not broadcast"
+                );
+            }
         }
     }
 
