@@ -126,7 +126,7 @@ test('a second token gets the first token\'s answer confirmed by GitHub, and the
     await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
     await expect(page.locator('#free-confirmations-hour')).toHaveText('1');
     await expect(page.locator('#calls-saved-hour')).toHaveText('1');
-    await expect(page.locator('#confirm-mode')).toHaveText('cross-scope: 1 confirmed, 0 refused by GitHub');
+    await expect(page.locator('#confirm-mode')).toHaveText('cross-scope: 1 confirmed, 0 refused');
     await page.getByRole('link', { name: 'Charts' }).click();
     await expect(page.locator('#proxy-modes tr[data-mode="CONFIRMED"] .mode-count')).toHaveText('1');
   } finally {

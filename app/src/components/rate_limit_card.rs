@@ -101,10 +101,10 @@ fn Limit(limit: RateLimitInfo) -> impl IntoView {
 fn confirm_words(stats: &ProxyStats) -> String {
     let confirm = &stats.confirm;
     match (confirm.mode.as_str(), confirm.shares_tokens) {
-        ("off", _) => "off: every token fetches its own".to_owned(),
+        ("off", _) => "off".to_owned(),
         (mode, shares) => {
-            let what = if shares { "" } else { ", anonymous only (no group secret)" };
-            format!("{mode}{what}: {} confirmed, {} refused by GitHub", confirm.confirmed, confirm.refused)
+            let what = if shares { "" } else { " (anonymous only)" };
+            format!("{mode}{what}: {} confirmed, {} refused", confirm.confirmed, confirm.refused)
         }
     }
 }
@@ -113,6 +113,9 @@ fn confirm_title(stats: &ProxyStats) -> &'static str {
     match stats.confirm.mode.as_str() {
         "always" => "Every answer this node did not itself get from GitHub for the token is confirmed with a free conditional request",
         "off" => "Answers are not shared between tokens",
+        _ if !stats.confirm.shares_tokens => {
+            "Only anonymous answers are shared between tokens: set CACHE_SECRET (or a swarm key) to share tokens' answers"
+        }
         _ => "Another token's answer is served only after GitHub answers 304 to the requester's own credentials",
     }
 }

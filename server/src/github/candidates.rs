@@ -47,12 +47,17 @@ impl GithubProxy {
 
     /// Another scope's stored answer to the same request as a candidate.
     pub(super) fn donor_candidate(&self, call: &Call<'_>, entry: Arc<Entry>) -> Option<Candidate> {
+        self.donor(&self.sent_headers(call), call, entry)
+    }
+
+    /// The same, with the headers sent to GitHub already at hand.
+    fn donor(&self, sent: &axum::http::HeaderMap, call: &Call<'_>, entry: Arc<Entry>) -> Option<Candidate> {
         let (_, scope) = split_scope(&entry.key)?;
         if entry.upstream_status != Some(200) || !self.confirm.shares() || call.graphql.is_some() {
             return None;
         }
         let decoded = self.decoded(&entry, &self.scopes.reader(scope))?;
-        let etag = github_etag(&self.sent_headers(call), &decoded.body);
+        let etag = github_etag(sent, &decoded.body);
         Some(Candidate { entry, decoded, etag, own: false })
     }
 
@@ -65,12 +70,13 @@ impl GithubProxy {
         let mut entries = self.cache.with_prefix(&scopes_prefix(&call.request.identity()));
         entries.retain(|entry| entry.key != call.key);
         entries.sort_by(|a, b| b.stored_at_ms.cmp(&a.stored_at_ms));
+        let sent = self.sent_headers(call);
         let mut donors: Vec<Candidate> = Vec::new();
         for entry in entries {
             if donors.len() == MAX_DONORS {
                 break;
             }
-            if let Some(candidate) = self.donor_candidate(call, entry) {
+            if let Some(candidate) = self.donor(&sent, call, entry) {
                 if !donors.iter().any(|d| same_etag(&d.etag, &candidate.etag)) {
                     donors.push(candidate);
                 }
@@ -84,9 +90,7 @@ impl GithubProxy {
     fn sent_headers(&self, call: &Call<'_>) -> axum::http::HeaderMap {
         crate::github::request::forwarded(&call.parts.headers)
     }
-}
 
-impl GithubProxy {
     /// The decoded form of a stored entry. A sealed entry that does not open
     /// under its own key, time and TTL was moved or replayed: it is dropped,
     /// and counted against the peer it came from.

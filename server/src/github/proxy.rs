@@ -271,9 +271,8 @@ impl GithubProxy {
         let now = self.cache.now_ms();
         if let Some(entry) = self.cache.fresh(&call.key) {
             if let Some(decoded) = self.open(&entry, &call.scope).await {
-                if !self.must_revalidate(call, &entry, &decoded, now) && !self.needs_confirming(&entry) {
-                    let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
-                    return Answer::Body(mode, decoded, Some(entry.stored_at_ms));
+                if let Some(answer) = self.as_it_is(call, &entry, &decoded, now) {
+                    return answer;
                 }
             }
         }
@@ -287,6 +286,17 @@ impl GithubProxy {
             return self.forward(call, bytes::Bytes::new()).await;
         }
         self.coalesced(call).await
+    }
+
+    /// The requester's own stored answer, served as it is (HIT, or PEER-HIT
+    /// when it came from a peer) when it is fresh and nothing asks GitHub
+    /// first: the client's directives, "always revalidate", or confirmation.
+    fn as_it_is(&self, call: &Call<'_>, entry: &Entry, decoded: &Arc<Decoded>, now: u64) -> Option<Answer> {
+        if !entry.is_fresh(now) || self.must_revalidate(call, entry, decoded, now) || self.needs_confirming(entry) {
+            return None;
+        }
+        let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
+        Some(Answer::Body(mode, decoded.clone(), Some(entry.stored_at_ms)))
     }
 
     /// Whether a fresh entry must still be confirmed by GitHub: always in
@@ -355,20 +365,15 @@ impl GithubProxy {
             Some(entry) => self.open(&entry, &call.scope).await.map(|decoded| (entry, decoded)),
             None => None,
         };
-        if let Some((entry, decoded)) = &held {
+        if let Some(answer) = held.as_ref().and_then(|(entry, decoded)| self.as_it_is(call, entry, decoded, now)) {
             // Stored while this request waited its turn (by gossip, say).
-            let servable = !self.must_revalidate(call, entry, decoded, now) && !self.needs_confirming(entry);
-            if entry.is_fresh(now) && servable {
-                let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
-                return Answer::Body(mode, decoded.clone(), Some(entry.stored_at_ms));
-            }
+            return answer;
         }
         if let (None, Some(peers)) = (&held, &self.peers) {
             if let Some(entry) = peers.fetch_stored(&self.cache, &call.key).await {
                 if let Some(decoded) = self.open(&entry, &call.scope).await {
-                    let servable = !self.must_revalidate(call, &entry, &decoded, now) && !self.needs_confirming(&entry);
-                    if entry.is_fresh(now) && servable {
-                        return Answer::Body(Mode::PeerHit, decoded, Some(entry.stored_at_ms));
+                    if let Some(answer) = self.as_it_is(call, &entry, &decoded, now) {
+                        return answer;
                     }
                     held = Some((entry, decoded));
                 }
