@@ -62,13 +62,15 @@ fn RateFields(stats: ProxyStats) -> impl IntoView {
             </dd>
             <dt>"Calls to GitHub"</dt>
             <dd id="upstream-calls">{stats.upstream_calls}</dd>
-            <dt>"Token sharing"</dt>
-            <dd id="confirm-mode" title=confirm_title(&stats)>{confirm_words(&stats)}</dd>
+
             <dt>"Freshness"</dt>
             <dd id="freshness-mode" title="ttl: answers are reused for their TTL; revalidate: every request asks GitHub with the ETag (304s are free)">
                 {if stats.freshness == "revalidate" { "always revalidate" } else { "TTL" }}
             </dd>
         </dl>
+        <p class="reason" title=confirm_title(&stats)>
+            "Token sharing: "<span id="confirm-mode">{confirm_words(&stats)}</span>
+        </p>
     }
 }
 
