@@ -8,7 +8,9 @@ use leptos::server_fn::codec::{GetUrl, Json};
 
 #[cfg(feature = "ssr")]
 use crate::model::ErrorKind;
-use crate::model::{CacheStats, EntryPage, History, Invalidated, Invalidation, NodeInfo, PeerStatus, ProxyStats};
+use crate::model::{
+    CacheStats, EntryPage, History, Invalidated, Invalidation, NodeInfo, PeerStatus, ProxyStats, Reach,
+};
 
 /// Why the backend could not do what was asked: the kind decides the status
 /// code, the message is what a person reads.
@@ -38,8 +40,8 @@ pub trait Backend: Send + Sync + 'static {
     /// The entry as `GET /api/cache/entry` shows it, pretty-printed; not
     /// found when this node does not hold it. Does not count as a lookup.
     fn entry_json(&self, key: &str) -> Result<String, Failure>;
-    /// Removes what `target` names.
-    fn invalidate(&self, target: Invalidation, admin_token: String) -> Pending<Invalidated>;
+    /// Removes what `target` names, here or on every node.
+    fn invalidate(&self, target: Invalidation, reach: Reach, admin_token: String) -> Pending<Invalidated>;
     /// Dials a peer; answers the address being dialed.
     fn connect_peer(&self, multiaddr: String, admin_token: String) -> Pending<String>;
 }
@@ -108,11 +110,12 @@ pub async fn get_entry_json(key: String) -> Result<String, ServerFnError> {
     backend()?.entry_json(&key).map_err(failed)
 }
 
-/// Invalidates one key, a prefix or everything (`POST /sfn/invalidate`).
-/// Changes travel as JSON, which a cross-site form cannot send.
+/// Invalidates one key, a prefix or everything, here or on every node
+/// (`POST /sfn/invalidate`). Changes travel as JSON, which a cross-site form
+/// cannot send.
 #[server(prefix = "/sfn", endpoint = "invalidate", input = Json)]
-pub async fn invalidate(target: Invalidation, admin_token: String) -> Result<Invalidated, ServerFnError> {
-    backend()?.invalidate(target, admin_token).await.map_err(failed)
+pub async fn invalidate(target: Invalidation, reach: Reach, admin_token: String) -> Result<Invalidated, ServerFnError> {
+    backend()?.invalidate(target, reach, admin_token).await.map_err(failed)
 }
 
 /// Dials a peer by multiaddr (`POST /sfn/connect_peer`).

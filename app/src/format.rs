@@ -100,6 +100,15 @@ pub fn entries(n: usize) -> String {
     }
 }
 
+/// What an invalidation dropped, in words: "3 entries", and for a
+/// fleet-wide one how many peers were told.
+pub fn invalidated(dropped: usize, told_peers: Option<usize>) -> String {
+    match told_peers {
+        None => entries(dropped),
+        Some(peers) => format!("{} here; told {peers} peer(s) to drop theirs", entries(dropped)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

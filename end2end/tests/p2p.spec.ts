@@ -125,7 +125,7 @@ test('the Peers and Cache tabs of one node show the other node and its entries',
   await expect(entry.locator('.entry-origin')).toHaveAttribute('title', aStatus.peer_id);
 
   // Invalidating the prefix on B removes it there (only there, as the tab says) and says how many went.
-  await expect(page.locator('#invalidate-hint')).toContainText('this node only');
+  await expect(page.locator('#invalidate-hint')).toContainText('peers keep theirs');
   await page.locator('#invalidate-prefix').click();
   await expect(page.locator('#confirm-question')).toHaveText('Invalidate every entry whose key starts with "get_repo:octo/" (1 entry)?');
   await page.locator('#confirm-yes').click();

@@ -89,7 +89,7 @@ fn put_get_and_invalidate_against_a_running_server() {
     assert!(stderr.contains("only the proxy writes them") && stderr.contains("(403)"), "{stderr}");
 
     let out = run(&["invalidate", "get_repo:", "--server", url], b"");
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "invalidated 1 entries");
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "invalidated 1 entry");
     let out = run(&["get", "get_repo:octo/cli", "--server", url], b"");
     assert_eq!(out.status.code(), Some(3), "not found");
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -293,6 +293,24 @@ fn config_shows_each_setting_and_where_it_came_from_in_human_units() {
         ("127.0.0.1:8899".into(), "default".into())
     );
     assert_eq!(of("admin-token")["source"], "unset");
+    // Paths and the upstream in use, never "unset" where serve derives one.
+    let in_dir = |file: &str| dir.path().join(file).display().to_string();
+    assert_eq!(of("gh-socket")["value"], in_dir("gh.sock"));
+    assert_eq!(of("gh-socket")["source"], "default");
+    assert_eq!(of("github-api-url")["value"], "https://api.github.com");
+    let out = peercache()
+        .args(["config", "--json"])
+        .env_remove("CACHE_DIR")
+        .env_remove("XDG_CACHE_HOME")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    let settings: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let cache_dir = settings.iter().find(|s| s["setting"] == "cache-dir").unwrap();
+    assert_eq!(
+        (cache_dir["value"].clone(), cache_dir["source"].clone()),
+        (in_dir(".cache/peercache").into(), "default".into())
+    );
 
     // The same units work for serve: 1 GiB is 1073741824 bytes.
     let server = serve(dir.path(), &["--no-p2p", "--max-bytes", "1GiB"], &[]);

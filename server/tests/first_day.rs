@@ -69,3 +69,106 @@ async fn saved_calls_count_only_github_answers() {
     assert_eq!(stats.api_calls_saved, 1, "one HIT");
     assert_eq!(stats.api_calls_saved, pc.state.core.proxy_stats().calls_saved_last_hour, "the two figures agree");
 }
+
+const SWARM: &str =
+    "/key/swarm/psk/1.0.0/\n/base16/\n5151515151515151515151515151515151515151515151515151515151515151\n";
+
+/// `invalidate --fleet`: node 1's operator drops a repository's answers and a
+/// user's entry on every node; node 0 drops its copies, and neither node
+/// takes an older copy back (node 0 asks GitHub again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_invalidation_drops_every_nodes_copies_and_none_comes_back() {
+    let gh = standin::start("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("swarm.key");
+    std::fs::write(&key, SWARM).unwrap();
+    let nodes = support::inproc::fleet(2, &gh.base, &key.display().to_string()).await;
+    let repo = |i: usize| format!("{}/github/repos/octo/demo", nodes[i].url);
+    assert_eq!(get(&repo(0)).await.1, "MISS");
+    nodes[0].state.core.put_entry("mine:a".into(), bytes::Bytes::from_static(b"{}"), None).await.unwrap();
+    let held = |i: usize| nodes[i].state.core.cache.list("github:GET:/repos/octo/demo", 0, 10).total;
+    support::wait_for("node 1 holds both", || {
+        (held(1) == 1 && nodes[1].state.core.cache.peek("mine:a").is_some()).then_some(())
+    })
+    .await;
+    // From node 1, through the API as `peercache invalidate --fleet` asks.
+    let client = reqwest::Client::new();
+    for pattern in ["github:GET:/repos/octo/demo", "mine:"] {
+        let done: serde_json::Value = client
+            .post(format!("{}/api/cache/invalidate", nodes[1].url))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"pattern": pattern, "reach": "fleet"}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((done["invalidated"].as_u64(), done["told_peers"].as_u64()), (Some(1), Some(1)), "{done}");
+    }
+    support::wait_for("node 0 drops its copies", || {
+        (held(0) == 0 && nodes[0].state.core.cache.peek("mine:a").is_none()).then_some(())
+    })
+    .await;
+    // Nobody hands an older copy back: both ask GitHub.
+    let before = gh.count("/repos/octo/demo");
+    assert_eq!(get(&repo(0)).await.1, "MISS");
+    assert_eq!(gh.count("/repos/octo/demo"), before + 1);
+    let node = nodes[1].state.core.p2p.as_ref().unwrap();
+    assert!(node.lookup(&nodes[1].state.core.cache, "mine:a").await.is_none(), "no peer has mine:a any more");
+}
+
+/// Without a P2P node, a fleet-wide invalidation says it cannot tell the
+/// fleet and drops nothing (a script must not believe the fleet was told).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_invalidation_without_a_p2p_node_is_refused_and_drops_nothing() {
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
+    pc.state.core.put_entry("mine:a".into(), bytes::Bytes::from_static(b"{}"), None).await.unwrap();
+    let refused = pc
+        .state
+        .core
+        .invalidate(app::model::Invalidation::Prefix("mine:".into()), app::model::Reach::Fleet)
+        .await
+        .unwrap_err();
+    assert!(refused.message.contains("cannot tell the fleet"), "{}", refused.message);
+    assert!(pc.state.core.cache.peek("mine:a").is_some());
+}
+
+/// `/metrics` has what an operator alerts on: refusals by reason, peers by
+/// trust, whether sharing is off, the standard `process_*` families, and
+/// libp2p's families named once (`peercache_libp2p_…`, never `…libp2p_libp2p_…`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_name_refusals_trust_and_the_process() {
+    let gh = standin::start("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("swarm.key");
+    std::fs::write(&key, SWARM).unwrap();
+    let nodes = support::inproc::fleet(2, &gh.base, &key.display().to_string()).await;
+    // A member asks for more than any write may: refused, and counted by reason.
+    let member = nodes[1].state.core.p2p.clone().unwrap();
+    member.invalidate(vec!["github:GET:/".to_owned()], server::cache::ttl::Clock::now_ms(&*nodes[1].clock)).await;
+    support::wait_for("the refusal", || {
+        nodes[0].state.core.status.current().refused_by_reason.get("too_wide").copied().filter(|n| *n == 1)
+    })
+    .await;
+    let text = reqwest::get(format!("{}/metrics", nodes[0].url)).await.unwrap().text().await.unwrap();
+    let sample = |series: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(sample("peercache_peer_refusals_total{reason=\"too_wide\"}"), 1.0);
+    assert_eq!(sample("peercache_peers_by_trust{trusted=\"true\"}"), 1.0);
+    assert_eq!(sample("peercache_peers_by_trust{trusted=\"false\"}"), 0.0);
+    assert_eq!(sample("peercache_github_sharing_off"), 0.0, "a private swarm shares");
+    assert!(sample("process_resident_memory_bytes") > 1e6);
+    assert!(sample("process_cpu_seconds_total") > 0.0);
+    assert!(sample("process_open_fds") > 0.0);
+    let names: Vec<&str> =
+        text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).collect();
+    assert!(names.iter().any(|name| name.starts_with("peercache_libp2p_")), "libp2p's families are there");
+    assert!(names.iter().all(|name| !name.contains("libp2p_libp2p")), "no stutter");
+}

@@ -242,7 +242,7 @@ async fn a_members_invalidation_of_everything_dated_ahead_drops_nothing() {
     nodes[1]
         .state
         .core
-        .invalidate(app::model::Invalidation::Prefix("github:GET:/repos/octo/demo".into()))
+        .invalidate(app::model::Invalidation::Prefix("github:GET:/repos/octo/demo".into()), app::model::Reach::Node)
         .await
         .unwrap();
     let (_, _, headers) =
@@ -260,7 +260,12 @@ async fn an_operators_invalidation_is_not_undone_by_peers() {
     let repo = format!("{}/github/repos/octo/demo", nodes[0].url);
     let key = nodes[0].state.core.cache.list("github:GET:/repos/octo/demo:", 0, 1).entries[0].key.clone();
     support::wait_for("node 1 holds it", || nodes[1].state.core.cache.peek(&key).map(|_| ())).await;
-    let dropped = nodes[0].state.core.invalidate(app::model::Invalidation::Key(key.clone())).await.unwrap();
+    let dropped = nodes[0]
+        .state
+        .core
+        .invalidate(app::model::Invalidation::Key(key.clone()), app::model::Reach::Node)
+        .await
+        .unwrap();
     assert_eq!(dropped.invalidated, 1);
     // Node 1 still holds node 0's copy, and hands it back on the next miss: refused.
     let (_, _, headers) = send(client().get(&repo).header("authorization", "token T")).await;
@@ -268,7 +273,12 @@ async fn an_operators_invalidation_is_not_undone_by_peers() {
     // The same for a user's own key.
     nodes[0].state.core.cache.put("mine:a", bytes::Bytes::from_static(b"{\"v\":1}"), Default::default()).unwrap();
     support::wait_for("node 1 holds mine:a", || nodes[1].state.core.cache.peek("mine:a").map(|_| ())).await;
-    nodes[0].state.core.invalidate(app::model::Invalidation::Key("mine:a".into())).await.unwrap();
+    nodes[0]
+        .state
+        .core
+        .invalidate(app::model::Invalidation::Key("mine:a".into()), app::model::Reach::Node)
+        .await
+        .unwrap();
     let node = nodes[0].state.core.p2p.as_ref().unwrap();
     let back = node.lookup(&nodes[0].state.core.cache, "mine:a").await;
     assert!(back.is_none(), "a peer's copy of what the operator dropped is refused");

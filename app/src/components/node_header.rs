@@ -41,6 +41,7 @@ pub fn NodeHeader() -> impl IntoView {
                                 <CopyButton text=id label="Copy this node's peer id"/>
                             })}
                             <span id="node-version">{format!("peercache {}", info.version)}</span>
+                            <span id="node-upstream" title="The GitHub API this node asks">{format!("→ {}", info.upstream)}</span>
                             <span id="node-uptime">{move || format!("up {}", duration_words(info.uptime_secs + since.get()))}</span>
                             <span id="last-updated">{move || format!("updated {} s ago", since.get())}</span>
                         </div>

@@ -60,6 +60,14 @@ fn PeerFields(status: PeerStatus) -> impl IntoView {
             {own_id}
         </dl>
         <p class="reason" id="peer-reason">{reason}</p>
+        {status.sharing_warning.map(|warning| view! {
+            <p class="status-warn" id="sharing-warning">{format!("⚠ Sharing: {warning}")}</p>
+        })}
+        {(!status.bootstrap_problems.is_empty()).then(|| view! {
+            <ul class="problems" id="bootstrap-problems" aria-label="Bootstrap problems">
+                {status.bootstrap_problems.into_iter().map(|problem| view! { <li class="status-warn">{problem}</li> }).collect_view()}
+            </ul>
+        })}
         <ListenAddrs addrs=status.listen_addrs/>
         <PeerList peers=status.peers/>
     }

@@ -224,6 +224,7 @@ mod tests {
             gossip_score: None,
             trusted: false,
             refused: 0,
+            clock_offset_ms: None,
         }
     }
 

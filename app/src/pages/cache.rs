@@ -1,6 +1,7 @@
 //! The Cache tab: browse entries by key prefix a page at a time, view one as
-//! JSON, invalidate one or all that match (after a confirmation), and read
-//! the log of calls that went upstream. Prefix, page and the entry viewed
+//! JSON, invalidate one or all that match (after a confirmation; those that
+//! match on every node when asked), and read the log of calls that went
+//! upstream. Prefix, page and the entry viewed
 //! live in the URL.
 
 use leptos::prelude::*;
@@ -16,8 +17,8 @@ use crate::components::entry_view::EntryView;
 use crate::components::filter_box::{non_empty, FilterBox};
 use crate::components::poll::use_polled;
 use crate::components::toast::Toasts;
-use crate::format::entries as entries_words;
-use crate::model::Invalidation;
+use crate::format::{entries as entries_words, invalidated};
+use crate::model::{Invalidation, Reach};
 
 /// Entries per page.
 pub const PAGE_SIZE: usize = 25;
@@ -47,11 +48,14 @@ pub fn CachePage() -> impl IntoView {
 
     let toasts = expect_context::<Toasts>();
     let token = expect_context::<AdminToken>();
-    let ask = RwSignal::new(None::<Pending<Invalidation>>);
-    let clear = Action::new(|(target, token): &(Invalidation, String)| invalidate(target.clone(), token.clone()));
+    let ask = RwSignal::new(None::<Pending<(Invalidation, Reach)>>);
+    let fleet = RwSignal::new(false);
+    let clear = Action::new(|((target, reach), token): &((Invalidation, Reach), String)| {
+        invalidate(target.clone(), *reach, token.clone())
+    });
     Effect::new(move |_| match clear.value().get() {
         Some(Ok(done)) => {
-            toasts.ok(format!("Cache cleared: {}", entries_words(done.invalidated)));
+            toasts.ok(format!("Cache cleared: {}", invalidated(done.invalidated, done.told_peers)));
             // The entry on view may be one of those gone.
             if viewing.get_untracked().is_some_and(|key| key.starts_with(&done.pattern)) {
                 set_viewing.set(None);
@@ -61,14 +65,14 @@ pub fn CachePage() -> impl IntoView {
         Some(Err(error)) => toasts.error(format!("Could not invalidate: {}", failure_words(&error))),
         None => {}
     });
-    let run = move |target: Invalidation| {
-        clear.dispatch((target, token.value()));
+    let run = move |change: (Invalidation, Reach)| {
+        clear.dispatch((change, token.value()));
     };
     let ask_one = move |key: String| {
         ask.set(Some(Pending {
             question: format!("Invalidate the entry \"{key}\"?"),
             confirm: "🗑 Invalidate",
-            change: Invalidation::Key(key),
+            change: (Invalidation::Key(key), Reach::Node),
         }))
     };
     let ask_prefix = move |_| {
@@ -77,15 +81,19 @@ pub fn CachePage() -> impl IntoView {
             .get_untracked()
             .and_then(Result::ok)
             .map_or_else(|| "all matching entries".to_owned(), |page| entries_words(page.total));
-        let (question, change) = if pattern.is_empty() {
-            (format!("Invalidate every entry in this node's cache ({count})?"), Invalidation::All)
+        let (reach, count, everything) = match fleet.get_untracked() {
+            true => (Reach::Fleet, format!("on every node; {count} here"), "on every node"),
+            false => (Reach::Node, count, "in this node's cache"),
+        };
+        let (question, target) = if pattern.is_empty() {
+            (format!("Invalidate every entry {everything} ({count})?"), Invalidation::All)
         } else {
             (
                 format!("Invalidate every entry whose key starts with \"{pattern}\" ({count})?"),
                 Invalidation::Prefix(pattern),
             )
         };
-        ask.set(Some(Pending { question, confirm: "🗑 Invalidate", change }));
+        ask.set(Some(Pending { question, confirm: "🗑 Invalidate", change: (target, reach) }));
     };
 
     view! {
@@ -102,8 +110,17 @@ pub fn CachePage() -> impl IntoView {
                     <button type="button" class="danger" id="invalidate-prefix" on:click=ask_prefix>
                         "🗑 Invalidate matching…"
                     </button>
+                    <label class="check" for="invalidate-fleet">
+                        <input type="checkbox" id="invalidate-fleet"
+                            prop:checked=move || fleet.get()
+                            on:change=move |ev| fleet.set(event_target_checked(&ev))/>
+                        "on every node"
+                    </label>
                 </div>
-                <p class="hint" id="invalidate-hint">"Invalidating removes entries from this node only; peers keep their copies."</p>
+                <p class="hint" id="invalidate-hint">
+                    "Invalidating drops this node's copies and takes no older ones back from peers; "
+                    "peers keep theirs unless “on every node” is ticked."
+                </p>
                 <AdminTokenField/>
                 <ConfirmBox pending=ask on_confirm=run/>
                 <Transition fallback=|| view! { <p class="loading">"Loading..."</p> }>

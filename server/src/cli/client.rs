@@ -2,7 +2,9 @@
 //! typed with the API's own models, one-line errors. `peercache mcp` (stdio)
 //! uses the same client for its tools.
 
-use app::model::{CacheStats, Dialing, EntryPage, EntryView, Invalidated, Invalidation, NodeInfo, PeerStatus, Stored};
+use app::model::{
+    CacheStats, Dialing, EntryPage, EntryView, Invalidated, Invalidation, NodeInfo, PeerStatus, Reach, Stored,
+};
 use async_trait::async_trait;
 use axum::http::Method;
 use serde::de::DeserializeOwned;
@@ -20,7 +22,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str, admin_token: Option<String>) -> anyhow::Result<Client> {
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(45)).build()?;
         Ok(Client { base: base.trim_end_matches('/').to_owned(), admin_token, http })
     }
 
@@ -89,22 +91,21 @@ impl PeercacheApi for Client {
         self.call(Method::PUT, "/api/cache/entry", &query, Some(value)).await
     }
 
-    async fn invalidate(&self, target: Invalidation) -> Result<Invalidated, ApiFailure> {
-        match target {
-            Invalidation::Key(key) => self.call(Method::DELETE, "/api/cache/entry", &[("key", &key)], None).await,
-            Invalidation::Prefix(prefix) => {
-                let body = serde_json::json!({"pattern": prefix}).to_string().into_bytes();
-                self.call(Method::POST, "/api/cache/invalidate", &[], Some(body)).await
+    async fn invalidate(&self, target: Invalidation, reach: Reach) -> Result<Invalidated, ApiFailure> {
+        let body = match target {
+            Invalidation::Key(key) if reach == Reach::Node => {
+                return self.call(Method::DELETE, "/api/cache/entry", &[("key", &key)], None).await
             }
-            Invalidation::All => {
-                let body = serde_json::json!({"all": true}).to_string().into_bytes();
-                self.call(Method::POST, "/api/cache/invalidate", &[], Some(body)).await
-            }
-        }
+            // The fleet's barriers are prefixes: a key goes to the fleet as one.
+            Invalidation::Key(key) | Invalidation::Prefix(key) => serde_json::json!({"pattern": key, "reach": reach}),
+            Invalidation::All => serde_json::json!({"all": true, "reach": reach}),
+        };
+        self.call(Method::POST, "/api/cache/invalidate", &[], Some(body.to_string().into_bytes())).await
     }
 
-    async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure> {
-        let body = serde_json::json!({"multiaddr": multiaddr}).to_string().into_bytes();
+    async fn connect(&self, multiaddr: &str, wait: Option<std::time::Duration>) -> Result<Dialing, ApiFailure> {
+        let wait_ms = wait.map(|wait| wait.as_millis() as u64);
+        let body = serde_json::json!({"multiaddr": multiaddr, "wait_ms": wait_ms}).to_string().into_bytes();
         self.call(Method::POST, "/api/mcp/peers/connect", &[], Some(body)).await
     }
 

@@ -12,7 +12,8 @@ use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use app::model::{Invalidation, NodeState};
+use app::format::invalidated as invalidated_words;
+use app::model::{Invalidation, NodeState, Reach};
 
 use self::client::Client;
 use self::settings::FromFile;
@@ -82,6 +83,11 @@ enum Command {
     /// Ask a running server to connect to a peer (a multiaddr ending in /p2p/<peer id>).
     Connect {
         multiaddr: String,
+        /// Wait until the peer is connected (at most this long, 10 s when no
+        /// time is given, 30 s at most) and exit non-zero with why it is
+        /// not: another swarm key, a refused or unanswered dial, another peer id.
+        #[arg(long, value_parser = crate::units::seconds, num_args = 0..=1, default_missing_value = "10", value_name = "SECS")]
+        wait: Option<u64>,
         #[command(flatten)]
         output: OutputArg,
         #[command(flatten)]
@@ -108,13 +114,19 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
-    /// Drop every cached entry whose key starts with PREFIX, or with --all every entry.
+    /// Drop every cached entry whose key starts with PREFIX, or with --all every
+    /// entry. The node bars older copies, so peers cannot hand them back; with
+    /// --fleet every node drops its copies too.
     Invalidate {
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         prefix: Option<String>,
         /// Drop every entry of the cache.
         #[arg(long)]
         all: bool,
+        /// Tell every node of the fleet (a signed invalidation each trusted
+        /// node honours); fails when the P2P node is not running.
+        #[arg(long)]
+        fleet: bool,
         #[command(flatten)]
         output: OutputArg,
         #[command(flatten)]
@@ -297,9 +309,9 @@ async fn run(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> anyh
     match cli.command {
         Some(Command::Serve(config)) => crate::serve::run(config).await,
         None => crate::serve::run(cli.serve).await,
-        Some(Command::Config { output, .. }) => {
+        Some(Command::Config { output, serve }) => {
             let config = matches.subcommand_matches("config").expect("the config command's matches");
-            let settings = settings::effective(config, from_file);
+            let settings = settings::effective(config, from_file, &serve);
             output.print(&settings, |settings| settings::text(settings, from_file))
         }
         Some(Command::PeerId { dir, output }) => {
@@ -324,9 +336,13 @@ async fn run(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> anyh
             let peers = server.client()?.peer_status().await?;
             output.print(&peers, text::peers_text)
         }
-        Some(Command::Connect { multiaddr, output, server }) => {
-            let dialing = server.client()?.connect(&multiaddr).await?;
-            output.print(&dialing, |d| format!("dialing {}\n", d.dialing))
+        Some(Command::Connect { multiaddr, wait, output, server }) => {
+            let wait = wait.map(std::time::Duration::from_secs);
+            let dialing = server.client()?.connect(&multiaddr, wait).await?;
+            output.print(&dialing, |d| match d.connected {
+                Some(true) => format!("connected to {}\n", d.dialing),
+                _ => format!("dialing {}\n", d.dialing),
+            })
         }
         Some(Command::Get { key, output, server }) => {
             let entry = server.client()?.entry(&key).await?;
@@ -350,10 +366,11 @@ async fn run(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> anyh
                 format!("stored {} ({} bytes, cid {}, ttl {} s)\n", s.key, s.size, s.cid, s.ttl_secs)
             })
         }
-        Some(Command::Invalidate { prefix, all, output, server }) => {
+        Some(Command::Invalidate { prefix, all, fleet, output, server }) => {
             let target = if all { Invalidation::All } else { Invalidation::Prefix(prefix.unwrap_or_default()) };
-            let done = server.client()?.invalidate(target).await?;
-            output.print(&done, |d| format!("invalidated {} entries\n", d.invalidated))
+            let reach = if fleet { Reach::Fleet } else { Reach::Node };
+            let done = server.client()?.invalidate(target, reach).await?;
+            output.print(&done, |d| format!("invalidated {}\n", invalidated_words(d.invalidated, d.told_peers)))
         }
         Some(Command::Mcp { server }) => {
             use rmcp::ServiceExt;

@@ -30,8 +30,21 @@ pub struct Setting {
     pub source: &'static str,
 }
 
-/// The settings in `matches` (of a command carrying [`ServeConfig`]).
-pub fn effective(matches: &ArgMatches, from_file: &FromFile) -> Vec<Setting> {
+/// The value `serve` uses for a setting nothing sets, where it derives one
+/// (a path under the cache directory, the group secret's origin).
+fn derived(setting: &str, config: &ServeConfig) -> Option<String> {
+    match setting {
+        "cache-dir" => Some(config.cache_dir().display().to_string()),
+        "gh-socket" => Some(config.gh_socket_path().map_or_else(|| "off".to_owned(), |p| p.display().to_string())),
+        "cache-secret" if config.swarm_key.is_some() => Some("(derived from the swarm key)".to_owned()),
+        "cache-secret" => Some("(none: only anonymous answers cross token scopes)".to_owned()),
+        _ => None,
+    }
+}
+
+/// The settings in `matches` (of a command carrying [`ServeConfig`], parsed
+/// as `config`): what `serve` would use, and where each value comes from.
+pub fn effective(matches: &ArgMatches, from_file: &FromFile, config: &ServeConfig) -> Vec<Setting> {
     let serve = ServeConfig::augment_args(clap::Command::new("serve"));
     serve
         .get_arguments()
@@ -52,6 +65,13 @@ pub fn effective(matches: &ArgMatches, from_file: &FromFile) -> Vec<Setting> {
                 .get_raw(id)
                 .map(|values| values.map(|v| v.to_string_lossy().into_owned()).collect::<Vec<_>>().join(","));
             let value = if arg.is_hide_env_values_set() { value.map(|_| "(set, hidden)".to_owned()) } else { value };
+            let (value, source) = match (value, source) {
+                (None, "unset") => match derived(&setting, config) {
+                    Some(value) => (Some(value), "default"),
+                    None => (None, "unset"),
+                },
+                other => other,
+            };
             Some(Setting { setting, env, value, source })
         })
         .collect()

@@ -2,18 +2,24 @@
 
 use std::fmt::Write;
 
-use app::format::{enabled_label, latency, megabytes, node_state_badge, percent};
+use app::format::{latency, megabytes, node_state_badge, percent};
 use app::model::{CacheStats, NodeInfo, PeerStatus};
 
 /// `peercache status`: the node and the cache in a few lines.
 pub fn status_text(base: &str, peers: &PeerStatus, cache: &CacheStats, node: &NodeInfo) -> String {
     let (label, _) = node_state_badge(peers.state);
     let mut out = format!("peercache at {base}\n");
-    let _ = write!(out, "P2P:     {label} — {} peer(s), {}", peers.peer_count, enabled_label(peers.enabled));
+    let _ = write!(out, "P2P:     {label} — {} peer(s)", peers.peer_count);
     if let Some(reason) = &peers.reason {
         let _ = write!(out, " — {reason}");
     }
     out.push('\n');
+    for problem in &peers.bootstrap_problems {
+        let _ = writeln!(out, "Bootstrap: {problem}");
+    }
+    if let Some(warning) = &peers.sharing_warning {
+        let _ = writeln!(out, "Sharing: ⚠ {warning}");
+    }
     if let Some(id) = &peers.peer_id {
         let _ = writeln!(out, "Peer ID: {id}");
     }
@@ -31,6 +37,7 @@ pub fn status_text(base: &str, peers: &PeerStatus, cache: &CacheStats, node: &No
         cache.api_calls_saved,
         cache.api_calls_made,
     );
+    let _ = writeln!(out, "GitHub:  {}", node.upstream);
     match &node.gh_socket {
         Some(socket) => {
             let _ = writeln!(out, "gh:      gh config set http_unix_socket {socket}");

@@ -16,7 +16,7 @@ use anyhow::bail;
 use app::api::{Backend, Failure, Pending};
 use app::model::{
     bytes_to_mb, hit_rate, CacheStats, EntryPage, EntryView, ErrorKind, FleetStats, History, Invalidated, Invalidation,
-    NodeInfo, PeerStatus, ProxyStats, Sample, Stored,
+    NodeInfo, PeerStatus, ProxyStats, Reach, Sample, Stored,
 };
 use bytes::Bytes;
 use prometheus_client::registry::Registry;
@@ -37,6 +37,9 @@ use crate::p2p::identity::{load_or_create_identity, read_swarm_key};
 use crate::p2p::protocol::MAX_CLOCK_SKEW_MS;
 use crate::p2p::status::NodeStatusHandle;
 use crate::p2p::{self, NodeConfig};
+
+/// The longest a `connect --wait` waits for the connection.
+pub const MAX_CONNECT_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct Core {
@@ -73,7 +76,8 @@ impl Core {
         }
         let cache = Arc::new(open_cache(config, clock.clone())?);
         let p2p = if config.p2p_enabled() {
-            let libp2p_metrics = libp2p::metrics::Metrics::new(registry.sub_registry_with_prefix("libp2p"));
+            // It names its families `libp2p_…` itself.
+            let libp2p_metrics = libp2p::metrics::Metrics::new(registry);
             Some(start_node(config, cache.clone(), libp2p_metrics)?)
         } else {
             None
@@ -161,11 +165,23 @@ impl Core {
     }
 
     /// Removes one key, every key with a prefix, or everything — the last
-    /// only when asked for by name (an empty key or prefix is refused).
-    pub async fn invalidate(&self, target: Invalidation) -> Result<Invalidated, CoreError> {
+    /// only when asked for by name (an empty key or prefix is refused). With
+    /// `Reach::Fleet`, also tells every peer, signed: each drops its copies
+    /// and raises the same barrier (a prefix or everything, not one key).
+    pub async fn invalidate(&self, target: Invalidation, reach: Reach) -> Result<Invalidated, CoreError> {
         if matches!(&target, Invalidation::Key(p) | Invalidation::Prefix(p) if p.is_empty()) {
             return Err(CoreError::invalid("an empty key or prefix: to drop every entry, ask for all of them"));
         }
+        let node = match reach {
+            Reach::Node => None,
+            Reach::Fleet if matches!(target, Invalidation::Key(_)) => {
+                return Err(CoreError::invalid("a fleet-wide invalidation takes a prefix (give the key as one)"))
+            }
+            Reach::Fleet => Some(self.p2p.as_ref().ok_or_else(|| {
+                let why = self.status.current().reason.unwrap_or_else(|| "the P2P node is not running".into());
+                CoreError::new(ErrorKind::Unavailable, format!("cannot tell the fleet: {why}; nothing was invalidated"))
+            })?),
+        };
         let pattern = target.pattern().to_owned();
         // A barrier as for a write: peers may not hand back a copy from
         // before this moment (they would at once: they hold what we dropped).
@@ -179,23 +195,44 @@ impl Core {
                 Invalidation::All => cache.write_barrier("", at, until),
             })
             .await?;
+        let told_peers = match node {
+            Some(node) => Some(node.invalidate_fleet(vec![pattern.clone()], at).await.map_err(|why| {
+                CoreError::new(ErrorKind::Unavailable, format!("{why}: only this node's copies were dropped"))
+            })?),
+            None => None,
+        };
         let warning = self.cache.store_trouble().map(|why| {
             format!("the cache store could not be written ({why}): the entries are gone from memory and reach the disk when it takes writes again")
         });
-        Ok(Invalidated { invalidated, pattern, warning })
+        Ok(Invalidated { invalidated, pattern, told_peers, warning })
     }
 
     /// Dials the peer at `multiaddr` (which must end in `/p2p/<peer id>`);
     /// answers the address being dialed.
     pub async fn dial_peer(&self, multiaddr: &str) -> Result<String, CoreError> {
+        let (node, addr) = self.dialable(multiaddr)?;
+        node.dial(addr.clone()).await.map_err(CoreError::invalid)?;
+        Ok(addr.to_string())
+    }
+
+    /// Dials the peer and waits, at most `wait`, until it is connected;
+    /// fails with why not (`connect --wait`).
+    pub async fn connect_peer(&self, multiaddr: &str, wait: Duration) -> Result<String, CoreError> {
+        let (node, addr) = self.dialable(multiaddr)?;
+        node.connect(addr.clone(), wait.min(MAX_CONNECT_WAIT))
+            .await
+            .map_err(|why| CoreError::new(ErrorKind::Unavailable, format!("could not connect to {addr}: {why}")))?;
+        Ok(addr.to_string())
+    }
+
+    fn dialable(&self, multiaddr: &str) -> Result<(&NodeClient, libp2p::Multiaddr), CoreError> {
         let peer = parse_peer_addr(multiaddr)
             .map_err(|why| CoreError::invalid(format!("invalid multiaddr {multiaddr:?}: {why}")))?;
         let node = self.p2p.as_ref().ok_or_else(|| {
             let reason = self.status.current().reason.unwrap_or_else(|| "the P2P node is not running".into());
             CoreError::new(ErrorKind::Unavailable, reason)
         })?;
-        node.dial(peer.addr.clone()).await.map_err(CoreError::invalid)?;
-        Ok(peer.addr.to_string())
+        Ok((node, peer.addr))
     }
 
     /// The counters as they are now, as one chart sample.
@@ -300,6 +337,7 @@ impl Backend for Core {
             uptime_secs: self.cache.now_ms().saturating_sub(self.started_ms) / 1000,
             admin_required: self.admin_required(),
             gh_socket: self.gh_socket.get().cloned(),
+            upstream: self.github.upstream().to_owned(),
         }
     }
 
@@ -321,11 +359,11 @@ impl Backend for Core {
             .map_err(|e| CoreError::new(ErrorKind::Internal, e.to_string()).into())
     }
 
-    fn invalidate(&self, target: Invalidation, admin_token: String) -> Pending<Invalidated> {
+    fn invalidate(&self, target: Invalidation, reach: Reach, admin_token: String) -> Pending<Invalidated> {
         let core = self.clone();
         Box::pin(async move {
             core.authorize(&admin_token)?;
-            Ok(core.invalidate(target).await?)
+            Ok(core.invalidate(target, reach).await?)
         })
     }
 

@@ -132,6 +132,13 @@ enum Shared {
     Failed(ProxyError),
 }
 
+impl GithubProxy {
+    /// The GitHub API this proxy asks.
+    pub fn upstream(&self) -> &str {
+        &self.upstream
+    }
+}
+
 pub struct GithubProxy {
     pub(super) client: reqwest::Client,
     pub(super) upstream: String,

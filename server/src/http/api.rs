@@ -44,14 +44,26 @@ async fn cache_stats(State(state): State<AppState>) -> Json<CacheStats> {
 #[derive(Deserialize)]
 struct ConnectRequest {
     multiaddr: String,
+    /// Wait this long (at most 30 s) for the connection, and answer
+    /// whether it came up.
+    #[serde(default)]
+    wait_ms: Option<u64>,
 }
 
-/// Dials a peer: `{"multiaddr": "/ip4/.../tcp/9100/p2p/<id>"}`.
+/// Dials a peer: `{"multiaddr": "/ip4/.../tcp/9100/p2p/<id>"}`, with
+/// `"wait_ms"` answering once it is connected (or failing with why not).
 async fn connect_peer(_: Admin, State(state): State<AppState>, body: Body) -> Result<Json<Dialing>, ApiError> {
     let bytes = to_bytes(body, 64 * 1024).await.map_err(|_| CoreError::too_large("body over 64 KiB"))?;
     let request: ConnectRequest = serde_json::from_slice(&bytes)
         .map_err(|e| CoreError::invalid(format!("expected {{\"multiaddr\": \"...\"}}: {e}")))?;
-    Ok(Json(Dialing { dialing: state.core.dial_peer(&request.multiaddr).await? }))
+    let dialing = match request.wait_ms {
+        None => Dialing { dialing: state.core.dial_peer(&request.multiaddr).await?, connected: None },
+        Some(ms) => {
+            let wait = std::time::Duration::from_millis(ms);
+            Dialing { dialing: state.core.connect_peer(&request.multiaddr, wait).await?, connected: Some(true) }
+        }
+    };
+    Ok(Json(dialing))
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {

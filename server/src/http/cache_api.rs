@@ -1,7 +1,7 @@
 //! `/api/cache/...`: browse, read, write and invalidate cache entries. The
 //! handlers parse and answer; the core does the work.
 
-use app::model::{EntryPage, EntryView, Invalidated, Invalidation, Stored};
+use app::model::{EntryPage, EntryView, Invalidated, Invalidation, Reach, Stored};
 use axum::body::{to_bytes, Body};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -39,7 +39,8 @@ struct KeyQuery {
     ttl: Option<u64>,
 }
 
-/// `{"pattern": "prefix"}` or `{"all": true}`, nothing else.
+/// `{"pattern": "prefix"}` or `{"all": true}`, with `"reach": "fleet"` to
+/// tell every node; nothing else.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InvalidateRequest {
@@ -47,6 +48,8 @@ struct InvalidateRequest {
     pattern: Option<String>,
     #[serde(default)]
     all: bool,
+    #[serde(default)]
+    reach: Reach,
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -92,20 +95,21 @@ async fn delete_entry(
     State(state): State<AppState>,
     params: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<Invalidated>, ApiError> {
-    Ok(Json(state.core.invalidate(Invalidation::Key(query(params)?.key)).await?))
+    Ok(Json(state.core.invalidate(Invalidation::Key(query(params)?.key), Reach::Node).await?))
 }
 
 async fn invalidate(_: Admin, State(state): State<AppState>, body: Body) -> Result<Json<Invalidated>, ApiError> {
     let bytes = read_body(body, state.core.max_body).await?;
-    const SHAPE: &str = r#"expected {"pattern": "prefix"} or, to drop every entry, {"all": true}"#;
+    const SHAPE: &str =
+        r#"expected {"pattern": "prefix"} or, to drop every entry, {"all": true}; with "reach": "fleet" on every node"#;
     let request: InvalidateRequest =
         serde_json::from_slice(&bytes).map_err(|e| CoreError::invalid(format!("{SHAPE}: {e}")))?;
     let target = match request {
-        InvalidateRequest { pattern: Some(pattern), all: false } if !pattern.is_empty() => {
+        InvalidateRequest { pattern: Some(pattern), all: false, .. } if !pattern.is_empty() => {
             Invalidation::Prefix(pattern)
         }
-        InvalidateRequest { pattern: None, all: true } => Invalidation::All,
+        InvalidateRequest { pattern: None, all: true, .. } => Invalidation::All,
         _ => return Err(CoreError::invalid(SHAPE).into()),
     };
-    Ok(Json(state.core.invalidate(target).await?))
+    Ok(Json(state.core.invalidate(target, request.reach).await?))
 }

@@ -15,6 +15,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
+use crate::http::process_metrics::ProcessCollector;
+
 /// Reads the application's statistics at each scrape.
 pub struct StatsCollector {
     backend: Arc<dyn Backend>,
@@ -166,16 +168,48 @@ impl Collector for StatsCollector {
             "Entries and messages from peers that failed verification",
             peers.rejected_from_peers,
         )?;
+        let refusals = ConstCounter::new(0u64);
+        let mut family = e.encode_descriptor(
+            "peer_refusals",
+            "What the node refused from peers, by reason (bad_signature, untrusted_publisher, too_wide, \
+             swarm_key_mismatch, handshakes_per_ip, ...)",
+            None,
+            refusals.metric_type(),
+        )?;
+        for (reason, value) in &peers.refused_by_reason {
+            ConstCounter::new(*value).encode(family.encode_family(&[("reason", reason.as_str())])?)?;
+        }
+        let trusted = peers.peers.iter().filter(|peer| peer.trusted).count();
+        let mut family = e.encode_descriptor(
+            "peers_by_trust",
+            "Connected peers by whether this node takes the GitHub answers they publish",
+            None,
+            ConstGauge::new(0i64).metric_type(),
+        )?;
+        for (label, value) in [("true", trusted), ("false", peers.peer_count.saturating_sub(trusted))] {
+            ConstGauge::new(value as i64).encode(family.encode_family(&[("trusted", label)])?)?;
+        }
+        gauge(
+            e,
+            "github_sharing_off",
+            "1 while this node serves no peer's GitHub answer as it is (an open swarm, nobody trusted)",
+            i64::from(peers.sharing_warning.is_some()),
+        )?;
+        counter(e, "peer_fetches_served", "Fetch requests from peers this node answered", peers.fetches_served)?;
+        counter(e, "peer_syncs_served", "Catch-up requests from peers this node answered", peers.syncs_served)?;
         Ok(())
     }
 }
 
-/// The registry every metric lives in, prefixed `peercache_`, with the
-/// build's version and profile (`peercache_build_info`).
+/// The registry every metric lives in: the process's own `process_*`
+/// families at its root, everything else under `peercache_` (register it in
+/// `sub_registry_with_prefix("peercache")`), the build's version and
+/// profile among them (`peercache_build_info`).
 pub fn new_registry() -> Registry {
-    let mut registry = Registry::with_prefix("peercache");
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(ProcessCollector));
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    registry.register(
+    registry.sub_registry_with_prefix("peercache").register(
         "build",
         "The peercache build serving these metrics",
         Info::new([("version", env!("CARGO_PKG_VERSION")), ("profile", profile)]),

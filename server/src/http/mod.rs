@@ -9,6 +9,7 @@ pub mod errors;
 pub mod gh_socket;
 pub mod guard;
 pub mod metrics;
+pub mod process_metrics;
 pub mod router;
 pub mod server;
 pub mod state;

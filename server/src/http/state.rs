@@ -42,9 +42,10 @@ impl AppState {
     /// [`AppState::new`] with time from `clock` (tests move it by hand).
     pub fn with_clock(config: &ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
         let mut registry = new_registry();
-        let core = Core::new(config, clock, &mut registry)?;
+        let ours = registry.sub_registry_with_prefix("peercache");
+        let core = Core::new(config, clock, ours)?;
         // The collector reads the same figures as the JSON API, at scrape time.
-        registry.register_collector(Box::new(StatsCollector::new(Arc::new(core.clone()))));
+        ours.register_collector(Box::new(StatsCollector::new(Arc::new(core.clone()))));
         let bundle = Bundle::load();
         // Pages name the bundle's files by its hash (see `assets`).
         let output_name = bundle.as_ref().map_or("peercache".to_owned(), |b| b.output_name.clone());

@@ -5,7 +5,11 @@
 //! client (`cli::client::Client`). Either way the same core code runs.
 
 use app::api::Backend;
-use app::model::{CacheStats, Dialing, EntryPage, EntryView, ErrorKind, Invalidated, Invalidation, PeerStatus, Stored};
+use app::model::{
+    CacheStats, Dialing, EntryPage, EntryView, ErrorKind, Invalidated, Invalidation, PeerStatus, Reach, Stored,
+};
+use std::time::Duration;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -59,9 +63,10 @@ pub trait PeercacheApi: Send + Sync + 'static {
     async fn entry(&self, key: &str) -> Result<EntryView, ApiFailure>;
     /// Stores a JSON value (the bytes as given).
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Option<u64>) -> Result<Stored, ApiFailure>;
-    /// Drops what `target` names.
-    async fn invalidate(&self, target: Invalidation) -> Result<Invalidated, ApiFailure>;
-    async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure>;
+    /// Drops what `target` names, here or on every node.
+    async fn invalidate(&self, target: Invalidation, reach: Reach) -> Result<Invalidated, ApiFailure>;
+    /// Dials a peer; with `wait`, answers once it is connected (or fails with why not).
+    async fn connect(&self, multiaddr: &str, wait: Option<Duration>) -> Result<Dialing, ApiFailure>;
     /// Entries whose key starts with `prefix`, `limit` from `offset`, newest first.
     async fn entries(&self, prefix: &str, offset: usize, limit: usize) -> Result<EntryPage, ApiFailure>;
 }
@@ -84,12 +89,15 @@ impl PeercacheApi for Core {
         Ok(self.put_entry(key.to_owned(), Bytes::from(value), ttl).await?)
     }
 
-    async fn invalidate(&self, target: Invalidation) -> Result<Invalidated, ApiFailure> {
-        Ok(Core::invalidate(self, target).await?)
+    async fn invalidate(&self, target: Invalidation, reach: Reach) -> Result<Invalidated, ApiFailure> {
+        Ok(Core::invalidate(self, target, reach).await?)
     }
 
-    async fn connect(&self, multiaddr: &str) -> Result<Dialing, ApiFailure> {
-        Ok(Dialing { dialing: self.dial_peer(multiaddr).await? })
+    async fn connect(&self, multiaddr: &str, wait: Option<Duration>) -> Result<Dialing, ApiFailure> {
+        Ok(match wait {
+            None => Dialing { dialing: self.dial_peer(multiaddr).await?, connected: None },
+            Some(wait) => Dialing { dialing: self.connect_peer(multiaddr, wait).await?, connected: Some(true) },
+        })
     }
 
     async fn entries(&self, prefix: &str, offset: usize, limit: usize) -> Result<EntryPage, ApiFailure> {

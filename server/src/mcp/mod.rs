@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use self::api::{ApiFailure, PeercacheApi};
-use app::model::{ErrorKind, Invalidation};
+use app::format::invalidated as invalidated_words;
+use app::model::{ErrorKind, Invalidation, Reach};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CallLogArgs {
@@ -34,6 +35,10 @@ pub struct CallLogArgs {
 pub struct InvalidateArgs {
     /// Drop entries whose key starts with this; absent or empty drops everything.
     pub pattern: Option<String>,
+    /// Also on every node of the fleet: a signed invalidation each trusted
+    /// node honours, barring older copies from coming back.
+    #[serde(default)]
+    pub fleet: bool,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -151,6 +156,8 @@ struct CallLog {
 struct InvalidateAnswer {
     invalidated: usize,
     pattern: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    told_peers: Option<usize>,
     success: bool,
 }
 
@@ -259,21 +266,24 @@ impl PeercacheMcp {
     }
 
     #[tool(
-        description = "Invalidate cached entries whose key starts with `pattern`; without a pattern, EVERY entry of this node's cache.",
+        description = "Invalidate cached entries whose key starts with `pattern`; without a pattern, EVERY entry of this node's cache. With `fleet`, on every node of the fleet too (signed; each node bars older copies).",
         input_schema = schema::<InvalidateArgs>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn gh_invalidate_cache(&self, Args(args): Args<InvalidateArgs>) -> ToolResult {
-        let target = match args?.pattern {
+        let args = args?;
+        let target = match args.pattern {
             Some(pattern) if !pattern.is_empty() => Invalidation::Prefix(pattern),
             _ => Invalidation::All,
         };
-        let done = self.api.invalidate(target).await.map(|done| InvalidateAnswer {
+        let reach = if args.fleet { Reach::Fleet } else { Reach::Node };
+        let done = self.api.invalidate(target, reach).await.map(|done| InvalidateAnswer {
             invalidated: done.invalidated,
             pattern: done.pattern,
+            told_peers: done.told_peers,
             success: true,
         });
-        respond(done, |done| format!("invalidated {} entries", done.invalidated))
+        respond(done, |done| format!("invalidated {}", invalidated_words(done.invalidated, done.told_peers)))
     }
 
     #[tool(
@@ -342,7 +352,7 @@ impl PeercacheMcp {
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn connect_peer(&self, Args(args): Args<ConnectArgs>) -> ToolResult {
-        respond(self.api.connect(&args?.multiaddr).await, |dialing| format!("dialing {}", dialing.dialing))
+        respond(self.api.connect(&args?.multiaddr, None).await, |dialing| format!("dialing {}", dialing.dialing))
     }
 
     #[tool(

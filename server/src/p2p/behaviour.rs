@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::p2p::dial_guard::DialGuard;
 use crate::p2p::gate::Gate;
+use crate::p2p::key_check::{pnet_failed, HeaderCheck};
 use crate::p2p::pending::PendingPerIp;
 use crate::p2p::protocol::{
     FetchRequest, FetchResponse, LeaseRequest, LeaseResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX,
@@ -197,19 +198,23 @@ async fn first_byte(socket: tcp::tokio::TcpStream, point: ConnectedPoint) -> std
 }
 
 /// TCP (+ pnet when a swarm key is given) + Noise + Yamux; an incoming
-/// socket that says nothing is dropped after [`FIRST_BYTE_TIMEOUT`].
+/// socket that says nothing is dropped after [`FIRST_BYTE_TIMEOUT`], and a
+/// peer with another swarm key (or none) is named as such ([`HeaderCheck`]).
 pub fn transport(key: &Keypair, psk: Option<PreSharedKey>) -> anyhow::Result<Boxed<(PeerId, StreamMuxerBox)>> {
     let noise = noise::Config::new(key)?;
     let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)).and_then(first_byte);
     let transport = match psk {
         Some(psk) => tcp
-            .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+            .and_then(move |socket, _| async move {
+                PnetConfig::new(psk).handshake(socket).await.map(HeaderCheck::new).map_err(pnet_failed)
+            })
             .upgrade(Version::V1Lazy)
             .authenticate(noise)
             .multiplex(yamux::Config::default())
             .timeout(HANDSHAKE_TIMEOUT)
             .boxed(),
         None => tcp
+            .map(|socket, _| HeaderCheck::new(socket))
             .upgrade(Version::V1Lazy)
             .authenticate(noise)
             .multiplex(yamux::Config::default())

@@ -13,14 +13,16 @@ use crate::cache::entry::Entry;
 use crate::cache::key::validate_key;
 use crate::cache::stats::Lookup;
 use crate::cache::Cache;
-use crate::p2p::protocol::{Rejection, Trust};
+use crate::p2p::protocol::{Cause, Rejection, Trust};
 use crate::p2p::status::NodeStatusHandle;
 
 pub enum Command {
     /// Ask every connected peer for `key`; the first verified answer wins.
     Fetch { key: String, reply: oneshot::Sender<Option<Entry>> },
-    /// Dial an address (it must end in `/p2p/<peer id>`).
-    Dial { addr: Multiaddr, reply: oneshot::Sender<Result<(), String>> },
+    /// Dial an address (it must end in `/p2p/<peer id>`); with `wait` the
+    /// reply comes once the connection is up or the dial failed, else once
+    /// the dial started.
+    Dial { addr: Multiaddr, wait: bool, reply: oneshot::Sender<Result<(), String>> },
     /// Ask the key's coordinator for the lease to fetch it from GitHub.
     Lease { key: String, reply: oneshot::Sender<LeaseAnswer> },
     /// Give the lease of a key back (fetched, or failed).
@@ -30,7 +32,8 @@ pub enum Command {
     Stalled { holder: String },
     /// Tell the group that a write went to GitHub under these prefixes at
     /// `at_ms` (signed by this node).
-    Invalidate { prefixes: Vec<String>, at_ms: u64 },
+    /// `told` hears how many peers the invalidation went to.
+    Invalidate { cause: Cause, prefixes: Vec<String>, at_ms: u64, told: Option<oneshot::Sender<usize>> },
     /// Count something a peer sent that turned out wrong later (a sealed
     /// body that does not open where it was stored).
     Report { peer: String, rejection: Rejection },
@@ -81,9 +84,25 @@ impl NodeClient {
     }
 
     pub async fn dial(&self, addr: Multiaddr) -> Result<(), String> {
+        self.dial_command(addr, false).await
+    }
+
+    /// Dials and waits for the result: connected, or why not; "no answer"
+    /// when neither came within `wait`.
+    pub async fn connect(&self, addr: Multiaddr, wait: Duration) -> Result<(), String> {
+        tokio::time::timeout(wait, self.dial_command(addr, true)).await.unwrap_or_else(|_| {
+            Err(format!("no answer within {} s (a firewall dropping 9100/tcp looks like this)", wait.as_secs()))
+        })
+    }
+
+    async fn dial_command(&self, addr: Multiaddr, wait: bool) -> Result<(), String> {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(Command::Dial { addr, reply }).await.map_err(|_| "the P2P node has stopped".to_owned())?;
-        answer.await.map_err(|_| "the P2P node has stopped".to_owned())?
+        let stopped = |_| "the P2P node has stopped".to_owned();
+        self.commands
+            .send(Command::Dial { addr, wait, reply })
+            .await
+            .map_err(|_| "the P2P node has stopped".to_owned())?;
+        answer.await.map_err(stopped)?
     }
 
     /// Asks the key's coordinator whether to fetch it or wait for a peer's
@@ -111,9 +130,21 @@ impl NodeClient {
         let _ = self.commands.send(Command::Release { key: key.to_owned(), stored }).await;
     }
 
-    /// Tells the group that answers under `prefixes` from before `at_ms` are stale.
+    /// Tells the group that answers under `prefixes` from before `at_ms` are
+    /// stale, because of a write (narrow GitHub prefixes).
     pub async fn invalidate(&self, prefixes: Vec<String>, at_ms: u64) {
-        let _ = self.commands.send(Command::Invalidate { prefixes, at_ms }).await;
+        let _ = self.commands.send(Command::Invalidate { cause: Cause::Write, prefixes, at_ms, told: None }).await;
+    }
+
+    /// Tells the group an operator invalidated `patterns` (keys or prefixes,
+    /// `""` alone for everything) at `at_ms`: `invalidate --fleet`. Answers
+    /// how many peers it went to; fails when the node has stopped.
+    pub async fn invalidate_fleet(&self, patterns: Vec<String>, at_ms: u64) -> Result<usize, String> {
+        let (told, peers) = oneshot::channel();
+        let stopped = || "the P2P node has stopped".to_owned();
+        let command = Command::Invalidate { cause: Cause::Operator, prefixes: patterns, at_ms, told: Some(told) };
+        self.commands.send(command).await.map_err(|_| stopped())?;
+        peers.await.map_err(|_| stopped())
     }
 
     /// Counts `rejection` against `peer` (dropped when the node is too busy to hear it).

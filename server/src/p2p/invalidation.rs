@@ -1,6 +1,9 @@
-//! A write through a node, told to the group: the GitHub prefixes whose
-//! answers from before `at_ms` are stale, signed by the node. Acted on only
-//! when it verifies: narrow prefixes, a trusted publisher, not from the future.
+//! Invalidations told to the group, signed by the node that tells them. A
+//! write through a node names the GitHub prefixes whose answers from before
+//! `at_ms` are stale: narrow prefixes only. An operator's `invalidate
+//! --fleet` names any key or prefix, or everything. Either is acted on only
+//! when it verifies: its cause's rules, a trusted publisher, not from the
+//! future.
 
 use libp2p::identity::{Keypair, PublicKey};
 use libp2p::PeerId;
@@ -11,11 +14,31 @@ use crate::p2p::rejection::{Rejection, MAX_CLOCK_SKEW_MS};
 use crate::p2p::trust::Trust;
 
 const INVALIDATION_DOMAIN: &[u8] = b"peercache/invalidation/v1\0";
+const FLUSH_DOMAIN: &[u8] = b"peercache/flush/v1\0";
 /// Prefixes one invalidation may name, at most.
 pub const MAX_INVALIDATED_PREFIXES: usize = 8;
 
-/// A write went to GitHub under these prefixes at `at_ms`: answers from
-/// before it are stale everywhere.
+/// Why answers are stale: a write through a node, or an operator's word.
+/// Each signs under its own domain, so one is never taken for the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// A write went to GitHub: narrow GitHub prefixes (see [`narrow_prefix`]).
+    Write,
+    /// An operator ran `invalidate --fleet`: any valid key or prefix, or
+    /// `""` alone for everything.
+    Operator,
+}
+
+impl Cause {
+    fn domain(self) -> &'static [u8] {
+        match self {
+            Cause::Write => INVALIDATION_DOMAIN,
+            Cause::Operator => FLUSH_DOMAIN,
+        }
+    }
+}
+
+/// Answers under these prefixes from before `at_ms` are stale everywhere.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireInvalidation {
     pub prefixes: Vec<String>,
@@ -27,33 +50,36 @@ pub struct WireInvalidation {
 }
 
 impl WireInvalidation {
-    pub fn new(prefixes: Vec<String>, at_ms: u64, signer: &Keypair) -> WireInvalidation {
-        let signature = signer.sign(&Self::signed(&prefixes, at_ms)).expect("ed25519 signing cannot fail");
+    pub fn new(cause: Cause, prefixes: Vec<String>, at_ms: u64, signer: &Keypair) -> WireInvalidation {
+        let signature = signer.sign(&Self::signed(cause, &prefixes, at_ms)).expect("ed25519 signing cannot fail");
         WireInvalidation { prefixes, at_ms, publisher_key: signer.public().encode_protobuf(), signature }
     }
 
-    fn signed(prefixes: &[String], at_ms: u64) -> Vec<u8> {
-        let mut bytes = INVALIDATION_DOMAIN.to_vec();
+    fn signed(cause: Cause, prefixes: &[String], at_ms: u64) -> Vec<u8> {
+        let mut bytes = cause.domain().to_vec();
         bytes.extend(postcard::to_allocvec(&(prefixes, at_ms)).expect("an invalidation always encodes"));
         bytes
     }
 
-    /// Its publisher, when it may be acted on: narrow GitHub prefixes only
-    /// (see [`narrow_prefix`]), signed, from a trusted publisher, not from
-    /// the future beyond clock skew (the caller acts on it as of now at the
-    /// latest, so a date ahead never bars copies longer).
-    pub fn verify(&self, trust: &Trust, now_ms: u64) -> Result<PeerId, Rejection> {
+    /// Its publisher, when it may be acted on: prefixes its cause allows,
+    /// signed for that cause, from a trusted publisher, not from the future
+    /// beyond clock skew (the caller acts on it as of now at the latest, so a
+    /// date ahead never bars copies longer).
+    pub fn verify(&self, cause: Cause, trust: &Trust, now_ms: u64) -> Result<PeerId, Rejection> {
         if self.prefixes.is_empty() || self.prefixes.len() > MAX_INVALIDATED_PREFIXES {
             return Err(Rejection::Malformed(format!("{} prefixes in an invalidation", self.prefixes.len())));
         }
         for prefix in &self.prefixes {
-            validate_key(prefix).map_err(|e| Rejection::BadKey(e.to_string()))?;
-            if !narrow_prefix(prefix) {
-                return Err(Rejection::TooWide(prefix.clone()));
+            match cause {
+                Cause::Operator if prefix.is_empty() && self.prefixes.len() == 1 => continue,
+                Cause::Operator => {}
+                Cause::Write if !narrow_prefix(prefix) => return Err(Rejection::TooWide(prefix.clone())),
+                Cause::Write => {}
             }
+            validate_key(prefix).map_err(|e| Rejection::BadKey(e.to_string()))?;
         }
         let key = PublicKey::try_decode_protobuf(&self.publisher_key).map_err(|_| Rejection::BadSignature)?;
-        if !key.verify(&Self::signed(&self.prefixes, self.at_ms), &self.signature) {
+        if !key.verify(&Self::signed(cause, &self.prefixes, self.at_ms), &self.signature) {
             return Err(Rejection::BadSignature);
         }
         let publisher = key.to_peer_id();

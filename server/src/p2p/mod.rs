@@ -16,6 +16,7 @@ pub mod event_loop;
 pub mod gate;
 pub mod identity;
 pub mod invalidation;
+pub mod key_check;
 pub mod lease;
 pub mod limits;
 pub mod pending;
@@ -256,7 +257,7 @@ impl Blueprint {
         });
 
         let peers = bootstrap_peers;
-        for problem in problems {
+        for problem in &problems {
             tracing::warn!("{problem}");
         }
         let now = Instant::now();
@@ -276,7 +277,9 @@ impl Blueprint {
             store: self.store.clone(),
             topic,
             redials,
+            bootstrap_problems: problems,
             listen_error,
+            swarm_key: config.swarm_key.is_some(),
             mdns: config.mdns,
             metrics: self.metrics.clone(),
             trust: self.trust.clone(),

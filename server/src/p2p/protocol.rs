@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::entry::{content_id, Entry, Origin, Provenance};
 use crate::cache::key::{is_github_key, validate_key};
-pub use crate::p2p::invalidation::{narrow_prefix, WireInvalidation, MAX_INVALIDATED_PREFIXES};
+pub use crate::p2p::invalidation::{narrow_prefix, Cause, WireInvalidation, MAX_INVALIDATED_PREFIXES};
 pub use crate::p2p::rejection::{Rejection, MAX_CLOCK_SKEW_MS};
 pub use crate::p2p::trust::{Trust, UNTRUSTED_MAX_BYTES};
 pub use crate::p2p::wire::WIRE_VERSION;
@@ -50,6 +50,8 @@ const SIGNATURE_DOMAIN: &[u8] = b"peercache/entry/v1\0";
 pub enum Announcement {
     Entry(WireEntry),
     Invalidation(WireInvalidation),
+    /// An operator's fleet-wide invalidation ([`Cause::Operator`]).
+    Flush(WireInvalidation),
 }
 
 /// The same, borrowed, for sending (the same variants in the same order).
@@ -57,11 +59,16 @@ pub enum Announcement {
 enum Outgoing<'a> {
     Entry(&'a WireEntry),
     Invalidation(&'a WireInvalidation),
+    Flush(&'a WireInvalidation),
 }
 
 impl WireInvalidation {
-    pub fn encode_announcement(&self) -> Vec<u8> {
-        encode(&Outgoing::Invalidation(self))
+    /// The announcement of this invalidation for `cause` (the one it was signed for).
+    pub fn encode_announcement(&self, cause: Cause) -> Vec<u8> {
+        encode(&match cause {
+            Cause::Write => Outgoing::Invalidation(self),
+            Cause::Operator => Outgoing::Flush(self),
+        })
     }
 }
 
@@ -232,6 +239,10 @@ pub struct SyncRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncResponse {
     pub entries: Vec<Held>,
+    /// The answering node's clock when it answered (ms): the asker's
+    /// measure of how far apart their clocks are. Older nodes leave it out.
+    #[serde(default)]
+    pub now_ms: Option<u64>,
 }
 
 /// One entry a peer holds: enough to tell whether to fetch it.

@@ -33,6 +33,8 @@ pub fn disabled(reason: &str) -> PeerStatus {
         listen_addrs: Vec::new(),
         peers: Vec::new(),
         reason: Some(reason.to_owned()),
+        bootstrap_problems: Vec::new(),
+        swarm_key_mismatch: None,
         rejected_from_peers: 0,
         accepted_from_peers: 0,
         fetches_served: 0,
@@ -40,6 +42,7 @@ pub fn disabled(reason: &str) -> PeerStatus {
         leases_granted: 0,
         refused_by_reason: Default::default(),
         trust: String::new(),
+        sharing_warning: None,
         gossip: Default::default(),
     }
 }

@@ -64,6 +64,26 @@ impl Trust {
         *peer == self.local
     }
 
+    /// Why this node serves no peer's GitHub answer as it is, and what to
+    /// do, when that is so: an open swarm with nobody named.
+    pub fn sharing_warning(&self) -> Option<String> {
+        if self.everyone || !self.listed.is_empty() {
+            return None;
+        }
+        const FIX: &str = "to share, give every node the same swarm key (peercache keygen, CACHE_SWARM_KEY) \
+                           or name trusted peers (CACHE_TRUSTED_PEERS)";
+        Some(if self.unconfirmed {
+            format!(
+                "open swarm, CACHE_TRUSTED_PEERS empty: no peer's GitHub answer is served as it is; GitHub must \
+                 confirm each one for each requester first (a free 304, still one request to GitHub); {FIX}"
+            )
+        } else {
+            format!(
+                "open swarm, CACHE_TRUSTED_PEERS empty and --confirm off: no GitHub answer is taken from peers; {FIX}"
+            )
+        })
+    }
+
     /// In words, for the status: who is trusted.
     pub fn describe(&self) -> String {
         if self.everyone {

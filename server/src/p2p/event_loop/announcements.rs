@@ -11,16 +11,7 @@ impl EventLoop {
         let bytes = WireEntry::announcement(entry, &self.identity).encode_announcement();
         match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes) {
             Ok(_) => {
-                let topic = self.topic.hash();
-                let receivers: Vec<PeerId> = self
-                    .swarm
-                    .behaviour()
-                    .gossipsub
-                    .all_peers()
-                    .filter(|(_, topics)| topics.contains(&&topic))
-                    .map(|(peer, _)| *peer)
-                    .collect();
-                for peer in receivers {
+                for peer in self.topic_peers() {
                     if let Some(peer) = self.peers.get_mut(&peer) {
                         peer.entries_sent += 1;
                     }
@@ -29,6 +20,13 @@ impl EventLoop {
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
             Err(error) => tracing::debug!(%error, key = entry.key, "announcement not published"),
         }
+    }
+
+    /// The peers subscribed to the announcement topic: who a publication reaches.
+    pub(super) fn topic_peers(&self) -> Vec<PeerId> {
+        let topic = self.topic.hash();
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        gossipsub.all_peers().filter(|(_, topics)| topics.contains(&&topic)).map(|(peer, _)| *peer).collect()
     }
 
     /// Checks an announcement from `author`, passed on by `via`; stores it,
@@ -40,7 +38,12 @@ impl EventLoop {
         }
         let wire = match Announcement::decode(data) {
             Ok(Announcement::Entry(wire)) => wire,
-            Ok(Announcement::Invalidation(invalidation)) => return self.on_invalidation(author, invalidation),
+            Ok(Announcement::Invalidation(invalidation)) => {
+                return self.on_invalidation(author, Cause::Write, invalidation)
+            }
+            Ok(Announcement::Flush(invalidation)) => {
+                return self.on_invalidation(author, Cause::Operator, invalidation)
+            }
             Err(rejection @ Rejection::UnknownVersion(_)) => {
                 // A newer (or older) node: not garbage, and no reason to part.
                 self.refuse(author, &rejection);
@@ -64,11 +67,17 @@ impl EventLoop {
         }
     }
 
-    /// A write to GitHub at a trusted peer: drop what is older, and bar older
-    /// copies for as long as they could live.
-    pub(super) fn on_invalidation(&mut self, author: PeerId, invalidation: WireInvalidation) -> MessageAcceptance {
+    /// A write to GitHub at a trusted peer, or its operator's fleet-wide
+    /// invalidation: drop what is older, and bar older copies for as long as
+    /// they could live.
+    pub(super) fn on_invalidation(
+        &mut self,
+        author: PeerId,
+        cause: Cause,
+        invalidation: WireInvalidation,
+    ) -> MessageAcceptance {
         let now = self.cache.now_ms();
-        let publisher = match invalidation.verify(&self.trust, now) {
+        let publisher = match invalidation.verify(cause, &self.trust, now) {
             Ok(publisher) => publisher,
             Err(rejection) => {
                 self.refuse(author, &rejection);
@@ -81,8 +90,11 @@ impl EventLoop {
         }
         // Never later than now: a date ahead would bar fresh copies for longer.
         let at = invalidation.at_ms.min(now);
-        let lasts_ms =
-            (longest_github_ttl(self.cache.config().default_ttl_secs) * 1000).saturating_add(MAX_CLOCK_SKEW_MS);
+        let longest_secs = match cause {
+            Cause::Write => longest_github_ttl(self.cache.config().default_ttl_secs),
+            Cause::Operator => MAX_TTL_SECS,
+        };
+        let lasts_ms = (longest_secs * 1000).saturating_add(MAX_CLOCK_SKEW_MS);
         let until = at.saturating_add(lasts_ms);
         let cache = self.cache.clone();
         tokio::spawn(async move {
@@ -91,6 +103,9 @@ impl EventLoop {
                 .write(move |cache| prefixes.iter().try_fold(0, |sum, p| Ok(sum + cache.write_barrier(p, at, until)?)))
                 .await;
             match dropped {
+                Ok(dropped) if cause == Cause::Operator => {
+                    tracing::info!(dropped, %publisher, "invalidated for the fleet by a peer's operator")
+                }
                 Ok(dropped) => tracing::debug!(dropped, "a peer's write made cached answers stale"),
                 Err(error) => tracing::warn!(%error, "could not drop answers a peer's write made stale"),
             }

@@ -24,9 +24,11 @@ impl EventLoop {
                         self.refuse(peer, &Rejection::RateLimited);
                         Vec::new()
                     };
-                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, SyncResponse { entries });
+                    let now_ms = Some(self.cache.now_ms());
+                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, SyncResponse { entries, now_ms });
                 }
-                request_response::Message::Response { response, .. } => {
+                request_response::Message::Response { request_id, response } => {
+                    self.clock_measured(peer, request_id, response.now_ms);
                     let listed = response.entries.len();
                     for held in response.entries.into_iter().take(SYNC_LIMIT) {
                         let ours = self.cache.peek(&held.key);
@@ -40,7 +42,8 @@ impl EventLoop {
                     self.fetch_synced();
                 }
             },
-            request_response::Event::OutboundFailure { peer, error, .. } => {
+            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+                self.sync_asked.remove(&request_id);
                 tracing::debug!(peer = %peer, %error, "sync request failed");
                 if let request_response::OutboundFailure::Io(io) = &error {
                     self.unreadable(peer, io, "sync response");
@@ -50,6 +53,16 @@ impl EventLoop {
                 peer, error: request_response::InboundFailure::Io(io), ..
             } => self.unreadable(peer, &io, "sync request"),
             _ => {}
+        }
+    }
+
+    /// How far `peer`'s clock is from ours: its time when it answered,
+    /// against the middle of our asking and hearing back.
+    fn clock_measured(&mut self, peer: PeerId, request: OutboundRequestId, theirs: Option<u64>) {
+        let (Some(asked), Some(theirs)) = (self.sync_asked.remove(&request), theirs) else { return };
+        let ours = asked + self.cache.now_ms().saturating_sub(asked) / 2;
+        if let Some(peer) = self.peers.get_mut(&peer) {
+            peer.clock_offset_ms = Some(theirs as i64 - ours as i64);
         }
     }
 

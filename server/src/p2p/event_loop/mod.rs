@@ -31,22 +31,24 @@ use libp2p::identity::Keypair;
 use libp2p::metrics::Recorder;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, DialError, ListenError, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId, Swarm};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::cache::entry::Entry;
-use crate::cache::ttl::{longest_github_ttl, max_ttl_for, rfc3339};
+use crate::cache::ttl::{longest_github_ttl, max_ttl_for, rfc3339, MAX_TTL_SECS};
 use crate::cache::Cache;
 use crate::p2p::behaviour::{score_thresholds, Behaviour, BehaviourEvent};
 use crate::p2p::bootstrap::{parse_peer_addr, Redial, FIRST_BACKOFF};
 use crate::p2p::client::{Command, LeaseAnswer};
 use crate::p2p::dial_guard::{ip_of, NotOurRange};
+use crate::p2p::key_check;
 use crate::p2p::lease::{Decision, Leases};
 use crate::p2p::limits::PeerLimits;
 use crate::p2p::pending::TooManyPending;
 use crate::p2p::protocol::{
-    verify, Announcement, Check, FetchRequest, FetchResponse, Held, LeaseRequest, LeaseResponse, Rejection,
+    verify, Announcement, Cause, Check, FetchRequest, FetchResponse, Held, LeaseRequest, LeaseResponse, Rejection,
     SyncRequest, SyncResponse, Trust, Verdict, WireEntry, WireInvalidation, MAX_CLOCK_SKEW_MS, SYNC_LIMIT,
     UNTRUSTED_MAX_BYTES,
 };
@@ -92,6 +94,7 @@ struct Peer {
     entries_received: u64,
     entries_sent: u64,
     refused: u64,
+    clock_offset_ms: Option<i64>,
 }
 
 /// A fetch-on-miss in progress: the peers still to ask (best first), the
@@ -143,7 +146,11 @@ pub struct Parts {
     pub store: mpsc::Sender<Entry>,
     pub topic: IdentTopic,
     pub redials: Vec<Redial>,
+    /// Bootstrap entries that were ignored, with why.
+    pub bootstrap_problems: Vec<String>,
     pub listen_error: Option<String>,
+    /// Whether this node is in a private swarm (has a swarm key).
+    pub swarm_key: bool,
     pub mdns: bool,
     pub metrics: Option<Arc<libp2p::metrics::Metrics>>,
     pub trust: Trust,
@@ -163,7 +170,11 @@ pub struct EventLoop {
     cache: Arc<Cache>,
     topic: IdentTopic,
     redials: Vec<Redial>,
+    bootstrap_problems: Vec<String>,
     listen_error: Option<String>,
+    swarm_key: bool,
+    /// The last handshake that failed on differing swarm keys, in words.
+    swarm_key_mismatch: Option<String>,
     mdns: bool,
     metrics: Option<Arc<libp2p::metrics::Metrics>>,
     trust: Trust,
@@ -193,6 +204,10 @@ pub struct EventLoop {
     /// Entries peers listed that are missing here, to fetch.
     sync_wanted: VecDeque<(PeerId, Held)>,
     sync_in_flight: usize,
+    /// Dials someone waits on (`connect --wait`), by connection.
+    dials_waiting: HashMap<ConnectionId, oneshot::Sender<Result<(), String>>>,
+    /// Sync requests sent and when (ms), to measure the peers' clocks by.
+    sync_asked: HashMap<OutboundRequestId, u64>,
     /// Kept by the supervisor when the loop restarts.
     pub refusals: Refusals,
     last_kad_refresh: Instant,
@@ -210,7 +225,10 @@ impl EventLoop {
             cache: parts.cache,
             topic: parts.topic,
             redials: parts.redials,
+            bootstrap_problems: parts.bootstrap_problems,
             listen_error: parts.listen_error,
+            swarm_key: parts.swarm_key,
+            swarm_key_mismatch: None,
             mdns: parts.mdns,
             metrics: parts.metrics,
             trust: parts.trust,
@@ -232,6 +250,8 @@ impl EventLoop {
             unresponsive: HashMap::new(),
             sync_wanted: VecDeque::new(),
             sync_in_flight: 0,
+            sync_asked: HashMap::new(),
+            dials_waiting: HashMap::new(),
             last_kad_refresh: Instant::now(),
         }
     }
@@ -278,16 +298,25 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Fetch { key, reply } => self.start_fetch(key, reply),
-            Command::Dial { addr, reply } => {
+            Command::Dial { addr, wait, reply } => {
                 let result = match parse_peer_addr(&addr.to_string()) {
                     Ok(peer) => {
                         self.swarm.behaviour_mut().gate.dials.name(peer.peer_id);
                         self.swarm.behaviour_mut().kad.add_address(&peer.peer_id, peer.addr.clone());
-                        self.swarm.dial(peer.addr).map_err(|e| e.to_string())
+                        let dial = DialOpts::from(peer.addr);
+                        let connection = dial.connection_id();
+                        self.swarm.dial(dial).map(|()| connection).map_err(|e| e.to_string())
                     }
                     Err(why) => Err(why),
                 };
-                let _ = reply.send(result);
+                match result {
+                    Ok(connection) if wait => {
+                        self.dials_waiting.insert(connection, reply);
+                    }
+                    result => {
+                        let _ = reply.send(result.map(drop));
+                    }
+                }
             }
             Command::Lease { key, reply } => self.ask_lease(key, reply),
             Command::Release { key, stored } => {
@@ -305,10 +334,17 @@ impl EventLoop {
                     self.stalled.insert(holder, Instant::now());
                 }
             }
-            Command::Invalidate { prefixes, at_ms } => {
-                let message = WireInvalidation::new(prefixes, at_ms, &self.identity).encode_announcement();
-                if let Err(error) = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message) {
-                    tracing::debug!(%error, "invalidation not published");
+            Command::Invalidate { cause, prefixes, at_ms, told } => {
+                let message = WireInvalidation::new(cause, prefixes, at_ms, &self.identity).encode_announcement(cause);
+                let peers = match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message) {
+                    Ok(_) => self.topic_peers().len(),
+                    Err(error) => {
+                        tracing::debug!(%error, "invalidation not published");
+                        0
+                    }
+                };
+                if let Some(told) = told {
+                    let _ = told.send(peers);
                 }
             }
             Command::Report { peer, rejection } => {
@@ -335,6 +371,17 @@ impl EventLoop {
                     _ => {}
                 }
             }
+        }
+        match &event {
+            SwarmEvent::ConnectionEstablished { connection_id, .. } => self.dial_answered(*connection_id, Ok(())),
+            SwarmEvent::OutgoingConnectionError { connection_id, error, .. } => {
+                let words = match format!("{error:?}").contains(key_check::MARKER) {
+                    true => key_check::mismatch_words(self.swarm_key).to_owned(),
+                    false => error.to_string(),
+                };
+                self.dial_answered(*connection_id, Err(words));
+            }
+            _ => {}
         }
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -375,6 +422,26 @@ impl EventLoop {
             {
                 tracing::debug!(from = %send_back_addr, "a connection sent nothing: dropped");
                 self.count_refusal("silent_connection");
+            }
+            SwarmEvent::IncomingConnectionError { send_back_addr, error: ListenError::Transport(error), .. }
+                if format!("{error:?}").contains(key_check::MARKER) =>
+            {
+                let words = key_check::mismatch_words(self.swarm_key);
+                tracing::warn!(from = %send_back_addr, "a peer could not join: {words}");
+                self.key_mismatch(format!("{words} (a connection from {send_back_addr})"));
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. }
+                if format!("{error:?}").contains(key_check::MARKER) =>
+            {
+                let words = key_check::mismatch_words(self.swarm_key);
+                let now = Instant::now();
+                for redial in self.redials.iter_mut().filter(|r| Some(r.peer.peer_id) == peer_id) {
+                    if redial.failed(words.to_owned(), now) {
+                        tracing::warn!(peer = %redial.peer.addr, "cannot join bootstrap peer: {words}");
+                    }
+                }
+                let to = peer_id.map_or_else(|| "a peer".to_owned(), |p| p.to_string());
+                self.key_mismatch(format!("{words} (dialing {to})"));
             }
             SwarmEvent::OutgoingConnectionError { error: DialError::Denied { cause }, .. }
                 if cause.downcast_ref::<NotOurRange>().is_some() =>
@@ -457,6 +524,20 @@ impl EventLoop {
             }
             _ => {}
         }
+    }
+
+    /// Tells whoever waits on the dial of `connection` how it went.
+    fn dial_answered(&mut self, connection: ConnectionId, result: Result<(), String>) {
+        if let Some(reply) = self.dials_waiting.remove(&connection) {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// A handshake failed because the swarm keys differ: counted, and kept
+    /// for the status (and `peercache doctor`) in `words`.
+    fn key_mismatch(&mut self, words: String) {
+        self.count_refusal("swarm_key_mismatch");
+        self.swarm_key_mismatch = Some(words);
     }
 
     fn with_peer_id(&self, addr: &Multiaddr) -> Multiaddr {

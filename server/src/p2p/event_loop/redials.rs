@@ -43,10 +43,12 @@ impl EventLoop {
         if !self.peers.contains_key(&peer_id) {
             // What did it store while we were apart (everything fresh, if we never met)?
             let since = self.last_contact.get(&peer_id).map_or(0, |at| at.saturating_sub(MAX_CLOCK_SKEW_MS));
-            self.swarm
+            let asked = self
+                .swarm
                 .behaviour_mut()
                 .sync
                 .send_request(&peer_id, wire::Request::Read(SyncRequest { since_ms: since }));
+            self.sync_asked.insert(asked, self.cache.now_ms());
         }
         let peer = self.peers.entry(peer_id).or_insert_with(|| {
             tracing::info!(peer = %peer_id, %addr, "peer connected");
@@ -61,6 +63,7 @@ impl EventLoop {
                 entries_received: 0,
                 entries_sent: 0,
                 refused: 0,
+                clock_offset_ms: None,
             }
         });
         peer.connections += 1;

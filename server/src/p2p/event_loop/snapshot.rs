@@ -34,6 +34,7 @@ impl EventLoop {
                 gossip_score: self.swarm.behaviour().gossipsub.peer_score(id),
                 trusted: self.trust.trusts(id),
                 refused: peer.refused,
+                clock_offset_ms: peer.clock_offset_ms,
             })
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
@@ -51,9 +52,11 @@ impl EventLoop {
             state,
             peer_count: peers.len(),
             peer_id: Some(self.swarm.local_peer_id().to_string()),
-            listen_addrs: self.listen_addrs.iter().map(|a| self.with_peer_id(a).to_string()).collect(),
+            listen_addrs: self.listen_addrs_routable_first(),
             peers,
             reason,
+            bootstrap_problems: self.bootstrap_problems.clone(),
+            swarm_key_mismatch: self.swarm_key_mismatch.clone(),
             rejected_from_peers: self.refusals.total,
             accepted_from_peers: self.refusals.accepted,
             fetches_served: self.refusals.served,
@@ -61,6 +64,7 @@ impl EventLoop {
             leases_granted: self.refusals.leases_granted,
             refused_by_reason: self.refusals.by_reason.clone(),
             trust: self.trust.describe(),
+            sharing_warning: self.trust.sharing_warning(),
             gossip: self.gossip_health(),
         }
     }
@@ -80,8 +84,23 @@ impl EventLoop {
         }
     }
 
+    /// This node's addresses with its peer id, those other machines can
+    /// reach first (a loopback address copied to another machine dials
+    /// whoever listens there, and fails with "Unexpected peer ID").
+    fn listen_addrs_routable_first(&self) -> Vec<String> {
+        let mut addrs: Vec<&Multiaddr> = self.listen_addrs.iter().collect();
+        addrs.sort_by_key(|addr| ip_of(addr).is_none_or(|ip| ip.is_loopback()));
+        addrs.into_iter().map(|a| self.with_peer_id(a).to_string()).collect()
+    }
+
     pub(super) fn idle_reason(&self) -> String {
-        if !self.redials.is_empty() {
+        if self.redials.is_empty() && !self.bootstrap_problems.is_empty() {
+            format!(
+                "no usable bootstrap peer: {} entr{} of CACHE_BOOTSTRAP_PEERS ignored (see bootstrap problems)",
+                self.bootstrap_problems.len(),
+                if self.bootstrap_problems.len() == 1 { "y" } else { "ies" }
+            )
+        } else if !self.redials.is_empty() {
             let mut reason = format!("dialing {} bootstrap peers", self.redials.len());
             if let Some(error) = self.redials.iter().rev().find_map(|r| r.last_error.as_deref()) {
                 reason.push_str("; last error: ");

@@ -152,27 +152,55 @@ fn expired_future_oversized_garbage_and_other_versions_are_rejected() {
 fn an_invalidation_is_acted_on_only_when_signed_by_a_trusted_publisher_for_github_prefixes() {
     let (publisher, me) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let prefixes = vec!["github:GET:/repos/o/r/".to_owned()];
-    let honest = WireInvalidation::new(prefixes.clone(), NOW, &publisher);
-    let Announcement::Invalidation(decoded) = Announcement::decode(&honest.encode_announcement()).unwrap() else {
+    let honest = WireInvalidation::new(Cause::Write, prefixes.clone(), NOW, &publisher);
+    let Announcement::Invalidation(decoded) = Announcement::decode(&honest.encode_announcement(Cause::Write)).unwrap()
+    else {
         panic!()
     };
-    assert_eq!(decoded.verify(&trusting(&me, &[&publisher]), NOW), Ok(publisher.public().to_peer_id()));
-    assert!(matches!(decoded.verify(&nobody_trusted(&me), NOW), Err(Rejection::Untrusted(_))));
+    assert_eq!(decoded.verify(Cause::Write, &trusting(&me, &[&publisher]), NOW), Ok(publisher.public().to_peer_id()));
+    assert!(matches!(decoded.verify(Cause::Write, &nobody_trusted(&me), NOW), Err(Rejection::Untrusted(_))));
     let mut moved = honest.clone();
     moved.prefixes = vec!["github:GET:/repos/o/other/".to_owned()];
-    assert_eq!(moved.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::BadSignature));
-    let mine = WireInvalidation::new(vec!["get_repo:".to_owned()], NOW, &publisher);
+    assert_eq!(moved.verify(Cause::Write, &trusting(&me, &[&publisher]), NOW), Err(Rejection::BadSignature));
+    let mine = WireInvalidation::new(Cause::Write, vec!["get_repo:".to_owned()], NOW, &publisher);
     assert!(
-        matches!(mine.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::TooWide(_))),
+        matches!(mine.verify(Cause::Write, &trusting(&me, &[&publisher]), NOW), Err(Rejection::TooWide(_))),
         "only GitHub answers"
     );
     // Never wider than one repository, whoever signs it.
     for wide in ["github:GET:/", "github:GET:/repos/", "github:GET:/repos/o/", "github:GET:", "github:POST:/"] {
-        let everything = WireInvalidation::new(vec![wide.to_owned()], NOW, &publisher);
-        assert!(matches!(everything.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::TooWide(_))), "{wide}");
+        let everything = WireInvalidation::new(Cause::Write, vec![wide.to_owned()], NOW, &publisher);
+        assert!(
+            matches!(everything.verify(Cause::Write, &trusting(&me, &[&publisher]), NOW), Err(Rejection::TooWide(_))),
+            "{wide}"
+        );
     }
-    let too_many = WireInvalidation::new(vec![prefixes[0].clone(); 9], NOW, &publisher);
-    assert!(matches!(too_many.verify(&trusting(&me, &[&publisher]), NOW), Err(Rejection::Malformed(_))));
+    let too_many = WireInvalidation::new(Cause::Write, vec![prefixes[0].clone(); 9], NOW, &publisher);
+    assert!(matches!(too_many.verify(Cause::Write, &trusting(&me, &[&publisher]), NOW), Err(Rejection::Malformed(_))));
+}
+
+#[test]
+fn an_operators_fleet_invalidation_may_name_any_key_or_everything_but_is_never_a_writes() {
+    let (publisher, me) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let trust = trusting(&me, &[&publisher]);
+    for patterns in [vec!["github:GET:/repos/octo/inv".to_owned()], vec!["mine:".to_owned()], vec![String::new()]] {
+        let flush = WireInvalidation::new(Cause::Operator, patterns.clone(), NOW, &publisher);
+        let Announcement::Flush(decoded) = Announcement::decode(&flush.encode_announcement(Cause::Operator)).unwrap()
+        else {
+            panic!("a flush decodes as a flush")
+        };
+        assert_eq!(decoded.verify(Cause::Operator, &trust, NOW), Ok(publisher.public().to_peer_id()), "{patterns:?}");
+        // Its signature means nothing as a write's, so it cannot pass for one (nor one for it).
+        assert_eq!(decoded.verify(Cause::Write, &trust, NOW).is_ok(), false, "{patterns:?}");
+        assert!(matches!(decoded.verify(Cause::Operator, &nobody_trusted(&me), NOW), Err(Rejection::Untrusted(_))));
+    }
+    let write = WireInvalidation::new(Cause::Write, vec!["github:GET:/repos/o/r/".to_owned()], NOW, &publisher);
+    assert_eq!(write.verify(Cause::Operator, &trust, NOW), Err(Rejection::BadSignature));
+    // Everything is `""` alone; keys are keys.
+    let mixed = WireInvalidation::new(Cause::Operator, vec![String::new(), "mine:".to_owned()], NOW, &publisher);
+    assert!(matches!(mixed.verify(Cause::Operator, &trust, NOW), Err(Rejection::BadKey(_))));
+    let later = WireInvalidation::new(Cause::Operator, vec!["mine:".to_owned()], NOW + 10 * 60_000, &publisher);
+    assert!(matches!(later.verify(Cause::Operator, &trust, NOW), Err(Rejection::FromTheFuture(_))));
 }
 
 #[test]

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod invalidation;
+pub use invalidation::{Invalidated, Invalidation, Reach};
+
 /// What the P2P node is doing, as one word; the dashboard colours by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,6 +36,13 @@ pub struct PeerStatus {
     pub peers: Vec<PeerInfo>,
     /// Why the node is not active, in words a person can act on.
     pub reason: Option<String>,
+    /// Entries of `CACHE_BOOTSTRAP_PEERS` that were ignored, each with why.
+    #[serde(default)]
+    pub bootstrap_problems: Vec<String>,
+    /// The last handshake that failed because the two nodes' swarm keys
+    /// differ (or one has none), in words with the peer's address.
+    #[serde(default)]
+    pub swarm_key_mismatch: Option<String>,
     /// Entries and messages from peers that were refused (failed verification,
     /// an untrusted publisher, over a limit), in all.
     pub rejected_from_peers: u64,
@@ -40,6 +50,10 @@ pub struct PeerStatus {
     pub refused_by_reason: BTreeMap<String, u64>,
     /// Whose GitHub answers this node takes, in words.
     pub trust: String,
+    /// Set when this node serves no peer's GitHub answer as it is, with why
+    /// and what to do: the dashboard and `status` show it as a warning.
+    #[serde(default)]
+    pub sharing_warning: Option<String>,
     /// Entries from peers that passed verification and were stored.
     pub accepted_from_peers: u64,
     /// Fetch requests from peers this node answered (a miss elsewhere, or an
@@ -86,6 +100,10 @@ pub struct PeerInfo {
     pub trusted: bool,
     /// Entries and messages from this peer that were refused.
     pub refused: u64,
+    /// How far the peer's clock is ahead of this node's (negative: behind),
+    /// in ms, as measured on connecting (signatures carry times).
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// `GET /api/mcp/cache/stats`.
@@ -269,6 +287,9 @@ pub struct NodeInfo {
     pub admin_required: bool,
     /// The Unix socket `gh` can be pointed at, when it listens.
     pub gh_socket: Option<String>,
+    /// The GitHub API this node asks (`--github-api-url`).
+    #[serde(default)]
+    pub upstream: String,
 }
 
 /// One reading of the counters, taken every [`History::period_ms`] for the
@@ -295,39 +316,6 @@ pub struct History {
     /// How often the server takes a sample (10 s unless configured).
     pub period_ms: u64,
     pub samples: Vec<Sample>,
-}
-
-/// What to invalidate: one key, every key with a (non-empty) prefix, or —
-/// only when asked for in so many words — everything.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Invalidation {
-    Key(String),
-    Prefix(String),
-    All,
-}
-
-impl Invalidation {
-    /// The key or prefix asked for (`""` for everything).
-    pub fn pattern(&self) -> &str {
-        match self {
-            Invalidation::Key(key) => key,
-            Invalidation::Prefix(prefix) => prefix,
-            Invalidation::All => "",
-        }
-    }
-}
-
-/// What an invalidation removed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Invalidated {
-    pub invalidated: usize,
-    /// The key or prefix asked for.
-    pub pattern: String,
-    /// Set when the store could not be written: the entries are gone from
-    /// memory (never served again) and reach the disk with its next write.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warning: Option<String>,
 }
 
 /// Hits over requests as a fraction in 0..1, defined as 0 for no requests.
@@ -375,6 +363,9 @@ pub struct Stored {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Dialing {
     pub dialing: String,
+    /// Set when the caller waited for the connection: it is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected: Option<bool>,
 }
 
 /// What kind of failure a request met; the HTTP layers (JSON API and server
@@ -448,6 +439,8 @@ mod tests {
             listen_addrs: vec![],
             peers: vec![],
             reason: Some("P2P node not started".into()),
+            bootstrap_problems: vec![],
+            swarm_key_mismatch: None,
             rejected_from_peers: 0,
             accepted_from_peers: 0,
             fetches_served: 0,
@@ -455,6 +448,7 @@ mod tests {
             leases_granted: 0,
             refused_by_reason: BTreeMap::new(),
             trust: String::new(),
+            sharing_warning: None,
             gossip: GossipHealth::default(),
         };
         let json = serde_json::to_value(&status).unwrap();
