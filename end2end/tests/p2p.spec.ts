@@ -1,4 +1,7 @@
 import { test, expect, type Page } from '@playwright/test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PeercacheServer, until } from './server';
 
 // Two real `peercache serve` processes whose P2P nodes meet on 127.0.0.1.
@@ -50,6 +53,8 @@ test('two nodes bootstrapped by multiaddr show each other as active peers', asyn
     await expect(page.locator('#peer-status')).toHaveText('✓ Active');
     await expect(page.locator('#peer-status')).toHaveClass(/status-ok/);
     await expect(page.locator('#peer-count')).toHaveText('1');
+    // An open swarm: the card says plainly that peers' GitHub answers are not served as they are.
+    await expect(page.locator('#sharing-warning')).toContainText('open swarm, CACHE_TRUSTED_PEERS empty');
     const row = page.locator(`#peer-list li[data-peer-id="${other}"]`);
     await expect(row).toBeVisible();
     await expect(row.locator('.peer-id')).toHaveAttribute('title', other);
@@ -209,4 +214,34 @@ test('the Overview peer list lays out cleanly at 390, 1280 and 1920 px', async (
     if (width === 1400) await page.screenshot({ path: 'screenshots/overview-peers-1400.png', fullPage: true });
     await page.close();
   }
+});
+
+test('the Cache tab invalidates on every node of a private swarm, and the P2P card has nothing to warn of', async ({ browser }) => {
+  const keyDir = mkdtempSync(join(tmpdir(), 'peercache-key-'));
+  const key = join(keyDir, 'swarm.key');
+  writeFileSync(key, `/key/swarm/psk/1.0.0/\n/base16/\n${'7a'.repeat(32)}\n`, { mode: 0o600 });
+  a = await PeercacheServer.start({ env: { CACHE_SWARM_KEY: key } });
+  const addr: string = await until('A to listen', async () => (await a.json('/api/mcp/peers')).listen_addrs[0]);
+  b = await PeercacheServer.start({ env: { CACHE_SWARM_KEY: key, CACHE_BOOTSTRAP_PEERS: addr } });
+  await until('B to connect', async () => ((await b.json('/api/mcp/peers')).peer_count === 1 ? true : undefined));
+  const put = await fetch(`${a.url}/api/cache/entry?key=get_repo:octo/everywhere&ttl=600`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"id": 9}' });
+  expect(put.status).toBe(201);
+  await until('the entry on B', async () => ((await b.json('/api/cache/entries?prefix=get_repo:octo/')).total === 1 ? true : undefined));
+
+  const page = await browser.newPage();
+  await openDashboard(page, b);
+  await expect(page.locator('#peer-status')).toHaveText('✓ Active');
+  await expect(page.locator('#sharing-warning')).toHaveCount(0);
+  await page.getByRole('link', { name: 'Cache' }).click();
+  await page.locator('#cache-prefix').fill('get_repo:octo/');
+  await expect(page.locator('#entry-table tr[data-key="get_repo:octo/everywhere"]')).toBeVisible();
+  await page.locator('#invalidate-fleet').check();
+  await page.locator('#invalidate-prefix').click();
+  await expect(page.locator('#confirm-question')).toHaveText('Invalidate every entry whose key starts with "get_repo:octo/" (on every node; 1 entry here)?');
+  await page.locator('#confirm-yes').click();
+  await expect(page.locator('.toast-text', { hasText: 'Cache cleared' })).toHaveText('Cache cleared: 1 entry here; told 1 peer(s) to drop theirs');
+  // A dropped its copy too.
+  await until('A to drop it', async () => ((await a.json('/api/cache/entries?prefix=get_repo:octo/')).total === 0 ? true : undefined));
+  await page.close();
+  rmSync(keyDir, { recursive: true, force: true });
 });

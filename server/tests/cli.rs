@@ -266,6 +266,51 @@ fn connect_dials_a_peer_of_a_running_server() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/p2p/"), "names what is missing");
 }
 
+/// `connect --wait` reports the dial's result: connected (exit 0), or why
+/// not (exit 1), where a plain `connect` only says it started dialing.
+#[test]
+fn connect_wait_says_whether_the_peer_connected() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = serve(a_dir.path(), &[], &[]);
+    let b = serve(b_dir.path(), &[], &[]);
+    let a_addr = support::wait_for_blocking("node A's listen address", || {
+        json(&["peers", "--json", "--server", &a.url], b"")["listen_addrs"][0].as_str().map(str::to_owned)
+    });
+    let out = run(&["connect", "--wait", "5", &a_addr, "--server", &b.url], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("connected to {a_addr}"));
+    // Nobody listens there: refused, named, exit 1.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let a_id = a_addr.rsplit("/p2p/").next().unwrap();
+    let nobody = format!("/ip4/127.0.0.1/tcp/{closed}/p2p/{a_id}");
+    let out = run(&["connect", "--wait", &nobody, "--server", &b.url], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("could not connect") && stderr.to_lowercase().contains("refused"), "{stderr}");
+    // The status line says what the node is, once: no "✓ Enabled" beside "not active"; the upstream in use.
+    let text = String::from_utf8(run(&["status", "--server", &b.url], b"").stdout).unwrap();
+    assert!(text.contains("P2P:     ✓ Active — 1 peer(s)\n"), "{text}");
+    assert!(!text.contains("✓ Enabled"), "{text}");
+    assert!(text.contains("GitHub:  https://api.github.com\n"), "{text}");
+}
+
+/// Malformed `CACHE_BOOTSTRAP_PEERS` entries are named in `status`, where it
+/// used to say "no bootstrap peers configured".
+#[test]
+fn bad_bootstrap_entries_are_named_in_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = serve(dir.path(), &[], &[("CACHE_BOOTSTRAP_PEERS", "/ip4/10.99.0.1/tcp/9100,10.99.0.2:9100")]);
+    let out = run(&["status", "--server", &node.url], b"");
+    assert_eq!(out.status.code(), Some(5));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("no usable bootstrap peer: 2 entries of CACHE_BOOTSTRAP_PEERS ignored"), "{text}");
+    assert!(!text.contains("no bootstrap peers configured"), "{text}");
+    let named: Vec<&str> = text.lines().filter(|l| l.starts_with("Bootstrap: ")).collect();
+    assert_eq!(named.len(), 2, "{text}");
+    assert!(named[0].contains("\"/ip4/10.99.0.1/tcp/9100\"") && named[0].contains("/p2p/"), "{text}");
+    assert!(named[1].contains("\"10.99.0.2:9100\": not a multiaddr"), "{text}");
+}
+
 #[test]
 fn config_shows_each_setting_and_where_it_came_from_in_human_units() {
     let dir = tempfile::tempdir().unwrap();

@@ -172,3 +172,30 @@ async fn metrics_name_refusals_trust_and_the_process() {
     assert!(names.iter().any(|name| name.starts_with("peercache_libp2p_")), "libp2p's families are there");
     assert!(names.iter().all(|name| !name.contains("libp2p_libp2p")), "no stutter");
 }
+
+/// One node's rate-limit refusal spares the fleet: the other member replays
+/// it (HELD) for the same token instead of spending a call on GitHub to
+/// learn it again; another token still asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_hold_is_shared_with_the_fleet() {
+    let gh = standin::start("").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("swarm.key");
+    std::fs::write(&key, SWARM).unwrap();
+    let nodes = support::inproc::fleet(2, &gh.base, &key.display().to_string()).await;
+    let search = |i: usize| format!("{}/github/search/issues?q=x", nodes[i].url);
+    let (status, mode, _) = get(&search(0)).await;
+    assert_eq!((status, mode.as_str()), (StatusCode::FORBIDDEN, "MISS"));
+    support::wait_for("node 1 to hold the refusal", || {
+        (nodes[1].state.core.cache.list("github:HOLD:", 0, 1).total == 1).then_some(())
+    })
+    .await;
+    let asked = gh.count("/search/issues");
+    let (status, mode, cache_status) = get(&search(1)).await;
+    assert_eq!((status, mode.as_str()), (StatusCode::FORBIDDEN, "HELD"), "{cache_status}");
+    assert_eq!(gh.count("/search/issues"), asked, "node 1 did not ask GitHub");
+    // The hold is the token's: another token's search still goes to GitHub.
+    let (_, mode, _) = get_as(&search(1), "U").await;
+    assert_eq!(mode, "MISS");
+    assert_eq!(gh.count("/search/issues"), asked + 1);
+}

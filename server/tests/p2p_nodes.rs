@@ -145,10 +145,19 @@ async fn a_node_without_the_swarm_key_cannot_join() {
     let reason =
         wait_for("the stranger's dial to fail", || stranger.status().reason.filter(|r| r.contains("last error"))).await;
     assert!(reason.starts_with("dialing 1 bootstrap peers"), "{reason}");
-    wait_for("the wrong key's dial to fail", || other_key.status().reason.filter(|r| r.contains("last error"))).await;
+    // Named for what it is, not "Maximum frame length exceeded" or a timeout (a firewall's look).
+    assert!(reason.contains("swarm key mismatch") && reason.contains("this node has no swarm key"), "{reason}");
+    let reason =
+        wait_for("the wrong key's dial to fail", || other_key.status().reason.filter(|r| r.contains("last error")))
+            .await;
+    assert!(reason.contains("swarm key mismatch") && reason.contains("differs from this node's"), "{reason}");
     assert_eq!(stranger.status().peer_count, 0);
     assert_eq!(other_key.status().peer_count, 0);
     assert_eq!(a.status().peer_count, 1, "only the member got in");
+    // The accepting side names it too (and counts it), where it used to say nothing.
+    let seen = wait_for("a's record of the mismatch", || a.status().swarm_key_mismatch).await;
+    assert!(seen.what.contains("swarm key mismatch") && seen.what.contains("a connection from"), "{seen:?}");
+    assert!(a.status().refused_by_reason.get("swarm_key_mismatch").copied().unwrap_or(0) >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

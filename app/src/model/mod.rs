@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod doctor;
 mod invalidation;
+pub use doctor::{Check, Diagnosis, Level};
 pub use invalidation::{Invalidated, Invalidation, Reach};
 
 /// What the P2P node is doing, as one word; the dashboard colours by it.
@@ -40,9 +42,9 @@ pub struct PeerStatus {
     #[serde(default)]
     pub bootstrap_problems: Vec<String>,
     /// The last handshake that failed because the two nodes' swarm keys
-    /// differ (or one has none), in words with the peer's address.
+    /// differ (or one has none).
     #[serde(default)]
-    pub swarm_key_mismatch: Option<String>,
+    pub swarm_key_mismatch: Option<Happened>,
     /// Entries and messages from peers that were refused (failed verification,
     /// an untrusted publisher, over a limit), in all.
     pub rejected_from_peers: u64,
@@ -79,6 +81,14 @@ pub struct GossipHealth {
     /// Peers whose gossip score is below the gossip threshold: they are not
     /// gossiped with (many of them means announcements stall).
     pub low_score_peers: usize,
+}
+
+/// Something that went wrong, and when (Unix ms).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Happened {
+    pub at_ms: u64,
+    /// In words, naming whom it was with.
+    pub what: String,
 }
 
 /// One connected peer.

@@ -35,6 +35,38 @@ impl Client {
         self.call(Method::GET, "/api/node", &[], None).await
     }
 
+    /// A GET of `path` answered with peercache JSON.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+        self.call(Method::GET, path, &[], None).await
+    }
+
+    /// Any answer to `method path` with `headers`: its status and its body as
+    /// JSON (a body that is not JSON becomes `{"message": …}`); fails only
+    /// when the server cannot be reached.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+    ) -> Result<(u16, Value), ApiFailure> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.map_err(|error| self.unreachable(&error))?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|e| ApiFailure::new(502, e.to_string()))?;
+        Ok((status, super::doctor::json_or_message(&bytes)))
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> ApiFailure {
+        ApiFailure {
+            status: 503,
+            message: format!("cannot reach peercache at {}: is `peercache serve` running there? ({error})", self.base),
+            answered: false,
+        }
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -49,11 +81,7 @@ impl Client {
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body);
         }
-        let response = request.send().await.map_err(|error| ApiFailure {
-            status: 503,
-            message: format!("cannot reach peercache at {}: is `peercache serve` running there? ({error})", self.base),
-            answered: false,
-        })?;
+        let response = request.send().await.map_err(|error| self.unreachable(&error))?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| ApiFailure::new(502, e.to_string()))?;
         if !status.is_success() {

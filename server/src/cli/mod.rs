@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod config_file;
+pub mod doctor;
 pub mod settings;
 pub mod text;
 
@@ -13,7 +14,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use app::format::invalidated as invalidated_words;
-use app::model::{Invalidation, NodeState, Reach};
+use app::model::{Invalidation, Level, NodeState, Reach};
 
 use self::client::Client;
 use self::settings::FromFile;
@@ -68,6 +69,17 @@ enum Command {
     },
     /// Show a running server's P2P status and cache statistics.
     Status {
+        #[command(flatten)]
+        output: OutputArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Check a running server and name each problem: its ports, the swarm
+    /// key (there, private, the same as the peers'), each bootstrap address
+    /// (dialled), peers' clocks and versions, GitHub through it (with
+    /// GITHUB_TOKEN or GH_TOKEN if set), the store and its disk, the gh socket.
+    /// Exits 0 only when healthy, 6 when a check failed.
+    Doctor {
         #[command(flatten)]
         output: OutputArg,
         #[command(flatten)]
@@ -204,7 +216,14 @@ pub mod exit {
     /// `status`: the server answered, but its P2P node failed, or is
     /// enabled and has no peer (a node switched off by configuration is 0).
     pub const NOT_ACTIVE: i32 = 5;
+    /// `doctor`: at least one check failed (each is named in the output).
+    pub const UNHEALTHY: i32 = 6;
 }
+
+/// `doctor` found problems: exit 6, having printed every check.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} problem(s): {1}")]
+struct Unhealthy(usize, String);
 
 /// `status` found the P2P node failed or without peers: exit 5, having printed the status.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +241,9 @@ fn wants_json(matches: &clap::ArgMatches) -> bool {
 fn exit_code(error: &anyhow::Error) -> i32 {
     if error.downcast_ref::<NotActive>().is_some() {
         return exit::NOT_ACTIVE;
+    }
+    if error.downcast_ref::<Unhealthy>().is_some() {
+        return exit::UNHEALTHY;
     }
     match error.downcast_ref::<ApiFailure>() {
         Some(failure) if !failure.answered => exit::UNREACHABLE,
@@ -296,7 +318,8 @@ async fn start(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> i3
             // One clear line, not a backtrace; with --json, a JSON document too.
             eprintln!("peercache: {error:#}");
             let code = exit_code(&error);
-            if json && error.downcast_ref::<NotActive>().is_none() {
+            let printed = error.downcast_ref::<NotActive>().is_some() || error.downcast_ref::<Unhealthy>().is_some();
+            if json && !printed {
                 let status = error.downcast_ref::<ApiFailure>().filter(|f| f.answered).map(|f| f.status);
                 println!("{}", serde_json::json!({"error": format!("{error:#}"), "status": status, "exit": code}));
             }
@@ -330,6 +353,16 @@ async fn run(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> anyh
                 NodeState::Failed => Err(NotActive("failed").into()),
                 NodeState::Connecting => Err(NotActive("enabled but not active: no peer is connected").into()),
                 NodeState::Active | NodeState::Disabled => Ok(()),
+            }
+        }
+        Some(Command::Doctor { output, server }) => {
+            let diagnosis = doctor::diagnose(&server.client()?).await?;
+            output.print(&diagnosis, doctor::text)?;
+            let failed: Vec<&str> =
+                diagnosis.checks.iter().filter(|c| c.level == Level::Fail).map(|c| c.check.as_str()).collect();
+            match failed.is_empty() {
+                true => Ok(()),
+                false => Err(Unhealthy(failed.len(), failed.join(", ")).into()),
             }
         }
         Some(Command::Peers { output, server }) => {

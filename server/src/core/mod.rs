@@ -5,6 +5,7 @@
 //! answers in its own error type; only `http/` knows status codes.
 
 pub mod auth;
+pub mod doctor;
 pub mod error;
 pub mod history;
 pub mod tasks;
@@ -59,6 +60,8 @@ pub struct Core {
     pub sample_period: Duration,
     /// The socket `gh` is served on, once it listens.
     pub gh_socket: Arc<std::sync::OnceLock<String>>,
+    /// What `diagnose` looks at.
+    pub settings: Arc<doctor::Settings>,
 }
 
 impl Core {
@@ -115,6 +118,12 @@ impl Core {
             history: Arc::default(),
             sample_period: config.sample_period(),
             gh_socket: Arc::default(),
+            settings: Arc::new(doctor::Settings {
+                swarm_key: config.swarm_key.clone(),
+                bootstrap: config.bootstrap_peers.clone(),
+                gh_socket: config.gh_socket_path(),
+                cache_dir: config.cache_dir(),
+            }),
         })
     }
 

@@ -36,7 +36,7 @@ use crate::github::error::ProxyError;
 use crate::github::fleet::{self, Awaited, FleetTurn};
 use crate::github::freshness::{self, Freshness};
 use crate::github::graphql::{self, Malformed, Operation};
-use crate::github::ratelimit::RateLimits;
+use crate::github::ratelimit::{hold_key, RateLimits};
 use crate::github::ready::Ready;
 use crate::github::request::{Call, GRAPHQL_KEY_PREFIX};
 use crate::github::scope::Scopes;
@@ -283,7 +283,11 @@ impl GithubProxy {
                 }
             }
         }
-        if let Some(refusal) = self.limits.blocked(&call.scope.id, call.resource, now) {
+        let held = match self.limits.blocked(&call.scope.id, call.resource, now) {
+            Some(refusal) => Some(refusal),
+            None => self.held_by_the_fleet(call).await,
+        };
+        if let Some(refusal) = held {
             return match self.stale(call).await {
                 Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
                 None => Answer::Body(Mode::Held, refusal, None),
@@ -293,6 +297,20 @@ impl GithubProxy {
             return self.forward(call, bytes::Bytes::new()).await;
         }
         self.coalesced(call).await
+    }
+
+    /// A refusal another node of the fleet got for this scope and resource,
+    /// while it holds: from this node or a publisher it trusts only (a hold
+    /// is served without asking GitHub).
+    async fn held_by_the_fleet(&self, call: &Call<'_>) -> Option<Arc<Decoded>> {
+        if call.scope.is_anonymous() {
+            return None;
+        }
+        let entry = self.cache.fresh(&hold_key(&call.scope.id, call.resource))?;
+        if self.needs_confirming(&entry) {
+            return None;
+        }
+        self.open(&entry, &call.scope).await
     }
 
     /// The requester's own stored answer, served as it is (HIT, or PEER-HIT

@@ -12,6 +12,7 @@ use app::model::RateLimitInfo;
 use axum::http::{HeaderMap, StatusCode};
 
 use crate::cache::ttl::rfc3339;
+use crate::github::key::RequestKey;
 use crate::github::stored::Decoded;
 
 /// Scopes remembered at most; the least recently seen go first.
@@ -27,6 +28,21 @@ struct ScopeLimit {
     seen_ms: u64,
     blocked_until_ms: Option<u64>,
     refusal: Option<Arc<Decoded>>,
+}
+
+/// The cache key under which a token scope's refusal for `resource` is held
+/// for the fleet: GitHub counts a token's requests wherever they come from,
+/// so one node's refusal spares the others the call that would learn it
+/// again. Not for anonymous requests: GitHub counts those per IP address.
+pub fn hold_key(scope: &str, resource: &str) -> String {
+    RequestKey {
+        method: "HOLD",
+        path: format!("/{resource}"),
+        query: String::new(),
+        accept: String::new(),
+        api_version: String::new(),
+    }
+    .scoped(scope)
 }
 
 /// Which limit a request counts against, before GitHub says: by its path.
@@ -92,8 +108,8 @@ impl RateLimits {
     }
 
     /// GitHub refused `scope` for a resource: stop asking for it until
-    /// Retry-After (or the reset).
-    pub fn block(&self, scope: &str, guess: &str, headers: &HeaderMap, refusal: Arc<Decoded>, now_ms: u64) {
+    /// Retry-After (or the reset), which it answers.
+    pub fn block(&self, scope: &str, guess: &str, headers: &HeaderMap, refusal: Arc<Decoded>, now_ms: u64) -> u64 {
         let until = match (number(headers, "retry-after"), number(headers, "x-ratelimit-reset")) {
             (Some(secs), _) => now_ms.saturating_add(secs.saturating_mul(1000)),
             (None, Some(reset)) if reset.saturating_mul(1000) > now_ms => reset.saturating_mul(1000),
@@ -105,6 +121,7 @@ impl RateLimits {
         limit.blocked_until_ms = Some(until);
         limit.refusal = Some(refusal);
         limit.seen_ms = now_ms;
+        until
     }
 
     /// The refusal to replay while `scope` is blocked for `resource`.

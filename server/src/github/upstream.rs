@@ -21,7 +21,7 @@ use crate::github::error::ProxyError;
 use crate::github::freshness;
 use crate::github::key::invalidation_prefixes;
 use crate::github::proxy::{header, Answer, GithubProxy};
-use crate::github::ratelimit::is_rate_limited;
+use crate::github::ratelimit::{hold_key, is_rate_limited};
 use crate::github::request::{forwarded, Call};
 use crate::github::stats::{Mode, UpstreamError};
 use crate::github::stored::{Binding, Decoded, HOP_BY_HOP, KEPT_HEADERS};
@@ -98,7 +98,8 @@ impl GithubProxy {
         if is_rate_limited(status, &headers, &decoded.body) {
             self.counters.upstream_error(UpstreamError::RateLimited);
             tracing::warn!(scope = &*call.scope.id, resource = call.resource, %status, "GitHub rate-limited this token scope; backing off");
-            self.limits.block(&call.scope.id, call.resource, &headers, decoded.clone(), now);
+            let until = self.limits.block(&call.scope.id, call.resource, &headers, decoded.clone(), now);
+            self.hold_for_the_fleet(call, &decoded, now, until).await;
             return match self.stale(call).await {
                 Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
                 None => Answer::Fetched { decoded, stored: false },
@@ -285,9 +286,36 @@ impl GithubProxy {
     /// The entry that stores `decoded` for `call`, sealed for its scope and
     /// bound to its key, time, TTL and ETag.
     fn entry(&self, call: &Call<'_>, decoded: &Decoded, now: u64, ttl_secs: u64, etag: Option<String>) -> Entry {
-        let binding = Binding { key: &call.key, stored_at_ms: now, ttl_secs, etag: etag.as_deref() };
+        self.entry_under(call.key.clone(), call, decoded, now, ttl_secs, etag)
+    }
+
+    /// `decoded` stored under `key` for the call's scope (sealed for it).
+    fn entry_under(
+        &self,
+        key: String,
+        call: &Call<'_>,
+        decoded: &Decoded,
+        now: u64,
+        ttl_secs: u64,
+        etag: Option<String>,
+    ) -> Entry {
+        let binding = Binding { key: &key, stored_at_ms: now, ttl_secs, etag: etag.as_deref() };
         let value = Bytes::from(decoded.encode(&call.scope, &binding));
-        Entry::new(call.key.clone(), value, now, ttl_secs, etag, Some(decoded.status.as_u16()))
+        Entry::new(key, value, now, ttl_secs, etag, Some(decoded.status.as_u16()))
+    }
+
+    /// A token scope's rate-limit refusal, stored (and so told to the fleet)
+    /// under its hold key until `until_ms`: the other nodes replay it as
+    /// HELD instead of spending a call to learn it.
+    async fn hold_for_the_fleet(&self, call: &Call<'_>, refusal: &Decoded, now: u64, until_ms: u64) {
+        if call.scope.is_anonymous() || self.peers.is_none() {
+            return;
+        }
+        let ttl_secs = until_ms.saturating_sub(now).div_ceil(1000).max(1);
+        let entry = self.entry_under(hold_key(&call.scope.id, call.resource), call, refusal, now, ttl_secs, None);
+        if let Err(error) = self.cache.write(move |cache| cache.insert(entry)).await {
+            tracing::warn!(%error, "could not keep a rate-limit refusal for the fleet");
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The JSON API under `/api`. Each handler asks the core and returns JSON.
 
 use app::api::Backend;
-use app::model::{CacheStats, Dialing, History, NodeInfo, PeerStatus};
+use app::model::{CacheStats, Diagnosis, Dialing, History, NodeInfo, PeerStatus};
 use axum::body::{to_bytes, Body};
 use axum::extract::{OriginalUri, State};
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
         .route("/history", get(history))
         .route("/mcp/peers", get(peers))
         .route("/mcp/peers/connect", post(connect_peer))
+        .route("/doctor", get(doctor))
         .route("/mcp/cache/stats", get(cache_stats))
         .merge(cache_api::routes())
         .fallback(not_found)
@@ -64,6 +65,11 @@ async fn connect_peer(_: Admin, State(state): State<AppState>, body: Body) -> Re
         }
     };
     Ok(Json(dialing))
+}
+
+/// `peercache doctor`'s view from the node (see `core::doctor`).
+async fn doctor(State(state): State<AppState>) -> Json<Diagnosis> {
+    Json(state.core.diagnose().await)
 }
 
 async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {

@@ -50,7 +50,12 @@ impl<S> HeaderCheck<S> {
 impl<S: AsyncRead + Unpin> AsyncRead for HeaderCheck<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let read = ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        let read = match ready!(Pin::new(&mut this.inner).poll_read(cx, buf)) {
+            Err(error) if this.seen < HEADER.len() && hung_up(&error) => {
+                return Poll::Ready(Err(mismatch(error.kind(), "the peer hung up during the handshake")));
+            }
+            read => read?,
+        };
         if this.seen < HEADER.len() {
             if read == 0 {
                 return Poll::Ready(Err(mismatch(
@@ -85,12 +90,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HeaderCheck<S> {
     }
 }
 
+/// A peer closing the connection (with a reset, when our bytes were still
+/// unread: what a node does with noise it cannot read).
+fn hung_up(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe)
+}
+
 /// The private-swarm handshake's error: a peer hanging up while the nonces
 /// are exchanged is a peer without the key (it read our nonce as noise).
 pub fn pnet_failed(error: PnetError) -> io::Error {
     match error {
-        PnetError::HandshakeError(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
-            mismatch(io::ErrorKind::UnexpectedEof, "the peer hung up during the private-swarm handshake")
+        PnetError::HandshakeError(io) if hung_up(&io) => {
+            mismatch(io.kind(), "the peer hung up during the private-swarm handshake")
         }
         other => io::Error::other(other),
     }

@@ -27,6 +27,19 @@ pub async fn start_peercache_with(
     p2p: Option<String>,
     adjust: impl FnOnce(&mut ServeConfig),
 ) -> Peercache {
+    start_peercache_at(upstream, p2p, adjust, START_MS).await
+}
+
+/// Where the nodes' manual clocks start.
+pub const START_MS: u64 = 1_700_000_000_000;
+
+/// The same, its clock starting at `now_ms` (another node's clock, skewed).
+pub async fn start_peercache_at(
+    upstream: &str,
+    p2p: Option<String>,
+    adjust: impl FnOnce(&mut ServeConfig),
+    now_ms: u64,
+) -> Peercache {
     let dir = tempfile::tempdir().unwrap();
     let mut config = ServeConfig::for_tests("127.0.0.1:0".parse().unwrap(), dir.path().to_owned());
     adjust(&mut config);
@@ -37,7 +50,7 @@ pub async fn start_peercache_with(
         config.p2p_port = 0;
         config.bootstrap_peers = bootstrap;
     }
-    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let clock = Arc::new(ManualClock::new(now_ms));
     let state = AppState::with_clock(&config, clock.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -46,14 +46,25 @@ pub fn serve(cache_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
     command
         .args(["serve", "--http", "127.0.0.1:0", "--p2p-host", "127.0.0.1", "--p2p-port", "0", "--cache-dir"])
         .arg(cache_dir)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .env_remove("CACHE_BOOTSTRAP_PEERS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .args(args);
     for (key, value) in env {
         command.env(key, value);
     }
+    serve_command(command)
+}
+
+/// Starts `command`, a `peercache serve` whose arguments the caller chose
+/// (on loopback), and waits for it to listen.
+pub fn serve_command(mut command: Command) -> Serve {
+    // What the caller did not set: quiet logs, no bootstrap peers from the test's own environment.
+    let unset = |command: &Command, name: &str| command.get_envs().all(|(key, _)| key != name);
+    if unset(&command, "CACHE_BOOTSTRAP_PEERS") {
+        command.env_remove("CACHE_BOOTSTRAP_PEERS");
+    }
+    if unset(&command, "RUST_LOG") {
+        command.env("RUST_LOG", "warn");
+    }
+    command.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = command.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();

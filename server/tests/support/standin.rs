@@ -12,7 +12,8 @@
 //! path, writes, `POST /graphql` answering small queries (a mutation naming
 //! `invalid` rejected as GitHub does: 200 with `errors`), `OPTIONS` answered
 //! 204 on every path as GitHub answers a preflight, and `/redirect` sending a
-//! 302 to wherever `redirect_to` says. It counts every request by path, and
+//! 302 to wherever `redirect_to` says, and `/rate_limit` as GitHub shapes
+//! it (401 "Bad credentials" for tokens with `revoked` in them). It counts every request by path, and
 //! apart the calls GitHub charges (all but 304s).
 
 use std::collections::BTreeMap;
@@ -103,6 +104,7 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
         .route("/repositories/{id}/issues", get(issues_by_id))
         .route("/users/{login}", get(user))
         .route("/search/issues", get(search))
+        .route("/rate_limit", get(rate_limit))
         .route("/no-store", get(no_store))
         .route("/fail/{code}", get(fail))
         .route("/private-sso", get(sso))
@@ -345,6 +347,19 @@ async fn create_issue(
     let version = s.version.fetch_add(1, Ordering::SeqCst) + 1;
     let body = issue_json(&s.base, &owner, &repo, ISSUES + 1, version);
     (StatusCode::CREATED, [("content-type", "application/json; charset=utf-8")], body.to_string()).into_response()
+}
+
+async fn rate_limit(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap) -> Response {
+    s.saw(&uri);
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if token.contains("revoked") {
+        let refused =
+            r#"{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest","status":"401"}"#;
+        return (StatusCode::UNAUTHORIZED, [("content-type", "application/json; charset=utf-8")], refused)
+            .into_response();
+    }
+    let core = json!({"limit": 5000, "used": 1, "remaining": 4999, "reset": 4102444800u64, "resource": "core"});
+    answer(&s, &headers, json!({"resources": {"core": core.clone()}, "rate": core}), &[])
 }
 
 async fn search(State(s): State<Arc<Standin>>, uri: Uri) -> Response {

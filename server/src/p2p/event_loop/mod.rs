@@ -7,10 +7,13 @@
 //! fetches), `catch_up` (sync after a partition or a restart, which gossip
 //! alone — a few seconds of history — cannot do), `leasing` (fleet-wide
 //! single flight), `announcements` (gossip in and out, and refusals),
-//! `redials` (the tick and the peer table) and `snapshot` (the status).
+//! `redials` (the tick and the peer table), `connections` (dials waited on,
+//! and connections refused or failed: why, named and counted) and
+//! `snapshot` (the status).
 
 mod announcements;
 mod catch_up;
+mod connections;
 mod leasing;
 mod misses;
 mod redials;
@@ -22,7 +25,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::model::{GossipHealth, NodeState, PeerInfo, PeerStatus};
+use app::model::{GossipHealth, Happened, NodeState, PeerInfo, PeerStatus};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
@@ -174,7 +177,7 @@ pub struct EventLoop {
     listen_error: Option<String>,
     swarm_key: bool,
     /// The last handshake that failed on differing swarm keys, in words.
-    swarm_key_mismatch: Option<String>,
+    swarm_key_mismatch: Option<Happened>,
     mdns: bool,
     metrics: Option<Arc<libp2p::metrics::Metrics>>,
     trust: Trust,
@@ -298,26 +301,7 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Fetch { key, reply } => self.start_fetch(key, reply),
-            Command::Dial { addr, wait, reply } => {
-                let result = match parse_peer_addr(&addr.to_string()) {
-                    Ok(peer) => {
-                        self.swarm.behaviour_mut().gate.dials.name(peer.peer_id);
-                        self.swarm.behaviour_mut().kad.add_address(&peer.peer_id, peer.addr.clone());
-                        let dial = DialOpts::from(peer.addr);
-                        let connection = dial.connection_id();
-                        self.swarm.dial(dial).map(|()| connection).map_err(|e| e.to_string())
-                    }
-                    Err(why) => Err(why),
-                };
-                match result {
-                    Ok(connection) if wait => {
-                        self.dials_waiting.insert(connection, reply);
-                    }
-                    result => {
-                        let _ = reply.send(result.map(drop));
-                    }
-                }
-            }
+            Command::Dial { addr, wait, reply } => self.dial(addr, wait, reply),
             Command::Lease { key, reply } => self.ask_lease(key, reply),
             Command::Release { key, stored } => {
                 let me = *self.swarm.local_peer_id();
@@ -372,93 +356,22 @@ impl EventLoop {
                 }
             }
         }
-        match &event {
-            SwarmEvent::ConnectionEstablished { connection_id, .. } => self.dial_answered(*connection_id, Ok(())),
-            SwarmEvent::OutgoingConnectionError { connection_id, error, .. } => {
-                let words = match format!("{error:?}").contains(key_check::MARKER) {
-                    true => key_check::mismatch_words(self.swarm_key).to_owned(),
-                    false => error.to_string(),
-                };
-                self.dial_answered(*connection_id, Err(words));
-            }
-            _ => {}
-        }
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(addr = %self.with_peer_id(&address), "P2P listening");
                 self.listen_addrs.push(address);
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => self.listen_addrs.retain(|a| a != &address),
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => self.connected(peer_id, &endpoint),
-            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                if num_established == 0 {
-                    self.peers.remove(&peer_id);
-                    tracing::info!(peer = %peer_id, "peer disconnected");
-                    self.last_contact.insert(peer_id, self.cache.now_ms());
-                    self.leases.drop_holder(peer_id);
-                    if self.lost.len() < MAX_LOST_PEERS {
-                        let now = Instant::now();
-                        self.lost.insert(
-                            peer_id,
-                            Lost { since: now, next_attempt: now + FIRST_BACKOFF, backoff: FIRST_BACKOFF },
-                        );
-                    }
-                    let now = Instant::now();
-                    for redial in self.redials.iter_mut().filter(|r| r.peer.peer_id == peer_id) {
-                        redial.disconnected(now);
-                    }
-                } else if let Some(peer) = self.peers.get_mut(&peer_id) {
-                    peer.connections = num_established as usize;
-                }
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, connection_id, .. } => {
+                self.dial_answered(connection_id, Ok(()));
+                self.connected(peer_id, &endpoint);
             }
-            SwarmEvent::IncomingConnectionError { send_back_addr, error: ListenError::Denied { cause }, .. }
-                if cause.downcast_ref::<TooManyPending>().is_some() =>
-            {
-                tracing::warn!(from = %send_back_addr, "{cause}: connection refused");
-                self.count_refusal("handshakes_per_ip");
+            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => self.closed(peer_id, num_established),
+            SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
+                self.incoming_failed(&send_back_addr, &error)
             }
-            SwarmEvent::IncomingConnectionError { send_back_addr, error: ListenError::Transport(error), .. }
-                if format!("{error:?}").contains("first-byte deadline") =>
-            {
-                tracing::debug!(from = %send_back_addr, "a connection sent nothing: dropped");
-                self.count_refusal("silent_connection");
-            }
-            SwarmEvent::IncomingConnectionError { send_back_addr, error: ListenError::Transport(error), .. }
-                if format!("{error:?}").contains(key_check::MARKER) =>
-            {
-                let words = key_check::mismatch_words(self.swarm_key);
-                tracing::warn!(from = %send_back_addr, "a peer could not join: {words}");
-                self.key_mismatch(format!("{words} (a connection from {send_back_addr})"));
-            }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. }
-                if format!("{error:?}").contains(key_check::MARKER) =>
-            {
-                let words = key_check::mismatch_words(self.swarm_key);
-                let now = Instant::now();
-                for redial in self.redials.iter_mut().filter(|r| Some(r.peer.peer_id) == peer_id) {
-                    if redial.failed(words.to_owned(), now) {
-                        tracing::warn!(peer = %redial.peer.addr, "cannot join bootstrap peer: {words}");
-                    }
-                }
-                let to = peer_id.map_or_else(|| "a peer".to_owned(), |p| p.to_string());
-                self.key_mismatch(format!("{words} (dialing {to})"));
-            }
-            SwarmEvent::OutgoingConnectionError { error: DialError::Denied { cause }, .. }
-                if cause.downcast_ref::<NotOurRange>().is_some() =>
-            {
-                tracing::warn!("{cause}");
-                self.count_refusal("dial_out_of_range");
-            }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                let now = Instant::now();
-                let message = error.to_string();
-                for redial in self.redials.iter_mut().filter(|r| Some(r.peer.peer_id) == peer_id) {
-                    if redial.failed(message.clone(), now) {
-                        tracing::warn!(peer = %redial.peer.addr, error = %message, "cannot reach bootstrap peer; retrying with backoff");
-                    } else {
-                        tracing::debug!(peer = %redial.peer.addr, error = %message, "bootstrap peer still unreachable");
-                    }
-                }
+            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
+                self.outgoing_failed(connection_id, peer_id, &error)
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
@@ -524,20 +437,6 @@ impl EventLoop {
             }
             _ => {}
         }
-    }
-
-    /// Tells whoever waits on the dial of `connection` how it went.
-    fn dial_answered(&mut self, connection: ConnectionId, result: Result<(), String>) {
-        if let Some(reply) = self.dials_waiting.remove(&connection) {
-            let _ = reply.send(result);
-        }
-    }
-
-    /// A handshake failed because the swarm keys differ: counted, and kept
-    /// for the status (and `peercache doctor`) in `words`.
-    fn key_mismatch(&mut self, words: String) {
-        self.count_refusal("swarm_key_mismatch");
-        self.swarm_key_mismatch = Some(words);
     }
 
     fn with_peer_id(&self, addr: &Multiaddr) -> Multiaddr {

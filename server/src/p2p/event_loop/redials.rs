@@ -1,7 +1,8 @@
 //! Keeping the fleet connected: the one-second tick (bootstrap and
 //! lost-peer redials with backoff, Kademlia refresh, forgetting idle peers'
 //! limits, lapsed leases, demotions that ran out), and a connection that
-//! comes up (the peer table, redials reset, the dialled address kept).
+//! comes up (the peer table, redials reset, the dialled address kept) or
+//! goes down (the peer remembered and redialled).
 
 use super::*;
 
@@ -35,6 +36,28 @@ impl EventLoop {
         self.leases.tick(Instant::now());
         self.stalled.retain(|_, at| at.elapsed() < DEMOTED_FOR);
         self.unresponsive.retain(|_, at| at.elapsed() < DEMOTED_FOR);
+    }
+
+    /// A connection to `peer_id` closed; with none left, the peer is gone:
+    /// remembered (to ask what it stored since), redialled with backoff.
+    pub(super) fn closed(&mut self, peer_id: PeerId, num_established: u32) {
+        if num_established > 0 {
+            if let Some(peer) = self.peers.get_mut(&peer_id) {
+                peer.connections = num_established as usize;
+            }
+            return;
+        }
+        self.peers.remove(&peer_id);
+        tracing::info!(peer = %peer_id, "peer disconnected");
+        self.last_contact.insert(peer_id, self.cache.now_ms());
+        self.leases.drop_holder(peer_id);
+        let now = Instant::now();
+        if self.lost.len() < MAX_LOST_PEERS {
+            self.lost.insert(peer_id, Lost { since: now, next_attempt: now + FIRST_BACKOFF, backoff: FIRST_BACKOFF });
+        }
+        for redial in self.redials.iter_mut().filter(|r| r.peer.peer_id == peer_id) {
+            redial.disconnected(now);
+        }
     }
 
     pub(super) fn connected(&mut self, peer_id: PeerId, endpoint: &ConnectedPoint) {

@@ -84,13 +84,9 @@ impl EventLoop {
         }
     }
 
-    /// This node's addresses with its peer id, those other machines can
-    /// reach first (a loopback address copied to another machine dials
-    /// whoever listens there, and fails with "Unexpected peer ID").
+    /// This node's addresses with its peer id, routable first.
     fn listen_addrs_routable_first(&self) -> Vec<String> {
-        let mut addrs: Vec<&Multiaddr> = self.listen_addrs.iter().collect();
-        addrs.sort_by_key(|addr| ip_of(addr).is_none_or(|ip| ip.is_loopback()));
-        addrs.into_iter().map(|a| self.with_peer_id(a).to_string()).collect()
+        routable_first(&self.listen_addrs).into_iter().map(|a| self.with_peer_id(a).to_string()).collect()
     }
 
     pub(super) fn idle_reason(&self) -> String {
@@ -112,5 +108,33 @@ impl EventLoop {
         } else {
             "no bootstrap peers configured and mDNS off".to_owned()
         }
+    }
+}
+
+/// `addrs` with those other machines can reach first, in their order: a
+/// loopback address copied to another machine dials whoever listens there,
+/// and fails with "Unexpected peer ID".
+fn routable_first(addrs: &[Multiaddr]) -> Vec<&Multiaddr> {
+    let mut sorted: Vec<&Multiaddr> = addrs.iter().collect();
+    sorted.sort_by_key(|addr| ip_of(addr).is_none_or(|ip| ip.is_loopback()));
+    sorted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routable_addresses_come_before_loopback_ones() {
+        let addrs: Vec<Multiaddr> =
+            ["/ip4/127.0.0.1/tcp/9100", "/ip4/10.1.2.3/tcp/9100", "/ip6/::1/tcp/9100", "/ip4/192.168.5.6/tcp/9100"]
+                .iter()
+                .map(|a| a.parse().unwrap())
+                .collect();
+        let sorted: Vec<String> = routable_first(&addrs).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            sorted,
+            ["/ip4/10.1.2.3/tcp/9100", "/ip4/192.168.5.6/tcp/9100", "/ip4/127.0.0.1/tcp/9100", "/ip6/::1/tcp/9100"]
+        );
     }
 }
