@@ -9,7 +9,7 @@ use leptos::server_fn::codec::{GetUrl, Json};
 #[cfg(feature = "ssr")]
 use crate::model::ErrorKind;
 use crate::model::{
-    CacheStats, EntryPage, History, Invalidated, Invalidation, NodeInfo, PeerStatus, ProxyStats, Reach,
+    CacheStats, EntryPage, FleetView, History, Invalidated, Invalidation, NodeInfo, PeerStatus, ProxyStats, Reach,
 };
 
 /// Why the backend could not do what was asked: the kind decides the status
@@ -36,6 +36,8 @@ pub trait Backend: Send + Sync + 'static {
     fn proxy_stats(&self) -> ProxyStats;
     fn node_info(&self) -> NodeInfo;
     fn history(&self) -> History;
+    /// Every node of the fleet as its summary says, and the totals.
+    fn fleet(&self) -> FleetView;
     fn list_entries(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage;
     /// The entry as `GET /api/cache/entry` shows it, pretty-printed; not
     /// found when this node does not hold it. Does not count as a lookup.
@@ -91,6 +93,12 @@ pub async fn get_node_info() -> Result<NodeInfo, ServerFnError> {
     Ok(backend()?.node_info())
 }
 
+/// The fleet's nodes and totals (`GET /sfn/fleet`).
+#[server(prefix = "/sfn", endpoint = "fleet", input = GetUrl)]
+pub async fn get_fleet() -> Result<FleetView, ServerFnError> {
+    Ok(backend()?.fleet())
+}
+
 /// The last hour of counter samples (`GET /sfn/history`).
 #[server(prefix = "/sfn", endpoint = "history", input = GetUrl)]
 pub async fn get_history() -> Result<History, ServerFnError> {
@@ -110,11 +118,15 @@ pub async fn get_entry_json(key: String) -> Result<String, ServerFnError> {
     backend()?.entry_json(&key).map_err(failed)
 }
 
-/// Invalidates one key, a prefix or everything, here or on every node
-/// (`POST /sfn/invalidate`). Changes travel as JSON, which a cross-site form
-/// cannot send.
+/// Invalidates one key, a prefix or everything, here or (with `"reach":
+/// "fleet"`) on every node (`POST /sfn/invalidate`). Changes travel as JSON,
+/// which a cross-site form cannot send.
 #[server(prefix = "/sfn", endpoint = "invalidate", input = Json)]
-pub async fn invalidate(target: Invalidation, reach: Reach, admin_token: String) -> Result<Invalidated, ServerFnError> {
+pub async fn invalidate(
+    target: Invalidation,
+    #[server(default)] reach: Reach,
+    admin_token: String,
+) -> Result<Invalidated, ServerFnError> {
     backend()?.invalidate(target, reach, admin_token).await.map_err(failed)
 }
 

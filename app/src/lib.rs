@@ -19,6 +19,7 @@ use crate::components::node_header::NodeHeader;
 use crate::components::toast::{ToastHost, Toasts};
 use crate::pages::cache::CachePage;
 use crate::pages::charts::Charts;
+use crate::pages::fleet::Fleet;
 use crate::pages::overview::Overview;
 use crate::pages::peers::Peers;
 
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                 <A href="/charts">"Charts"</A>
                 <A href="/peers">"Peers"</A>
                 <A href="/cache">"Cache"</A>
+                <A href="/fleet">"Fleet"</A>
             </nav>
             <UnreachableBanner/>
             <main data-hydrated=move || hydrated.get().to_string()>
@@ -72,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("charts") view=Charts ssr=SsrMode::Async/>
                     <Route path=StaticSegment("peers") view=Peers ssr=SsrMode::Async/>
                     <Route path=StaticSegment("cache") view=CachePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("fleet") view=Fleet ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <ToastHost/>

@@ -29,6 +29,19 @@ test('a lone node is enabled but not active, and says why', async ({ page }) => 
   await expect(page.locator('#peer-list-empty')).toBeVisible();
   const status = await a.json('/api/mcp/peers');
   await expect(page.locator('#own-peer-id')).toHaveText(status.peer_id);
+  // The header names the GitHub this node asks.
+  const node = await a.json('/api/node');
+  await expect(page.locator('#node-upstream')).toHaveText(`→ ${node.upstream}`);
+});
+
+test('bootstrap entries that are not multiaddrs are named on the P2P card', async ({ page }) => {
+  a = await PeercacheServer.start({ env: { CACHE_BOOTSTRAP_PEERS: '/ip4/10.99.0.1/tcp/9100,10.99.0.2:9100' } });
+  await openDashboard(page, a);
+  await expect(page.locator('#peer-reason')).toHaveText('no usable bootstrap peer: 2 entries of CACHE_BOOTSTRAP_PEERS ignored (see bootstrap problems)');
+  const problems = page.locator('#bootstrap-problems li');
+  await expect(problems).toHaveCount(2);
+  await expect(problems.nth(0)).toContainText('"/ip4/10.99.0.1/tcp/9100": it does not end in /p2p/<peer id>');
+  await expect(problems.nth(1)).toContainText('"10.99.0.2:9100": not a multiaddr');
 });
 
 test('two nodes bootstrapped by multiaddr show each other as active peers', async ({ browser }) => {

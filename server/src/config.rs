@@ -176,6 +176,12 @@ pub struct ServeConfig {
     #[arg(long = "fleet-wait-ms", env = "CACHE_FLEET_WAIT_MS", default_value = "5s", value_parser = units::millis)]
     pub fleet_wait_ms: u64,
 
+    /// How often this node tells the fleet its summary for the fleet view
+    /// (milliseconds, or 5s…; at least 100 ms); a node silent for three
+    /// periods shows as gone.
+    #[arg(long = "fleet-summary-ms", env = "CACHE_FLEET_SUMMARY_MS", default_value = "5s", value_parser = sample_period)]
+    pub fleet_summary_ms: u64,
+
     /// How often the charts' counters are sampled (milliseconds, or 10s…; at
     /// least 100 ms; the last 360 samples are kept).
     #[arg(long = "sample-period-ms", env = "PEERCACHE_SAMPLE_PERIOD_MS", default_value = "10s", value_parser = sample_period)]
@@ -185,7 +191,7 @@ pub struct ServeConfig {
 fn sample_period(text: &str) -> Result<u64, String> {
     let ms = units::millis(text)?;
     if ms < 100 {
-        return Err(format!("{text:?}: the sample period is at least 100 ms"));
+        return Err(format!("{text:?}: the period is at least 100 ms"));
     }
     Ok(ms)
 }
@@ -235,6 +241,10 @@ impl ServeConfig {
             Some(path) => Some(PathBuf::from(path)),
             None => Some(self.cache_dir().join("gh.sock")),
         }
+    }
+
+    pub fn fleet_summary_period(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.fleet_summary_ms)
     }
 
     pub fn sample_period(&self) -> std::time::Duration {

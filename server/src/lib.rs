@@ -2,12 +2,13 @@
 //! core behind it, and the cache, P2P node and GitHub proxy below that. The
 //! binary in `main.rs` is a thin CLI over this library, so tests drive the
 //! same router in-process. Imports point one way: `cli` and `http` → `core` →
-//! `cache`, `p2p`, `github`.
+//! `cache`, `p2p`, `github`; `p2p` carries `fleet`'s summaries.
 
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod fleet;
 pub mod github;
 pub mod http;
 pub mod mcp;

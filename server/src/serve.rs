@@ -17,6 +17,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     let _purge = state.core.spawn_purge();
     let _sampler = state.core.spawn_sampler();
+    let _summaries = state.core.spawn_fleet_summaries();
     // Removed again when this function returns (the server stops).
     let _gh_socket = match config.gh_socket_path() {
         Some(path) => {

@@ -276,7 +276,7 @@ fn connect_wait_says_whether_the_peer_connected() {
     let a_addr = support::wait_for_blocking("node A's listen address", || {
         json(&["peers", "--json", "--server", &a.url], b"")["listen_addrs"][0].as_str().map(str::to_owned)
     });
-    let out = run(&["connect", "--wait", "5", &a_addr, "--server", &b.url], b"");
+    let out = run(&["connect", "--wait=5", &a_addr, "--server", &b.url], b"");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("connected to {a_addr}"));
     // Nobody listens there: refused, named, exit 1.

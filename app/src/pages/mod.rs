@@ -2,5 +2,6 @@
 
 pub mod cache;
 pub mod charts;
+pub mod fleet;
 pub mod overview;
 pub mod peers;

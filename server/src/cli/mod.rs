@@ -95,10 +95,10 @@ enum Command {
     /// Ask a running server to connect to a peer (a multiaddr ending in /p2p/<peer id>).
     Connect {
         multiaddr: String,
-        /// Wait until the peer is connected (at most this long, 10 s when no
-        /// time is given, 30 s at most) and exit non-zero with why it is
+        /// Wait until the peer is connected (`--wait`: 10 s, `--wait=SECS`:
+        /// that long, 30 s at most) and exit non-zero with why it is
         /// not: another swarm key, a refused or unanswered dial, another peer id.
-        #[arg(long, value_parser = crate::units::seconds, num_args = 0..=1, default_missing_value = "10", value_name = "SECS")]
+        #[arg(long, value_parser = crate::units::seconds, num_args = 0..=1, require_equals = true, default_missing_value = "10", value_name = "SECS")]
         wait: Option<u64>,
         #[command(flatten)]
         output: OutputArg,

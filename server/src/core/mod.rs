@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod doctor;
 pub mod error;
+pub mod fleet;
 pub mod history;
 pub mod tasks;
 
@@ -16,8 +17,8 @@ use std::time::Duration;
 use anyhow::bail;
 use app::api::{Backend, Failure, Pending};
 use app::model::{
-    bytes_to_mb, hit_rate, CacheStats, EntryPage, EntryView, ErrorKind, FleetStats, History, Invalidated, Invalidation,
-    NodeInfo, PeerStatus, ProxyStats, Reach, Sample, Stored,
+    bytes_to_mb, hit_rate, CacheStats, EntryPage, EntryView, ErrorKind, FleetStats, FleetView, History, Invalidated,
+    Invalidation, NodeInfo, PeerStatus, ProxyStats, Reach, Sample, Stored,
 };
 use bytes::Bytes;
 use prometheus_client::registry::Registry;
@@ -58,6 +59,8 @@ pub struct Core {
     /// Counter samples for the charts.
     pub history: Arc<SampleRing>,
     pub sample_period: Duration,
+    /// How often this node's summary goes to the fleet.
+    pub fleet_summary_period: Duration,
     /// The socket `gh` is served on, once it listens.
     pub gh_socket: Arc<std::sync::OnceLock<String>>,
     /// What `diagnose` looks at.
@@ -117,6 +120,7 @@ impl Core {
             cache,
             history: Arc::default(),
             sample_period: config.sample_period(),
+            fleet_summary_period: config.fleet_summary_period(),
             gh_socket: Arc::default(),
             settings: Arc::new(doctor::Settings {
                 swarm_key: config.swarm_key.clone(),
@@ -292,6 +296,7 @@ fn start_node(
             mdns: config.mdns,
             swarm_key,
             fetch_timeout: Duration::from_millis(config.peer_timeout_ms),
+            fleet_gone_after: config.fleet_summary_period() * 3,
             fanout: config.peer_fanout,
             max_entry_bytes: config.max_bytes,
             metrics: Some(metrics),
@@ -348,6 +353,10 @@ impl Backend for Core {
             gh_socket: self.gh_socket.get().cloned(),
             upstream: self.github.upstream().to_owned(),
         }
+    }
+
+    fn fleet(&self) -> FleetView {
+        Core::fleet(self)
     }
 
     fn history(&self) -> History {

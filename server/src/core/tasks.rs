@@ -1,5 +1,6 @@
 //! What the core does by itself while serving: drop entries expired beyond
-//! the stale grace once a minute, and sample the counters for the charts.
+//! the stale grace once a minute, sample the counters for the charts, and
+//! tell the fleet this node's summary.
 
 use std::time::Duration;
 
@@ -26,6 +27,21 @@ impl Core {
                 }
             }
         })
+    }
+
+    /// Tells the fleet this node's summary now and then every summary
+    /// period, while the P2P node runs.
+    pub fn spawn_fleet_summaries(&self) -> Option<JoinHandle<()>> {
+        let node = self.p2p.clone()?;
+        let core = self.clone();
+        Some(tokio::spawn(async move {
+            let mut every = tokio::time::interval(core.fleet_summary_period);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                node.publish_summary(core.summary());
+            }
+        }))
     }
 
     /// Takes a sample now and then every sample period, for as long as the

@@ -1,7 +1,7 @@
 //! The JSON API under `/api`. Each handler asks the core and returns JSON.
 
 use app::api::Backend;
-use app::model::{CacheStats, Diagnosis, Dialing, History, NodeInfo, PeerStatus};
+use app::model::{CacheStats, Diagnosis, Dialing, FleetView, History, NodeInfo, PeerStatus};
 use axum::body::{to_bytes, Body};
 use axum::extract::{OriginalUri, State};
 use axum::routing::{get, post};
@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/mcp/peers", get(peers))
         .route("/mcp/peers/connect", post(connect_peer))
         .route("/doctor", get(doctor))
+        .route("/fleet", get(fleet))
         .route("/mcp/cache/stats", get(cache_stats))
         .merge(cache_api::routes())
         .fallback(not_found)
@@ -65,6 +66,11 @@ async fn connect_peer(_: Admin, State(state): State<AppState>, body: Body) -> Re
         }
     };
     Ok(Json(dialing))
+}
+
+/// Every node of the fleet, as its signed summary says, and their totals.
+async fn fleet(State(state): State<AppState>) -> Json<FleetView> {
+    Json(state.core.fleet())
 }
 
 /// `peercache doctor`'s view from the node (see `core::doctor`).

@@ -2,7 +2,7 @@
 //! method sends a command to the event loop (which alone owns the swarm) and,
 //! where there is an answer, awaits it on a oneshot with a bounded wait.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::model::PeerStatus;
@@ -13,6 +13,8 @@ use crate::cache::entry::Entry;
 use crate::cache::key::validate_key;
 use crate::cache::stats::Lookup;
 use crate::cache::Cache;
+use crate::fleet::book::Book;
+use crate::fleet::summary::Summary;
 use crate::p2p::protocol::{Cause, Rejection, Trust};
 use crate::p2p::status::NodeStatusHandle;
 
@@ -34,6 +36,8 @@ pub enum Command {
     /// `at_ms` (signed by this node).
     /// `told` hears how many peers the invalidation went to.
     Invalidate { cause: Cause, prefixes: Vec<String>, at_ms: u64, told: Option<oneshot::Sender<usize>> },
+    /// Sign and publish this node's summary of itself.
+    Summary(Summary),
     /// Count something a peer sent that turned out wrong later (a sealed
     /// body that does not open where it was stored).
     Report { peer: String, rejection: Rejection },
@@ -59,9 +63,24 @@ pub struct NodeClient {
     pub(crate) status: NodeStatusHandle,
     pub(crate) fetch_timeout: Duration,
     pub(crate) trust: Trust,
+    /// The other nodes' summaries, as the event loop heard them.
+    pub(crate) book: Arc<Mutex<Book>>,
+    /// This node's peer id.
+    pub(crate) local: libp2p::PeerId,
 }
 
 impl NodeClient {
+    /// Signs and publishes this node's summary (dropped when the node is too busy).
+    pub fn publish_summary(&self, summary: Summary) {
+        let _ = self.commands.try_send(Command::Summary(summary));
+    }
+
+    /// The fleet as of `now`: this node (`own`, its summary) and every node
+    /// heard from lately.
+    pub fn fleet(&self, own: Summary, now_ms: u64) -> app::model::FleetView {
+        self.book.lock().expect("fleet book lock").view(&self.local.to_string(), &own, now_ms)
+    }
+
     pub fn status(&self) -> PeerStatus {
         self.status.current()
     }

@@ -31,7 +31,7 @@ use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::model::{NodeState, PeerStatus};
@@ -52,6 +52,7 @@ use self::protocol::{Trust, ANNOUNCE_TOPIC};
 use self::status::{disabled, NodeStatusHandle};
 use crate::cache::entry::Entry;
 use crate::cache::{Cache, CacheError};
+use crate::fleet::book::Book;
 
 /// Connections stay open this long without traffic (libp2p's 10 s default
 /// would drop quiet peers between pings and announcements).
@@ -86,6 +87,8 @@ pub struct NodeConfig {
     /// libp2p's own metrics (connections, protocols, ping RTT), registered
     /// in the server's Prometheus registry.
     pub metrics: Option<libp2p::metrics::Metrics>,
+    /// A node whose summary has not come for this long is gone from the fleet view.
+    pub fleet_gone_after: Duration,
 }
 
 impl NodeConfig {
@@ -105,6 +108,7 @@ impl NodeConfig {
             fanout: 3,
             max_entry_bytes: 256 * 1024 * 1024,
             metrics: None,
+            fleet_gone_after: Duration::from_secs(15),
         }
     }
 }
@@ -131,6 +135,7 @@ struct Blueprint {
     status: Arc<watch::Sender<PeerStatus>>,
     store: mpsc::Sender<Entry>,
     trust: Trust,
+    book: Arc<Mutex<Book>>,
 }
 
 /// Starts the node on the current tokio runtime. A port that cannot be bound
@@ -145,11 +150,22 @@ pub fn start(mut config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeCl
             .taking_unconfirmed(config.unconfirmed_github);
     tokio::spawn(write_entries(cache.clone(), trust.clone(), queued));
     let metrics = config.metrics.take().map(Arc::new);
-    let blueprint = Blueprint { metrics, config, cache, status: Arc::new(status_tx), store, trust: trust.clone() };
+    let book = Arc::new(Mutex::new(Book::new(config.fleet_gone_after.as_millis() as u64)));
+    let blueprint_peer_id = config.identity.public().to_peer_id();
+    let blueprint = Blueprint {
+        metrics,
+        config,
+        cache,
+        status: Arc::new(status_tx),
+        store,
+        trust: trust.clone(),
+        book: book.clone(),
+    };
     let event_loop = blueprint.build(blueprint.config.port, Refusals::default())?;
     tracing::info!(peer_id = %blueprint.config.identity.public().to_peer_id(), "P2P node started");
     tokio::spawn(supervise(blueprint, event_loop, commands));
-    Ok(NodeClient { commands: commands_tx, status, fetch_timeout, trust })
+    let local = blueprint_peer_id;
+    Ok(NodeClient { commands: commands_tx, status, fetch_timeout, trust, book, local })
 }
 
 /// Commits entries from peers, one at a time, in the order they came.
@@ -283,6 +299,7 @@ impl Blueprint {
             mdns: config.mdns,
             metrics: self.metrics.clone(),
             trust: self.trust.clone(),
+            book: self.book.clone(),
             refusals,
             fanout: config.fanout,
             // Hedged so that the asked peers together fit in the miss's wait.

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::entry::{content_id, Entry, Origin, Provenance};
 use crate::cache::key::{is_github_key, validate_key};
+use crate::fleet::summary::WireSummary;
 pub use crate::p2p::invalidation::{narrow_prefix, Cause, WireInvalidation, MAX_INVALIDATED_PREFIXES};
 pub use crate::p2p::rejection::{Rejection, MAX_CLOCK_SKEW_MS};
 pub use crate::p2p::trust::{Trust, UNTRUSTED_MAX_BYTES};
@@ -52,6 +53,8 @@ pub enum Announcement {
     Invalidation(WireInvalidation),
     /// An operator's fleet-wide invalidation ([`Cause::Operator`]).
     Flush(WireInvalidation),
+    /// A node's summary of itself, for the fleet view.
+    Summary(WireSummary),
 }
 
 /// The same, borrowed, for sending (the same variants in the same order).
@@ -60,6 +63,13 @@ enum Outgoing<'a> {
     Entry(&'a WireEntry),
     Invalidation(&'a WireInvalidation),
     Flush(&'a WireInvalidation),
+    Summary(&'a WireSummary),
+}
+
+impl WireSummary {
+    pub fn encode_announcement(&self) -> Vec<u8> {
+        encode(&Outgoing::Summary(self))
+    }
 }
 
 impl WireInvalidation {
@@ -92,7 +102,11 @@ impl Announcement {
         if version != WIRE_VERSION {
             return Err(Rejection::UnknownVersion(version));
         }
-        let announcement: Announcement = postcard::from_bytes(rest).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        let announcement: Announcement = postcard::from_bytes(rest).map_err(|e| match e {
+            // A kind of announcement a newer node added: not garbage.
+            postcard::Error::DeserializeBadEnum => Rejection::UnknownVersion(version),
+            other => Rejection::Malformed(other.to_string()),
+        })?;
         if let Announcement::Entry(wire) = &announcement {
             if wire.body.as_ref().is_some_and(|b| b.len() > INLINE_BODY_MAX) {
                 return Err(Rejection::TooLarge(bytes.len()));

@@ -52,6 +52,8 @@ pub async fn start_peercache_at(
     }
     let clock = Arc::new(ManualClock::new(now_ms));
     let state = AppState::with_clock(&config, clock.clone()).unwrap();
+    // As `serve` does: the node tells the fleet its summary.
+    let _ = state.core.spawn_fleet_summaries();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = router(state.clone());

@@ -44,6 +44,7 @@ impl EventLoop {
             Ok(Announcement::Flush(invalidation)) => {
                 return self.on_invalidation(author, Cause::Operator, invalidation)
             }
+            Ok(Announcement::Summary(summary)) => return self.on_summary(author, summary),
             Err(rejection @ Rejection::UnknownVersion(_)) => {
                 // A newer (or older) node: not garbage, and no reason to part.
                 self.refuse(author, &rejection);
@@ -64,6 +65,27 @@ impl EventLoop {
             Ok(None) => MessageAcceptance::Ignore,
             Err(rejection) if rejection.is_forgery() => MessageAcceptance::Reject,
             Err(_) => MessageAcceptance::Ignore,
+        }
+    }
+
+    /// A node's summary of itself: kept for the fleet view when it verifies
+    /// (an untrusted node's apart, never summed).
+    pub(super) fn on_summary(&mut self, author: PeerId, summary: WireSummary) -> MessageAcceptance {
+        let now = self.cache.now_ms();
+        match summary.verify(self.swarm.local_peer_id(), now) {
+            Ok((publisher, summary)) => {
+                let trusted = self.trust.trusts(&publisher);
+                self.book.lock().expect("fleet book lock").heard(publisher, summary, trusted, now);
+                MessageAcceptance::Accept
+            }
+            Err(Rejection::OwnEntry) => MessageAcceptance::Ignore,
+            Err(rejection) => {
+                self.refuse(author, &rejection);
+                match rejection.is_forgery() {
+                    true => MessageAcceptance::Reject,
+                    false => MessageAcceptance::Ignore,
+                }
+            }
         }
     }
 

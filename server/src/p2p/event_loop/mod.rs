@@ -22,7 +22,7 @@ mod snapshot;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::model::{GossipHealth, Happened, NodeState, PeerInfo, PeerStatus};
@@ -42,6 +42,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::cache::entry::Entry;
 use crate::cache::ttl::{longest_github_ttl, max_ttl_for, rfc3339, MAX_TTL_SECS};
 use crate::cache::Cache;
+use crate::fleet::book::Book;
+use crate::fleet::summary::WireSummary;
 use crate::p2p::behaviour::{score_thresholds, Behaviour, BehaviourEvent};
 use crate::p2p::bootstrap::{parse_peer_addr, Redial, FIRST_BACKOFF};
 use crate::p2p::client::{Command, LeaseAnswer};
@@ -157,6 +159,8 @@ pub struct Parts {
     pub mdns: bool,
     pub metrics: Option<Arc<libp2p::metrics::Metrics>>,
     pub trust: Trust,
+    /// Where the other nodes' summaries go.
+    pub book: Arc<Mutex<Book>>,
     pub refusals: Refusals,
     /// Peers a miss asks at most (0: all at once).
     pub fanout: usize,
@@ -181,6 +185,7 @@ pub struct EventLoop {
     mdns: bool,
     metrics: Option<Arc<libp2p::metrics::Metrics>>,
     trust: Trust,
+    book: Arc<Mutex<Book>>,
     limits: PeerLimits,
     peers: HashMap<PeerId, Peer>,
     listen_addrs: Vec<Multiaddr>,
@@ -235,6 +240,7 @@ impl EventLoop {
             mdns: parts.mdns,
             metrics: parts.metrics,
             trust: parts.trust,
+            book: parts.book,
             refusals: parts.refusals,
             peers: HashMap::new(),
             listen_addrs: Vec::new(),
@@ -329,6 +335,12 @@ impl EventLoop {
                 };
                 if let Some(told) = told {
                     let _ = told.send(peers);
+                }
+            }
+            Command::Summary(summary) => {
+                let message = WireSummary::new(summary, &self.identity).encode_announcement();
+                if let Err(error) = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message) {
+                    tracing::trace!(%error, "summary not published");
                 }
             }
             Command::Report { peer, rejection } => {

@@ -1,0 +1,111 @@
+//! A node's summary of itself, as it travels: the figures the fleet view
+//! shows, signed by the node (under a domain of its own, so a summary's
+//! signature means nothing as an entry's), and what a receiver checks before
+//! it keeps one — the signature, small fields, not from the future, not its
+//! own echoed back.
+
+use app::model::ResourceLimit;
+use libp2p::identity::{Keypair, PublicKey};
+use libp2p::PeerId;
+use serde::{Deserialize, Serialize};
+
+use crate::p2p::rejection::{Rejection, MAX_CLOCK_SKEW_MS};
+
+const SUMMARY_DOMAIN: &[u8] = b"peercache/summary/v1\0";
+/// Resources a summary names at most, and the longest texts it carries.
+const MAX_RESOURCES: usize = 16;
+const MAX_TEXT: usize = 512;
+
+/// What a node says of itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub version: String,
+    /// When it was made (Unix ms, the node's clock).
+    pub at_ms: u64,
+    pub uptime_secs: u64,
+    pub peers: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub upstream_calls: u64,
+    pub calls_saved: u64,
+    pub calls_saved_last_hour: u64,
+    pub free_confirmations_last_hour: u64,
+    pub rate_limits: Vec<ResourceLimit>,
+    pub store_entries: u64,
+    pub store_bytes: u64,
+    pub trouble: Option<String>,
+}
+
+/// A summary with its publisher's key and signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireSummary {
+    pub summary: Summary,
+    #[serde(with = "serde_bytes")]
+    pub publisher_key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+fn signed(summary: &Summary) -> Vec<u8> {
+    let mut bytes = SUMMARY_DOMAIN.to_vec();
+    bytes.extend(postcard::to_allocvec(summary).expect("a summary always encodes"));
+    bytes
+}
+
+impl WireSummary {
+    pub fn new(summary: Summary, signer: &Keypair) -> WireSummary {
+        let signature = signer.sign(&signed(&summary)).expect("ed25519 signing cannot fail");
+        WireSummary { summary, publisher_key: signer.public().encode_protobuf(), signature }
+    }
+
+    /// Its publisher and summary, when it may be kept: signed by the key it
+    /// carries, small, made no later than clock skew allows, not `local`'s.
+    pub fn verify(self, local: &PeerId, now_ms: u64) -> Result<(PeerId, Summary), Rejection> {
+        let summary = &self.summary;
+        let texts = [Some(&summary.version), summary.trouble.as_ref()];
+        if summary.rate_limits.len() > MAX_RESOURCES
+            || texts.iter().flatten().any(|text| text.len() > MAX_TEXT)
+            || summary.rate_limits.iter().any(|limit| limit.resource.len() > MAX_TEXT)
+        {
+            return Err(Rejection::Malformed("an oversized summary".into()));
+        }
+        let key = PublicKey::try_decode_protobuf(&self.publisher_key).map_err(|_| Rejection::BadSignature)?;
+        if !key.verify(&signed(summary), &self.signature) {
+            return Err(Rejection::BadSignature);
+        }
+        let publisher = key.to_peer_id();
+        if publisher == *local {
+            return Err(Rejection::OwnEntry);
+        }
+        if summary.at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+            return Err(Rejection::FromTheFuture(summary.at_ms - now_ms));
+        }
+        Ok((publisher, self.summary))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    #[test]
+    fn a_summary_is_kept_only_as_its_signer_made_it() {
+        let (node, me) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let local = me.public().to_peer_id();
+        let summary = Summary { version: "0.1.0".into(), at_ms: NOW, hits: 3, ..Summary::default() };
+        let honest = WireSummary::new(summary.clone(), &node);
+        assert_eq!(honest.clone().verify(&local, NOW), Ok((node.public().to_peer_id(), summary)));
+        // Figures changed on the way: the signature no longer holds.
+        let mut inflated = honest.clone();
+        inflated.summary.calls_saved = 1_000_000;
+        assert_eq!(inflated.verify(&local, NOW), Err(Rejection::BadSignature));
+        // Its own summary echoed back, one from the future, an oversized one.
+        assert_eq!(honest.clone().verify(&node.public().to_peer_id(), NOW), Err(Rejection::OwnEntry));
+        let ahead = WireSummary::new(Summary { at_ms: NOW + 10 * 60_000, ..Summary::default() }, &node);
+        assert!(matches!(ahead.verify(&local, NOW), Err(Rejection::FromTheFuture(_))));
+        let long = WireSummary::new(Summary { trouble: Some("x".repeat(10_000)), ..Summary::default() }, &node);
+        assert!(matches!(long.verify(&local, NOW), Err(Rejection::Malformed(_))));
+    }
+}
