@@ -22,7 +22,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run release test setup setup-rust setup-browser setup-clients build wasm server test-rust test-fleet test-browser fleet bench
 
-run: setup-rust build
+# Builds only what it serves: the WASM bundle and the server binary (no tests).
+run: setup-rust wasm
+	cargo build -p server --bin peercache
 	$(SERVER_BIN) serve
 
 # The optimised binary with the dashboard inside it: copy it anywhere (see
@@ -62,9 +64,13 @@ setup-browser:
 
 # The GitHub clients the proxy is tested with: Debian's gh, PyGithub (pinned,
 # in $(VENV)); Octokit comes with end2end's npm packages (setup-browser).
+# Debian's Prometheus checks the Grafana board's queries (server/tests/grafana.rs).
 setup-clients:
 	@if ! command -v gh >/dev/null; then \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y gh; \
+	fi
+	@if ! command -v prometheus >/dev/null; then \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends prometheus; \
 	fi
 	@if ! cmp -s $(CLIENT_REQUIREMENTS) $(VENV)/requirements.txt; then \
 	  python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(CLIENT_REQUIREMENTS) \

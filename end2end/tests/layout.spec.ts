@@ -23,7 +23,7 @@ test('a 390 px phone screen has no horizontal scroll', async ({ browser }) => {
 });
 
 test('hydration time on localhost @bench', async ({ page }) => {
-  for (const path of ['/', '/charts', '/peers', '/cache']) {
+  for (const path of ['/', '/charts', '/peers', '/cache', '/fleet']) {
     const samples: number[] = [];
     for (let i = 0; i < 10; i++) {
       await page.goto(`${server.url}${path}`);

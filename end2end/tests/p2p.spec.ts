@@ -255,6 +255,16 @@ test('the Cache tab invalidates on every node of a private swarm, and the P2P ca
   await expect(page.locator('.toast-text', { hasText: 'Cache cleared' })).toHaveText('Cache cleared: 1 entry here; told 1 peer(s) to drop theirs');
   // A dropped its copy too.
   await until('A to drop it', async () => ((await a.json('/api/cache/entries?prefix=get_repo:octo/')).total === 0 ? true : undefined));
+
+  // The Fleet tab: both nodes up, B first as this node, and the totals.
+  await page.getByRole('link', { name: 'Fleet' }).click();
+  await expect(page).toHaveURL(/\/fleet$/);
+  await expect(page.locator('#fleet-table tbody tr')).toHaveCount(2, { timeout: 15_000 });
+  await expect(page.locator('#fleet-table tbody tr').first()).toContainText('(this node)');
+  await expect(page.locator('#fleet-nodes-up')).toHaveText('2');
+  await expect(page.locator('#fleet-headline')).toContainText('GitHub calls saved in the last hour');
+  await expect(page.locator('#fleet-table .fleet-state').nth(1)).toHaveText('✓ up');
+  await page.screenshot({ path: 'screenshots/fleet.png', fullPage: true });
   await page.close();
   rmSync(keyDir, { recursive: true, force: true });
 });

@@ -120,5 +120,10 @@ fn a_node_killed_with_minus_nine_shows_as_gone() {
         (row["state"] == "gone").then_some(json)
     });
     assert_eq!((json["totals"]["nodes_up"].as_u64(), json["totals"]["nodes_gone"].as_u64()), (Some(2), Some(1)));
+    // `peercache fleet` says the same for a person.
+    let text = support::peercache(&["fleet", "--server", &first.url]);
+    let row = text.lines().find(|l| l.starts_with(&third_id)).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains(" gone "), "{row}");
+    assert!(text.contains("2 up, 1 gone, 0 apart"), "{text}");
     drop(second);
 }

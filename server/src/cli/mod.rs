@@ -85,6 +85,14 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Every node of the fleet as its signed summary says (state, version,
+    /// GitHub calls made and saved, trouble), and the totals of those up.
+    Fleet {
+        #[command(flatten)]
+        output: OutputArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// List a running server's connected peers.
     Peers {
         #[command(flatten)]
@@ -364,6 +372,10 @@ async fn run(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> anyh
                 true => Ok(()),
                 false => Err(Unhealthy(failed.len(), failed.join(", ")).into()),
             }
+        }
+        Some(Command::Fleet { output, server }) => {
+            let fleet: app::model::FleetView = server.client()?.get("/api/fleet").await?;
+            output.print(&fleet, text::fleet_text)
         }
         Some(Command::Peers { output, server }) => {
             let peers = server.client()?.peer_status().await?;

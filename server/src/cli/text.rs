@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use app::format::{latency, megabytes, node_state_badge, percent};
-use app::model::{CacheStats, NodeInfo, PeerStatus};
+use app::model::{CacheStats, FleetState, FleetView, NodeInfo, PeerStatus};
 
 /// `peercache status`: the node and the cache in a few lines.
 pub fn status_text(base: &str, peers: &PeerStatus, cache: &CacheStats, node: &NodeInfo) -> String {
@@ -44,6 +44,40 @@ pub fn status_text(base: &str, peers: &PeerStatus, cache: &CacheStats, node: &No
         }
         None => out.push_str("gh:      socket off (--gh-socket \"\")\n"),
     }
+    out
+}
+
+/// `peercache fleet`: one line per node, then the totals.
+pub fn fleet_text(fleet: &FleetView) -> String {
+    let mut out = format!(
+        "{:<52}  {:<5} {:<9} {:>6} {:>8} {:>8}  {}\n",
+        "PEER ID", "STATE", "VERSION", "PEERS", "CALLS", "SAVED", "TROUBLE"
+    );
+    for node in &fleet.nodes {
+        let state = match (node.state, node.trusted) {
+            (_, false) => "apart",
+            (FleetState::Up, true) => "up",
+            (FleetState::Gone, true) => "gone",
+        };
+        let id = if node.peer_id.is_empty() { "(this node; P2P off)" } else { &node.peer_id };
+        let _ = writeln!(
+            out,
+            "{:<52}  {:<5} {:<9} {:>6} {:>8} {:>8}  {}",
+            id,
+            state,
+            node.version,
+            node.peers,
+            node.upstream_calls,
+            node.calls_saved,
+            node.trouble.as_deref().unwrap_or("—"),
+        );
+    }
+    let t = &fleet.totals;
+    let _ = writeln!(
+        out,
+        "{} up, {} gone, {} apart (untrusted, not counted): {} GitHub calls made, {} saved ({} in the last hour)",
+        t.nodes_up, t.nodes_gone, t.nodes_untrusted, t.upstream_calls, t.calls_saved, t.calls_saved_last_hour
+    );
     out
 }
 
