@@ -73,16 +73,22 @@ async fn saved_calls_count_only_github_answers() {
 const SWARM: &str =
     "/key/swarm/psk/1.0.0/\n/base16/\n5151515151515151515151515151515151515151515151515151515151515151\n";
 
+/// Two members of a private swarm (its key file in the directory returned).
+async fn two_members(upstream: &str) -> (tempfile::TempDir, Vec<support::inproc::Peercache>) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("swarm.key");
+    std::fs::write(&key, SWARM).unwrap();
+    let nodes = support::inproc::fleet(2, upstream, &key.display().to_string()).await;
+    (dir, nodes)
+}
+
 /// `invalidate --fleet`: node 1's operator drops a repository's answers and a
 /// user's entry on every node; node 0 drops its copies, and neither node
 /// takes an older copy back (node 0 asks GitHub again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_invalidation_drops_every_nodes_copies_and_none_comes_back() {
     let gh = standin::start("").await;
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("swarm.key");
-    std::fs::write(&key, SWARM).unwrap();
-    let nodes = support::inproc::fleet(2, &gh.base, &key.display().to_string()).await;
+    let (_dir, nodes) = two_members(&gh.base).await;
     let repo = |i: usize| format!("{}/github/repos/octo/demo", nodes[i].url);
     assert_eq!(get(&repo(0)).await.1, "MISS");
     nodes[0].state.core.put_entry("mine:a".into(), bytes::Bytes::from_static(b"{}"), None).await.unwrap();
@@ -141,10 +147,7 @@ async fn a_fleet_invalidation_without_a_p2p_node_is_refused_and_drops_nothing() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_name_refusals_trust_and_the_process() {
     let gh = standin::start("").await;
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("swarm.key");
-    std::fs::write(&key, SWARM).unwrap();
-    let nodes = support::inproc::fleet(2, &gh.base, &key.display().to_string()).await;
+    let (_dir, nodes) = two_members(&gh.base).await;
     // A member asks for more than any write may: refused, and counted by reason.
     let member = nodes[1].state.core.p2p.clone().unwrap();
     member.invalidate(vec!["github:GET:/".to_owned()], server::cache::ttl::Clock::now_ms(&*nodes[1].clock)).await;
@@ -179,10 +182,7 @@ async fn metrics_name_refusals_trust_and_the_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_hold_is_shared_with_the_fleet() {
     let gh = standin::start("").await;
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("swarm.key");
-    std::fs::write(&key, SWARM).unwrap();
-    let nodes = support::inproc::fleet(2, &gh.base, &key.display().to_string()).await;
+    let (_dir, nodes) = two_members(&gh.base).await;
     let search = |i: usize| format!("{}/github/search/issues?q=x", nodes[i].url);
     let (status, mode, _) = get(&search(0)).await;
     assert_eq!((status, mode.as_str()), (StatusCode::FORBIDDEN, "MISS"));

@@ -59,7 +59,7 @@ async fn the_fleets_totals_are_the_sum_of_each_nodes_own_figures() {
     assert_eq!(sum(), expected, "nothing moved while the summaries travelled");
     assert_eq!(view.nodes.len(), 5);
     assert!(view.nodes[0].this_node);
-    assert!(view.nodes.iter().all(|n| n.trusted && n.version == env!("CARGO_PKG_VERSION")));
+    assert!(view.nodes.iter().all(|n| n.trusted && n.summary.version == env!("CARGO_PKG_VERSION")));
     assert_eq!(view.totals.nodes_gone + view.totals.nodes_untrusted, 0);
     assert_eq!(view.totals.core_remaining_min, Some(4999), "the stand-in's limit");
     // The JSON route says the same, in the shape the README documents.
@@ -79,7 +79,7 @@ async fn an_untrusted_node_is_shown_apart_and_not_summed() {
     get(&format!("{}/github/repos/octo/b", b.url), "T").await;
     let view = support::wait_for("b's summary on a", || {
         let view = a.state.core.fleet();
-        (view.nodes.len() == 2 && view.nodes[1].upstream_calls == 1).then_some(view)
+        (view.nodes.len() == 2 && view.nodes[1].summary.upstream_calls == 1).then_some(view)
     })
     .await;
     assert!(!view.nodes[1].trusted, "an open swarm trusts nobody");

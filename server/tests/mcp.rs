@@ -131,6 +131,10 @@ async fn exercise(client: &Client) {
     assert_eq!(structured(&cleared), &json!({"invalidated": 1, "pattern": "mcp:", "success": true}));
     let cleared = call(client, "gh_invalidate_cache", json!({})).await.unwrap();
     assert_eq!(structured(&cleared)["pattern"], "");
+    // For the whole fleet, with P2P off: a failed call that says why, and drops nothing.
+    let fleet = call(client, "gh_invalidate_cache", json!({"pattern": "x:", "fleet": true})).await.unwrap();
+    assert_eq!(fleet.is_error, Some(true));
+    assert!(fleet.structured_content.unwrap()["error"].as_str().unwrap().contains("cannot tell the fleet"));
 
     // P2P is off here: a valid address is a failed call that says why.
     let valid = "/ip4/127.0.0.1/tcp/9100/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";

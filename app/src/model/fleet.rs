@@ -20,19 +20,13 @@ pub struct ResourceLimit {
     pub limit: u64,
 }
 
-/// One node, as its latest summary says.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FleetNode {
-    pub peer_id: String,
+/// What a node says of itself, every few seconds, signed (the server's
+/// `fleet::summary` carries it): the figures of the fleet view.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeSummary {
     pub version: String,
-    pub state: FleetState,
-    /// This node (the one answering).
-    pub this_node: bool,
-    /// Whether this node takes the GitHub answers it publishes: untrusted
-    /// nodes are shown apart and never counted in the totals.
-    pub trusted: bool,
-    /// When its summary was made (Unix ms).
-    pub as_of_ms: u64,
+    /// When it was made (Unix ms, the node's clock).
+    pub at_ms: u64,
     pub uptime_secs: u64,
     pub peers: u64,
     pub hits: u64,
@@ -46,6 +40,20 @@ pub struct FleetNode {
     pub store_bytes: u64,
     /// What is wrong there, in words, if anything.
     pub trouble: Option<String>,
+}
+
+/// One node, as its latest summary says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FleetNode {
+    pub peer_id: String,
+    pub state: FleetState,
+    /// This node (the one answering).
+    pub this_node: bool,
+    /// Whether this node takes the GitHub answers it publishes: untrusted
+    /// nodes are shown apart and never counted in the totals.
+    pub trusted: bool,
+    #[serde(flatten)]
+    pub summary: NodeSummary,
 }
 
 /// Sums over the nodes that are up and trusted.

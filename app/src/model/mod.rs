@@ -10,7 +10,7 @@ mod doctor;
 mod fleet;
 mod invalidation;
 pub use doctor::{Check, Diagnosis, Level};
-pub use fleet::{FleetNode, FleetState, FleetTotals, FleetView, ResourceLimit};
+pub use fleet::{FleetNode, FleetState, FleetTotals, FleetView, NodeSummary, ResourceLimit};
 pub use invalidation::{Invalidated, Invalidation, Reach};
 
 /// What the P2P node is doing, as one word; the dashboard colours by it.

@@ -46,7 +46,7 @@ fn FleetCards(fleet: FleetView) -> impl IntoView {
     // The version most nodes run: the others stand out.
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for node in &trusted {
-        *counts.entry(node.version.clone()).or_default() += 1;
+        *counts.entry(node.summary.version.clone()).or_default() += 1;
     }
     let usual = counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v).unwrap_or_default();
     view! {
@@ -103,9 +103,10 @@ fn NodeTable(id: &'static str, nodes: Vec<FleetNode>, usual: String) -> impl Int
                 <tbody>
                     {nodes.into_iter().map(|node| {
                         let gone = node.state == FleetState::Gone;
-                        let troubled = node.trouble.is_some();
-                        let other_version = node.version != usual;
-                        let limits = node.rate_limits.iter()
+                        let s = node.summary;
+                        let troubled = s.trouble.is_some();
+                        let other_version = s.version != usual;
+                        let limits = s.rate_limits.iter()
                             .map(|l| format!("{} {}/{}", l.resource, l.remaining, l.limit))
                             .collect::<Vec<_>>()
                             .join(", ");
@@ -114,15 +115,15 @@ fn NodeTable(id: &'static str, nodes: Vec<FleetNode>, usual: String) -> impl Int
                             <tr data-peer-id=node.peer_id.clone() class:gone=gone class:trouble=troubled>
                                 <td title=node.peer_id.clone()><code>{name}</code></td>
                                 <td class="fleet-state" class:status-ok=!gone class:status-error=gone>{if gone { "✗ gone" } else { "✓ up" }}</td>
-                                <td class="fleet-version" class:status-warn=other_version>{node.version}</td>
-                                <td class="num">{duration_words(node.uptime_secs)}</td>
-                                <td class="num">{node.peers}</td>
-                                <td class="num">{format!("{} / {}", node.hits, node.misses)}</td>
-                                <td class="num fleet-upstream">{node.upstream_calls}</td>
-                                <td class="num fleet-saved">{node.calls_saved}</td>
+                                <td class="fleet-version" class:status-warn=other_version>{s.version}</td>
+                                <td class="num">{duration_words(s.uptime_secs)}</td>
+                                <td class="num">{s.peers}</td>
+                                <td class="num">{format!("{} / {}", s.hits, s.misses)}</td>
+                                <td class="num fleet-upstream">{s.upstream_calls}</td>
+                                <td class="num fleet-saved">{s.calls_saved}</td>
                                 <td>{if limits.is_empty() { "—".to_owned() } else { limits }}</td>
-                                <td class="num">{format!("{} · {}", node.store_entries, bytes(node.store_bytes))}</td>
-                                <td class="fleet-trouble" class:status-error=troubled>{node.trouble.unwrap_or_else(|| "—".to_owned())}</td>
+                                <td class="num">{format!("{} · {}", s.store_entries, bytes(s.store_bytes))}</td>
+                                <td class="fleet-trouble" class:status-error=troubled>{s.trouble.unwrap_or_else(|| "—".to_owned())}</td>
                             </tr>
                         }
                     }).collect_view()}

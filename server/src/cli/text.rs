@@ -65,11 +65,11 @@ pub fn fleet_text(fleet: &FleetView) -> String {
             "{:<52}  {:<5} {:<9} {:>6} {:>8} {:>8}  {}",
             id,
             state,
-            node.version,
-            node.peers,
-            node.upstream_calls,
-            node.calls_saved,
-            node.trouble.as_deref().unwrap_or("—"),
+            node.summary.version,
+            node.summary.peers,
+            node.summary.upstream_calls,
+            node.summary.calls_saved,
+            node.summary.trouble.as_deref().unwrap_or("—"),
         );
     }
     let t = &fleet.totals;

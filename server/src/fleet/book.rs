@@ -68,52 +68,34 @@ impl Book {
     }
 }
 
-fn node(peer_id: &str, s: &Summary, state: FleetState, trusted: bool, this_node: bool) -> FleetNode {
-    FleetNode {
-        peer_id: peer_id.to_owned(),
-        version: s.version.clone(),
-        state,
-        this_node,
-        trusted,
-        as_of_ms: s.at_ms,
-        uptime_secs: s.uptime_secs,
-        peers: s.peers,
-        hits: s.hits,
-        misses: s.misses,
-        upstream_calls: s.upstream_calls,
-        calls_saved: s.calls_saved,
-        calls_saved_last_hour: s.calls_saved_last_hour,
-        free_confirmations_last_hour: s.free_confirmations_last_hour,
-        rate_limits: s.rate_limits.clone(),
-        store_entries: s.store_entries,
-        store_bytes: s.store_bytes,
-        trouble: s.trouble.clone(),
-    }
+fn node(peer_id: &str, summary: &Summary, state: FleetState, trusted: bool, this_node: bool) -> FleetNode {
+    FleetNode { peer_id: peer_id.to_owned(), state, this_node, trusted, summary: summary.clone() }
 }
 
 fn totals(nodes: &[FleetNode]) -> FleetTotals {
     let mut totals = FleetTotals::default();
     let mut versions = BTreeSet::new();
     for node in nodes {
+        let s = &node.summary;
         match (node.state, node.trusted) {
             (_, false) => totals.nodes_untrusted += 1,
             (FleetState::Gone, true) => totals.nodes_gone += 1,
             (FleetState::Up, true) => {
                 totals.nodes_up += 1;
-                totals.hits += node.hits;
-                totals.misses += node.misses;
-                totals.upstream_calls += node.upstream_calls;
-                totals.calls_saved += node.calls_saved;
-                totals.calls_saved_last_hour += node.calls_saved_last_hour;
-                totals.free_confirmations_last_hour += node.free_confirmations_last_hour;
-                totals.store_entries += node.store_entries;
-                totals.store_bytes += node.store_bytes;
-                let core = node.rate_limits.iter().find(|l| l.resource == "core").map(|l| l.remaining);
+                totals.hits += s.hits;
+                totals.misses += s.misses;
+                totals.upstream_calls += s.upstream_calls;
+                totals.calls_saved += s.calls_saved;
+                totals.calls_saved_last_hour += s.calls_saved_last_hour;
+                totals.free_confirmations_last_hour += s.free_confirmations_last_hour;
+                totals.store_entries += s.store_entries;
+                totals.store_bytes += s.store_bytes;
+                let core = s.rate_limits.iter().find(|l| l.resource == "core").map(|l| l.remaining);
                 totals.core_remaining_min = match (totals.core_remaining_min, core) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                versions.insert(node.version.clone());
+                versions.insert(s.version.clone());
             }
         }
     }

@@ -4,7 +4,6 @@
 //! it keeps one — the signature, small fields, not from the future, not its
 //! own echoed back.
 
-use app::model::ResourceLimit;
 use libp2p::identity::{Keypair, PublicKey};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
@@ -16,25 +15,8 @@ const SUMMARY_DOMAIN: &[u8] = b"peercache/summary/v1\0";
 const MAX_RESOURCES: usize = 16;
 const MAX_TEXT: usize = 512;
 
-/// What a node says of itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    pub version: String,
-    /// When it was made (Unix ms, the node's clock).
-    pub at_ms: u64,
-    pub uptime_secs: u64,
-    pub peers: u64,
-    pub hits: u64,
-    pub misses: u64,
-    pub upstream_calls: u64,
-    pub calls_saved: u64,
-    pub calls_saved_last_hour: u64,
-    pub free_confirmations_last_hour: u64,
-    pub rate_limits: Vec<ResourceLimit>,
-    pub store_entries: u64,
-    pub store_bytes: u64,
-    pub trouble: Option<String>,
-}
+/// What a node says of itself (the dashboard's shape of it).
+pub type Summary = app::model::NodeSummary;
 
 /// A summary with its publisher's key and signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -76,13 +76,28 @@ impl<S: AsyncRead + Unpin> AsyncRead for HeaderCheck<S> {
     }
 }
 
+impl<S> HeaderCheck<S> {
+    /// A write or flush that fails because the peer hung up before it sent
+    /// the header: the same mismatch (a reset discards what it had sent).
+    fn written<T>(&self, result: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match result {
+            Poll::Ready(Err(error)) if self.seen < HEADER.len() && hung_up(&error) => {
+                Poll::Ready(Err(mismatch(error.kind(), "the peer hung up during the handshake")))
+            }
+            other => other,
+        }
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for HeaderCheck<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.written(written)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let flushed = Pin::new(&mut self.inner).poll_flush(cx);
+        self.written(flushed)
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
