@@ -87,6 +87,13 @@ async fn two_machines_share_one_cache() {
         });
         assert_eq!(entry["value"]["id"], 5);
         assert_eq!(entry["origin"], node1_id);
+        // `invalidate --fleet` on node 1 drops node 2's copy too, and it does not come back.
+        let done = peercache(&["invalidate", "--fleet", "get_repo:octo/", "--server", &node1.url]);
+        assert_eq!(done.trim(), "invalidated 1 entry here; told 1 peer(s) to drop theirs");
+        until("node 2 to drop its copy", || {
+            let response = client.get(format!("{}/api/cache/entry?key=get_repo:octo/fleet", node2.url)).send().ok()?;
+            (response.status() == 404).then_some(())
+        });
     })
     .await
     .unwrap();
