@@ -1,10 +1,11 @@
-//! The "Cache Statistics" card: entries, size and hit rate of the local cache.
+//! The "Cache Statistics" card: entries, size and hit rate of the local
+//! cache, and the memory it keeps besides its entries.
 
 use leptos::prelude::*;
 
 use crate::api::get_cache_stats;
 use crate::components::polled_card::PolledCard;
-use crate::format::{megabytes, percent, ERROR_LOADING};
+use crate::format::{bytes, megabytes, percent, ERROR_LOADING};
 use crate::model::CacheStats;
 
 #[component]
@@ -39,6 +40,16 @@ fn CacheFields(stats: CacheStats) -> impl IntoView {
             <dd id="cache-misses">{stats.misses}</dd>
             <dt>"Calls Saved"</dt>
             <dd id="cache-calls-saved">{stats.api_calls_saved}</dd>
+            <dt>"Memory"</dt>
+            <dd id="cache-memory" title="Besides the entries: GitHub answers kept decoded and ready to send (bounded), and the store's page cache (its bound)">
+                {format!(
+                    "{} answers ready ({} of {}), store pages {}",
+                    stats.memory.ready_answers,
+                    bytes(stats.memory.ready_bytes),
+                    bytes(stats.memory.ready_budget_bytes),
+                    bytes(stats.memory.page_cache_bytes),
+                )}
+            </dd>
         </dl>
     }
 }

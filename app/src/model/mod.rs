@@ -155,6 +155,21 @@ pub struct CacheStats {
     pub api_call_log: Vec<ApiCall>,
     /// The GitHub proxy's figures.
     pub proxy: ProxyStats,
+    /// Memory the node keeps besides its entries, on purpose.
+    #[serde(default)]
+    pub memory: MemoryUse,
+}
+
+/// What a node keeps in memory besides its entries: bounded, and shown on
+/// the cache card.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryUse {
+    /// The store's page cache (redb), its bound.
+    pub page_cache_bytes: u64,
+    /// GitHub answers kept decoded and ready to send.
+    pub ready_answers: u64,
+    pub ready_bytes: u64,
+    pub ready_budget_bytes: u64,
 }
 
 /// What the GitHub proxy did (`/github/...`).
@@ -498,6 +513,7 @@ mod tests {
             operations: BTreeMap::from([("get_repo".into(), OperationStats { hits: 1, misses: 1 })]),
             api_call_log: vec![],
             proxy: ProxyStats::default(),
+            memory: MemoryUse::default(),
         };
         let json = serde_json::to_string(&stats).unwrap();
         assert!(json.contains("\"total_size_mb\":3.0"), "{json}");

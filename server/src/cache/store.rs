@@ -16,8 +16,12 @@ use crate::cache::entry::Entry;
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
 /// The store's file inside `CACHE_DIR`.
 pub const STORE_FILE: &str = "cache.redb";
-/// redb's page cache; entries live in memory in the cache itself.
-const PAGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// redb's page cache. Entries live in memory in the cache itself, so the
+/// store reads pages only at start and along a write's path down its
+/// B-tree: 4 MiB holds that path for every table size a node keeps. (It was
+/// 16 MiB, which a node filled with the pages of its writes: 12 MiB of RSS
+/// that followed nothing it stored; see BENCHMARKS.md, "What a node costs".)
+pub const PAGE_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

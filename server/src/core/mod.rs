@@ -18,7 +18,7 @@ use anyhow::bail;
 use app::api::{Backend, Failure, Pending};
 use app::model::{
     bytes_to_mb, hit_rate, CacheStats, EntryPage, EntryView, ErrorKind, FleetStats, FleetView, History, Invalidated,
-    Invalidation, NodeInfo, PeerStatus, ProxyStats, Reach, Sample, Stored,
+    Invalidation, MemoryUse, NodeInfo, PeerStatus, ProxyStats, Reach, Sample, Stored,
 };
 use bytes::Bytes;
 use prometheus_client::registry::Registry;
@@ -26,7 +26,7 @@ use prometheus_client::registry::Registry;
 use self::error::CoreError;
 use self::history::SampleRing;
 use crate::cache::key::{is_github_key, GITHUB_NAMESPACE};
-use crate::cache::store::StoreError;
+use crate::cache::store::{StoreError, PAGE_CACHE_BYTES};
 use crate::cache::ttl::Clock;
 use crate::cache::ttl::MAX_TTL_SECS;
 use crate::cache::{Cache, PutOptions};
@@ -145,6 +145,17 @@ impl Core {
 /// What the JSON API, the dashboard and the MCP tools read and change: one
 /// code path for all of them.
 impl Core {
+    /// What the node keeps in memory besides its entries, and its bounds.
+    pub fn memory_use(&self) -> MemoryUse {
+        let (ready_answers, ready_bytes) = self.github.ready_usage();
+        MemoryUse {
+            page_cache_bytes: PAGE_CACHE_BYTES as u64,
+            ready_answers: ready_answers as u64,
+            ready_bytes: ready_bytes as u64,
+            ready_budget_bytes: crate::github::ready::BUDGET as u64,
+        }
+    }
+
     /// The fresh entry under `key`, here or (on a local miss) at a peer: a
     /// lookup, counted as a hit or a miss.
     pub async fn lookup(&self, key: &str) -> Result<EntryView, CoreError> {
@@ -340,6 +351,7 @@ impl Backend for Core {
             operations: counters.operations,
             api_call_log: counters.api_call_log,
             proxy: self.proxy_stats(),
+            memory: self.memory_use(),
         }
     }
 

@@ -137,6 +137,11 @@ impl GithubProxy {
     pub fn upstream(&self) -> &str {
         &self.upstream
     }
+
+    /// Answers kept ready to send, and the bytes they are counted as.
+    pub fn ready_usage(&self) -> (usize, usize) {
+        self.ready.usage()
+    }
 }
 
 pub struct GithubProxy {
