@@ -95,18 +95,18 @@ impl Core {
             .iter()
             .map(|problem| Check::new("bootstrap", Level::Fail, problem.clone()))
             .collect();
-        for peer in peers {
+        // Dialled all at once: the doctor waits a few seconds, not a few per address.
+        let dialled = peers.into_iter().map(|peer| async move {
             let addr = peer.addr.to_string();
-            let check = if status.peers.iter().any(|p| p.peer_id == peer.peer_id.to_string()) {
-                Check::new("bootstrap", Level::Ok, format!("{addr}: connected"))
-            } else {
-                match self.connect_peer(&addr, DIAL_WAIT).await {
-                    Ok(_) => Check::new("bootstrap", Level::Ok, format!("{addr}: dialled, connected")),
-                    Err(error) => Check::new("bootstrap", Level::Fail, error.message),
-                }
-            };
-            checks.push(check);
-        }
+            if status.peers.iter().any(|p| p.peer_id == peer.peer_id.to_string()) {
+                return Check::new("bootstrap", Level::Ok, format!("{addr}: connected"));
+            }
+            match self.connect_peer(&addr, DIAL_WAIT).await {
+                Ok(_) => Check::new("bootstrap", Level::Ok, format!("{addr}: dialled, connected")),
+                Err(error) => Check::new("bootstrap", Level::Fail, error.message),
+            }
+        });
+        checks.extend(futures::future::join_all(dialled).await);
         if checks.is_empty() {
             checks.push(Check::new("bootstrap", Level::Ok, "none configured (this node is one others bootstrap from)"));
         }

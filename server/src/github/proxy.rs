@@ -311,8 +311,10 @@ impl GithubProxy {
         if call.scope.is_anonymous() {
             return None;
         }
-        let entry = self.cache.fresh(&hold_key(&call.scope.id, call.resource))?;
-        if self.needs_confirming(&entry) {
+        // Peeked, not looked up: a hold is no answer of the cache's, and one
+        // that ran out is no expiration of one.
+        let entry = self.cache.peek(&hold_key(&call.scope.id, call.resource))?;
+        if !entry.is_fresh(self.cache.now_ms()) || self.needs_confirming(&entry) {
             return None;
         }
         self.open(&entry, &call.scope).await
