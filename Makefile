@@ -46,10 +46,6 @@ setup-rust:
 	@if ! command -v brotli >/dev/null; then \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y brotli; \
 	fi
-	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
-	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (about 8 minutes, once)"; \
-	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked; \
-	fi
 
 setup-browser:
 	@if ! command -v chromium >/dev/null; then \
@@ -83,8 +79,18 @@ build: wasm server
 # each file beside its gzip and brotli forms (the server sends the smallest the
 # browser takes). Files are replaced only when they changed, so an unchanged
 # bundle does not make the server (which embeds it) build again.
+# wasm-bindgen-cli (its `wasm-bindgen` binary only) is installed the first
+# time, while the WASM crate compiles: each fills the other's one-core stretches.
 wasm:
-	cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) beside the WASM build (about 4 minutes, once)"; \
+	  CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/wasm-bindgen-cli cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) \
+	    --locked --bin wasm-bindgen & installer=$$!; \
+	  cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release; \
+	  wait $$installer; rm -rf $(CARGO_TARGET_DIR)/wasm-bindgen-cli; \
+	else \
+	  cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release; \
+	fi
 	mkdir -p $(PKG) $(SITE)/stage
 	wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
 	  --out-dir $(SITE)/stage --out-name peercache \

@@ -307,7 +307,7 @@ fn start_node(
             mdns: config.mdns,
             swarm_key,
             fetch_timeout: Duration::from_millis(config.peer_timeout_ms),
-            fleet_gone_after: config.fleet_summary_period() * 3,
+            fleet_gone_after: crate::fleet::summary::gone_after(config.fleet_summary_period()),
             fanout: config.peer_fanout,
             max_entry_bytes: config.max_bytes,
             metrics: Some(metrics),

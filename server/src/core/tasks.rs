@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::core::Core;
+use crate::fleet::summary::Herald;
 
 /// How often expired entries are purged.
 const PURGE_PERIOD: Duration = Duration::from_secs(60);
@@ -29,17 +30,21 @@ impl Core {
         })
     }
 
-    /// Tells the fleet this node's summary now and then every summary
-    /// period, while the P2P node runs.
+    /// Tells the fleet this node's summary now, then every summary period
+    /// in which its figures moved, and every few periods when they did not
+    /// (an idle fleet sends almost nothing), while the P2P node runs.
     pub fn spawn_fleet_summaries(&self) -> Option<JoinHandle<()>> {
         let node = self.p2p.clone()?;
         let core = self.clone();
         Some(tokio::spawn(async move {
             let mut every = tokio::time::interval(core.fleet_summary_period);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut herald = Herald::default();
             loop {
                 every.tick().await;
-                node.publish_summary(core.summary());
+                if let Some(summary) = herald.period(core.summary()) {
+                    node.publish_summary(summary);
+                }
             }
         }))
     }

@@ -21,6 +21,8 @@ struct Heard {
     summary: Summary,
     heard_at_ms: u64,
     trusted: bool,
+    /// Its last connection to this node closed since it was heard.
+    left: bool,
 }
 
 pub struct Book {
@@ -45,7 +47,15 @@ impl Book {
                 self.nodes.remove(&oldest);
             }
         }
-        self.nodes.insert(peer, Heard { summary, heard_at_ms: now, trusted });
+        self.nodes.insert(peer, Heard { summary, heard_at_ms: now, trusted, left: false });
+    }
+
+    /// `peer`'s last connection to this node closed: gone until heard again
+    /// (a node killed shows as gone at once where it was a direct peer).
+    pub fn left(&mut self, peer: &PeerId) {
+        if let Some(heard) = self.nodes.get_mut(peer) {
+            heard.left = true;
+        }
     }
 
     /// The fleet as of `now`: this node (`own_id`, and its summary, live)
@@ -56,7 +66,7 @@ impl Book {
             .nodes
             .iter()
             .map(|(peer, heard)| {
-                let up = now.saturating_sub(heard.heard_at_ms) < self.gone_after_ms;
+                let up = !heard.left && now.saturating_sub(heard.heard_at_ms) < self.gone_after_ms;
                 let state = if up { FleetState::Up } else { FleetState::Gone };
                 node(&peer.to_string(), &heard.summary, state, heard.trusted, false)
             })
@@ -144,5 +154,18 @@ mod tests {
         assert_eq!((view.totals.nodes_up, view.totals.nodes_gone, view.totals.calls_saved), (2, 1, 26));
         let view = book.view(&me.to_string(), &summary(5, "0.1.0"), FORGET_AFTER_MS + 1);
         assert!(view.nodes.iter().all(|n| n.peer_id != a.to_string()));
+    }
+
+    #[test]
+    fn a_node_whose_connection_closed_is_gone_until_heard_again() {
+        let (me, a) = (PeerId::random(), PeerId::random());
+        let mut book = Book::new(15_000);
+        book.heard(a, summary(10, "0.1.0"), true, 0);
+        book.left(&a);
+        let view = book.view(&me.to_string(), &summary(5, "0.1.0"), 1_000);
+        assert_eq!((view.totals.nodes_up, view.totals.nodes_gone, view.totals.calls_saved), (1, 1, 5));
+        book.heard(a, summary(11, "0.1.0"), true, 2_000);
+        let view = book.view(&me.to_string(), &summary(5, "0.1.0"), 3_000);
+        assert_eq!((view.totals.nodes_up, view.totals.calls_saved), (2, 16));
     }
 }

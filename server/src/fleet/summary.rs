@@ -18,6 +18,45 @@ const MAX_TEXT: usize = 512;
 /// What a node says of itself (the dashboard's shape of it).
 pub type Summary = app::model::NodeSummary;
 
+/// A node whose figures stand still says so again after this many summary
+/// periods (so the others know it is there); one whose figures move says so
+/// every period.
+pub const KEEPALIVE_PERIODS: u32 = 6;
+
+/// A node silent for this long is gone: two keepalives missed, and a period.
+pub fn gone_after(period: std::time::Duration) -> std::time::Duration {
+    period * (2 * KEEPALIVE_PERIODS + 1)
+}
+
+/// Whether two summaries say the same, apart from when they were made.
+fn same_figures(a: &Summary, b: &Summary) -> bool {
+    let timeless = |s: &Summary| Summary { at_ms: 0, uptime_secs: 0, ..s.clone() };
+    timeless(a) == timeless(b)
+}
+
+/// Which of a node's summaries, made once a period, go to the fleet: the
+/// first, any whose figures moved, and after [`KEEPALIVE_PERIODS`] of the
+/// same figures the same again.
+#[derive(Default)]
+pub struct Herald {
+    said: Option<Summary>,
+    quiet_periods: u32,
+}
+
+impl Herald {
+    /// This period's summary, when it is to be published.
+    pub fn period(&mut self, summary: Summary) -> Option<Summary> {
+        self.quiet_periods += 1;
+        let news = !self.said.as_ref().is_some_and(|said| same_figures(said, &summary));
+        if !news && self.quiet_periods < KEEPALIVE_PERIODS {
+            return None;
+        }
+        self.quiet_periods = 0;
+        self.said = Some(summary.clone());
+        Some(summary)
+    }
+}
+
 /// A summary with its publisher's key and signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireSummary {
@@ -69,6 +108,38 @@ impl WireSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_node_says_only_what_moved_and_now_and_then_that_it_is_there() {
+        let at = |period: u64, hits: u64| Summary {
+            at_ms: NOW + period * 5_000,
+            uptime_secs: period * 5,
+            hits,
+            ..Summary::default()
+        };
+        let mut herald = Herald::default();
+        // Periods 0..=14: hits move at 3 and 4, then stand still.
+        let published: Vec<u64> = (0..=14)
+            .filter(|&p| {
+                herald
+                    .period(at(
+                        p,
+                        if p < 3 {
+                            1
+                        } else if p < 4 {
+                            2
+                        } else {
+                            3
+                        },
+                    ))
+                    .is_some()
+            })
+            .collect();
+        assert_eq!(published, [0, 3, 4, 10]);
+        assert!(herald.period(at(15, 3)).is_none(), "only the clock moved");
+        assert!(herald.period(at(16, 3)).is_some(), "six quiet periods: said again");
+        assert_eq!(herald.period(at(17, 4)).map(|s| s.hits), Some(4), "figures that move go at once");
+    }
 
     const NOW: u64 = 1_700_000_000_000;
 

@@ -30,7 +30,9 @@ use crate::AGENT;
 
 const IDENTIFY_PROTOCOL: &str = "/peercache/id/1.0.0";
 const KAD_PROTOCOL: &str = "/peercache/kad/1.0.0";
-pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// Each connection is pinged this often (two lost in a row drop it, so a cut
+/// path is noticed within about 30 s); an idle node's most frequent work.
+pub const PING_INTERVAL: Duration = Duration::from_secs(10);
 /// A ping unanswered this long failed (the event loop drops a connection
 /// after two failures in a row: a cut network, not a slow peer).
 pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -80,7 +82,7 @@ impl Behaviour {
         );
         let ping = ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL).with_timeout(PING_TIMEOUT));
         let gossip_config = gossipsub::ConfigBuilder::default()
-            .heartbeat_interval(Duration::from_millis(500))
+            .heartbeat_interval(Duration::from_secs(1))
             .validation_mode(gossipsub::ValidationMode::Strict)
             .validate_messages()
             .max_transmit_size(ANNOUNCEMENT_MAX + 1024)

@@ -43,8 +43,10 @@ pub enum Command {
     Report { peer: String, rejection: Rejection },
     /// Publish bytes on the announcement topic exactly as given. Tests use it
     /// to play a misbehaving peer.
+    #[cfg(feature = "test-hooks")]
     PublishRaw(Vec<u8>),
     /// Panic the event loop. Tests use it to see the supervisor restart it.
+    #[cfg(feature = "test-hooks")]
     Panic,
 }
 
@@ -171,11 +173,13 @@ impl NodeClient {
         let _ = self.commands.try_send(Command::Report { peer, rejection });
     }
 
+    #[cfg(feature = "test-hooks")]
     pub async fn publish_raw(&self, bytes: Vec<u8>) {
         let _ = self.commands.send(Command::PublishRaw(bytes)).await;
     }
 
     /// Panics the event loop, as a bug would (for tests of its supervisor).
+    #[cfg(feature = "test-hooks")]
     pub async fn inject_panic(&self) {
         let _ = self.commands.send(Command::Panic).await;
     }

@@ -60,7 +60,11 @@ use crate::p2p::protocol::{
 use crate::p2p::rendezvous::rank;
 use crate::p2p::wire::{self, WireError};
 
+/// The DHT is asked who else is in the group this often at first and after
+/// the peers change; each refresh that meets no one new waits twice as long,
+/// up to [`KAD_REFRESH_MAX`] (a settled group costs almost nothing).
 const KAD_REFRESH: Duration = Duration::from_secs(30);
+const KAD_REFRESH_MAX: Duration = Duration::from_secs(600);
 /// A peer that left is redialled (with backoff up to the max) for this long,
 /// then forgotten.
 const LOST_PEER_KEPT: Duration = Duration::from_secs(600);
@@ -219,6 +223,7 @@ pub struct EventLoop {
     /// Kept by the supervisor when the loop restarts.
     pub refusals: Refusals,
     last_kad_refresh: Instant,
+    kad_refresh_every: Duration,
 }
 
 impl EventLoop {
@@ -262,6 +267,7 @@ impl EventLoop {
             sync_asked: HashMap::new(),
             dials_waiting: HashMap::new(),
             last_kad_refresh: Instant::now(),
+            kad_refresh_every: KAD_REFRESH,
         }
     }
 
@@ -279,23 +285,43 @@ impl EventLoop {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         self.publish_status();
         loop {
-            tokio::select! {
-                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+            // A snapshot of every peer: after anything but a settled node's
+            // routine, which the next tick shows (see `snapshot`).
+            let at_once = tokio::select! {
+                event = self.swarm.select_next_some() => {
+                    let at_once = !snapshot::routine(&event);
+                    self.on_swarm_event(event);
+                    at_once
+                }
                 command = commands.recv() => match command {
-                    Some(command) => self.on_command(command),
+                    Some(command) => {
+                        self.on_command(command);
+                        true
+                    }
                     None => break,
                 },
-                put = self.local_puts.recv() => match put {
-                    Ok(entry) => self.announce(&entry),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "announcements fell behind; some local entries were not announced");
+                put = self.local_puts.recv() => {
+                    match put {
+                        Ok(entry) => self.announce(&entry),
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "announcements fell behind; some local entries were not announced");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => {}
                     }
-                    Err(broadcast::error::RecvError::Closed) => {}
-                },
-                Some(id) = self.hedges.next(), if !self.hedges.is_empty() => self.ask_next(id),
-                _ = tick.tick() => self.on_tick(),
+                    true
+                }
+                Some(id) = self.hedges.next(), if !self.hedges.is_empty() => {
+                    self.ask_next(id);
+                    true
+                }
+                _ = tick.tick() => {
+                    self.on_tick();
+                    true
+                }
+            };
+            if at_once {
+                self.publish_status();
             }
-            self.publish_status();
         }
         tracing::info!("P2P node stopped");
     }
@@ -348,9 +374,11 @@ impl EventLoop {
                     self.refuse(peer, &rejection);
                 }
             }
+            #[cfg(feature = "test-hooks")]
             Command::PublishRaw(bytes) => {
                 let _ = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), bytes);
             }
+            #[cfg(feature = "test-hooks")]
             Command::Panic => panic!("panic injected by a test"),
         }
     }

@@ -27,8 +27,9 @@ impl EventLoop {
             }
             let _ = self.swarm.dial(peer);
         }
-        if now.duration_since(self.last_kad_refresh) >= KAD_REFRESH && !self.peers.is_empty() {
+        if now.duration_since(self.last_kad_refresh) >= self.kad_refresh_every && !self.peers.is_empty() {
             self.last_kad_refresh = now;
+            self.kad_refresh_every = (self.kad_refresh_every * 2).min(KAD_REFRESH_MAX);
             let _ = self.swarm.behaviour_mut().kad.bootstrap();
         }
         let minute = self.minute();
@@ -48,6 +49,8 @@ impl EventLoop {
             return;
         }
         self.peers.remove(&peer_id);
+        self.kad_refresh_every = KAD_REFRESH;
+        self.book.lock().expect("fleet book lock").left(&peer_id);
         tracing::info!(peer = %peer_id, "peer disconnected");
         self.last_contact.insert(peer_id, self.cache.now_ms());
         self.leases.drop_holder(peer_id);
@@ -64,6 +67,7 @@ impl EventLoop {
         let addr = endpoint.get_remote_address().clone();
         self.lost.remove(&peer_id);
         if !self.peers.contains_key(&peer_id) {
+            self.kad_refresh_every = KAD_REFRESH;
             // What did it store while we were apart (everything fresh, if we never met)?
             let since = self.last_contact.get(&peer_id).map_or(0, |at| at.saturating_sub(MAX_CLOCK_SKEW_MS));
             let asked = self

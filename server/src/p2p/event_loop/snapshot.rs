@@ -1,6 +1,8 @@
-//! The status snapshot readers see (`NodeClient::status`), published after
-//! anything that changes what the node looks like, so a status request
-//! never waits on the network.
+//! The status snapshot readers see (`NodeClient::status`), so a status
+//! request never waits on the network: published after anything that
+//! changes what the node looks like, except the routine of a settled node
+//! (pings, the DHT), which the next tick shows: a snapshot names every
+//! peer, and taking one per ping was most of an idle node's CPU.
 
 use super::*;
 
@@ -137,4 +139,13 @@ mod tests {
             ["/ip4/10.1.2.3/tcp/9100", "/ip4/192.168.5.6/tcp/9100", "/ip4/127.0.0.1/tcp/9100", "/ip6/::1/tcp/9100"]
         );
     }
+}
+
+/// Whether `event` is the routine of a settled node (a ping's round trip,
+/// the DHT and identify talking): shown with the next tick rather than at once.
+pub(super) fn routine(event: &SwarmEvent<BehaviourEvent>) -> bool {
+    matches!(
+        event,
+        SwarmEvent::Behaviour(BehaviourEvent::Ping(_) | BehaviourEvent::Kad(_) | BehaviourEvent::Identify(_))
+    )
 }
