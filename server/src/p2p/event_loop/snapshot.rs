@@ -122,6 +122,15 @@ fn routable_first(addrs: &[Multiaddr]) -> Vec<&Multiaddr> {
     sorted
 }
 
+/// Whether `event` is the routine of a settled node (a ping's round trip,
+/// the DHT and identify talking): shown with the next tick rather than at once.
+pub(super) fn routine(event: &SwarmEvent<BehaviourEvent>) -> bool {
+    matches!(
+        event,
+        SwarmEvent::Behaviour(BehaviourEvent::Ping(_) | BehaviourEvent::Kad(_) | BehaviourEvent::Identify(_))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,13 +148,4 @@ mod tests {
             ["/ip4/10.1.2.3/tcp/9100", "/ip4/192.168.5.6/tcp/9100", "/ip4/127.0.0.1/tcp/9100", "/ip6/::1/tcp/9100"]
         );
     }
-}
-
-/// Whether `event` is the routine of a settled node (a ping's round trip,
-/// the DHT and identify talking): shown with the next tick rather than at once.
-pub(super) fn routine(event: &SwarmEvent<BehaviourEvent>) -> bool {
-    matches!(
-        event,
-        SwarmEvent::Behaviour(BehaviourEvent::Ping(_) | BehaviourEvent::Kad(_) | BehaviourEvent::Identify(_))
-    )
 }
