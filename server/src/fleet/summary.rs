@@ -119,22 +119,12 @@ mod tests {
         };
         let mut herald = Herald::default();
         // Periods 0..=14: hits move at 3 and 4, then stand still.
-        let published: Vec<u64> = (0..=14)
-            .filter(|&p| {
-                herald
-                    .period(at(
-                        p,
-                        if p < 3 {
-                            1
-                        } else if p < 4 {
-                            2
-                        } else {
-                            3
-                        },
-                    ))
-                    .is_some()
-            })
-            .collect();
+        let hits = |period: u64| match period {
+            0..=2 => 1,
+            3 => 2,
+            _ => 3,
+        };
+        let published: Vec<u64> = (0..=14).filter(|&p| herald.period(at(p, hits(p))).is_some()).collect();
         assert_eq!(published, [0, 3, 4, 10]);
         assert!(herald.period(at(15, 3)).is_none(), "only the clock moved");
         assert!(herald.period(at(16, 3)).is_some(), "six quiet periods: said again");

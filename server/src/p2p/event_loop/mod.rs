@@ -287,39 +287,27 @@ impl EventLoop {
         loop {
             // A snapshot of every peer: after anything but a settled node's
             // routine, which the next tick shows (see `snapshot`).
-            let at_once = tokio::select! {
+            let mut routine = false;
+            tokio::select! {
                 event = self.swarm.select_next_some() => {
-                    let at_once = !snapshot::routine(&event);
+                    routine = snapshot::routine(&event);
                     self.on_swarm_event(event);
-                    at_once
                 }
                 command = commands.recv() => match command {
-                    Some(command) => {
-                        self.on_command(command);
-                        true
-                    }
+                    Some(command) => self.on_command(command),
                     None => break,
                 },
-                put = self.local_puts.recv() => {
-                    match put {
-                        Ok(entry) => self.announce(&entry),
-                        Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            tracing::warn!(missed, "announcements fell behind; some local entries were not announced");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => {}
+                put = self.local_puts.recv() => match put {
+                    Ok(entry) => self.announce(&entry),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "announcements fell behind; some local entries were not announced");
                     }
-                    true
-                }
-                Some(id) = self.hedges.next(), if !self.hedges.is_empty() => {
-                    self.ask_next(id);
-                    true
-                }
-                _ = tick.tick() => {
-                    self.on_tick();
-                    true
-                }
-            };
-            if at_once {
+                    Err(broadcast::error::RecvError::Closed) => {}
+                },
+                Some(id) = self.hedges.next(), if !self.hedges.is_empty() => self.ask_next(id),
+                _ = tick.tick() => self.on_tick(),
+            }
+            if !routine {
                 self.publish_status();
             }
         }
