@@ -82,15 +82,13 @@ build: wasm server
 # wasm-bindgen-cli (its `wasm-bindgen` binary only) is installed the first
 # time, while the WASM crate compiles: each fills the other's one-core stretches.
 wasm:
-	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
-	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) beside the WASM build (about 4 minutes, once)"; \
+	@installer=; if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) beside the WASM build (about 5 minutes, once)"; \
 	  CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/wasm-bindgen-cli cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) \
 	    --locked --bin wasm-bindgen & installer=$$!; \
-	  cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release; \
-	  wait $$installer; rm -rf $(CARGO_TARGET_DIR)/wasm-bindgen-cli; \
-	else \
-	  cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release; \
-	fi
+	fi; \
+	cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release; \
+	if [ -n "$$installer" ]; then wait $$installer; rm -rf $(CARGO_TARGET_DIR)/wasm-bindgen-cli; fi
 	mkdir -p $(PKG) $(SITE)/stage
 	wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
 	  --out-dir $(SITE)/stage --out-name peercache \
