@@ -155,6 +155,21 @@ pub struct ServeConfig {
     #[arg(long = "proxy-max-body", env = "CACHE_PROXY_MAX_BODY", default_value = "8MiB", value_parser = units::bytes_usize)]
     pub proxy_max_body: usize,
 
+    /// Hosts a download's redirect may lead to, comma-separated `host` (HTTPS)
+    /// or `host:port`; name a GitHub Enterprise Server's here. Redirects
+    /// elsewhere are refused, and the token never goes to these hosts.
+    #[arg(long = "asset-hosts", env = "CACHE_ASSET_HOSTS", default_value = crate::assets::hosts::DEFAULT_ASSET_HOSTS)]
+    pub asset_hosts: crate::assets::hosts::AssetHosts,
+
+    /// Most bytes of release assets and archives the blob store keeps
+    /// (CACHE_DIR/blobs) before removing the least recently used (bytes, or 10GiB…).
+    #[arg(long = "asset-budget", env = "CACHE_ASSET_BUDGET", default_value = "10GiB", value_parser = units::bytes)]
+    pub asset_budget: u64,
+
+    /// The largest one download may be (bytes, or 2GiB…); a larger one fails.
+    #[arg(long = "asset-max-bytes", env = "CACHE_ASSET_MAX_BYTES", default_value = "4GiB", value_parser = units::bytes)]
+    pub asset_max_bytes: u64,
+
     /// How long a local miss waits for peers (milliseconds, or 2s…).
     #[arg(long = "peer-timeout-ms", env = "CACHE_PEER_TIMEOUT_MS", default_value = "2s", value_parser = units::millis)]
     pub peer_timeout_ms: u64,

@@ -4,6 +4,7 @@
 //! same router in-process. Imports point one way: `cli` and `http` → `core` →
 //! `cache`, `p2p`, `github`; `p2p` carries `fleet`'s summaries.
 
+pub mod assets;
 pub mod cache;
 pub mod cli;
 pub mod config;

@@ -7,48 +7,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use support::gh::Gh;
 use support::{serve, standin, wait_for, Serve};
-
-/// `gh` with its own config directory, pointed at `socket`.
-struct Gh {
-    config: tempfile::TempDir,
-}
-
-impl Gh {
-    async fn at(socket: &Path) -> Gh {
-        let gh = Gh { config: tempfile::tempdir().unwrap() };
-        let out = gh.run(&["config", "set", "http_unix_socket", &socket.display().to_string()]).await;
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        gh
-    }
-
-    async fn run(&self, args: &[&str]) -> std::process::Output {
-        let command = tokio::process::Command::new("gh")
-            .args(args)
-            .env("GH_CONFIG_DIR", self.config.path())
-            .env("GH_TOKEN", "ghp_test")
-            .env("GH_NO_UPDATE_NOTIFIER", "1")
-            .env("GH_PROMPT_DISABLED", "1")
-            .env("NO_COLOR", "1")
-            .env_remove("GH_HOST")
-            .env_remove("GITHUB_TOKEN")
-            .kill_on_drop(true)
-            .output();
-        tokio::time::timeout(Duration::from_secs(60), command)
-            .await
-            .expect("gh finished within a minute")
-            .expect("gh runs")
-    }
-
-    /// `gh args`, which must succeed; what it printed.
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args).await;
-        assert!(out.status.success(), "gh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
 
 /// A peercache process whose gh socket is in `dir`, forwarding to `upstream`.
 fn peercache(dir: &Path, upstream: &str, extra: &[&str]) -> (Serve, PathBuf) {

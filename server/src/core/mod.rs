@@ -25,6 +25,7 @@ use prometheus_client::registry::Registry;
 
 use self::error::CoreError;
 use self::history::SampleRing;
+use crate::assets::{Assets, AssetsConfig};
 use crate::cache::key::{is_github_key, GITHUB_NAMESPACE};
 use crate::cache::store::{StoreError, PAGE_CACHE_BYTES};
 use crate::cache::ttl::Clock;
@@ -51,6 +52,8 @@ pub struct Core {
     /// The running P2P node, when enabled.
     pub p2p: Option<NodeClient>,
     pub github: Arc<GithubProxy>,
+    /// Release assets and archives, and their blob store.
+    pub assets: Arc<Assets>,
     /// The token changes need; `None` leaves them open (only allowed on loopback).
     admin_token: Option<Arc<str>>,
     /// Largest request body the API takes.
@@ -110,8 +113,20 @@ impl Core {
             "Seconds from a /github request's arrival to its answer, by X-Peercache mode",
             github.counters.latency.clone(),
         );
+        let github = Arc::new(github);
+        let assets = Assets::new(
+            AssetsConfig {
+                upstream: config.github_api_url.clone(),
+                hosts: config.asset_hosts.clone(),
+                dir: config.cache_dir().join("blobs"),
+                budget: config.asset_budget,
+                max_blob: config.asset_max_bytes,
+            },
+            github.clone(),
+        )?;
         Ok(Core {
-            github: Arc::new(github),
+            assets: Arc::new(assets),
+            github,
             status: p2p.as_ref().map_or_else(p2p::disabled_by_config, NodeClient::status_handle),
             p2p,
             admin_token,

@@ -217,9 +217,9 @@ impl GithubProxy {
         self.confirm.shares() && self.scopes.shares_tokens()
     }
 
-    /// A request under `/github`: the client sees GitHub at
-    /// `http://<Host>/github` (or the configured public URL).
-    pub async fn handle(&self, request: Request<Body>) -> Response {
+    /// The GitHub path of a request under `/github`, and the base its client
+    /// sees GitHub at: `http://<Host>/github`, or the configured public URL.
+    pub fn under_github(&self, request: &Request<Body>) -> (String, String) {
         let base = match &self.public_url {
             Some(url) => url.clone(),
             None => {
@@ -227,8 +227,7 @@ impl GithubProxy {
                 format!("http://{host}/github")
             }
         };
-        let path = request.uri().path().strip_prefix("/github").unwrap_or("/").to_owned();
-        self.serve(request, &path, base).await
+        (request.uri().path().strip_prefix("/github").unwrap_or("/").to_owned(), base)
     }
 
     /// A request for GitHub path `path`, from a client that sees GitHub at `base`.

@@ -4,9 +4,10 @@
 //! `Authorization`). Requests for the API host go through the same proxy as
 //! `/github/...` — same keys, scopes, sharing and trust — with GitHub's URLs
 //! in answers naming `https://<API host>`, so `gh api --paginate` follows
-//! them into the socket again. Requests for any other host (github.com,
-//! uploads, release downloads) are refused with a clear error rather than
-//! passed on: the socket only ever reaches GitHub's API.
+//! them into the socket again. A release asset's bytes are served from the
+//! blob store (see `assets`), and a request for one of GitHub's asset hosts
+//! is passed on without its token. Requests for any other host (github.com,
+//! uploads) are refused with a clear error rather than passed on.
 //!
 //! The socket file is its owner's alone (mode 0600), removed when the server
 //! stops; a stale one left by a killed server is replaced, one a running
@@ -97,6 +98,14 @@ async fn serve(State(state): State<AppState>, request: Request<Body>) -> Respons
         .map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase())
         .unwrap_or_default();
     let gh_host: &str = &state.gh_host;
+    let authority = request.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if host != gh_host && state.core.assets.hosts.names(authority) {
+        // `gh` following a redirect to an asset host itself: passed on
+        // without its token (the API's own downloads are served from the
+        // store and never send it here).
+        let url = format!("https://{authority}{}", request.uri().path_and_query().map_or("/", |p| p.as_str()));
+        return crate::http::downloads::response(state.core.assets.pass(&url).await);
+    }
     if host != gh_host {
         let error = ProxyError::new(
             StatusCode::MISDIRECTED_REQUEST,
@@ -111,7 +120,7 @@ async fn serve(State(state): State<AppState>, request: Request<Body>) -> Respons
     }
     let (path, prefix) = api_path(&host, request.uri().path());
     let base = format!("https://{host}{prefix}");
-    state.core.github.serve(request, &path, base).await
+    crate::http::downloads::github(&state.core, request, &path, base).await
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod cache_api;
+pub mod downloads;
 pub mod errors;
 pub mod gh_socket;
 pub mod guard;

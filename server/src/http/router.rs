@@ -23,7 +23,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use crate::core::error::CoreError;
 use crate::http::errors::ApiError;
 use crate::http::state::AppState;
-use crate::http::{admin, api, assets, guard};
+use crate::http::{admin, api, assets, downloads, guard};
 use crate::mcp::api::PeercacheApi;
 use crate::mcp::PeercacheMcp;
 
@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     let own = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/download/{*path}", get(download))
         .nest("/api", api::routes())
         .nest_service("/mcp", mcp_service(&state))
         .leptos_routes_with_context(
@@ -95,7 +96,13 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
 }
 
-/// `/github/...`: the caching GitHub proxy.
+/// `/github/...`: the caching GitHub proxy, and downloads.
 async fn github(State(state): State<AppState>, request: Request<Body>) -> Response {
-    state.core.github.handle(request).await
+    let (path, base) = state.core.github.under_github(&request);
+    downloads::github(&state.core, request, &path, base).await
+}
+
+/// `/download/...`: release files by their `browser_download_url` path.
+async fn download(State(state): State<AppState>, request: Request<Body>) -> Response {
+    downloads::browser_download(&state.core, request).await
 }

@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod gh;
 pub mod inproc;
 pub mod node;
+pub mod releases;
 pub mod standin;
 
 use std::io::{BufRead, BufReader};

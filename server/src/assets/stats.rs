@@ -1,0 +1,91 @@
+//! What downloads did: how each was answered, and the bytes that came from
+//! GitHub, from peers and went to clients — the figures that say what the
+//! store saves.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::assets::blobs::ByteStream;
+
+/// How a download was answered, as `X-Peercache` says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// From the store, whole.
+    Hit,
+    /// Following a download already under way for another request.
+    Coalesced,
+    /// Fetched from GitHub now.
+    Miss,
+    /// Streamed through from an asset host, not stored (`gh` asking a host itself).
+    Pass,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Hit => "HIT",
+            Mode::Coalesced => "COALESCED",
+            Mode::Miss => "MISS",
+            Mode::Pass => "PASS",
+        }
+    }
+
+    /// RFC 9211 `Cache-Status`.
+    pub fn cache_status(self) -> &'static str {
+        match self {
+            Mode::Hit => "peercache; hit",
+            Mode::Coalesced => "peercache; fwd=miss; collapsed",
+            Mode::Miss => "peercache; fwd=miss; stored",
+            Mode::Pass => "peercache; fwd=uri-miss",
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct AssetCounters {
+    pub hits: AtomicU64,
+    pub coalesced: AtomicU64,
+    pub misses: AtomicU64,
+    pub passed: AtomicU64,
+    /// Downloads from GitHub that became blobs, and ones that failed.
+    pub downloads: AtomicU64,
+    pub failures: AtomicU64,
+    pub bytes_from_github: AtomicU64,
+    pub bytes_served: AtomicU64,
+}
+
+impl AssetCounters {
+    pub fn delivered(&self, mode: Mode) {
+        let counter = match mode {
+            Mode::Hit => &self.hits,
+            Mode::Coalesced => &self.coalesced,
+            Mode::Miss => &self.misses,
+            Mode::Pass => &self.passed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn downloaded(&self) {
+        self.downloads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn failed(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn from_github(&self, bytes: u64) {
+        self.bytes_from_github.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// `body`, its bytes counted as served as they go out.
+    pub fn counting_served(self: &Arc<Self>, body: ByteStream) -> ByteStream {
+        let counters = self.clone();
+        Box::pin(body.inspect(move |chunk| {
+            if let Ok(chunk) = chunk {
+                counters.bytes_served.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+        }))
+    }
+}

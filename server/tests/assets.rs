@@ -1,0 +1,203 @@
+//! Release assets and source archives through a real `peercache serve`,
+//! against the download stand-in (`support/releases.rs`): GitHub authorizes
+//! every download with the requester's token, the objects host sends each
+//! file once, the token never reaches it, and nothing that does not match
+//! GitHub's digest is served whole or kept.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use support::releases::{self, Releases};
+use support::{serve, wait_for, Serve};
+
+const MIB: usize = 1024 * 1024;
+
+fn node(dir: &std::path::Path, releases: &Releases) -> Serve {
+    serve(dir, &["--github-api-url", &releases.base, "--asset-hosts", &releases.objects, "--no-p2p"], &[])
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn get(url: &str, token: &str, accept: &str) -> reqwest::Response {
+    client().get(url).header("authorization", format!("token {token}")).header("accept", accept).send().await.unwrap()
+}
+
+fn mode(response: &reqwest::Response) -> String {
+    response.headers().get("x-peercache").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asset_asked_four_times_at_once_is_sent_by_the_objects_host_once() {
+    let releases = releases::start(vec![releases::asset(7, "tool.tar.gz", 8 * MIB, true)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = node(dir.path(), &releases);
+    let url = format!("{}/github/repos/o/r/releases/assets/7", server.url);
+    releases.hold.send_replace(true);
+    let first = tokio::spawn({
+        let url = url.clone();
+        async move { get(&url, "ghp_a", "application/octet-stream").await }
+    });
+    wait_for("the first download to start", || (releases.sent.load(Ordering::SeqCst) > 0).then_some(())).await;
+    let mut others = Vec::new();
+    for token in ["ghp_b", "ghp_c", "ghp_d"] {
+        others.push(get(&url, token, "application/octet-stream").await);
+    }
+    for other in &others {
+        assert_eq!(mode(other), "COALESCED", "a download under way is followed, not fetched again");
+    }
+    releases.hold.send_replace(false);
+    let first = first.await.unwrap();
+    assert_eq!(mode(&first), "MISS");
+    let want = &releases.assets[0].bytes;
+    assert_eq!(first.headers()["x-peercache-digest"], releases.assets[0].digest().as_str());
+    assert_eq!(first.headers()["content-disposition"], "attachment; filename=\"tool.tar.gz\"");
+    for response in std::iter::once(first).chain(others) {
+        let body = response.bytes().await.unwrap();
+        assert_eq!(sha256(&body), releases.assets[0].digest(), "every copy matches GitHub's digest");
+    }
+    assert_eq!(releases.sent.load(Ordering::SeqCst), want.len() as u64, "the objects host sent the asset once");
+    let again = get(&url, "ghp_e", "application/octet-stream").await;
+    assert_eq!(mode(&again), "HIT");
+    assert_eq!(&again.bytes().await.unwrap(), want);
+    assert_eq!(releases.sent.load(Ordering::SeqCst), want.len() as u64, "a held asset sends nothing more");
+    assert_eq!(releases.with_token.load(Ordering::SeqCst), 0, "the token never reached the objects host");
+    // Each token was asked about at GitHub: the metadata, with its own credentials.
+    assert_eq!(releases.api_count("/repos/o/r/releases/assets/7"), 5 + 1, "five authorizations and one download");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_github_refuses_gets_githubs_404_and_no_byte() {
+    let releases = releases::start(vec![releases::asset(7, "tool", MIB, true)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = node(dir.path(), &releases);
+    let url = format!("{}/github/repos/o/r/releases/assets/7", server.url);
+    assert_eq!(get(&url, "ghp_a", "application/octet-stream").await.bytes().await.unwrap().len(), MIB);
+    let refused = get(&url, "ghp_outsider", "application/octet-stream").await;
+    assert_eq!(refused.status(), 404, "a held asset is still not handed to a token GitHub refuses");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["message"], "Not Found");
+    assert_eq!(releases.sent.load(Ordering::SeqCst), MIB as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_bytes_are_never_served_whole_nor_kept() {
+    let releases = releases::start(vec![releases::asset(7, "tool", 2 * MIB, true)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = node(dir.path(), &releases);
+    let url = format!("{}/github/repos/o/r/releases/assets/7", server.url);
+    releases.corrupt.store(true, Ordering::SeqCst);
+    let response = get(&url, "ghp_a", "application/octet-stream").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.bytes().await.is_err(), "the body ends short: the client sees a failed download");
+    releases.corrupt.store(false, Ordering::SeqCst);
+    let response = get(&url, "ghp_a", "application/octet-stream").await;
+    assert_eq!(mode(&response), "MISS", "nothing was kept: fetched again");
+    assert_eq!(sha256(&response.bytes().await.unwrap()), releases.assets[0].digest());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_signed_url_is_asked_for_again_and_other_hosts_are_refused() {
+    let releases = releases::start(vec![releases::asset(7, "tool", MIB, true)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = node(dir.path(), &releases);
+    let url = format!("{}/github/repos/o/r/releases/assets/7", server.url);
+    releases.redirect_elsewhere.store(true, Ordering::SeqCst);
+    let refused = get(&url, "ghp_a", "application/octet-stream").await;
+    assert_eq!(refused.status(), 502);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("not one of the asset hosts"), "{body}");
+    releases.redirect_elsewhere.store(false, Ordering::SeqCst);
+    releases.expire_next.store(true, Ordering::SeqCst);
+    let response = get(&url, "ghp_a", "application/octet-stream").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(sha256(&response.bytes().await.unwrap()), releases.assets[0].digest());
+    assert_eq!(releases.refused.load(Ordering::SeqCst), 1, "the expired URL was refused once, then a fresh one used");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_metadata_and_browser_download_urls() {
+    let releases = releases::start(vec![releases::asset(7, "tool linux.bin", MIB, true)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = node(dir.path(), &releases);
+    let want = &releases.assets[0].bytes;
+    let metadata =
+        get(&format!("{}/github/repos/o/r/releases/assets/7", server.url), "ghp_a", "application/json").await;
+    let metadata: serde_json::Value = metadata.json().await.unwrap();
+    assert_eq!(metadata["digest"], releases.assets[0].digest().as_str(), "metadata is an API answer, as before");
+    let download = format!("{}/download/o/r/releases/download/v1/tool%20linux.bin", server.url);
+    let whole = client().get(&download).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(&whole.bytes().await.unwrap(), want);
+    let part = client().get(&download).header("range", "bytes=1000-1999").send().await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], format!("bytes 1000-1999/{}", want.len()).as_str());
+    assert_eq!(part.bytes().await.unwrap(), want.slice(1000..2000));
+    let beyond = client().get(&download).header("range", format!("bytes={}-", want.len())).send().await.unwrap();
+    assert_eq!(beyond.status(), 416);
+    let missing = client().get(format!("{}/download/o/r/releases/download/v1/nope", server.url)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(releases.sent.load(Ordering::SeqCst), want.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asset_without_a_digest_and_an_archive_are_downloaded_once() {
+    let releases = releases::start(vec![releases::asset(8, "old.zip", MIB, false)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = node(dir.path(), &releases);
+    let asset = format!("{}/github/repos/o/r/releases/assets/8", server.url);
+    let first = get(&asset, "ghp_a", "application/octet-stream").await;
+    assert_eq!(mode(&first), "MISS");
+    assert_eq!(&first.bytes().await.unwrap(), &releases.assets[0].bytes);
+    let second = get(&asset, "ghp_b", "application/octet-stream").await;
+    assert_eq!(mode(&second), "HIT", "known by what its first download hashed to");
+    assert_eq!(second.headers()["x-peercache-digest"], sha256(&releases.assets[0].bytes).as_str());
+    let tarball = format!("{}/github/repos/o/r/tarball/main", server.url);
+    let first = get(&tarball, "ghp_a", "application/vnd.github+json").await;
+    assert_eq!(mode(&first), "MISS");
+    let disposition = first.headers()["content-disposition"].to_str().unwrap().to_owned();
+    let body = first.bytes().await.unwrap();
+    let second = get(&tarball, "ghp_b", "application/vnd.github+json").await;
+    assert_eq!(mode(&second), "HIT");
+    assert_eq!(second.bytes().await.unwrap(), body);
+    let sha = {
+        let out =
+            get(&format!("{}/repos/o/r/commits/main", releases.base), "ghp_a", "application/vnd.github.sha").await;
+        out.text().await.unwrap()
+    };
+    assert_eq!(body, releases::archive_bytes("o", "r", "tarball", &sha));
+    assert_eq!(disposition, format!("attachment; filename=\"o-r-{}.tar.gz\"", &sha[..7]));
+    assert_eq!(releases.api_count(&format!("/repos/o/r/tarball/{sha}")), 1, "one archive download from GitHub");
+    let refused = get(&tarball, "ghp_outsider", "application/vnd.github+json").await;
+    assert_eq!(refused.status(), 404);
+    let _keep: Arc<Releases> = releases;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gh_release_download_through_the_socket_is_served_from_the_store() {
+    let releases = releases::start(vec![
+        releases::asset(7, "tool.tar.gz", 2 * MIB, true),
+        releases::asset(9, "tool.zip", MIB, true),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let _server = node(dir.path(), &releases);
+    let gh = support::gh::Gh::at(&dir.path().join("gh.sock")).await;
+    for round in 0..2 {
+        let out = tempfile::tempdir().unwrap();
+        let dest = out.path().display().to_string();
+        gh.ok(&["release", "download", "v1", "--repo", "o/r", "--dir", &dest, "--pattern", "tool.tar.gz"]).await;
+        let got = std::fs::read(out.path().join("tool.tar.gz")).unwrap();
+        assert_eq!(sha256(&got), releases.assets[0].digest(), "round {round}");
+        assert_eq!(releases.sent.load(Ordering::SeqCst), 2 * MIB as u64, "sent by the objects host once");
+    }
+    assert_eq!(releases.with_token.load(Ordering::SeqCst), 0);
+}
