@@ -5,6 +5,7 @@
 //! `cache`, `p2p`, `github`; `p2p` carries `fleet`'s summaries.
 
 pub mod assets;
+pub mod blobs;
 pub mod cache;
 pub mod cli;
 pub mod config;

@@ -201,3 +201,127 @@ async fn gh_release_download_through_the_socket_is_served_from_the_store() {
     }
     assert_eq!(releases.with_token.load(Ordering::SeqCst), 0);
 }
+
+/// A JSON answer, fetched from inside a waiting probe (which cannot await).
+fn json_now(url: &str) -> Option<serde_json::Value> {
+    tokio::task::block_in_place(|| reqwest::blocking::get(url).ok()?.json().ok())
+}
+
+/// `n` nodes in one private swarm, each bootstrapped from the first and
+/// connected to every other, against the download stand-in.
+async fn fleet(n: usize, releases: &Releases) -> (Vec<Serve>, Vec<tempfile::TempDir>) {
+    let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+    let key = dirs[0].path().join("swarm.key");
+    std::fs::write(
+        &key,
+        "/key/swarm/psk/1.0.0/\n/base16/\n5151515151515151515151515151515151515151515151515151515151515151\n",
+    )
+    .unwrap();
+    let key = key.display().to_string();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> =
+            ["--github-api-url", &releases.base, "--asset-hosts", &releases.objects, "--swarm-key", &key]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let first_args = args(&[]);
+    let first = serve(dirs[0].path(), &first_args.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    let addr = wait_for("the first node's address", || {
+        json_now(&format!("{}/api/mcp/peers", first.url))?["listen_addrs"][0].as_str().map(str::to_owned)
+    })
+    .await;
+    let mut nodes = vec![first];
+    for dir in &dirs[1..] {
+        let more = args(&["--bootstrap", &addr]);
+        nodes.push(serve(dir.path(), &more.iter().map(String::as_str).collect::<Vec<_>>(), &[]));
+    }
+    for node in &nodes {
+        wait_for("every node connected to every other", || {
+            let peers = json_now(&format!("{}/api/mcp/peers", node.url))?;
+            (peers["peer_count"] == n as u64 - 1).then_some(())
+        })
+        .await;
+    }
+    (nodes, dirs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_takes_an_asset_from_github_once_and_the_rest_from_the_node_fetching_it() {
+    let releases = releases::start(vec![releases::asset(7, "big.bin", 8 * MIB, true)]).await;
+    let (nodes, _dirs) = fleet(3, &releases).await;
+    let url = |node: &Serve| format!("{}/github/repos/o/r/releases/assets/7", node.url);
+    releases.hold.send_replace(true);
+    let first = tokio::spawn({
+        let url = url(&nodes[0]);
+        async move { get(&url, "ghp_a", "application/octet-stream").await.bytes().await.unwrap() }
+    });
+    wait_for("the first node's download to start", || (releases.sent.load(Ordering::SeqCst) > 0).then_some(())).await;
+    let others: Vec<_> = nodes[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let url = url(node);
+            tokio::spawn(async move { get(&url, &format!("ghp_{i}"), "application/octet-stream").await.bytes().await })
+        })
+        .collect();
+    releases.hold.send_replace(false);
+    assert_eq!(sha256(&first.await.unwrap()), releases.assets[0].digest());
+    for other in others {
+        let body = other.await.unwrap().expect("a whole body from the peer's download");
+        assert_eq!(sha256(&body), releases.assets[0].digest(), "every copy matches GitHub's digest");
+    }
+    assert_eq!(releases.sent.load(Ordering::SeqCst), 8 * MIB as u64, "the objects host sent the asset once");
+    let on_b = json_now(&format!("{}/api/assets", nodes[1].url)).unwrap();
+    assert_eq!(on_b["bytes_from_peers"], 8 * MIB as u64, "{on_b}");
+    assert_eq!(on_b["bytes_from_github"], 0);
+    assert_eq!(on_b["downloads_from_peers"], 1);
+    assert_eq!(on_b["blobs_held"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_asking_at_once_take_turns_and_github_sends_it_about_once() {
+    let releases = releases::start(vec![releases::asset(9, "tool", 4 * MIB, true)]).await;
+    let (nodes, _dirs) = fleet(3, &releases).await;
+    let asked: Vec<_> = nodes
+        .iter()
+        .map(|node| {
+            let url = format!("{}/github/repos/o/r/releases/assets/9", node.url);
+            tokio::spawn(async move {
+                let response = get(&url, "ghp_a", "application/octet-stream").await;
+                (response.status(), mode(&response), response.bytes().await)
+            })
+        })
+        .collect();
+    for answer in asked {
+        let (status, mode, body) = answer.await.unwrap();
+        let body = body.unwrap();
+        assert_eq!(
+            sha256(&body),
+            releases.assets[0].digest(),
+            "{status} {mode} {} bytes: {:?}",
+            body.len(),
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+    }
+    let sent = releases.sent.load(Ordering::SeqCst);
+    assert!(sent <= (4 * MIB as u64) * 11 / 10, "the objects host sent {sent} bytes for a 4 MiB asset");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tarball_fetched_on_two_nodes_is_downloaded_from_github_once() {
+    let releases = releases::start(Vec::new()).await;
+    let (nodes, _dirs) = fleet(2, &releases).await;
+    let tarball = |node: &Serve| format!("{}/github/repos/o/r/tarball/main", node.url);
+    let on_a = get(&tarball(&nodes[0]), "ghp_a", "application/vnd.github+json").await.bytes().await.unwrap();
+    let on_b = get(&tarball(&nodes[1]), "ghp_b", "application/vnd.github+json").await.bytes().await.unwrap();
+    assert_eq!(on_a, on_b);
+    let sha = get(&format!("{}/repos/o/r/commits/main", releases.base), "ghp_a", "application/vnd.github.sha")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(releases.api_count(&format!("/repos/o/r/tarball/{sha}")), 1, "one archive download from GitHub");
+}

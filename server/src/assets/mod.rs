@@ -14,7 +14,7 @@
 //! but the last byte only once the whole file matches its digest (see
 //! `blobs`).
 
-pub mod blobs;
+pub mod fleet;
 pub mod hosts;
 pub mod route;
 pub mod stats;
@@ -30,17 +30,21 @@ use axum::response::Response;
 use futures::StreamExt;
 use serde::Deserialize;
 
-use self::blobs::{Begun, Blobs, ByteStream, Digest, Progress, Want, WriteError, Writer};
+use self::fleet::FromFleet;
 use self::hosts::AssetHosts;
 use self::route::Asked;
 use self::stats::{AssetCounters, Mode};
+use crate::blobs::{Begun, Blobs, ByteStream, Digest, Progress, Want, WriteError, Writer};
 use crate::github::error::ProxyError;
 use crate::github::proxy::GithubProxy;
 use crate::github::request::X_GITHUB_API_VERSION;
+use crate::p2p::client::NodeClient;
 use crate::AGENT;
 
 /// Downloads from GitHub at once, at most; more wait their turn.
 const DOWNLOADS_AT_ONCE: usize = 8;
+/// The longest a node waits for another node of the fleet to start the download it holds the lease of.
+const FLEET_WAIT: Duration = Duration::from_secs(10);
 /// A download that sends nothing for this long has failed.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -48,17 +52,13 @@ pub struct AssetsConfig {
     /// `GITHUB_API_URL`, as the proxy has it.
     pub upstream: String,
     pub hosts: AssetHosts,
-    /// Where the blob store keeps its files.
-    pub dir: std::path::PathBuf,
-    /// The store's byte budget.
-    pub budget: u64,
-    /// The largest one download may be.
-    pub max_blob: u64,
 }
 
 pub struct Assets {
     pub blobs: Arc<Blobs>,
     github: Arc<GithubProxy>,
+    /// The fleet: who else may hold the bytes, and who fetches them.
+    peers: Option<NodeClient>,
     client: reqwest::Client,
     upstream: String,
     pub hosts: AssetHosts,
@@ -114,9 +114,12 @@ struct Release {
 }
 
 impl Assets {
-    pub fn new(config: AssetsConfig, github: Arc<GithubProxy>) -> anyhow::Result<Assets> {
-        let blobs = Blobs::open(&config.dir, config.budget, config.max_blob)
-            .map_err(|e| anyhow::anyhow!("opening the blob store in {}: {e}", config.dir.display()))?;
+    pub fn new(
+        config: AssetsConfig,
+        blobs: Arc<Blobs>,
+        github: Arc<GithubProxy>,
+        peers: Option<NodeClient>,
+    ) -> anyhow::Result<Assets> {
         // Redirects are followed here, by hand, to the asset hosts only.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -124,14 +127,20 @@ impl Assets {
             .read_timeout(READ_TIMEOUT)
             .build()?;
         Ok(Assets {
-            blobs: Arc::new(blobs),
+            blobs,
             github,
+            peers,
             client,
             upstream: config.upstream.trim_end_matches('/').to_owned(),
             hosts: config.hosts,
             downloads: Arc::new(tokio::sync::Semaphore::new(DOWNLOADS_AT_ONCE)),
             counters: Arc::default(),
         })
+    }
+
+    /// The store and its downloads at a glance.
+    pub fn view(&self) -> stats::AssetsView {
+        self.counters.view(&self.blobs)
     }
 
     /// A download asked for by `parts` (its client sees GitHub at `base`).
@@ -164,7 +173,7 @@ impl Assets {
             },
             Begun::Follow(growing) => {
                 started(&growing).await?;
-                blobs::follow(&growing, start, end)
+                crate::blobs::follow(&growing, start, end)
             }
             Begun::Write(writer) => {
                 let growing = writer.growing().clone();
@@ -176,6 +185,8 @@ impl Assets {
                     .await
                     .map_err(|_| ProxyError::bad_gateway("shutting down"))?;
                 let task = Download {
+                    peers: self.peers.clone(),
+                    want: known.want.clone(),
                     client: self.client.clone(),
                     url: format!("{}{}", self.upstream, known.bytes_path),
                     authorization,
@@ -187,7 +198,7 @@ impl Assets {
                     task.run(writer).await;
                 });
                 started(&growing).await?;
-                blobs::follow(&growing, start, end)
+                crate::blobs::follow(&growing, start, end)
             }
         };
         self.counters.delivered(mode);
@@ -333,7 +344,7 @@ fn encode(segment: &str) -> String {
 /// Waits until a download has brought its first bytes (or ended): one that
 /// fails before it starts is an error the client can read, not a response
 /// cut short.
-async fn started(growing: &blobs::Growing) -> Result<(), ProxyError> {
+async fn started(growing: &crate::blobs::Growing) -> Result<(), ProxyError> {
     let mut progress = growing.subscribe();
     loop {
         match &*progress.borrow_and_update() {
@@ -368,6 +379,8 @@ pub fn parse_range(range: &str, total: u64) -> Option<(u64, u64)> {
 /// One download from GitHub into the store, run apart from the request
 /// that started it (its other readers need it to go on).
 struct Download {
+    peers: Option<NodeClient>,
+    want: Want,
     client: reqwest::Client,
     url: String,
     authorization: Option<HeaderValue>,
@@ -377,6 +390,35 @@ struct Download {
 
 impl Download {
     async fn run(self, mut writer: Writer) {
+        let mut lease = None;
+        if let Some(node) = &self.peers {
+            match fleet::from_fleet(node, &self.want, &mut writer, &self.counters, FLEET_WAIT).await {
+                Ok(FromFleet::Delivered) => {
+                    match writer.finish().await {
+                        Ok(_) => self.counters.from_fleet(),
+                        Err(why) => {
+                            self.counters.failed();
+                            tracing::warn!(name = %self.want.name, "a download from peers does not match: {why}");
+                        }
+                    }
+                    return;
+                }
+                Ok(FromFleet::Fetch { lease: taken }) => lease = taken,
+                Err(why) => {
+                    self.counters.failed();
+                    tracing::warn!(name = %self.want.name, "a download from peers broke off: {why}");
+                    writer.fail(&why.to_string());
+                    return;
+                }
+            }
+        }
+        self.from_github(writer).await;
+        if let (Some(key), Some(node)) = (lease, &self.peers) {
+            node.release(&key, true).await;
+        }
+    }
+
+    async fn from_github(&self, mut writer: Writer) {
         let outcome = match self.fetch(&mut writer).await {
             Ok(()) => writer.finish().await.map(|_| ()).map_err(DownloadError::from),
             Err(error) => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
-use crate::assets::blobs::ByteStream;
+use crate::blobs::ByteStream;
 
 /// How a download was answered, as `X-Peercache` says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +43,34 @@ impl Mode {
     }
 }
 
+/// The store and its downloads at a glance: `GET /api/assets`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AssetsView {
+    pub blobs_held: usize,
+    pub bytes_held: u64,
+    pub budget_bytes: u64,
+    pub hits: u64,
+    pub coalesced: u64,
+    pub misses: u64,
+    pub passed: u64,
+    /// Downloads that became blobs from GitHub, from peers, and that failed.
+    pub downloads_from_github: u64,
+    pub downloads_from_peers: u64,
+    pub failures: u64,
+    pub bytes_from_github: u64,
+    pub bytes_from_peers: u64,
+    pub bytes_served: u64,
+    /// Downloads in progress: digest (or the stand-in of a name), bytes so far, size when known.
+    pub transfers: Vec<Transfer>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Transfer {
+    pub key: String,
+    pub bytes: u64,
+    pub size: Option<u64>,
+}
+
 #[derive(Default)]
 pub struct AssetCounters {
     pub hits: AtomicU64,
@@ -52,7 +80,10 @@ pub struct AssetCounters {
     /// Downloads from GitHub that became blobs, and ones that failed.
     pub downloads: AtomicU64,
     pub failures: AtomicU64,
+    /// Downloads that came whole from peers.
+    pub from_fleet: AtomicU64,
     pub bytes_from_github: AtomicU64,
+    pub bytes_from_peers: AtomicU64,
     pub bytes_served: AtomicU64,
 }
 
@@ -67,6 +98,11 @@ impl AssetCounters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A download that came whole from peers.
+    pub fn from_fleet(&self) {
+        self.from_fleet.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn downloaded(&self) {
         self.downloads.fetch_add(1, Ordering::Relaxed);
     }
@@ -77,6 +113,37 @@ impl AssetCounters {
 
     pub fn from_github(&self, bytes: u64) {
         self.bytes_from_github.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn from_peers(&self, bytes: u64) {
+        self.bytes_from_peers.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The figures, with what the store holds and what it is fetching.
+    pub fn view(&self, blobs: &crate::blobs::Blobs) -> AssetsView {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let (blobs_held, bytes_held) = blobs.usage();
+        let transfers = blobs
+            .transfers()
+            .into_iter()
+            .map(|(key, bytes, size)| Transfer { key: key.to_string(), bytes, size })
+            .collect();
+        AssetsView {
+            blobs_held,
+            bytes_held,
+            budget_bytes: blobs.budget(),
+            hits: read(&self.hits),
+            coalesced: read(&self.coalesced),
+            misses: read(&self.misses),
+            passed: read(&self.passed),
+            downloads_from_github: read(&self.downloads),
+            downloads_from_peers: read(&self.from_fleet),
+            failures: read(&self.failures),
+            bytes_from_github: read(&self.bytes_from_github),
+            bytes_from_peers: read(&self.bytes_from_peers),
+            bytes_served: read(&self.bytes_served),
+            transfers,
+        }
     }
 
     /// `body`, its bytes counted as served as they go out.

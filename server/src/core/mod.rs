@@ -26,6 +26,7 @@ use prometheus_client::registry::Registry;
 use self::error::CoreError;
 use self::history::SampleRing;
 use crate::assets::{Assets, AssetsConfig};
+use crate::blobs::Blobs;
 use crate::cache::key::{is_github_key, GITHUB_NAMESPACE};
 use crate::cache::store::{StoreError, PAGE_CACHE_BYTES};
 use crate::cache::ttl::Clock;
@@ -84,10 +85,14 @@ impl Core {
             );
         }
         let cache = Arc::new(open_cache(config, clock.clone())?);
+        let blobs_dir = config.cache_dir().join("blobs");
+        let blobs = Blobs::open(&blobs_dir, config.asset_budget, config.asset_max_bytes)
+            .map_err(|e| anyhow::anyhow!("opening the blob store in {}: {e}", blobs_dir.display()))?;
+        let blobs = Arc::new(blobs);
         let p2p = if config.p2p_enabled() {
             // It names its families `libp2p_…` itself.
             let libp2p_metrics = libp2p::metrics::Metrics::new(registry);
-            Some(start_node(config, cache.clone(), libp2p_metrics)?)
+            Some(start_node(config, cache.clone(), libp2p_metrics, blobs.clone())?)
         } else {
             None
         };
@@ -115,14 +120,10 @@ impl Core {
         );
         let github = Arc::new(github);
         let assets = Assets::new(
-            AssetsConfig {
-                upstream: config.github_api_url.clone(),
-                hosts: config.asset_hosts.clone(),
-                dir: config.cache_dir().join("blobs"),
-                budget: config.asset_budget,
-                max_blob: config.asset_max_bytes,
-            },
+            AssetsConfig { upstream: config.github_api_url.clone(), hosts: config.asset_hosts.clone() },
+            blobs,
             github.clone(),
+            p2p.clone(),
         )?;
         Ok(Core {
             assets: Arc::new(assets),
@@ -309,6 +310,7 @@ fn start_node(
     config: &ServeConfig,
     cache: Arc<Cache>,
     metrics: libp2p::metrics::Metrics,
+    blobs: Arc<Blobs>,
 ) -> anyhow::Result<NodeClient> {
     let swarm_key = config.swarm_key.as_deref().map(read_swarm_key).transpose()?;
     p2p::start(
@@ -326,6 +328,7 @@ fn start_node(
             fanout: config.peer_fanout,
             max_entry_bytes: config.max_bytes,
             metrics: Some(metrics),
+            blobs: Some(blobs),
         },
         cache,
     )

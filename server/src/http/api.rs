@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/mcp/peers/connect", post(connect_peer))
         .route("/doctor", get(doctor))
         .route("/fleet", get(fleet))
+        .route("/assets", get(assets))
         .route("/mcp/cache/stats", get(cache_stats))
         .merge(cache_api::routes())
         .fallback(not_found)
@@ -37,6 +38,10 @@ async fn history(State(state): State<AppState>) -> Json<History> {
 
 async fn peers(State(state): State<AppState>) -> Json<PeerStatus> {
     Json(state.core.peer_status())
+}
+
+async fn assets(State(state): State<AppState>) -> Json<crate::assets::stats::AssetsView> {
+    Json(state.core.assets.view())
 }
 
 async fn cache_stats(State(state): State<AppState>) -> Json<CacheStats> {

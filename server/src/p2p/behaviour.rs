@@ -21,6 +21,7 @@ use crate::p2p::dial_guard::DialGuard;
 use crate::p2p::gate::Gate;
 use crate::p2p::key_check::{pnet_failed, HeaderCheck};
 use crate::p2p::pending::PendingPerIp;
+use crate::p2p::piece::{PieceRequest, PieceResponse, PIECE_BYTES, PIECE_PROTOCOL};
 use crate::p2p::protocol::{
     FetchRequest, FetchResponse, LeaseRequest, LeaseResponse, SyncRequest, SyncResponse, ANNOUNCEMENT_MAX,
     ANNOUNCE_TOPIC, FETCH_PROTOCOL, LEASE_PROTOCOL, SYNC_PROTOCOL,
@@ -60,6 +61,7 @@ pub struct Behaviour {
     pub fetch: request_response::Behaviour<wire::Codec<FetchRequest, FetchResponse>>,
     pub sync: request_response::Behaviour<wire::Codec<SyncRequest, SyncResponse>>,
     pub lease: request_response::Behaviour<wire::Codec<LeaseRequest, LeaseResponse>>,
+    pub piece: request_response::Behaviour<wire::Codec<PieceRequest, PieceResponse>>,
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     pub mdns: Toggle<mdns::tokio::Behaviour>,
 }
@@ -114,6 +116,12 @@ impl Behaviour {
             [(StreamProtocol::new(LEASE_PROTOCOL), ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(Duration::from_secs(2)),
         );
+        let piece_codec = wire::Codec::new(4 * 1024, PIECE_BYTES + 64 * 1024);
+        let piece = request_response::Behaviour::with_codec(
+            piece_codec,
+            [(StreamProtocol::new(PIECE_PROTOCOL), ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+        );
         let mut kad = kad::Behaviour::with_config(
             peer_id,
             kad::store::MemoryStore::new(peer_id),
@@ -138,6 +146,7 @@ impl Behaviour {
             fetch,
             sync,
             lease,
+            piece,
             kad,
             mdns: Toggle::from(mdns),
         })

@@ -15,6 +15,7 @@ use crate::cache::stats::Lookup;
 use crate::cache::Cache;
 use crate::fleet::book::Book;
 use crate::fleet::summary::Summary;
+use crate::p2p::piece::{PieceRequest, PieceResponse};
 use crate::p2p::protocol::{Cause, Rejection, Trust};
 use crate::p2p::status::NodeStatusHandle;
 
@@ -27,6 +28,8 @@ pub enum Command {
     Dial { addr: Multiaddr, wait: bool, reply: oneshot::Sender<Result<(), String>> },
     /// Ask the key's coordinator for the lease to fetch it from GitHub.
     Lease { key: String, reply: oneshot::Sender<LeaseAnswer> },
+    /// Ask `peer` for a piece of a download (or what it holds of one).
+    Piece { peer: libp2p::PeerId, request: PieceRequest, reply: oneshot::Sender<Option<PieceResponse>> },
     /// Give the lease of a key back (fetched, or failed).
     Release { key: String, stored: bool },
     /// This node waited on `holder`'s fetch until it gave up: do not wait
@@ -95,6 +98,19 @@ impl NodeClient {
     /// trusts (an untrusted one's GitHub answer is only a body to confirm).
     pub fn trusts_publisher(&self, entry: &Entry) -> bool {
         self.trust.trusts_publisher(entry)
+    }
+
+    /// The connected peers this node trusts (whom it asks for pieces).
+    pub fn trusted_peers(&self) -> Vec<libp2p::PeerId> {
+        let peers = self.status.current().peers;
+        peers.iter().filter_map(|peer| peer.peer_id.parse().ok()).filter(|peer| self.trust.trusts(peer)).collect()
+    }
+
+    /// Asks `peer` for a piece (or what it holds): `None` when it did not answer.
+    pub async fn piece(&self, peer: libp2p::PeerId, request: PieceRequest) -> Option<PieceResponse> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::Piece { peer, request, reply }).await.ok()?;
+        tokio::time::timeout(Duration::from_secs(15), answer).await.ok()?.ok()?
     }
 
     /// Asks the connected peers for `key`, waiting at most the fetch timeout.

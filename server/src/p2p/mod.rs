@@ -20,6 +20,7 @@ pub mod key_check;
 pub mod lease;
 pub mod limits;
 pub mod pending;
+pub mod piece;
 pub mod protocol;
 pub mod rejection;
 pub mod rendezvous;
@@ -89,6 +90,8 @@ pub struct NodeConfig {
     pub metrics: Option<libp2p::metrics::Metrics>,
     /// A node whose summary has not come for this long is gone from the fleet view.
     pub fleet_gone_after: Duration,
+    /// The blob store trusted peers fetch release assets' pieces from.
+    pub blobs: Option<Arc<crate::blobs::Blobs>>,
 }
 
 impl NodeConfig {
@@ -109,6 +112,7 @@ impl NodeConfig {
             max_entry_bytes: 256 * 1024 * 1024,
             metrics: None,
             fleet_gone_after: Duration::from_secs(15),
+            blobs: None,
         }
     }
 }
@@ -304,6 +308,7 @@ impl Blueprint {
             fanout: config.fanout,
             // Hedged so that the asked peers together fit in the miss's wait.
             hedge: config.fetch_timeout / (config.fanout.max(1) as u32 + 1),
+            blobs: config.blobs.clone(),
         });
         // Readers see the real state from the first moment, not a placeholder.
         event_loop.publish_status();

@@ -16,6 +16,7 @@ mod catch_up;
 mod connections;
 mod leasing;
 mod misses;
+mod pieces;
 mod redials;
 mod snapshot;
 
@@ -170,6 +171,8 @@ pub struct Parts {
     pub fanout: usize,
     /// How long a miss waits for a peer before asking the next too.
     pub hedge: Duration,
+    /// Release assets and archives, for peers' piece requests.
+    pub blobs: Option<Arc<crate::blobs::Blobs>>,
 }
 
 pub struct EventLoop {
@@ -224,6 +227,11 @@ pub struct EventLoop {
     pub refusals: Refusals,
     last_kad_refresh: Instant,
     kad_refresh_every: Duration,
+    blobs: Option<Arc<crate::blobs::Blobs>>,
+    /// This node's piece requests waiting for their answers, and peers'
+    /// requests answered off the loop, to send.
+    piece_replies: HashMap<OutboundRequestId, oneshot::Sender<Option<crate::p2p::piece::PieceResponse>>>,
+    piece_answers: (mpsc::UnboundedSender<pieces::PieceAnswer>, mpsc::UnboundedReceiver<pieces::PieceAnswer>),
 }
 
 impl EventLoop {
@@ -268,6 +276,9 @@ impl EventLoop {
             dials_waiting: HashMap::new(),
             last_kad_refresh: Instant::now(),
             kad_refresh_every: KAD_REFRESH,
+            blobs: parts.blobs,
+            piece_replies: HashMap::new(),
+            piece_answers: mpsc::unbounded_channel(),
         }
     }
 
@@ -305,6 +316,7 @@ impl EventLoop {
                     Err(broadcast::error::RecvError::Closed) => {}
                 },
                 Some(id) = self.hedges.next(), if !self.hedges.is_empty() => self.ask_next(id),
+                Some(answer) = self.piece_answers.1.recv() => self.send_piece(answer),
                 _ = tick.tick() => self.on_tick(),
             }
             if !routine {
@@ -323,6 +335,7 @@ impl EventLoop {
             Command::Fetch { key, reply } => self.start_fetch(key, reply),
             Command::Dial { addr, wait, reply } => self.dial(addr, wait, reply),
             Command::Lease { key, reply } => self.ask_lease(key, reply),
+            Command::Piece { peer, request, reply } => self.ask_piece(peer, request, reply),
             Command::Release { key, stored } => {
                 let me = *self.swarm.local_peer_id();
                 match self.coordinator(&key) {
@@ -448,6 +461,7 @@ impl EventLoop {
             BehaviourEvent::Fetch(event) => self.on_fetch_event(event),
             BehaviourEvent::Sync(event) => self.on_sync_event(event),
             BehaviourEvent::Lease(event) => self.on_lease_event(event),
+            BehaviourEvent::Piece(event) => self.on_piece_event(event),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer_id, addr) in found {
                     self.swarm.behaviour_mut().gate.dials.name(peer_id);

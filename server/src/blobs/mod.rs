@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -84,10 +84,10 @@ pub enum Progress {
 
 /// A download in progress: its partial file, open, and how far it is.
 pub struct Growing {
-    file: Arc<std::fs::File>,
+    pub(super) file: Arc<std::fs::File>,
     /// The size GitHub gave, when it gave one.
     pub expected: Option<u64>,
-    progress: watch::Sender<Progress>,
+    pub(super) progress: watch::Sender<Progress>,
 }
 
 impl Growing {
@@ -101,16 +101,29 @@ impl Growing {
     }
 }
 
+/// What the store holds of a download, as a peer is told it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Have {
+    /// What its bytes are asked for by.
+    pub key: Digest,
+    /// Its digest, when known (GitHub's, or its first download's once whole).
+    pub digest: Option<Digest>,
+    pub size: Option<u64>,
+    /// Bytes that can be read now, from the start.
+    pub readable: u64,
+    pub complete: bool,
+}
+
 /// A blob held whole.
-struct Held {
-    size: u64,
-    last_used: u64,
+pub(super) struct Held {
+    pub(super) size: u64,
+    pub(super) last_used: u64,
     /// Hashed since the store opened.
-    checked: bool,
+    pub(super) checked: bool,
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     held: HashMap<Digest, Held>,
     /// Downloads in progress, by digest (or, while it is unknown, by a
     /// stand-in made from the name).
@@ -118,6 +131,8 @@ struct State {
     /// What each name's first complete download from GitHub hashed to (the
     /// archives and assets GitHub gives no digest for).
     names: HashMap<String, Digest>,
+    /// The digest each download in progress must match, when known.
+    growing_digests: HashMap<Digest, Digest>,
     used: u64,
     clock: u64,
 }
@@ -255,18 +270,50 @@ impl Blobs {
         let (progress, _) = watch::channel(Progress::Receiving(0));
         let growing = Arc::new(Growing { file: Arc::new(file), expected: want.size, progress });
         state.growing.insert(key, growing.clone());
-        Ok(Begun::Write(Writer {
-            blobs: self.clone(),
-            key,
-            expect: digest,
-            name: want.name.clone(),
-            path,
-            growing,
-            hasher: Sha256::new(),
-            buffer: Vec::with_capacity(WRITE_CHUNK),
-            written: 0,
-            done: false,
-        }))
+        if let Some(digest) = digest {
+            state.growing_digests.insert(key, digest);
+        }
+        Ok(Begun::Write(Writer::new(self.clone(), key, digest, want.name.clone(), path, growing)))
+    }
+
+    /// What the store can tell a peer about a download, by its key (a
+    /// digest, or the stand-in of a name whose digest is not known yet) or
+    /// by its name: where to read it, its digest and size when known, the
+    /// bytes readable now, and whether it is whole.
+    pub fn have(&self, key: Option<Digest>, name: Option<&str>) -> Option<Have> {
+        let state = self.state.lock().expect("blob store lock");
+        let by_name = name.map(|name| {
+            let want = Want { name: name.to_owned(), digest: None, size: None };
+            state.names.get(name).copied().unwrap_or_else(|| want.stand_in())
+        });
+        let key = key.or(by_name)?;
+        if let Some(held) = state.held.get(&key) {
+            return Some(Have { key, digest: Some(key), size: Some(held.size), readable: held.size, complete: true });
+        }
+        let growing = state.growing.get(&key)?;
+        let readable = match growing.progress() {
+            Progress::Receiving(n) => n.saturating_sub(1),
+            Progress::Complete(n) => n,
+            Progress::Failed(_) => return None,
+        };
+        let digest = state.growing_digests.get(&key).copied();
+        Some(Have { key, digest, size: growing.expected, readable, complete: false })
+    }
+
+    /// Bytes `offset..offset + len` of the download under `key`, when they
+    /// are all readable now (a blocking read: call it off the runtime).
+    pub fn read_now(&self, key: Digest, offset: u64, len: u64) -> Option<Vec<u8>> {
+        let have = self.have(Some(key), None)?;
+        if len == 0 || offset.checked_add(len)? > have.readable {
+            return None;
+        }
+        let file = match self.state.lock().expect("blob store lock").growing.get(&key) {
+            Some(growing) => growing.file.clone(),
+            None => Arc::new(std::fs::File::open(self.path(&key)).ok()?),
+        };
+        let mut buffer = vec![0u8; len as usize];
+        file.read_exact_at(&mut buffer, offset).ok()?;
+        Some(buffer)
     }
 
     /// A held blob's file, hashed first when it has not been since the store
@@ -422,271 +469,9 @@ fn hash_file(path: &Path) -> std::io::Result<Digest> {
     }
 }
 
-/// Writes one download; dropped without [`Writer::finish`] it fails, and its
-/// readers end short.
-pub struct Writer {
-    blobs: Arc<Blobs>,
-    /// Where the download is found while it goes.
-    key: Digest,
-    /// GitHub's digest, when it gave one: the bytes must hash to it.
-    expect: Option<Digest>,
-    name: String,
-    path: PathBuf,
-    growing: Arc<Growing>,
-    hasher: Sha256,
-    buffer: Vec<u8>,
-    written: u64,
-    done: bool,
-}
+mod writer;
 
-impl Writer {
-    /// The download as it goes, for its readers.
-    pub fn growing(&self) -> &Arc<Growing> {
-        &self.growing
-    }
-
-    /// Bytes taken so far.
-    pub fn taken(&self) -> u64 {
-        self.written + self.buffer.len() as u64
-    }
-
-    /// Takes the next bytes of the download.
-    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), WriteError> {
-        let got = self.taken() + chunk.len() as u64;
-        if got > self.blobs.max_blob {
-            return Err(WriteError::TooLarge { got, limit: self.blobs.max_blob });
-        }
-        if let Some(want) = self.growing.expected.filter(|want| got > *want) {
-            return Err(WriteError::WrongSize { want, got });
-        }
-        self.hasher.update(chunk);
-        self.buffer.extend_from_slice(chunk);
-        if self.buffer.len() >= WRITE_CHUNK {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> Result<(), WriteError> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let buffer = std::mem::replace(&mut self.buffer, Vec::with_capacity(WRITE_CHUNK));
-        let file = self.growing.file.clone();
-        let offset = self.written;
-        let len = buffer.len() as u64;
-        tokio::task::spawn_blocking(move || file.write_all_at(&buffer, offset))
-            .await
-            .map_err(std::io::Error::other)??;
-        self.written += len;
-        self.growing.progress.send_replace(Progress::Receiving(self.written));
-        Ok(())
-    }
-
-    /// The download is over: when its bytes hash to the digest (and have
-    /// the size GitHub gave) the file becomes a blob and its readers read
-    /// the rest; otherwise it is removed and they end short. A name without
-    /// a digest is known by what its bytes hash to from now on.
-    pub async fn finish(mut self) -> Result<(Digest, u64), WriteError> {
-        let finished = self.complete().await;
-        if let Err(error) = &finished {
-            self.abandon(&error.to_string());
-        }
-        finished
-    }
-
-    async fn complete(&mut self) -> Result<(Digest, u64), WriteError> {
-        self.flush().await?;
-        let got = Digest(std::mem::take(&mut self.hasher).finalize().into());
-        if let Some(want) = self.expect.filter(|want| *want != got) {
-            return Err(WriteError::Mismatch { want, got });
-        }
-        if let Some(want) = self.growing.expected.filter(|want| *want != self.written) {
-            return Err(WriteError::WrongSize { want, got: self.written });
-        }
-        (&*self.growing.file).flush()?;
-        self.growing.file.sync_data()?;
-        let size = self.written;
-        {
-            let mut state = self.blobs.state.lock().expect("blob store lock");
-            if state.held.contains_key(&got) {
-                let _ = std::fs::remove_file(&self.path);
-            } else {
-                std::fs::rename(&self.path, self.blobs.path(&got))?;
-                state.clock += 1;
-                let clock = state.clock;
-                state.used += size;
-                state.held.insert(got, Held { size, last_used: clock, checked: true });
-            }
-            state.growing.remove(&self.key);
-            if self.expect.is_none() {
-                state.names.insert(self.name.clone(), got);
-            }
-        }
-        self.done = true;
-        self.growing.progress.send_replace(Progress::Complete(size));
-        self.blobs.evict(Some(&got));
-        Ok((got, size))
-    }
-
-    /// Ends the download as failed, saying why to its readers.
-    pub fn fail(mut self, why: &str) {
-        self.abandon(why);
-    }
-
-    fn abandon(&mut self, why: &str) {
-        if std::mem::replace(&mut self.done, true) {
-            return;
-        }
-        self.blobs.state.lock().expect("blob store lock").growing.remove(&self.key);
-        let _ = std::fs::remove_file(&self.path);
-        self.growing.progress.send_replace(Progress::Failed(Arc::from(why)));
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.abandon("the download was abandoned");
-    }
-}
+pub use writer::Writer;
 
 #[cfg(test)]
-mod tests {
-    use futures::StreamExt;
-
-    use super::*;
-
-    async fn all(stream: ByteStream) -> std::io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut stream = stream;
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out)
-    }
-
-    fn bytes(n: usize) -> Vec<u8> {
-        (0..n).map(|i| (i * 31 % 251) as u8).collect()
-    }
-
-    fn want(name: &str, digest: Option<Digest>, size: Option<u64>) -> Want {
-        Want { name: name.to_owned(), digest, size }
-    }
-
-    fn store(dir: &Path, budget: u64, max_blob: u64) -> Arc<Blobs> {
-        Arc::new(Blobs::open(dir, budget, max_blob).unwrap())
-    }
-
-    async fn put(blobs: &Arc<Blobs>, name: &str, body: &[u8]) -> Digest {
-        let Begun::Write(mut writer) = blobs.begin(&want(name, Some(Digest::of(body)), None)).unwrap() else {
-            panic!("{name} is new")
-        };
-        writer.write(body).await.unwrap();
-        writer.finish().await.unwrap().0
-    }
-
-    #[test]
-    fn digests_read_as_github_writes_them() {
-        let digest = Digest::of(b"abc");
-        assert_eq!(digest.to_string(), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert_eq!(Digest::parse(&digest.to_string()), Some(digest));
-        for bad in ["ba7816bf", "sha256:xyz", "sha1:ba7816bf8f01cfea414140de5dae2223b00361a3", "sha256:"] {
-            assert_eq!(Digest::parse(bad), None, "{bad}");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_download_is_followed_as_it_grows_and_its_last_byte_waits_for_the_digest() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = store(dir.path(), 1 << 30, 1 << 30);
-        let body = bytes(600 * 1024);
-        let digest = Digest::of(&body);
-        let asked = want("a", Some(digest), Some(body.len() as u64));
-        let Begun::Write(mut writer) = blobs.begin(&asked).unwrap() else { panic!() };
-        let Begun::Follow(growing) = blobs.begin(&asked).unwrap() else { panic!("a second asker follows") };
-        assert_eq!(growing.expected, Some(body.len() as u64));
-        let reading = tokio::spawn(all(follow(&growing, 0, u64::MAX)));
-        writer.write(&body[..300 * 1024]).await.unwrap();
-        assert_eq!(growing.progress(), Progress::Receiving(300 * 1024));
-        writer.write(&body[300 * 1024..]).await.unwrap();
-        tokio::task::yield_now().await;
-        assert!(!reading.is_finished(), "the last byte is held back until the digest matches");
-        assert_eq!(writer.finish().await.unwrap(), (digest, body.len() as u64));
-        assert_eq!(reading.await.unwrap().unwrap(), body);
-        assert_eq!(blobs.holds(&digest), Some(body.len() as u64));
-        assert!(matches!(blobs.begin(&asked).unwrap(), Begun::Held(d, _) if d == digest));
-        let middle = all(blobs.read(digest, 1000, 2000).await.unwrap()).await.unwrap();
-        assert_eq!(middle, &body[1000..2000]);
-    }
-
-    #[tokio::test]
-    async fn a_download_that_does_not_match_is_never_read_whole_nor_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = store(dir.path(), 1 << 30, 1 << 30);
-        let body = bytes(1000);
-        let digest = Digest::of(b"what GitHub said");
-        let asked = want("a", Some(digest), None);
-        let Begun::Write(mut writer) = blobs.begin(&asked).unwrap() else { panic!() };
-        let reading = tokio::spawn(all(blobs.read(digest, 0, u64::MAX).await.unwrap()));
-        writer.write(&body).await.unwrap();
-        let error = writer.finish().await.unwrap_err();
-        assert!(matches!(error, WriteError::Mismatch { .. }), "{error}");
-        assert!(reading.await.unwrap().is_err(), "the reader ends short, with an error");
-        assert_eq!(blobs.holds(&digest), None);
-        assert!(blobs.read(digest, 0, u64::MAX).await.is_none());
-        assert_eq!(std::fs::read_dir(dir.path().join("partial")).unwrap().count(), 0, "its partial file is gone");
-        assert!(matches!(blobs.begin(&asked).unwrap(), Begun::Write(_)), "the next asker fetches again");
-    }
-
-    #[tokio::test]
-    async fn a_name_without_a_digest_is_known_by_its_first_download() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = store(dir.path(), 1 << 30, 1 << 30);
-        let asked = want("tarball:o/r@abc", None, None);
-        let Begun::Write(mut writer) = blobs.begin(&asked).unwrap() else { panic!() };
-        let Begun::Follow(growing) = blobs.begin(&asked).unwrap() else { panic!("followed by name") };
-        let reading = tokio::spawn(all(follow(&growing, 0, u64::MAX)));
-        writer.write(b"archive bytes").await.unwrap();
-        let (digest, _) = writer.finish().await.unwrap();
-        assert_eq!(digest, Digest::of(b"archive bytes"));
-        assert_eq!(reading.await.unwrap().unwrap(), b"archive bytes");
-        assert_eq!(blobs.digest_of(&asked), Some(digest));
-        assert!(matches!(blobs.begin(&asked).unwrap(), Begun::Held(d, 13) if d == digest));
-    }
-
-    #[tokio::test]
-    async fn size_limits_and_the_size_github_gave_are_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = store(dir.path(), 1 << 30, 100);
-        let Begun::Write(mut writer) = blobs.begin(&want("x", None, None)).unwrap() else { panic!() };
-        assert!(matches!(writer.write(&bytes(101)).await, Err(WriteError::TooLarge { got: 101, limit: 100 })));
-        drop(writer);
-        let body = bytes(50);
-        let Begun::Write(mut writer) = blobs.begin(&want("y", Some(Digest::of(&body)), Some(60))).unwrap() else {
-            panic!()
-        };
-        writer.write(&body).await.unwrap();
-        assert!(matches!(writer.finish().await, Err(WriteError::WrongSize { want: 60, got: 50 })));
-    }
-
-    #[tokio::test]
-    async fn the_budget_evicts_the_least_recently_used_and_a_rotten_blob_is_refused_after_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = store(dir.path(), 2500, 1 << 20);
-        let first = put(&blobs, "0", &[0u8; 1000]).await;
-        let second = put(&blobs, "1", &[1u8; 1000]).await;
-        // The first is read again: the second becomes the oldest.
-        all(blobs.read(first, 0, u64::MAX).await.unwrap()).await.unwrap();
-        let third = put(&blobs, "2", &[2u8; 1000]).await;
-        assert_eq!(blobs.usage(), (2, 2000));
-        assert_eq!(blobs.holds(&second), None, "the least recently used went");
-        assert!(blobs.holds(&first).is_some() && blobs.holds(&third).is_some());
-        drop(blobs);
-        std::fs::write(dir.path().join("sha256").join(third.hex()), [9u8; 1000]).unwrap();
-        let blobs = store(dir.path(), 2500, 1 << 20);
-        assert_eq!(blobs.usage(), (2, 2000), "known again after a restart");
-        assert!(blobs.read(third, 0, u64::MAX).await.is_none(), "a blob that rotted is not served");
-        assert_eq!(blobs.usage(), (1, 1000));
-        assert_eq!(all(blobs.read(first, 0, u64::MAX).await.unwrap()).await.unwrap(), vec![0u8; 1000]);
-    }
-}
+mod tests;

@@ -1,0 +1,137 @@
+use futures::StreamExt;
+
+use super::*;
+
+async fn all(stream: ByteStream) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut stream = stream;
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
+fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn want(name: &str, digest: Option<Digest>, size: Option<u64>) -> Want {
+    Want { name: name.to_owned(), digest, size }
+}
+
+fn store(dir: &Path, budget: u64, max_blob: u64) -> Arc<Blobs> {
+    Arc::new(Blobs::open(dir, budget, max_blob).unwrap())
+}
+
+async fn put(blobs: &Arc<Blobs>, name: &str, body: &[u8]) -> Digest {
+    let Begun::Write(mut writer) = blobs.begin(&want(name, Some(Digest::of(body)), None)).unwrap() else {
+        panic!("{name} is new")
+    };
+    writer.write(body).await.unwrap();
+    writer.finish().await.unwrap().0
+}
+
+#[test]
+fn digests_read_as_github_writes_them() {
+    let digest = Digest::of(b"abc");
+    assert_eq!(digest.to_string(), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_eq!(Digest::parse(&digest.to_string()), Some(digest));
+    for bad in ["ba7816bf", "sha256:xyz", "sha1:ba7816bf8f01cfea414140de5dae2223b00361a3", "sha256:"] {
+        assert_eq!(Digest::parse(bad), None, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_download_is_followed_as_it_grows_and_its_last_byte_waits_for_the_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = store(dir.path(), 1 << 30, 1 << 30);
+    let body = bytes(600 * 1024);
+    let digest = Digest::of(&body);
+    let asked = want("a", Some(digest), Some(body.len() as u64));
+    let Begun::Write(mut writer) = blobs.begin(&asked).unwrap() else { panic!() };
+    let Begun::Follow(growing) = blobs.begin(&asked).unwrap() else { panic!("a second asker follows") };
+    assert_eq!(growing.expected, Some(body.len() as u64));
+    let reading = tokio::spawn(all(follow(&growing, 0, u64::MAX)));
+    writer.write(&body[..300 * 1024]).await.unwrap();
+    assert_eq!(growing.progress(), Progress::Receiving(300 * 1024));
+    writer.write(&body[300 * 1024..]).await.unwrap();
+    tokio::task::yield_now().await;
+    assert!(!reading.is_finished(), "the last byte is held back until the digest matches");
+    assert_eq!(writer.finish().await.unwrap(), (digest, body.len() as u64));
+    assert_eq!(reading.await.unwrap().unwrap(), body);
+    assert_eq!(blobs.holds(&digest), Some(body.len() as u64));
+    assert!(matches!(blobs.begin(&asked).unwrap(), Begun::Held(d, _) if d == digest));
+    let middle = all(blobs.read(digest, 1000, 2000).await.unwrap()).await.unwrap();
+    assert_eq!(middle, &body[1000..2000]);
+}
+
+#[tokio::test]
+async fn a_download_that_does_not_match_is_never_read_whole_nor_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = store(dir.path(), 1 << 30, 1 << 30);
+    let body = bytes(1000);
+    let digest = Digest::of(b"what GitHub said");
+    let asked = want("a", Some(digest), None);
+    let Begun::Write(mut writer) = blobs.begin(&asked).unwrap() else { panic!() };
+    let reading = tokio::spawn(all(blobs.read(digest, 0, u64::MAX).await.unwrap()));
+    writer.write(&body).await.unwrap();
+    let error = writer.finish().await.unwrap_err();
+    assert!(matches!(error, WriteError::Mismatch { .. }), "{error}");
+    assert!(reading.await.unwrap().is_err(), "the reader ends short, with an error");
+    assert_eq!(blobs.holds(&digest), None);
+    assert!(blobs.read(digest, 0, u64::MAX).await.is_none());
+    assert_eq!(std::fs::read_dir(dir.path().join("partial")).unwrap().count(), 0, "its partial file is gone");
+    assert!(matches!(blobs.begin(&asked).unwrap(), Begun::Write(_)), "the next asker fetches again");
+}
+
+#[tokio::test]
+async fn a_name_without_a_digest_is_known_by_its_first_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = store(dir.path(), 1 << 30, 1 << 30);
+    let asked = want("tarball:o/r@abc", None, None);
+    let Begun::Write(mut writer) = blobs.begin(&asked).unwrap() else { panic!() };
+    let Begun::Follow(growing) = blobs.begin(&asked).unwrap() else { panic!("followed by name") };
+    let reading = tokio::spawn(all(follow(&growing, 0, u64::MAX)));
+    writer.write(b"archive bytes").await.unwrap();
+    let (digest, _) = writer.finish().await.unwrap();
+    assert_eq!(digest, Digest::of(b"archive bytes"));
+    assert_eq!(reading.await.unwrap().unwrap(), b"archive bytes");
+    assert_eq!(blobs.digest_of(&asked), Some(digest));
+    assert!(matches!(blobs.begin(&asked).unwrap(), Begun::Held(d, 13) if d == digest));
+}
+
+#[tokio::test]
+async fn size_limits_and_the_size_github_gave_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = store(dir.path(), 1 << 30, 100);
+    let Begun::Write(mut writer) = blobs.begin(&want("x", None, None)).unwrap() else { panic!() };
+    assert!(matches!(writer.write(&bytes(101)).await, Err(WriteError::TooLarge { got: 101, limit: 100 })));
+    drop(writer);
+    let body = bytes(50);
+    let Begun::Write(mut writer) = blobs.begin(&want("y", Some(Digest::of(&body)), Some(60))).unwrap() else {
+        panic!()
+    };
+    writer.write(&body).await.unwrap();
+    assert!(matches!(writer.finish().await, Err(WriteError::WrongSize { want: 60, got: 50 })));
+}
+
+#[tokio::test]
+async fn the_budget_evicts_the_least_recently_used_and_a_rotten_blob_is_refused_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = store(dir.path(), 2500, 1 << 20);
+    let first = put(&blobs, "0", &[0u8; 1000]).await;
+    let second = put(&blobs, "1", &[1u8; 1000]).await;
+    // The first is read again: the second becomes the oldest.
+    all(blobs.read(first, 0, u64::MAX).await.unwrap()).await.unwrap();
+    let third = put(&blobs, "2", &[2u8; 1000]).await;
+    assert_eq!(blobs.usage(), (2, 2000));
+    assert_eq!(blobs.holds(&second), None, "the least recently used went");
+    assert!(blobs.holds(&first).is_some() && blobs.holds(&third).is_some());
+    drop(blobs);
+    std::fs::write(dir.path().join("sha256").join(third.hex()), [9u8; 1000]).unwrap();
+    let blobs = store(dir.path(), 2500, 1 << 20);
+    assert_eq!(blobs.usage(), (2, 2000), "known again after a restart");
+    assert!(blobs.read(third, 0, u64::MAX).await.is_none(), "a blob that rotted is not served");
+    assert_eq!(blobs.usage(), (1, 1000));
+    assert_eq!(all(blobs.read(first, 0, u64::MAX).await.unwrap()).await.unwrap(), vec![0u8; 1000]);
+}

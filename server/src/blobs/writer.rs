@@ -1,0 +1,161 @@
+//! One download into the store: bytes in order, hashed as they come, the
+//! file turned into a blob only when they match (see the store's doc).
+
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+
+use super::{Blobs, Digest, Growing, Held, Progress, WriteError, WRITE_CHUNK};
+
+/// Writes one download; dropped without [`Writer::finish`] it fails, and its
+/// readers end short.
+pub struct Writer {
+    blobs: Arc<Blobs>,
+    /// Where the download is found while it goes.
+    key: Digest,
+    /// GitHub's digest, when it gave one: the bytes must hash to it.
+    expect: Option<Digest>,
+    name: String,
+    path: PathBuf,
+    growing: Arc<Growing>,
+    hasher: Sha256,
+    buffer: Vec<u8>,
+    written: u64,
+    done: bool,
+}
+
+impl Writer {
+    pub(super) fn new(
+        blobs: Arc<Blobs>,
+        key: Digest,
+        expect: Option<Digest>,
+        name: String,
+        path: PathBuf,
+        growing: Arc<Growing>,
+    ) -> Writer {
+        let buffer = Vec::with_capacity(WRITE_CHUNK);
+        Writer { blobs, key, expect, name, path, growing, hasher: Sha256::new(), buffer, written: 0, done: false }
+    }
+
+    /// The digest the bytes must match, learnt after the download began (a
+    /// peer's word for what a name's first download hashed to).
+    pub fn expect(&mut self, digest: Digest) {
+        self.expect.get_or_insert(digest);
+    }
+
+    /// The download as it goes, for its readers.
+    pub fn growing(&self) -> &Arc<Growing> {
+        &self.growing
+    }
+
+    /// Bytes taken so far.
+    pub fn taken(&self) -> u64 {
+        self.written + self.buffer.len() as u64
+    }
+
+    /// Takes the next bytes of the download.
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), WriteError> {
+        let got = self.taken() + chunk.len() as u64;
+        if got > self.blobs.max_blob {
+            return Err(WriteError::TooLarge { got, limit: self.blobs.max_blob });
+        }
+        if let Some(want) = self.growing.expected.filter(|want| got > *want) {
+            return Err(WriteError::WrongSize { want, got });
+        }
+        self.hasher.update(chunk);
+        self.buffer.extend_from_slice(chunk);
+        if self.buffer.len() >= WRITE_CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), WriteError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let buffer = std::mem::replace(&mut self.buffer, Vec::with_capacity(WRITE_CHUNK));
+        let file = self.growing.file.clone();
+        let offset = self.written;
+        let len = buffer.len() as u64;
+        tokio::task::spawn_blocking(move || file.write_all_at(&buffer, offset))
+            .await
+            .map_err(std::io::Error::other)??;
+        self.written += len;
+        self.growing.progress.send_replace(Progress::Receiving(self.written));
+        Ok(())
+    }
+
+    /// The download is over: when its bytes hash to the digest (and have
+    /// the size GitHub gave) the file becomes a blob and its readers read
+    /// the rest; otherwise it is removed and they end short. A name without
+    /// a digest is known by what its bytes hash to from now on.
+    pub async fn finish(mut self) -> Result<(Digest, u64), WriteError> {
+        let finished = self.complete().await;
+        if let Err(error) = &finished {
+            self.abandon(&error.to_string());
+        }
+        finished
+    }
+
+    async fn complete(&mut self) -> Result<(Digest, u64), WriteError> {
+        self.flush().await?;
+        let got = Digest(std::mem::take(&mut self.hasher).finalize().into());
+        if let Some(want) = self.expect.filter(|want| *want != got) {
+            return Err(WriteError::Mismatch { want, got });
+        }
+        if let Some(want) = self.growing.expected.filter(|want| *want != self.written) {
+            return Err(WriteError::WrongSize { want, got: self.written });
+        }
+        (&*self.growing.file).flush()?;
+        self.growing.file.sync_data()?;
+        let size = self.written;
+        {
+            let mut state = self.blobs.state.lock().expect("blob store lock");
+            if state.held.contains_key(&got) {
+                let _ = std::fs::remove_file(&self.path);
+            } else {
+                std::fs::rename(&self.path, self.blobs.path(&got))?;
+                state.clock += 1;
+                let clock = state.clock;
+                state.used += size;
+                state.held.insert(got, Held { size, last_used: clock, checked: true });
+            }
+            state.growing.remove(&self.key);
+            state.growing_digests.remove(&self.key);
+            if self.expect.is_none() {
+                state.names.insert(self.name.clone(), got);
+            }
+        }
+        self.done = true;
+        self.growing.progress.send_replace(Progress::Complete(size));
+        self.blobs.evict(Some(&got));
+        Ok((got, size))
+    }
+
+    /// Ends the download as failed, saying why to its readers.
+    pub fn fail(mut self, why: &str) {
+        self.abandon(why);
+    }
+
+    fn abandon(&mut self, why: &str) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let mut state = self.blobs.state.lock().expect("blob store lock");
+        state.growing.remove(&self.key);
+        state.growing_digests.remove(&self.key);
+        drop(state);
+        let _ = std::fs::remove_file(&self.path);
+        self.growing.progress.send_replace(Progress::Failed(Arc::from(why)));
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.abandon("the download was abandoned");
+    }
+}
