@@ -70,6 +70,14 @@ async fn an_asset_asked_four_times_at_once_is_sent_by_the_objects_host_once() {
     assert_eq!(&again.bytes().await.unwrap(), want);
     assert_eq!(releases.sent.load(Ordering::SeqCst), want.len() as u64, "a held asset sends nothing more");
     assert_eq!(releases.with_token.load(Ordering::SeqCst), 0, "the token never reached the objects host");
+    let said = support::peercache(&["assets", "--server", &server.url]);
+    assert!(said.contains("store:     1 files, 8.0 MiB"), "{said}");
+    assert!(said.contains("bytes:     8.0 MiB from GitHub, 0 B from peers"), "{said}");
+    assert!(said.contains("answers:   1 from the store, 3 following a download, 1 fetched"), "{said}");
+    let metrics = client().get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    let line = format!("peercache_asset_bytes_total{{source=\"github\"}} {}", 8 * MIB);
+    assert!(metrics.contains(&line), "{line} in /metrics");
+    assert!(metrics.contains("peercache_asset_answers_total{mode=\"COALESCED\"} 3"));
     // Each token was asked about at GitHub: the metadata, with its own credentials.
     assert_eq!(releases.api_count("/repos/o/r/releases/assets/7"), 5 + 1, "five authorizations and one download");
 }
@@ -324,4 +332,61 @@ async fn a_tarball_fetched_on_two_nodes_is_downloaded_from_github_once() {
         .await
         .unwrap();
     assert_eq!(releases.api_count(&format!("/repos/o/r/tarball/{sha}")), 1, "one archive download from GitHub");
+}
+
+fn assets_of(node: &Serve) -> serde_json::Value {
+    json_now(&format!("{}/api/assets", node.url)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_killed_mid_transfer_is_replaced_by_github_from_where_it_stopped() {
+    let releases = releases::start(vec![releases::asset(7, "big.bin", 8 * MIB, true)]).await;
+    let (mut nodes, _dirs) = fleet(2, &releases).await;
+    let url = |node: &Serve| format!("{}/github/repos/o/r/releases/assets/7", node.url);
+    releases.hold.send_replace(true);
+    let _first = tokio::spawn({
+        let url = url(&nodes[0]);
+        async move { get(&url, "ghp_a", "application/octet-stream").await.bytes().await }
+    });
+    wait_for("A's download to start", || (releases.sent.load(Ordering::SeqCst) > 0).then_some(())).await;
+    let second = tokio::spawn({
+        let url = url(&nodes[1]);
+        async move { get(&url, "ghp_b", "application/octet-stream").await.bytes().await }
+    });
+    let b = nodes[1].url.clone();
+    wait_for("B to take A's first pieces", || {
+        let on_b = json_now(&format!("{b}/api/assets"))?;
+        (on_b["bytes_from_peers"].as_u64()? >= 3 * MIB as u64).then_some(())
+    })
+    .await;
+    nodes[0].kill();
+    releases.hold.send_replace(false);
+    let body = second.await.unwrap().expect("B's download went on without A");
+    assert_eq!(sha256(&body), releases.assets[0].digest());
+    let on_b = assets_of(&nodes[1]);
+    let (from_peers, from_github) =
+        (on_b["bytes_from_peers"].as_u64().unwrap(), on_b["bytes_from_github"].as_u64().unwrap());
+    assert_eq!(from_peers + from_github, 8 * MIB as u64, "the rest from GitHub, from where A stopped: {on_b}");
+    assert!(from_github < 8 * MIB as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_serving_corrupt_pieces_is_refused_and_the_piece_taken_from_another() {
+    let releases = releases::start(vec![releases::asset(7, "big.bin", 4 * MIB, true)]).await;
+    let (nodes, dirs) = fleet(3, &releases).await;
+    let url = |node: &Serve| format!("{}/github/repos/o/r/releases/assets/7", node.url);
+    let digest = releases.assets[0].digest();
+    assert_eq!(sha256(&get(&url(&nodes[0]), "ghp_a", "application/octet-stream").await.bytes().await.unwrap()), digest);
+    assert_eq!(sha256(&get(&url(&nodes[1]), "ghp_b", "application/octet-stream").await.bytes().await.unwrap()), digest);
+    assert_eq!(assets_of(&nodes[1])["bytes_from_peers"], 4 * MIB as u64, "B took it from A (whose list A made then)");
+    // A's copy rots on disk after it made its piece list: every piece it sends is wrong.
+    let file = dirs[0].path().join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap());
+    std::fs::write(&file, vec![0x5a; 4 * MIB]).unwrap();
+    let body = get(&url(&nodes[2]), "ghp_c", "application/octet-stream").await.bytes().await.unwrap();
+    assert_eq!(sha256(&body), digest, "C's copy is whole and right");
+    let on_c = assets_of(&nodes[2]);
+    assert_eq!(on_c["bytes_from_peers"], 4 * MIB as u64, "every piece from a peer: {on_c}");
+    let peers = json_now(&format!("{}/api/mcp/peers", nodes[2].url)).unwrap();
+    assert_eq!(peers["refused_by_reason"]["bad_piece"], 1, "A's bad piece refused once, then A asked no more: {peers}");
+    assert_eq!(releases.sent.load(Ordering::SeqCst), 4 * MIB as u64, "GitHub sent it once");
 }

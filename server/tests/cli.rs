@@ -204,6 +204,7 @@ fn every_command_that_prints_data_prints_json_with_json() {
     assert_eq!((entry["value"]["id"].as_u64(), entry["cid"].as_str()), (Some(1), stored["cid"].as_str()));
     assert_eq!(json(&["status", "--json", "--server", url], b"")["cache"]["total_entries"], 1);
     assert_eq!(json(&["peers", "--json", "--server", url], b"")["peer_count"], 0);
+    assert_eq!(json(&["assets", "--json", "--server", url], b"")["blobs_held"], 0);
     assert_eq!(json(&["invalidate", "get_repo:", "--json", "--server", url], b"")["invalidated"], 1);
     let id = json(&["peer-id", "--json", "--cache-dir", dir.path().to_str().unwrap()], b"");
     assert!(id["peer_id"].as_str().unwrap().starts_with("12D3KooW"));

@@ -12,11 +12,12 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
 use serde_json::{json, Value};
 
-const TOOLS: [&str; 10] = [
+const TOOLS: [&str; 11] = [
     "cache_get",
     "cache_list",
     "cache_put",
     "connect_peer",
+    "get_assets",
     "get_cache_stats",
     "get_peer_status",
     "gh_get_api_call_log",
@@ -60,6 +61,7 @@ async fn exercise(client: &Client) {
     };
     for name in [
         "get_peer_status",
+        "get_assets",
         "get_cache_stats",
         "gh_get_cache_stats",
         "gh_get_api_call_log",
@@ -107,6 +109,10 @@ async fn exercise(client: &Client) {
     assert_eq!(keys.len(), 1);
     assert!(keys[0].starts_with("mcp:list/"));
     call(client, "gh_invalidate_cache", json!({"pattern": "mcp:list/"})).await.unwrap();
+
+    let assets = call(client, "get_assets", json!({})).await.unwrap();
+    assert_eq!(structured(&assets)["blobs_held"], 0, "nothing downloaded here");
+    assert!(structured(&assets)["budget_bytes"].as_u64().unwrap() > 0);
 
     let stats = call(client, "get_cache_stats", json!({})).await.unwrap();
     assert_eq!(structured(&stats)["total_entries"], 1);

@@ -3,14 +3,19 @@
 //! nobody holds them, one node of the fleet (the lease's holder) fetching
 //! them from GitHub while the others follow its download.
 //!
-//! Pieces are asked for one after another, from the holders in turn; a
-//! holder that fails to answer, or answers with the wrong length, is asked
-//! no more. Whatever the peers send, the writer checks the whole file
-//! against GitHub's digest (or, for a name GitHub gives none for, the
-//! digest the holders report): bytes that do not match never become a blob
-//! and are never served whole.
+//! Pieces are asked for one after another, from the holders in turn, and
+//! each is checked against the piece list of a whole copy (else the longest
+//! list): a piece that does not match is refused, counted against its peer,
+//! and that peer is asked no more for a while; one that does not answer is
+//! replaced by the others. Whatever the peers send, the writer checks the
+//! whole file against GitHub's digest (or, for a name GitHub gives none for,
+//! the digest the holders report), which also checks the list: bytes that
+//! do not match never become a blob and are never served whole. When every
+//! holder is gone part way, the rest comes from GitHub (see `Download`).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use libp2p::PeerId;
@@ -19,11 +24,31 @@ use crate::assets::stats::AssetCounters;
 use crate::blobs::{Digest, Want, Writer};
 use crate::p2p::client::{LeaseAnswer, NodeClient};
 use crate::p2p::piece::{PieceRequest, PieceResponse, WireHave, PIECE_BYTES};
+use crate::p2p::protocol::Rejection;
 
 /// How often holders are asked again while their download has no new bytes.
 const POLL: Duration = Duration::from_millis(50);
 /// How long a download from peers waits for new bytes before it gives up.
 const STALL: Duration = Duration::from_secs(20);
+/// How long a peer that sent a bad piece is not asked.
+const DEMOTED_FOR: Duration = Duration::from_secs(600);
+
+/// Peers that sent a piece that did not match its list, and when: not asked
+/// for a while.
+#[derive(Default)]
+pub struct Demoted(Mutex<HashMap<PeerId, Instant>>);
+
+impl Demoted {
+    pub fn demote(&self, peer: PeerId) {
+        self.0.lock().expect("demoted lock").insert(peer, Instant::now());
+    }
+
+    pub fn is(&self, peer: &PeerId) -> bool {
+        let mut demoted = self.0.lock().expect("demoted lock");
+        demoted.retain(|_, at| at.elapsed() < DEMOTED_FOR);
+        demoted.contains_key(peer)
+    }
+}
 
 /// What the fleet did for a download.
 pub enum FromFleet {
@@ -46,13 +71,14 @@ pub async fn from_fleet(
     want: &Want,
     writer: &mut Writer,
     counters: &AssetCounters,
+    demoted: &Demoted,
     wait: Duration,
 ) -> Result<FromFleet, Broken> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let holders = probe(node, want).await;
+        let holders = probe(node, want, demoted).await;
         if !holders.is_empty() {
-            from_holders(node, want, holders, writer, counters).await?;
+            from_holders(node, want, holders, writer, counters, demoted).await?;
             return Ok(FromFleet::Delivered);
         }
         let key = format!("blob:{}", want.digest.map_or_else(|| want.name.clone(), |d| d.to_string()));
@@ -71,9 +97,9 @@ pub async fn from_fleet(
 }
 
 /// The trusted peers that hold some of `want`, with what they hold.
-async fn probe(node: &NodeClient, want: &Want) -> Vec<(PeerId, WireHave)> {
+async fn probe(node: &NodeClient, want: &Want, demoted: &Demoted) -> Vec<(PeerId, WireHave)> {
     let request = PieceRequest { key: want.digest, name: Some(want.name.clone()), offset: 0, len: 0 };
-    let asked = node.trusted_peers().into_iter().map(|peer| {
+    let asked = node.trusted_peers().into_iter().filter(|peer| !demoted.is(peer)).map(|peer| {
         let request = request.clone();
         async move { (peer, node.piece(peer, request).await) }
     });
@@ -109,20 +135,37 @@ async fn from_holders(
     mut holders: Vec<(PeerId, WireHave)>,
     writer: &mut Writer,
     counters: &AssetCounters,
+    demoted: &Demoted,
 ) -> Result<(), Broken> {
-    let mut offset = 0u64;
     let mut turn = 0usize;
     let mut stalled_since = tokio::time::Instant::now();
     loop {
-        if let Some(digest) = holders.iter().find_map(|(_, have)| have.digest.filter(|_| have.complete)) {
+        let offset = writer.taken();
+        let piece = (offset / PIECE_BYTES) as usize;
+        let whole = holders.iter().find(|(_, have)| have.complete).map(|(_, have)| have.clone());
+        if let Some(digest) = whole.as_ref().and_then(|have| have.digest) {
             expect(writer, want, digest);
         }
-        let size = want.size.or_else(|| holders.iter().find_map(|(_, have)| have.size.filter(|_| have.complete)));
-        let whole = holders.iter().any(|(_, have)| have.complete && have.readable == offset);
-        if size == Some(offset) || (size.is_none() && whole) {
+        // The list pieces are checked by: a whole copy's, else the longest.
+        let list = whole
+            .as_ref()
+            .map(|have| have.pieces.clone())
+            .or_else(|| holders.iter().map(|(_, have)| have.pieces.clone()).max_by_key(Vec::len))
+            .unwrap_or_default();
+        let size = want.size.or_else(|| whole.as_ref().and_then(|have| have.size));
+        if whole.is_some() && size == Some(offset) {
             return Ok(());
         }
-        let ready: Vec<usize> = (0..holders.len()).filter(|i| holders[*i].1.readable > offset).collect();
+        let end = |have: &WireHave| match (have.complete, size) {
+            (true, Some(size)) => ((piece as u64 + 1) * PIECE_BYTES).min(size),
+            _ => (piece as u64 + 1) * PIECE_BYTES,
+        };
+        let ready: Vec<usize> = (0..holders.len())
+            .filter(|i| {
+                let have = &holders[*i].1;
+                list.len() > piece && have.pieces.get(piece) == list.get(piece) && have.readable >= end(have)
+            })
+            .collect();
         if ready.is_empty() {
             if holders.is_empty() {
                 return Err(Broken("every peer holding the download stopped answering".into()));
@@ -131,24 +174,29 @@ async fn from_holders(
                 return Err(Broken(format!("no peer's download went past byte {offset} for {} s", STALL.as_secs())));
             }
             tokio::time::sleep(POLL).await;
-            holders = reprobe(node, want, holders).await;
+            holders = reprobe(node, want, holders, demoted).await;
             continue;
         }
         let index = ready[turn % ready.len()];
         turn += 1;
         let (peer, have) = holders[index].clone();
-        let len = (have.readable - offset).min(PIECE_BYTES);
+        let len = end(&have) - offset;
         let request = PieceRequest { key: Some(have.key), name: None, offset, len };
         match node.piece(peer, request).await {
-            Some(PieceResponse::Bytes(bytes)) if bytes.len() as u64 == len => {
+            Some(PieceResponse::Bytes(bytes)) if bytes.len() as u64 == len && Digest::of(&bytes) == list[piece] => {
                 writer.write(&bytes).await.map_err(|e| Broken(e.to_string()))?;
                 counters.from_peers(len);
-                offset += len;
                 stalled_since = tokio::time::Instant::now();
+            }
+            Some(PieceResponse::Bytes(_)) => {
+                tracing::warn!(%peer, piece, "a peer sent a piece that does not match its list; asked no more");
+                node.report(peer.to_string(), Rejection::BadPiece);
+                demoted.demote(peer);
+                holders.remove(index);
             }
             Some(PieceResponse::NotHeld) => {
                 // Its download finished (and took its digest as key), or stopped.
-                holders = reprobe(node, want, holders).await;
+                holders = reprobe(node, want, holders, demoted).await;
             }
             _ => {
                 tracing::info!(%peer, offset, "a peer did not answer a piece request; asking others");
@@ -167,9 +215,14 @@ fn expect(writer: &mut Writer, want: &Want, digest: Digest) {
 }
 
 /// What the same holders hold now (those that still answer).
-async fn reprobe(node: &NodeClient, want: &Want, holders: Vec<(PeerId, WireHave)>) -> Vec<(PeerId, WireHave)> {
+async fn reprobe(
+    node: &NodeClient,
+    want: &Want,
+    holders: Vec<(PeerId, WireHave)>,
+    demoted: &Demoted,
+) -> Vec<(PeerId, WireHave)> {
     let request = PieceRequest { key: want.digest, name: Some(want.name.clone()), offset: 0, len: 0 };
-    let asked = holders.into_iter().map(|(peer, _)| {
+    let asked = holders.into_iter().filter(|(peer, _)| !demoted.is(peer)).map(|(peer, _)| {
         let request = request.clone();
         async move { (peer, node.piece(peer, request).await) }
     });

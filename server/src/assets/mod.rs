@@ -30,7 +30,7 @@ use axum::response::Response;
 use futures::StreamExt;
 use serde::Deserialize;
 
-use self::fleet::FromFleet;
+use self::fleet::{Demoted, FromFleet};
 use self::hosts::AssetHosts;
 use self::route::Asked;
 use self::stats::{AssetCounters, Mode};
@@ -59,6 +59,8 @@ pub struct Assets {
     github: Arc<GithubProxy>,
     /// The fleet: who else may hold the bytes, and who fetches them.
     peers: Option<NodeClient>,
+    /// Peers that sent bad pieces lately.
+    demoted: Arc<Demoted>,
     client: reqwest::Client,
     upstream: String,
     pub hosts: AssetHosts,
@@ -130,6 +132,7 @@ impl Assets {
             blobs,
             github,
             peers,
+            demoted: Arc::default(),
             client,
             upstream: config.upstream.trim_end_matches('/').to_owned(),
             hosts: config.hosts,
@@ -187,6 +190,7 @@ impl Assets {
                 let task = Download {
                     peers: self.peers.clone(),
                     want: known.want.clone(),
+                    demoted: self.demoted.clone(),
                     client: self.client.clone(),
                     url: format!("{}{}", self.upstream, known.bytes_path),
                     authorization,
@@ -381,6 +385,7 @@ pub fn parse_range(range: &str, total: u64) -> Option<(u64, u64)> {
 struct Download {
     peers: Option<NodeClient>,
     want: Want,
+    demoted: Arc<Demoted>,
     client: reqwest::Client,
     url: String,
     authorization: Option<HeaderValue>,
@@ -392,7 +397,7 @@ impl Download {
     async fn run(self, mut writer: Writer) {
         let mut lease = None;
         if let Some(node) = &self.peers {
-            match fleet::from_fleet(node, &self.want, &mut writer, &self.counters, FLEET_WAIT).await {
+            match fleet::from_fleet(node, &self.want, &mut writer, &self.counters, &self.demoted, FLEET_WAIT).await {
                 Ok(FromFleet::Delivered) => {
                     match writer.finish().await {
                         Ok(_) => self.counters.from_fleet(),
@@ -405,10 +410,8 @@ impl Download {
                 }
                 Ok(FromFleet::Fetch { lease: taken }) => lease = taken,
                 Err(why) => {
-                    self.counters.failed();
-                    tracing::warn!(name = %self.want.name, "a download from peers broke off: {why}");
-                    writer.fail(&why.to_string());
-                    return;
+                    // Every holder went part way: the rest from GitHub.
+                    tracing::info!(name = %self.want.name, at = writer.taken(), "{why}; the rest from GitHub");
                 }
             }
         }
@@ -456,10 +459,11 @@ impl Download {
                     return Err(DownloadError::Github(self.hosts.refusal(&location)));
                 }
                 // A fresh request: the token never goes to the asset host.
-                let fetched = self
-                    .client
-                    .get(location)
-                    .header(USER_AGENT, AGENT)
+                let mut ask = self.client.get(location).header(USER_AGENT, AGENT);
+                if writer.taken() > 0 {
+                    ask = ask.header(axum::http::header::RANGE, format!("bytes={}-", writer.taken()));
+                }
+                let fetched = ask
                     .send()
                     .await
                     .map_err(|e| DownloadError::Github(format!("the asset host did not answer: {e}")))?;
@@ -475,11 +479,16 @@ impl Download {
             if !bytes.status().is_success() {
                 return Err(DownloadError::Github(format!("the download was answered {}", bytes.status())));
             }
+            // Resuming where the peers stopped: what a host without ranges
+            // sends again is skipped.
+            let mut skip = if bytes.status() == StatusCode::PARTIAL_CONTENT { 0 } else { writer.taken() };
             let mut body = bytes.bytes_stream();
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| DownloadError::Github(format!("the download broke off: {e}")))?;
                 self.counters.from_github(chunk.len() as u64);
-                writer.write(&chunk).await?;
+                let skipped = skip.min(chunk.len() as u64);
+                skip -= skipped;
+                writer.write(&chunk[skipped as usize..]).await?;
             }
             return Ok(());
         }

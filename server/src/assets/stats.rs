@@ -44,7 +44,7 @@ impl Mode {
 }
 
 /// The store and its downloads at a glance: `GET /api/assets`.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AssetsView {
     pub blobs_held: usize,
     pub bytes_held: u64,
@@ -64,7 +64,7 @@ pub struct AssetsView {
     pub transfers: Vec<Transfer>,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Transfer {
     pub key: String,
     pub bytes: u64,

@@ -85,6 +85,8 @@ pub enum Progress {
 /// A download in progress: its partial file, open, and how far it is.
 pub struct Growing {
     pub(super) file: Arc<std::fs::File>,
+    /// The hashes of the pieces written so far (see [`Have::pieces`]).
+    pub(super) pieces: Mutex<Arc<Vec<Digest>>>,
     /// The size GitHub gave, when it gave one.
     pub expected: Option<u64>,
     pub(super) progress: watch::Sender<Progress>,
@@ -112,7 +114,13 @@ pub struct Have {
     /// Bytes that can be read now, from the start.
     pub readable: u64,
     pub complete: bool,
+    /// The SHA-256 of each whole piece ([`PIECE_BYTES`]) so far, the last
+    /// one short once the file is whole: what a reader checks each piece by.
+    pub pieces: Arc<Vec<Digest>>,
 }
+
+/// The size of the pieces a download is checked and shared in.
+pub const PIECE_BYTES: u64 = 1024 * 1024;
 
 /// A blob held whole.
 pub(super) struct Held {
@@ -133,6 +141,8 @@ pub(super) struct State {
     names: HashMap<String, Digest>,
     /// The digest each download in progress must match, when known.
     growing_digests: HashMap<Digest, Digest>,
+    /// The piece lists of held blobs, made when a peer first asks.
+    lists: HashMap<Digest, Arc<Vec<Digest>>>,
     used: u64,
     clock: u64,
 }
@@ -268,7 +278,8 @@ impl Blobs {
         let path = self.dir.join("partial").join(key.hex());
         let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
         let (progress, _) = watch::channel(Progress::Receiving(0));
-        let growing = Arc::new(Growing { file: Arc::new(file), expected: want.size, progress });
+        let pieces = Mutex::default();
+        let growing = Arc::new(Growing { file: Arc::new(file), pieces, expected: want.size, progress });
         state.growing.insert(key, growing.clone());
         if let Some(digest) = digest {
             state.growing_digests.insert(key, digest);
@@ -281,23 +292,55 @@ impl Blobs {
     /// by its name: where to read it, its digest and size when known, the
     /// bytes readable now, and whether it is whole.
     pub fn have(&self, key: Option<Digest>, name: Option<&str>) -> Option<Have> {
-        let state = self.state.lock().expect("blob store lock");
-        let by_name = name.map(|name| {
-            let want = Want { name: name.to_owned(), digest: None, size: None };
-            state.names.get(name).copied().unwrap_or_else(|| want.stand_in())
-        });
-        let key = key.or(by_name)?;
-        if let Some(held) = state.held.get(&key) {
-            return Some(Have { key, digest: Some(key), size: Some(held.size), readable: held.size, complete: true });
-        }
-        let growing = state.growing.get(&key)?;
-        let readable = match growing.progress() {
-            Progress::Receiving(n) => n.saturating_sub(1),
-            Progress::Complete(n) => n,
-            Progress::Failed(_) => return None,
+        let (key, held) = {
+            let state = self.state.lock().expect("blob store lock");
+            let by_name = name.map(|name| {
+                let want = Want { name: name.to_owned(), digest: None, size: None };
+                state.names.get(name).copied().unwrap_or_else(|| want.stand_in())
+            });
+            let key = key.or(by_name)?;
+            match state.held.get(&key) {
+                Some(held) => (key, Some(held.size)),
+                None => {
+                    let growing = state.growing.get(&key)?;
+                    let readable = match growing.progress() {
+                        Progress::Receiving(n) => n.saturating_sub(1),
+                        Progress::Complete(n) => n,
+                        Progress::Failed(_) => return None,
+                    };
+                    let pieces = growing.pieces.lock().expect("piece list lock").clone();
+                    let digest = state.growing_digests.get(&key).copied();
+                    return Some(Have { key, digest, size: growing.expected, readable, complete: false, pieces });
+                }
+            }
         };
-        let digest = state.growing_digests.get(&key).copied();
-        Some(Have { key, digest, size: growing.expected, readable, complete: false })
+        let size = held?;
+        let pieces = self.piece_list(key)?;
+        Some(Have { key, digest: Some(key), size: Some(size), readable: size, complete: true, pieces })
+    }
+
+    /// A held blob's piece list, made (a blocking read of the whole file)
+    /// the first time: the file is checked against its digest on the way,
+    /// so a list is only ever made of the right bytes; a file that no longer
+    /// matches is removed.
+    fn piece_list(&self, digest: Digest) -> Option<Arc<Vec<Digest>>> {
+        if let Some(list) = self.state.lock().expect("blob store lock").lists.get(&digest) {
+            return Some(list.clone());
+        }
+        let path = self.path(&digest);
+        let (whole, list) = hash_pieces(&path).ok()?;
+        if whole != digest {
+            tracing::warn!(%digest, "a stored blob no longer matches its digest; removed");
+            self.remove(&digest);
+            return None;
+        }
+        let list = Arc::new(list);
+        let mut state = self.state.lock().expect("blob store lock");
+        if let Some(held) = state.held.get_mut(&digest) {
+            held.checked = true;
+        }
+        state.lists.insert(digest, list.clone());
+        Some(list)
     }
 
     /// Bytes `offset..offset + len` of the download under `key`, when they
@@ -350,6 +393,7 @@ impl Blobs {
         let mut state = self.state.lock().expect("blob store lock");
         if let Some(held) = state.held.remove(digest) {
             state.used -= held.size;
+            state.lists.remove(digest);
             let _ = std::fs::remove_file(self.path(digest));
         }
     }
@@ -370,6 +414,7 @@ impl Blobs {
             };
             let held = state.held.remove(&oldest).expect("just found");
             state.used -= held.size;
+            state.lists.remove(&oldest);
             let _ = std::fs::remove_file(self.path(&oldest));
             tracing::debug!(digest = %oldest, size = held.size, "blob evicted (over the store's budget)");
         }
@@ -454,6 +499,32 @@ async fn next_chunk(source: &Source, pos: u64, end: u64) -> std::io::Result<Opti
     })
     .await
     .map_err(std::io::Error::other)?
+}
+
+/// The SHA-256 of a file, and of each of its pieces.
+fn hash_pieces(path: &Path) -> std::io::Result<(Digest, Vec<Digest>)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut whole = Sha256::new();
+    let mut pieces = Vec::new();
+    let mut buffer = vec![0u8; PIECE_BYTES as usize];
+    loop {
+        let mut filled = 0;
+        while filled < buffer.len() {
+            let n = file.read(&mut buffer[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            return Ok((Digest(whole.finalize().into()), pieces));
+        }
+        whole.update(&buffer[..filled]);
+        pieces.push(Digest::of(&buffer[..filled]));
+        if filled < buffer.len() {
+            return Ok((Digest(whole.finalize().into()), pieces));
+        }
+    }
 }
 
 fn hash_file(path: &Path) -> std::io::Result<Digest> {

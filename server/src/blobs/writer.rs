@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
-use super::{Blobs, Digest, Growing, Held, Progress, WriteError, WRITE_CHUNK};
+use super::{Blobs, Digest, Growing, Held, Progress, WriteError, PIECE_BYTES, WRITE_CHUNK};
 
 /// Writes one download; dropped without [`Writer::finish`] it fails, and its
 /// readers end short.
@@ -22,6 +22,9 @@ pub struct Writer {
     path: PathBuf,
     growing: Arc<Growing>,
     hasher: Sha256,
+    /// The piece being hashed, and its bytes so far.
+    piece: Sha256,
+    piece_fill: u64,
     buffer: Vec<u8>,
     written: u64,
     done: bool,
@@ -37,7 +40,9 @@ impl Writer {
         growing: Arc<Growing>,
     ) -> Writer {
         let buffer = Vec::with_capacity(WRITE_CHUNK);
-        Writer { blobs, key, expect, name, path, growing, hasher: Sha256::new(), buffer, written: 0, done: false }
+        let hasher = Sha256::new();
+        let (piece, piece_fill) = (Sha256::new(), 0);
+        Writer { blobs, key, expect, name, path, growing, hasher, piece, piece_fill, buffer, written: 0, done: false }
     }
 
     /// The digest the bytes must match, learnt after the download began (a
@@ -66,11 +71,34 @@ impl Writer {
             return Err(WriteError::WrongSize { want, got });
         }
         self.hasher.update(chunk);
+        self.hash_pieces(chunk);
         self.buffer.extend_from_slice(chunk);
         if self.buffer.len() >= WRITE_CHUNK {
             self.flush().await?;
         }
         Ok(())
+    }
+
+    /// Hashes `chunk` into the pieces it falls in; each whole piece joins
+    /// the list as it is hashed (a reader also waits for its bytes to be
+    /// readable).
+    fn hash_pieces(&mut self, mut chunk: &[u8]) {
+        while !chunk.is_empty() {
+            let take = ((PIECE_BYTES - self.piece_fill) as usize).min(chunk.len());
+            self.piece.update(&chunk[..take]);
+            self.piece_fill += take as u64;
+            chunk = &chunk[take..];
+            if self.piece_fill == PIECE_BYTES {
+                self.push_piece();
+            }
+        }
+    }
+
+    fn push_piece(&mut self) {
+        let digest = Digest(std::mem::take(&mut self.piece).finalize().into());
+        self.piece_fill = 0;
+        let mut list = self.growing.pieces.lock().expect("piece list lock");
+        Arc::make_mut(&mut list).push(digest);
     }
 
     async fn flush(&mut self) -> Result<(), WriteError> {
@@ -103,6 +131,9 @@ impl Writer {
 
     async fn complete(&mut self) -> Result<(Digest, u64), WriteError> {
         self.flush().await?;
+        if self.piece_fill > 0 {
+            self.push_piece();
+        }
         let got = Digest(std::mem::take(&mut self.hasher).finalize().into());
         if let Some(want) = self.expect.filter(|want| *want != got) {
             return Err(WriteError::Mismatch { want, got });
@@ -126,6 +157,8 @@ impl Writer {
             }
             state.growing.remove(&self.key);
             state.growing_digests.remove(&self.key);
+            let list = self.growing.pieces.lock().expect("piece list lock").clone();
+            state.lists.insert(got, list);
             if self.expect.is_none() {
                 state.names.insert(self.name.clone(), got);
             }

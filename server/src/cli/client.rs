@@ -106,6 +106,10 @@ impl PeercacheApi for Client {
         self.call(Method::GET, "/api/mcp/cache/stats", &[], None).await
     }
 
+    async fn assets(&self) -> Result<crate::assets::stats::AssetsView, ApiFailure> {
+        self.call(Method::GET, "/api/assets", &[], None).await
+    }
+
     async fn entry(&self, key: &str) -> Result<EntryView, ApiFailure> {
         self.call(Method::GET, "/api/cache/entry", &[("key", key)], None).await
     }

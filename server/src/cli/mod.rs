@@ -93,6 +93,14 @@ enum Command {
         #[command(flatten)]
         server: ServerArg,
     },
+    /// Release assets and archives: what the blob store holds, the bytes
+    /// from GitHub against those from peers, and downloads in progress.
+    Assets {
+        #[command(flatten)]
+        output: OutputArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// List a running server's connected peers.
     Peers {
         #[command(flatten)]
@@ -376,6 +384,10 @@ async fn run(cli: Cli, matches: &clap::ArgMatches, from_file: &FromFile) -> anyh
         Some(Command::Fleet { output, server }) => {
             let fleet: app::model::FleetView = server.client()?.get("/api/fleet").await?;
             output.print(&fleet, text::fleet_text)
+        }
+        Some(Command::Assets { output, server }) => {
+            let assets: crate::assets::stats::AssetsView = server.client()?.get("/api/assets").await?;
+            output.print(&assets, text::assets_text)
         }
         Some(Command::Peers { output, server }) => {
             let peers = server.client()?.peer_status().await?;

@@ -47,6 +47,35 @@ pub fn status_text(base: &str, peers: &PeerStatus, cache: &CacheStats, node: &No
     out
 }
 
+/// `peercache assets`: the store, where its bytes came from, and downloads in progress.
+pub fn assets_text(assets: &crate::assets::stats::AssetsView) -> String {
+    let size = |bytes: u64| bytesize::ByteSize(bytes).display().iec().to_string();
+    let mut out = format!(
+        "store:     {} files, {} of {}\n\
+         bytes:     {} from GitHub, {} from peers, {} served\n\
+         downloads: {} from GitHub, {} from peers, {} failed\n\
+         answers:   {} from the store, {} following a download, {} fetched, {} passed on\n",
+        assets.blobs_held,
+        size(assets.bytes_held),
+        size(assets.budget_bytes),
+        size(assets.bytes_from_github),
+        size(assets.bytes_from_peers),
+        size(assets.bytes_served),
+        assets.downloads_from_github,
+        assets.downloads_from_peers,
+        assets.failures,
+        assets.hits,
+        assets.coalesced,
+        assets.misses,
+        assets.passed,
+    );
+    for transfer in &assets.transfers {
+        let of = transfer.size.map_or_else(|| "?".to_owned(), size);
+        let _ = writeln!(out, "receiving: {} {} of {}", transfer.key, size(transfer.bytes), of);
+    }
+    out
+}
+
 /// `peercache fleet`: one line per node, then the totals.
 pub fn fleet_text(fleet: &FleetView) -> String {
     let mut out = format!(

@@ -201,6 +201,54 @@ impl Collector for StatsCollector {
     }
 }
 
+/// Reads the release assets' figures at each scrape (`peercache_asset_*`).
+pub struct AssetsCollector {
+    assets: Arc<crate::assets::Assets>,
+}
+
+impl std::fmt::Debug for AssetsCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AssetsCollector")
+    }
+}
+
+impl AssetsCollector {
+    pub fn new(assets: Arc<crate::assets::Assets>) -> Self {
+        AssetsCollector { assets }
+    }
+}
+
+impl Collector for AssetsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let view = self.assets.view();
+        let e = &mut encoder;
+        let kind = ConstCounter::new(0u64).metric_type();
+        let mut family =
+            e.encode_descriptor("asset_bytes", "Bytes of release assets and archives taken, by source", None, kind)?;
+        for (source, value) in [("github", view.bytes_from_github), ("peers", view.bytes_from_peers)] {
+            ConstCounter::new(value).encode(family.encode_family(&[("source", source)])?)?;
+        }
+        counter(e, "asset_served_bytes", "Bytes of release assets and archives sent to clients", view.bytes_served)?;
+        let mut family =
+            e.encode_descriptor("asset_downloads", "Downloads into the blob store, by outcome", None, kind)?;
+        let outcomes =
+            [("github", view.downloads_from_github), ("peers", view.downloads_from_peers), ("failed", view.failures)];
+        for (outcome, value) in outcomes {
+            ConstCounter::new(value).encode(family.encode_family(&[("outcome", outcome)])?)?;
+        }
+        let mut family =
+            e.encode_descriptor("asset_answers", "Download requests answered, by X-Peercache mode", None, kind)?;
+        let modes = [("HIT", view.hits), ("COALESCED", view.coalesced), ("MISS", view.misses), ("PASS", view.passed)];
+        for (mode, value) in modes {
+            ConstCounter::new(value).encode(family.encode_family(&[("mode", mode)])?)?;
+        }
+        gauge(e, "asset_store_bytes", "Bytes the blob store holds", view.bytes_held as i64)?;
+        gauge(e, "asset_store_files", "Files the blob store holds", view.blobs_held as i64)?;
+        gauge(e, "asset_transfers", "Downloads in progress", view.transfers.len() as i64)?;
+        Ok(())
+    }
+}
+
 /// The registry every metric lives in: the process's own `process_*`
 /// families at its root, everything else under `peercache_` (register it in
 /// `sub_registry_with_prefix("peercache")`), the build's version and

@@ -14,7 +14,7 @@ use crate::config::ServeConfig;
 use crate::core::Core;
 use crate::http::assets::Bundle;
 use crate::http::guard::KnownHosts;
-use crate::http::metrics::{new_registry, StatsCollector};
+use crate::http::metrics::{new_registry, AssetsCollector, StatsCollector};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -46,6 +46,7 @@ impl AppState {
         let core = Core::new(config, clock, ours)?;
         // The collector reads the same figures as the JSON API, at scrape time.
         ours.register_collector(Box::new(StatsCollector::new(Arc::new(core.clone()))));
+        ours.register_collector(Box::new(AssetsCollector::new(core.assets.clone())));
         let bundle = Bundle::load();
         // Pages name the bundle's files by its hash (see `assets`).
         let output_name = bundle.as_ref().map_or("peercache".to_owned(), |b| b.output_name.clone());

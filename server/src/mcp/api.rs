@@ -59,6 +59,8 @@ impl From<CoreError> for ApiFailure {
 pub trait PeercacheApi: Send + Sync + 'static {
     async fn peer_status(&self) -> Result<PeerStatus, ApiFailure>;
     async fn cache_stats(&self) -> Result<CacheStats, ApiFailure>;
+    /// Release assets and archives: the store, where the bytes came from, transfers.
+    async fn assets(&self) -> Result<crate::assets::stats::AssetsView, ApiFailure>;
     /// A lookup of `key` (asks the peers on a local miss); 404 when nobody has it.
     async fn entry(&self, key: &str) -> Result<EntryView, ApiFailure>;
     /// Stores a JSON value (the bytes as given).
@@ -79,6 +81,10 @@ impl PeercacheApi for Core {
 
     async fn cache_stats(&self) -> Result<CacheStats, ApiFailure> {
         Ok(Backend::cache_stats(self))
+    }
+
+    async fn assets(&self) -> Result<crate::assets::stats::AssetsView, ApiFailure> {
+        Ok(self.assets.view())
     }
 
     async fn entry(&self, key: &str) -> Result<EntryView, ApiFailure> {

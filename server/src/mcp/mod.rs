@@ -207,6 +207,22 @@ impl PeercacheMcp {
     }
 
     #[tool(
+        description = "Release assets and source archives: files in the blob store, bytes from GitHub against bytes from peers, downloads from each, failures, and transfers in progress.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_assets(&self) -> ToolResult {
+        respond(self.api.assets().await, |assets| {
+            format!(
+                "{} files held; {} bytes from GitHub, {} from peers; {} in progress",
+                assets.blobs_held,
+                assets.bytes_from_github,
+                assets.bytes_from_peers,
+                assets.transfers.len()
+            )
+        })
+    }
+
+    #[tool(
         description = "Cache statistics: entries, size, hit rate, local and peer hits, misses, evictions, upstream calls made and saved.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]

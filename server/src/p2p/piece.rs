@@ -1,19 +1,20 @@
 //! `/peercache/piece/1.0.0`: the bytes of release assets and archives, by
 //! range, between members of the fleet. A request of no length asks what a
 //! peer holds of a download (by its key, or by its name when the asker does
-//! not know its digest yet); one with a length asks for those bytes, which
-//! the peer sends only when it can read them all now (a download in
-//! progress is read as far as it goes). Only trusted peers are answered: a
+//! not know its digest yet), with the SHA-256 of each of its pieces — made
+//! by the node from bytes it checked against the whole digest, or as its
+//! own download goes; one with a length asks for those bytes, which the
+//! peer sends only when it can read them all now (a download in progress is
+//! read as far as it goes). Only trusted peers are answered: a
 //! digest is no authorization (GitHub authorizes each requester before any
 //! byte is asked for), so the bytes stay inside the group.
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::blobs::PIECE_BYTES;
 use crate::blobs::{Digest, Have};
 
 pub const PIECE_PROTOCOL: &str = "/peercache/piece/1.0.0";
-/// Bytes asked for at a time.
-pub const PIECE_BYTES: u64 = 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PieceRequest {
@@ -44,6 +45,8 @@ pub struct WireHave {
     pub size: Option<u64>,
     pub readable: u64,
     pub complete: bool,
+    /// The SHA-256 of each whole piece so far (see `blobs::Have::pieces`).
+    pub pieces: Vec<Digest>,
 }
 
 impl From<Have> for WireHave {
@@ -54,6 +57,7 @@ impl From<Have> for WireHave {
             size: have.size,
             readable: have.readable,
             complete: have.complete,
+            pieces: have.pieces.to_vec(),
         }
     }
 }

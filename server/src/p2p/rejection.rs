@@ -46,6 +46,8 @@ pub enum Rejection {
     TooWide(String),
     #[error("this node's own entry, handed back by another")]
     OwnEntry,
+    #[error("a piece of a download that does not match its piece list")]
+    BadPiece,
 }
 
 impl Rejection {
@@ -66,6 +68,7 @@ impl Rejection {
             Rejection::SealMismatch => "seal_mismatch",
             Rejection::TooWide(_) => "too_wide",
             Rejection::OwnEntry => "own_entry",
+            Rejection::BadPiece => "bad_piece",
         }
     }
 
