@@ -9,7 +9,8 @@ use leptos::server_fn::codec::{GetUrl, Json};
 #[cfg(feature = "ssr")]
 use crate::model::ErrorKind;
 use crate::model::{
-    CacheStats, EntryPage, FleetView, History, Invalidated, Invalidation, NodeInfo, PeerStatus, ProxyStats, Reach,
+    AssetsView, CacheStats, EntryPage, FleetView, History, Invalidated, Invalidation, NodeInfo, PeerStatus, ProxyStats,
+    Reach,
 };
 
 /// Why the backend could not do what was asked: the kind decides the status
@@ -38,6 +39,8 @@ pub trait Backend: Send + Sync + 'static {
     fn history(&self) -> History;
     /// Every node of the fleet as its summary says, and the totals.
     fn fleet(&self) -> FleetView;
+    /// Release assets and archives: the blob store and its downloads.
+    fn assets(&self) -> AssetsView;
     fn list_entries(&self, prefix: &str, offset: usize, limit: usize) -> EntryPage;
     /// The entry as `GET /api/cache/entry` shows it, pretty-printed; not
     /// found when this node does not hold it. Does not count as a lookup.
@@ -97,6 +100,12 @@ pub async fn get_node_info() -> Result<NodeInfo, ServerFnError> {
 #[server(prefix = "/sfn", endpoint = "fleet", input = GetUrl)]
 pub async fn get_fleet() -> Result<FleetView, ServerFnError> {
     Ok(backend()?.fleet())
+}
+
+/// The blob store and its downloads (`GET /sfn/assets`).
+#[server(prefix = "/sfn", endpoint = "assets", input = GetUrl)]
+pub async fn get_assets() -> Result<AssetsView, ServerFnError> {
+    Ok(backend()?.assets())
 }
 
 /// The last hour of counter samples (`GET /sfn/history`).

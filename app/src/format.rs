@@ -73,12 +73,13 @@ pub fn ellipsis(text: &str, max: usize) -> String {
     format!("{kept}…")
 }
 
-/// A size in the largest sensible binary unit: "512 B", "1.5 KiB", "2.0 MiB".
+/// A size in the largest sensible binary unit: "512 B", "1.5 KiB", "2.0 MiB", "10.0 GiB".
 pub fn bytes(n: u64) -> String {
     match n {
         0..1024 => format!("{n} B"),
         1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
-        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+        _ => format!("{:.1} GiB", n as f64 / 1_073_741_824.0),
     }
 }
 
@@ -144,6 +145,7 @@ mod tests {
         assert_eq!(bytes(0), "0 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(3 * 1_048_576), "3.0 MiB");
+        assert_eq!(bytes(10 << 30), "10.0 GiB");
         assert_eq!(origin("local"), "local");
         assert_eq!(origin("12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"), "peer 12D3Ko…x6nXTN");
         assert_eq!(entries(1), "1 entry");

@@ -17,6 +17,7 @@ use crate::components::admin_token::AdminToken;
 use crate::components::banner::{Reachable, UnreachableBanner};
 use crate::components::node_header::NodeHeader;
 use crate::components::toast::{ToastHost, Toasts};
+use crate::pages::assets::Assets;
 use crate::pages::cache::CachePage;
 use crate::pages::charts::Charts;
 use crate::pages::fleet::Fleet;
@@ -65,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <A href="/peers">"Peers"</A>
                 <A href="/cache">"Cache"</A>
                 <A href="/fleet">"Fleet"</A>
+                <A href="/assets">"Assets"</A>
             </nav>
             <UnreachableBanner/>
             <main data-hydrated=move || hydrated.get().to_string()>
@@ -75,6 +77,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("peers") view=Peers ssr=SsrMode::Async/>
                     <Route path=StaticSegment("cache") view=CachePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("fleet") view=Fleet ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("assets") view=Assets ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <ToastHost/>

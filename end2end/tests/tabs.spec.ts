@@ -161,7 +161,7 @@ test('the connect form refuses a bad multiaddr inline, in the browser and at the
 test('every tab fits a 390 px phone screen without horizontal scroll', async ({ browser }) => {
   await put('rest:GET /repos/octo/a-rather-long-repository-name/pulls?state=open&per_page=100', { id: 1 });
   const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
-  for (const path of ['/', '/charts', '/peers', '/cache', '/fleet']) {
+  for (const path of ['/', '/charts', '/peers', '/cache', '/fleet', '/assets']) {
     await open(page, path);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
@@ -172,7 +172,7 @@ test('every tab fits a 390 px phone screen without horizontal scroll', async ({ 
 
 test('a 1920 px desktop has no horizontal scroll, and dark mode follows the system', async ({ browser }) => {
   const page = await browser.newPage({ viewport: { width: 1920, height: 1080 }, colorScheme: 'dark' });
-  for (const path of ['/', '/charts', '/peers', '/cache', '/fleet']) {
+  for (const path of ['/', '/charts', '/peers', '/cache', '/fleet', '/assets']) {
     await open(page, path);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);

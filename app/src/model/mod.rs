@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod assets;
 mod doctor;
 mod fleet;
 mod invalidation;
+pub use assets::{AssetsView, Transfer};
 pub use doctor::{Check, Diagnosis, Level};
 pub use fleet::{FleetNode, FleetState, FleetTotals, FleetView, NodeSummary, ResourceLimit};
 pub use invalidation::{Invalidated, Invalidation, Reach};

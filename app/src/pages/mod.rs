@@ -1,5 +1,6 @@
 //! One module per dashboard tab.
 
+pub mod assets;
 pub mod cache;
 pub mod charts;
 pub mod fleet;

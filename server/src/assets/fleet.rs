@@ -3,7 +3,7 @@
 //! nobody holds them, one node of the fleet (the lease's holder) fetching
 //! them from GitHub while the others follow its download.
 //!
-//! Pieces are asked for one after another, from the holders in turn, and
+//! Pieces are asked for a few at a time, from the holders in turn, and
 //! each is checked against the piece list of a whole copy (else the longest
 //! list): a piece that does not match is refused, counted against its peer,
 //! and that peer is asked no more for a while; one that does not answer is
@@ -13,7 +13,7 @@
 //! do not match never become a blob and are never served whole. When every
 //! holder is gone part way, the rest comes from GitHub (see `Download`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,8 @@ use crate::p2p::protocol::Rejection;
 const POLL: Duration = Duration::from_millis(50);
 /// How long a download from peers waits for new bytes before it gives up.
 const STALL: Duration = Duration::from_secs(20);
+/// Pieces asked for at once (from the holders in turn).
+const IN_FLIGHT: usize = 4;
 /// How long a peer that sent a bad piece is not asked.
 const DEMOTED_FOR: Duration = Duration::from_secs(600);
 
@@ -139,9 +141,16 @@ async fn from_holders(
 ) -> Result<(), Broken> {
     let mut turn = 0usize;
     let mut stalled_since = tokio::time::Instant::now();
+    // Pieces that came ahead of the next one to write.
+    let mut ahead: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     loop {
+        while let Some(bytes) = ahead.remove(&((writer.taken() / PIECE_BYTES) as usize)) {
+            writer.write(&bytes).await.map_err(|e| Broken(e.to_string()))?;
+            counters.from_peers(bytes.len() as u64);
+            stalled_since = tokio::time::Instant::now();
+        }
         let offset = writer.taken();
-        let piece = (offset / PIECE_BYTES) as usize;
+        let next = (offset / PIECE_BYTES) as usize;
         let whole = holders.iter().find(|(_, have)| have.complete).map(|(_, have)| have.clone());
         if let Some(digest) = whole.as_ref().and_then(|have| have.digest) {
             expect(writer, want, digest);
@@ -156,17 +165,33 @@ async fn from_holders(
         if whole.is_some() && size == Some(offset) {
             return Ok(());
         }
-        let end = |have: &WireHave| match (have.complete, size) {
+        let end = |piece: usize, have: &WireHave| match (have.complete, size) {
             (true, Some(size)) => ((piece as u64 + 1) * PIECE_BYTES).min(size),
             _ => (piece as u64 + 1) * PIECE_BYTES,
         };
-        let ready: Vec<usize> = (0..holders.len())
-            .filter(|i| {
-                let have = &holders[*i].1;
-                list.len() > piece && have.pieces.get(piece) == list.get(piece) && have.readable >= end(have)
-            })
-            .collect();
-        if ready.is_empty() {
+        // The next pieces not yet here, each from a holder that has it, in turn.
+        let mut asks = Vec::new();
+        for piece in next..next + IN_FLIGHT {
+            let start = piece as u64 * PIECE_BYTES;
+            if ahead.contains_key(&piece) {
+                continue;
+            }
+            if size.is_some_and(|size| start >= size) {
+                break;
+            }
+            let ready: Vec<&(PeerId, WireHave)> = holders
+                .iter()
+                .filter(|(_, have)| {
+                    list.len() > piece && have.pieces.get(piece) == list.get(piece) && have.readable >= end(piece, have)
+                })
+                .collect();
+            let Some((peer, have)) = ready.get(turn % ready.len().max(1)).copied() else { break };
+            turn += 1;
+            let request =
+                PieceRequest { key: Some(have.key), name: None, offset: start, len: end(piece, have) - start };
+            asks.push((piece, *peer, request));
+        }
+        if asks.is_empty() {
             if holders.is_empty() {
                 return Err(Broken("every peer holding the download stopped answering".into()));
             }
@@ -177,31 +202,31 @@ async fn from_holders(
             holders = reprobe(node, want, holders, demoted).await;
             continue;
         }
-        let index = ready[turn % ready.len()];
-        turn += 1;
-        let (peer, have) = holders[index].clone();
-        let len = end(&have) - offset;
-        let request = PieceRequest { key: Some(have.key), name: None, offset, len };
-        match node.piece(peer, request).await {
-            Some(PieceResponse::Bytes(bytes)) if bytes.len() as u64 == len && Digest::of(&bytes) == list[piece] => {
-                writer.write(&bytes).await.map_err(|e| Broken(e.to_string()))?;
-                counters.from_peers(len);
-                stalled_since = tokio::time::Instant::now();
-            }
-            Some(PieceResponse::Bytes(_)) => {
-                tracing::warn!(%peer, piece, "a peer sent a piece that does not match its list; asked no more");
-                node.report(peer.to_string(), Rejection::BadPiece);
-                demoted.demote(peer);
-                holders.remove(index);
-            }
-            Some(PieceResponse::NotHeld) => {
+        let answers = join_all(asks.iter().map(|(_, peer, request)| node.piece(*peer, request.clone()))).await;
+        let mut changed = false;
+        for ((piece, peer, request), answer) in asks.into_iter().zip(answers) {
+            match answer {
+                Some(PieceResponse::Bytes(bytes))
+                    if bytes.len() as u64 == request.len && Digest::of(&bytes) == list[piece] =>
+                {
+                    ahead.insert(piece, bytes);
+                }
+                Some(PieceResponse::Bytes(_)) => {
+                    tracing::warn!(%peer, piece, "a peer sent a piece that does not match its list; asked no more");
+                    node.report(peer.to_string(), Rejection::BadPiece);
+                    demoted.demote(peer);
+                    holders.retain(|(holder, _)| *holder != peer);
+                }
                 // Its download finished (and took its digest as key), or stopped.
-                holders = reprobe(node, want, holders, demoted).await;
+                Some(PieceResponse::NotHeld) => changed = true,
+                _ => {
+                    tracing::info!(%peer, piece, "a peer did not answer a piece request; asking others");
+                    holders.retain(|(holder, _)| *holder != peer);
+                }
             }
-            _ => {
-                tracing::info!(%peer, offset, "a peer did not answer a piece request; asking others");
-                holders.remove(index);
-            }
+        }
+        if changed {
+            holders = reprobe(node, want, holders, demoted).await;
         }
     }
 }

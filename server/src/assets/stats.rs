@@ -43,33 +43,9 @@ impl Mode {
     }
 }
 
-/// The store and its downloads at a glance: `GET /api/assets`.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct AssetsView {
-    pub blobs_held: usize,
-    pub bytes_held: u64,
-    pub budget_bytes: u64,
-    pub hits: u64,
-    pub coalesced: u64,
-    pub misses: u64,
-    pub passed: u64,
-    /// Downloads that became blobs from GitHub, from peers, and that failed.
-    pub downloads_from_github: u64,
-    pub downloads_from_peers: u64,
-    pub failures: u64,
-    pub bytes_from_github: u64,
-    pub bytes_from_peers: u64,
-    pub bytes_served: u64,
-    /// Downloads in progress: digest (or the stand-in of a name), bytes so far, size when known.
-    pub transfers: Vec<Transfer>,
-}
-
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Transfer {
-    pub key: String,
-    pub bytes: u64,
-    pub size: Option<u64>,
-}
+/// The store and its downloads at a glance: `GET /api/assets` (the type
+/// the dashboard shows).
+pub use app::model::{AssetsView, Transfer};
 
 #[derive(Default)]
 pub struct AssetCounters {

@@ -339,6 +339,10 @@ impl Backend for Core {
         self.status.current()
     }
 
+    fn assets(&self) -> app::model::AssetsView {
+        self.assets.view()
+    }
+
     fn cache_stats(&self) -> CacheStats {
         let cache = self.cache.stats();
         let node = self.status.current();
