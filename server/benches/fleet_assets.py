@@ -17,7 +17,7 @@ fetch it at once, both ways in turn (alternating which goes first):
              without peercache.
 Measured per round: the time until all N nodes hold a whole copy (each copy's
 SHA-256 checked), and the bytes the objects host sent, as multiples of the
-asset. Prints the median and spread (min..max) over the rounds, and the load
+asset; then, as the reference, one node downloading a fresh asset alone. Prints the median and spread (min..max) over the rounds, and the load
 average.
 
 Run (as root for namespaces):
@@ -172,21 +172,23 @@ def main():
         fleet.start()
         harness.wait("the fleet meshed", fleet.fully_connected, 120)
         size = args.size_mib * 1024 * 1024
-        rows = {"peercache": {"secs": [], "sent": []}, "direct": {"secs": [], "sent": []}}
+        rows = {mode: {"secs": [], "sent": []} for mode in ("peercache", "direct", "alone")}
         loads = []
         auth = "-H 'Authorization: token ghs_bench'"
         for r in range(args.rounds):
             order = ("peercache", "direct") if r % 2 == 0 else ("direct", "peercache")
-            for mode in order:
-                asset_id = 1000 + 2 * r + (mode == "direct")
+            for mode in order + ("alone",):
+                asset_id = 1000 + 3 * r + ("peercache", "direct", "alone").index(mode)
                 body = random.Random(asset_id).randbytes(size)
                 state["assets"][asset_id] = body
                 want = hashlib.sha256(body).hexdigest()
                 before = state["sent"]
                 if mode == "peercache":
                     urls = [f"{node.url}/github/repos/o/r/releases/assets/{asset_id}" for node in fleet.nodes]
-                else:
+                elif mode == "direct":
                     urls = [f"{api_url}/repos/o/r/releases/assets/{asset_id}"] * len(fleet.nodes)
+                else:
+                    urls = [f"{api_url}/repos/o/r/releases/assets/{asset_id}"]
                 secs, digests = fetch_all(fleet, urls, auth + " -H 'Accept: application/octet-stream'")
                 assert all(d == want for d in digests), f"{mode}: {sum(d == want for d in digests)} of {len(digests)} copies whole"
                 rows[mode]["secs"].append(secs)
@@ -194,13 +196,16 @@ def main():
                 del state["assets"][asset_id]
             loads.append(os.getloadavg()[0])
             print(f"round {r + 1}: peercache {rows['peercache']['secs'][-1]:.2f} s, "
-                  f"direct {rows['direct']['secs'][-1]:.2f} s, load average {loads[-1]:.2f}", flush=True)
+                  f"direct {rows['direct']['secs'][-1]:.2f} s, one node alone {rows['alone']['secs'][-1]:.2f} s, "
+                  f"load average {loads[-1]:.2f}", flush=True)
         network = (f"netns, links {args.link} Mbit/s, objects host {args.cap} Mbit/s" if use_ns
                    else "loopback, no caps")
         print(f"{args.nodes} nodes, one {args.size_mib} MiB asset each round, {args.rounds} rounds, {network}")
         print(f"{'mode':<10} {'all hold it (s)':<24} {'objects host sent (x asset)':<28}")
         for mode, row in rows.items():
             print(f"{mode:<10} {harness.spread(row['secs'], 2):<24} {harness.spread(row['sent'], 2):<28}")
+        slowest = statistics.median(rows['peercache']['secs']) / statistics.median(rows['alone']['secs'])
+        print(f"the slowest node with peercache, against one node downloading alone (median): {slowest:.2f}x")
         print(f"speed-up (median): {statistics.median(rows['direct']['secs']) / statistics.median(rows['peercache']['secs']):.2f}x")
         print(f"load average during the rounds: {harness.spread(loads)}")
     finally:
