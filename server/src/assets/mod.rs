@@ -14,6 +14,7 @@
 //! but the last byte only once the whole file matches its digest (see
 //! `blobs`).
 
+mod download;
 pub mod fleet;
 pub mod hosts;
 pub mod route;
@@ -23,18 +24,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::header::{ACCEPT, AUTHORIZATION, LOCATION, USER_AGENT};
+use axum::http::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use axum::response::Response;
 use futures::StreamExt;
 use serde::Deserialize;
 
-use self::fleet::{Demoted, FromFleet};
+use self::download::Download;
+use self::fleet::Demoted;
 use self::hosts::AssetHosts;
 use self::route::Asked;
 use self::stats::{AssetCounters, Mode};
-use crate::blobs::{Begun, Blobs, ByteStream, Digest, Progress, Want, WriteError, Writer};
+use crate::blobs::{Begun, Blobs, ByteStream, Digest, Progress, Want};
 use crate::github::error::ProxyError;
 use crate::github::proxy::GithubProxy;
 use crate::github::request::X_GITHUB_API_VERSION;
@@ -43,8 +45,6 @@ use crate::AGENT;
 
 /// Downloads from GitHub at once, at most; more wait their turn.
 const DOWNLOADS_AT_ONCE: usize = 8;
-/// The longest a node waits for another node of the fleet to start the download it holds the lease of.
-const FLEET_WAIT: Duration = Duration::from_secs(10);
 /// A download that sends nothing for this long has failed.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -378,130 +378,6 @@ pub fn parse_range(range: &str, total: u64) -> Option<(u64, u64)> {
         (first, last) => (first.parse().ok()?, last.parse::<u64>().ok()?.min(total - 1)),
     };
     (first <= last && first < total).then_some((first, last))
-}
-
-/// One download from GitHub into the store, run apart from the request
-/// that started it (its other readers need it to go on).
-struct Download {
-    peers: Option<NodeClient>,
-    want: Want,
-    demoted: Arc<Demoted>,
-    client: reqwest::Client,
-    url: String,
-    authorization: Option<HeaderValue>,
-    hosts: AssetHosts,
-    counters: Arc<AssetCounters>,
-}
-
-impl Download {
-    async fn run(self, mut writer: Writer) {
-        let mut lease = None;
-        if let Some(node) = &self.peers {
-            match fleet::from_fleet(node, &self.want, &mut writer, &self.counters, &self.demoted, FLEET_WAIT).await {
-                Ok(FromFleet::Delivered) => {
-                    match writer.finish().await {
-                        Ok(_) => self.counters.from_fleet(),
-                        Err(why) => {
-                            self.counters.failed();
-                            tracing::warn!(name = %self.want.name, "a download from peers does not match: {why}");
-                        }
-                    }
-                    return;
-                }
-                Ok(FromFleet::Fetch { lease: taken }) => lease = taken,
-                Err(why) => {
-                    // Every holder went part way: the rest from GitHub.
-                    tracing::info!(name = %self.want.name, at = writer.taken(), "{why}; the rest from GitHub");
-                }
-            }
-        }
-        self.from_github(writer).await;
-        if let (Some(key), Some(node)) = (lease, &self.peers) {
-            node.release(&key, true).await;
-        }
-    }
-
-    async fn from_github(&self, mut writer: Writer) {
-        let outcome = match self.fetch(&mut writer).await {
-            Ok(()) => writer.finish().await.map(|_| ()).map_err(DownloadError::from),
-            Err(error) => {
-                writer.fail(&error.to_string());
-                Err(error)
-            }
-        };
-        match outcome {
-            Ok(()) => self.counters.downloaded(),
-            Err(why) => {
-                self.counters.failed();
-                tracing::warn!(url = %self.url, "download failed: {why}");
-            }
-        }
-    }
-
-    /// The bytes, into `writer`. A signed URL the asset host refuses (it
-    /// expired on the way) is asked of GitHub again, once.
-    async fn fetch(&self, writer: &mut Writer) -> Result<(), DownloadError> {
-        for attempt in 0..2 {
-            let mut ask =
-                self.client.get(&self.url).header(ACCEPT, "application/octet-stream").header(USER_AGENT, AGENT);
-            if let Some(authorization) = &self.authorization {
-                ask = ask.header(AUTHORIZATION, authorization.clone());
-            }
-            let answer = ask.send().await.map_err(|e| DownloadError::Github(format!("GitHub did not answer: {e}")))?;
-            let bytes = if answer.status().is_redirection() {
-                let location = answer
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|l| l.to_str().ok())
-                    .and_then(|l| answer.url().join(l).ok())
-                    .ok_or_else(|| DownloadError::Github("GitHub's redirect names no location".into()))?;
-                if !self.hosts.allows(&location) {
-                    return Err(DownloadError::Github(self.hosts.refusal(&location)));
-                }
-                // A fresh request: the token never goes to the asset host.
-                let mut ask = self.client.get(location).header(USER_AGENT, AGENT);
-                if writer.taken() > 0 {
-                    ask = ask.header(axum::http::header::RANGE, format!("bytes={}-", writer.taken()));
-                }
-                let fetched = ask
-                    .send()
-                    .await
-                    .map_err(|e| DownloadError::Github(format!("the asset host did not answer: {e}")))?;
-                let refused = matches!(fetched.status(), StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED);
-                if refused && attempt == 0 {
-                    tracing::info!(status = %fetched.status(), "the asset host refused the signed URL; asking GitHub again");
-                    continue;
-                }
-                fetched
-            } else {
-                answer
-            };
-            if !bytes.status().is_success() {
-                return Err(DownloadError::Github(format!("the download was answered {}", bytes.status())));
-            }
-            // Resuming where the peers stopped: what a host without ranges
-            // sends again is skipped.
-            let mut skip = if bytes.status() == StatusCode::PARTIAL_CONTENT { 0 } else { writer.taken() };
-            let mut body = bytes.bytes_stream();
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| DownloadError::Github(format!("the download broke off: {e}")))?;
-                self.counters.from_github(chunk.len() as u64);
-                let skipped = skip.min(chunk.len() as u64);
-                skip -= skipped;
-                writer.write(&chunk[skipped as usize..]).await?;
-            }
-            return Ok(());
-        }
-        Err(DownloadError::Github("the asset host refused GitHub's signed URL twice".into()))
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-enum DownloadError {
-    #[error("{0}")]
-    Github(String),
-    #[error(transparent)]
-    Store(#[from] WriteError),
 }
 
 #[cfg(test)]

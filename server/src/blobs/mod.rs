@@ -22,8 +22,6 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use futures::Stream;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::watch;
 
@@ -434,73 +432,6 @@ impl Blobs {
     }
 }
 
-/// The bytes `start..end` of a download as it goes.
-pub fn follow(growing: &Growing, start: u64, end: u64) -> ByteStream {
-    stream(Source::Growing(growing.file.clone(), growing.progress.subscribe()), start, end)
-}
-
-fn stream(source: Source, start: u64, end: u64) -> ByteStream {
-    Box::pin(futures::stream::unfold((source, start, end), |(source, pos, end)| async move {
-        match next_chunk(&source, pos, end).await {
-            Ok(Some(chunk)) => {
-                let next = pos + chunk.len() as u64;
-                Some((Ok(chunk), (source, next, end)))
-            }
-            Ok(None) => None,
-            Err(error) => Some((Err(error), (source, u64::MAX, 0))),
-        }
-    }))
-}
-
-/// The bytes of a blob, as they can be read.
-pub type ByteStream = std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
-
-enum Source {
-    Whole(Arc<std::fs::File>, u64),
-    Growing(Arc<std::fs::File>, watch::Receiver<Progress>),
-}
-
-/// The next bytes from `pos` (before `end`), waiting for a download to
-/// bring them; `None` at the end.
-async fn next_chunk(source: &Source, pos: u64, end: u64) -> std::io::Result<Option<Bytes>> {
-    if pos == u64::MAX {
-        return Ok(None); // after an error
-    }
-    let (file, until) = match source {
-        Source::Whole(file, size) => (file, end.min(*size)),
-        Source::Growing(file, progress) => {
-            let mut progress = progress.clone();
-            loop {
-                let now = progress.borrow_and_update().clone();
-                // The last byte is readable only once the whole file matches.
-                let readable = match &now {
-                    Progress::Receiving(n) => n.saturating_sub(1),
-                    Progress::Complete(n) => *n,
-                    Progress::Failed(why) => return Err(std::io::Error::other(why.to_string())),
-                };
-                if pos < end.min(readable) || matches!(now, Progress::Complete(_)) || pos >= end {
-                    break (file, end.min(readable));
-                }
-                if progress.changed().await.is_err() {
-                    return Err(std::io::Error::other("the download stopped"));
-                }
-            }
-        }
-    };
-    if pos >= until {
-        return Ok(None);
-    }
-    let len = (until - pos).min(READ_CHUNK as u64) as usize;
-    let file = file.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut buffer = vec![0u8; len];
-        file.read_exact_at(&mut buffer, pos)?;
-        Ok(Some(Bytes::from(buffer)))
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
 /// The SHA-256 of a file, and of each of its pieces.
 fn hash_pieces(path: &Path) -> std::io::Result<(Digest, Vec<Digest>)> {
     let mut file = std::fs::File::open(path)?;
@@ -540,8 +471,11 @@ fn hash_file(path: &Path) -> std::io::Result<Digest> {
     }
 }
 
+mod reader;
 mod writer;
 
+pub use reader::{follow, ByteStream};
+use reader::{stream, Source};
 pub use writer::Writer;
 
 #[cfg(test)]
