@@ -2,7 +2,9 @@
 //! against the download stand-in (`support/releases.rs`): GitHub authorizes
 //! every download with the requester's token, the objects host sends each
 //! file once, the token never reaches it, and nothing that does not match
-//! GitHub's digest is served whole or kept.
+//! GitHub's digest is served whole or kept; `gh`, PyGithub and Octokit
+//! download through it; on a fleet, GitHub sends each file once and the
+//! nodes take it from each other, checked piece by piece.
 
 mod support;
 
@@ -391,4 +393,46 @@ async fn a_peer_serving_corrupt_pieces_is_refused_and_the_piece_taken_from_anoth
     // first four are refused, and A is asked no more (8 pieces in all).
     assert_eq!(peers["refused_by_reason"]["bad_piece"], 2, "{peers}");
     assert_eq!(releases.sent.load(Ordering::SeqCst), 8 * MIB as u64, "GitHub sent it once");
+}
+
+/// Runs a client to completion (at most a minute); its JSON output.
+async fn client_json(program: &str, args: &[String]) -> serde_json::Value {
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new(program).args(args).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("the client finished within a minute")
+    .unwrap();
+    assert!(output.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn workspace() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pygithub_and_octokit_download_an_asset_through_the_store() {
+    let releases = releases::start(vec![releases::asset(7, "tool.tar.gz", 2 * MIB, true)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = node(dir.path(), &releases);
+    let base = format!("{}/github", server.url);
+    let python = std::env::var("PEERCACHE_PYTHON").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "/var/tmp/peercache-target".into());
+        format!("{target}/venv/bin/python")
+    });
+    assert!(std::path::Path::new(&python).exists(), "no python with PyGithub at {python}: run `make test`");
+    let script = workspace().join("server/tests/clients/pygithub_asset.py").display().to_string();
+    let file = dir.path().join("tool.tar.gz").display().to_string();
+    let py = client_json(&python, &[script, base.clone(), "ghp_py".into(), "tool.tar.gz".into(), file]).await;
+    let want = releases.assets[0].digest();
+    assert_eq!((py["digest"].as_str(), py["sha256"].as_str()), (Some(want.as_str()), Some(want.as_str())), "{py}");
+    let octokit = workspace().join("end2end/node_modules/@octokit/rest");
+    assert!(octokit.exists(), "Octokit is not installed: run `make test` (it installs end2end's npm packages)");
+    let script = workspace().join("end2end/clients/octokit_asset.mjs").display().to_string();
+    let js = client_json("node", &[script, base, "ghp_js".into(), "tool.tar.gz".into()]).await;
+    assert_eq!((js["digest"].as_str(), js["sha256"].as_str()), (Some(want.as_str()), Some(want.as_str())), "{js}");
+    assert_eq!(releases.sent.load(Ordering::SeqCst), 2 * MIB as u64, "the objects host sent it once, for both clients");
+    assert_eq!(releases.with_token.load(Ordering::SeqCst), 0);
 }

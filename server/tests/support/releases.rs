@@ -1,7 +1,7 @@
 //! GitHub for downloads, in two hosts on loopback ports.
 //!
-//! The API host answers a release (`/repos/{o}/{r}/releases/tags/{tag}`) and
-//! its assets' metadata (`digest`, `size`, `url` under its own base); an
+//! The API host answers a repository, a release by its tag (and the
+//! release's id for `gh`, in GraphQL) and its assets' metadata (`digest`, `size`, `url` under its own base); an
 //! asset's bytes (`Accept: application/octet-stream`) with a 302 to a signed
 //! URL on the objects host that expires; `/tarball/{ref}` and
 //! `/zipball/{ref}` with a 302 to the objects host's archive path; and a
@@ -102,6 +102,7 @@ pub async fn start(assets: Vec<Asset>) -> Arc<Releases> {
         next_signature: AtomicU64::new(1),
     });
     let api_routes = Router::new()
+        .route("/repos/{owner}/{repo}", get(repository))
         .route("/repos/{owner}/{repo}/releases/tags/{tag}", get(release))
         .route("/repos/{owner}/{repo}/releases/{id}", get(release_by_id))
         .route("/repos/{owner}/{repo}/releases/assets/{id}", get(asset_api))
@@ -191,6 +192,25 @@ async fn release(
         "tarball_url": format!("{}/repos/{owner}/{repo}/tarball/{tag}", r.base),
         "zipball_url": format!("{}/repos/{owner}/{repo}/zipball/{tag}", r.base),
         "assets": assets,
+    }))
+}
+
+/// A repository, as PyGithub's `get_repo` reads it first.
+async fn repository(
+    State(r): State<Arc<Releases>>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    r.saw(&format!("/repos/{owner}/{repo}"));
+    if refused_token(&headers) {
+        return not_found();
+    }
+    json_answer(json!({
+        "id": 1,
+        "name": repo,
+        "full_name": format!("{owner}/{repo}"),
+        "url": format!("{}/repos/{owner}/{repo}", r.base),
+        "releases_url": format!("{}/repos/{owner}/{repo}/releases{{/id}}", r.base),
     }))
 }
 
