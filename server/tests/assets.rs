@@ -436,3 +436,30 @@ async fn pygithub_and_octokit_download_an_asset_through_the_store() {
     assert_eq!(releases.sent.load(Ordering::SeqCst), 2 * MIB as u64, "the objects host sent it once, for both clients");
     assert_eq!(releases.with_token.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gh_socket_passes_asset_host_requests_on_without_the_token() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let releases = releases::start(vec![releases::asset(7, "tool", MIB, true)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let _server = node(dir.path(), &releases);
+    // A signed URL, as GitHub's redirect gives it to a client that follows it itself.
+    let redirect =
+        get(&format!("{}/repos/o/r/releases/assets/7", releases.base), "ghp_a", "application/octet-stream").await;
+    let location = reqwest::Url::parse(redirect.headers()["location"].to_str().unwrap()).unwrap();
+    let path = format!("{}?{}", location.path(), location.query().unwrap());
+    let raw = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: token ghp_a\r\nConnection: close\r\n\r\n",
+        releases.objects
+    );
+    let mut stream = tokio::net::UnixStream::connect(dir.path().join("gh.sock")).await.unwrap();
+    stream.write_all(raw.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a head and a body") + 4;
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("x-peercache: pass"), "{head}");
+    assert_eq!(sha256(&answer[split..]), releases.assets[0].digest(), "the bytes, whole");
+    assert_eq!(releases.with_token.load(Ordering::SeqCst), 0, "the token stayed behind");
+}

@@ -103,7 +103,12 @@ async fn serve(State(state): State<AppState>, request: Request<Body>) -> Respons
         // `gh` following a redirect to an asset host itself: passed on
         // without its token (the API's own downloads are served from the
         // store and never send it here).
-        let url = format!("https://{authority}{}", request.uri().path_and_query().map_or("/", |p| p.as_str()));
+        // GitHub's hosts speak HTTPS; a loopback one (a local mirror, the
+        // tests' stand-in) plain HTTP.
+        let loopback = authority.rsplit_once(':').map_or(authority, |(name, _)| name).parse::<std::net::IpAddr>();
+        let scheme = if loopback.is_ok_and(|ip| ip.is_loopback()) { "http" } else { "https" };
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        let url = format!("{scheme}://{authority}{path}");
         return crate::http::downloads::response(state.core.assets.pass(&url).await);
     }
     if host != gh_host {
