@@ -12,8 +12,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+use support::clients::{python, run, workspace};
 use support::releases::{self, Releases};
-use support::{serve, wait_for, Serve};
+use support::{json_now, serve, wait_for, Serve};
 
 const MIB: usize = 1024 * 1024;
 
@@ -212,11 +213,6 @@ async fn gh_release_download_through_the_socket_is_served_from_the_store() {
     assert_eq!(releases.with_token.load(Ordering::SeqCst), 0);
 }
 
-/// A JSON answer, fetched from inside a waiting probe (which cannot await).
-fn json_now(url: &str) -> Option<serde_json::Value> {
-    tokio::task::block_in_place(|| reqwest::blocking::get(url).ok()?.json().ok())
-}
-
 /// `n` nodes in one private swarm, each bootstrapped from the first and
 /// connected to every other, against the download stand-in.
 async fn fleet(n: usize, releases: &Releases) -> (Vec<Serve>, Vec<tempfile::TempDir>) {
@@ -395,43 +391,21 @@ async fn a_peer_serving_corrupt_pieces_is_refused_and_the_piece_taken_from_anoth
     assert_eq!(releases.sent.load(Ordering::SeqCst), 8 * MIB as u64, "GitHub sent it once");
 }
 
-/// Runs a client to completion (at most a minute); its JSON output.
-async fn client_json(program: &str, args: &[String]) -> serde_json::Value {
-    let output = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        tokio::process::Command::new(program).args(args).kill_on_drop(true).output(),
-    )
-    .await
-    .expect("the client finished within a minute")
-    .unwrap();
-    assert!(output.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stdout)))
-}
-
-fn workspace() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pygithub_and_octokit_download_an_asset_through_the_store() {
     let releases = releases::start(vec![releases::asset(7, "tool.tar.gz", 2 * MIB, true)]).await;
     let dir = tempfile::tempdir().unwrap();
     let server = node(dir.path(), &releases);
     let base = format!("{}/github", server.url);
-    let python = std::env::var("PEERCACHE_PYTHON").unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "/var/tmp/peercache-target".into());
-        format!("{target}/venv/bin/python")
-    });
-    assert!(std::path::Path::new(&python).exists(), "no python with PyGithub at {python}: run `make test`");
     let script = workspace().join("server/tests/clients/pygithub_asset.py").display().to_string();
     let file = dir.path().join("tool.tar.gz").display().to_string();
-    let py = client_json(&python, &[script, base.clone(), "ghp_py".into(), "tool.tar.gz".into(), file]).await;
+    let py = run(python(), &[script, base.clone(), "ghp_py".into(), "tool.tar.gz".into(), file]).await;
     let want = releases.assets[0].digest();
     assert_eq!((py["digest"].as_str(), py["sha256"].as_str()), (Some(want.as_str()), Some(want.as_str())), "{py}");
     let octokit = workspace().join("end2end/node_modules/@octokit/rest");
     assert!(octokit.exists(), "Octokit is not installed: run `make test` (it installs end2end's npm packages)");
     let script = workspace().join("end2end/clients/octokit_asset.mjs").display().to_string();
-    let js = client_json("node", &[script, base, "ghp_js".into(), "tool.tar.gz".into()]).await;
+    let js = run("node".into(), &[script, base, "ghp_js".into(), "tool.tar.gz".into()]).await;
     assert_eq!((js["digest"].as_str(), js["sha256"].as_str()), (Some(want.as_str()), Some(want.as_str())), "{js}");
     assert_eq!(releases.sent.load(Ordering::SeqCst), 2 * MIB as u64, "the objects host sent it once, for both clients");
     assert_eq!(releases.with_token.load(Ordering::SeqCst), 0);

@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use support::gh::Gh;
-use support::{serve, standin, wait_for, Serve};
+use support::{json_now, serve, standin, wait_for, Serve};
 
 /// A peercache process whose gh socket is in `dir`, forwarding to `upstream`.
 fn peercache(dir: &Path, upstream: &str, extra: &[&str]) -> (Serve, PathBuf) {
@@ -108,11 +108,6 @@ async fn a_query_on_node_a_is_answered_on_node_b_without_github() {
     let on_b = Gh::at(&socket_b).await.ok(&query).await;
     assert_eq!(on_b, on_a);
     assert_eq!(upstream.count("/graphql"), 1, "B answered from what A fetched");
-}
-
-/// A JSON answer, fetched from inside a waiting probe (which cannot await).
-fn json_now(url: &str) -> Option<serde_json::Value> {
-    tokio::task::block_in_place(|| reqwest::blocking::get(url).ok()?.json().ok())
 }
 
 /// Sends a raw HTTP request down a Unix socket; the whole answer.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod clients;
 pub mod gh;
 pub mod inproc;
 pub mod node;
@@ -123,4 +124,9 @@ pub fn wait_for_blocking<T>(what: &str, mut probe: impl FnMut() -> Option<T>) ->
         assert!(std::time::Instant::now() < deadline, "timed out after {WAIT:?} waiting for {what}");
         std::thread::sleep(POLL);
     }
+}
+
+/// A JSON answer, fetched from inside a waiting probe (which cannot await).
+pub fn json_now(url: &str) -> Option<serde_json::Value> {
+    tokio::task::block_in_place(|| reqwest::blocking::get(url).ok()?.json().ok())
 }
