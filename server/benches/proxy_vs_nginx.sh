@@ -8,11 +8,16 @@
 # (min..max) of each are reported, and the ratio of the medians. wrk shares
 # the two cores with the server, so each round also reports the server's own
 # CPU time per request (user + system, from /proc), a steadier measure of
-# how much work a HIT is.
+# how much work a HIT is. Each round prints the machine's load average
+# beside it: run on a quiet machine.
 #
 # Run: bash server/benches/proxy_vs_nginx.sh   (needs nginx and wrk: apt-get install -y nginx-light wrk)
 # PROFILE=1 (or 64) instead samples peercache's CPU with perf while wrk asks
 # for the 1 KiB (64 KiB) body, and prints the top symbols (apt-get install -y linux-perf).
+# INSTRUCTIONS=1 instead runs both servers under valgrind's callgrind (nginx
+# as one process) and counts the user-space instructions each spends per HIT,
+# and the system calls per HIT (perf): counts, not times, so they hold
+# whatever else the machine is doing and can be checked on another machine.
 # Everything listens on 127.0.0.1 with free ports and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,6 +29,12 @@ TOKEN="ghp_benchmarktoken0123456789abcdefghij"
 for tool in nginx wrk python3 curl; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y nginx wrk)" >&2; exit 1; }
 done
+# Under callgrind (INSTRUCTIONS=1) each server runs some 50 times slower: one nginx process, and time to start.
+wrap=(); nginx_workers=auto; nginx_master=on; patience=100
+if [ -n "${INSTRUCTIONS:-}" ]; then
+  command -v valgrind >/dev/null || { echo "missing valgrind" >&2; exit 1; }
+  wrap=(valgrind -q --tool=callgrind --dump-instr=no); nginx_workers=1; nginx_master=off; patience=1200
+fi
 
 cargo build --release -p server --bin peercache >&2
 work=$(mktemp -d)
@@ -61,7 +72,7 @@ PY
 pids+=($!)
 
 # peercache, its proxy pointed at the fake GitHub.
-"$CARGO_TARGET_DIR/release/peercache" serve --http 127.0.0.1:0 --no-p2p --cache-dir "$work/pc" \
+"${wrap[@]}" ${wrap:+--callgrind-out-file="$work/pc.cg"} "$CARGO_TARGET_DIR/release/peercache" serve --http 127.0.0.1:0 --no-p2p --cache-dir "$work/pc" \
   --github-api-url "http://127.0.0.1:$upstream_port" >"$work/pc.out" 2>"$work/pc.err" &
 pids+=($!)
 
@@ -71,7 +82,8 @@ mkdir -p "$work/nginx/cache" "$work/nginx/tmp"
 # nginx's workers drop root for an unprivileged user: let them into the scratch dirs.
 chmod 755 "$work"; chmod -R 777 "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
+worker_processes $nginx_workers;
+master_process $nginx_master;
 error_log $work/nginx/error.log warn;
 pid $work/nginx/nginx.pid;
 events { worker_connections 1024; }
@@ -97,10 +109,11 @@ http {
   }
 }
 CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr.log" &
+"${wrap[@]}" ${wrap:+--callgrind-out-file="$work/nginx.cg"} nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr.log" &
 pids+=($!)
+nginx_started=$!
 
-for _ in $(seq 100); do
+for _ in $(seq "$patience"); do
   grep -q "listening on" "$work/pc.out" 2>/dev/null && curl -s "127.0.0.1:$nginx_port" >/dev/null 2>&1 \
     && curl -s "127.0.0.1:$upstream_port" >/dev/null 2>&1 && break
   sleep 0.1
@@ -108,7 +121,11 @@ done
 pc_url=$(grep -o 'http://[0-9.:]*' "$work/pc.out")
 nginx_url="http://127.0.0.1:$nginx_port"
 pc_pid=$(pgrep -n -f "release/peercache serve --http 127.0.0.1:0 --no-p2p --cache-dir $work/pc")
-nginx_pids=$(pgrep -f "nginx: worker" -P "$(cat "$work/nginx/nginx.pid")" | paste -sd,)
+if [ -n "${INSTRUCTIONS:-}" ]; then
+  nginx_pids=$nginx_started
+else
+  nginx_pids=$(pgrep -f "nginx: worker" -P "$(cat "$work/nginx/nginx.pid")" | paste -sd,)
+fi
 
 # Warm both caches and check that both really answer from cache.
 for size in 1 64; do
@@ -142,6 +159,29 @@ run() { # url pids -> "rps p50 p99 cpu_us_per_request"
     'BEGIN{printf "%s %s %s %.2f\n", r, a, b, t * 1e6 / hz / n}'
 }
 
+if [ -n "${INSTRUCTIONS:-}" ]; then
+  # Counted from zero over one wrk run each (4 connections: callgrind runs one thread at a time).
+  printf '%-6s %-10s %10s %22s %18s\n' size server requests "instructions per HIT" "syscalls per HIT"
+  for size in 1 64; do
+    for server in peercache nginx; do
+      if [ "$server" = peercache ]; then url=$pc_url pid=$pc_pid out=$work/pc.cg; else url=$nginx_url pid=$nginx_pids out=$work/nginx.cg; fi
+      callgrind_control -z "$pid" >/dev/null
+      perf stat -x, -e raw_syscalls:sys_enter -p "$pid" -o "$work/syscalls" -- sleep "${DURATION%s}" &
+      stat_pid=$!
+      requests=$(wrk -t1 -c4 -d"$DURATION" -H "Authorization: token $TOKEN" "$url/github/repos/bench/r$size" | awk '/requests in/{print $1}')
+      wait "$stat_pid" || true
+      rm -f "$out".*; callgrind_control -d "$pid" >/dev/null
+      for _ in $(seq 100); do ls "$out".* >/dev/null 2>&1 && break; sleep 0.1; done
+      sleep 1
+      instructions=$(awk -F': ' '/^(summary|totals):/{print $2; exit}' "$out".*)
+      syscalls=$(awk -F, '/raw_syscalls/{print $1}' "$work/syscalls")
+      awk -v s="${size}KiB" -v n="$server" -v r="$requests" -v i="$instructions" -v c="$syscalls" \
+        'BEGIN{printf "%-6s %-10s %10d %22.0f %18.2f\n", s, n, r, i / r, c / r}'
+    done
+  done
+  exit 0
+fi
+
 if [ -n "${PROFILE:-}" ]; then
   perf record -q ${PERF_ARGS:-} -e cpu-clock -F 1999 -p "$pc_pid" -o "$work/perf.data" -- sleep "${DURATION%s}" 2>/dev/null &
   perf_pid=$!
@@ -161,7 +201,7 @@ for size in 1 64; do
       if [ "$server" = peercache ]; then url=$pc_url of=$pc_pid; else url=$nginx_url of=$nginx_pids; fi
       read -r r a b c < <(run "$url/github/repos/bench/r$size" "$of")
       rps[$size,$server]+="$r "; p50[$size,$server]+="$a "; p99[$size,$server]+="$b "; cpu[$size,$server]+="$c "
-      echo "round $round ${size}KiB $server: $r req/s, $c us CPU/request" >&2
+      echo "round $round ${size}KiB $server: $r req/s, $c us CPU/request, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     done
   done
 done

@@ -1,117 +1,16 @@
-//! The GitHub proxy against a fake GitHub: a real axum server in this test
-//! that serves JSON with ETags, answers 304 to a matching If-None-Match,
-//! counts every request, sends rate-limit headers and can be switched to
-//! refuse with a rate limit. Both servers listen on 127.0.0.1, OS-chosen ports;
-//! peercache's clock is a manual one the tests move.
+//! The GitHub proxy against the GitHub stand-in (`support/standin.rs`):
+//! HITs, free revalidation, one upstream call for a burst, tokens kept apart,
+//! rate limits, writes, an unreachable GitHub, a peer's answer, large bodies,
+//! HEAD, planted and replayed entries. Both servers listen on 127.0.0.1,
+//! OS-chosen ports; peercache's clock is a manual one the tests move.
 
 mod support;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing;
-use axum::Router;
 use support::inproc::{start_peercache, start_peercache_with};
-use support::wait_for;
-use tokio::sync::watch;
-
-struct Fake {
-    requests: AtomicUsize,
-    if_none_match: Mutex<Vec<Option<String>>>,
-    rate_limited: AtomicBool,
-    /// Requests for `/repos/slow/...` wait until this turns true.
-    slow_gate: watch::Sender<bool>,
-}
-
-impl Default for Fake {
-    fn default() -> Self {
-        Fake {
-            requests: AtomicUsize::new(0),
-            if_none_match: Mutex::default(),
-            rate_limited: AtomicBool::new(false),
-            slow_gate: watch::channel(false).0,
-        }
-    }
-}
-
-const ETAG: &str = "\"v1\"";
-
-async fn repo(
-    State(fake): State<Arc<Fake>>,
-    Path((owner, repo)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    fake.requests.fetch_add(1, Ordering::SeqCst);
-    let inm = headers.get("if-none-match").map(|v| v.to_str().unwrap().to_owned());
-    fake.if_none_match.lock().unwrap().push(inm.clone());
-    if fake.rate_limited.load(Ordering::SeqCst) {
-        return (
-            StatusCode::FORBIDDEN,
-            [
-                ("x-ratelimit-limit", "5000"),
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", "4102444800"),
-                ("retry-after", "60"),
-            ],
-            r#"{"message":"API rate limit exceeded for user ID 1."}"#,
-        )
-            .into_response();
-    }
-    if owner == "slow" {
-        let _ = fake.slow_gate.subscribe().wait_for(|open| *open).await;
-    }
-    if inm.as_deref() == Some(ETAG) {
-        return (
-            StatusCode::NOT_MODIFIED,
-            [("etag", ETAG), ("x-ratelimit-limit", "5000"), ("x-ratelimit-remaining", "4990")],
-        )
-            .into_response();
-    }
-    let viewer = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-    let body = serde_json::json!({"full_name": format!("{owner}/{repo}"), "viewer": viewer}).to_string();
-    let max_age = if owner == "short" { "private, max-age=1" } else { "private, max-age=60" };
-    (
-        [
-            ("content-type", "application/json; charset=utf-8"),
-            ("etag", ETAG),
-            ("cache-control", max_age),
-            ("x-ratelimit-limit", "5000"),
-            ("x-ratelimit-remaining", "4999"),
-            ("x-ratelimit-reset", "4102444800"),
-            ("x-ratelimit-resource", "core"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-async fn big(State(fake): State<Arc<Fake>>) -> impl IntoResponse {
-    fake.requests.fetch_add(1, Ordering::SeqCst);
-    let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(100 * 1024));
-    ([("content-type", "application/json")], body)
-}
-
-async fn create_issue(State(fake): State<Arc<Fake>>) -> impl IntoResponse {
-    fake.requests.fetch_add(1, Ordering::SeqCst);
-    (StatusCode::CREATED, [("content-type", "application/json")], r#"{"number": 1}"#)
-}
-
-async fn start_fake() -> (Arc<Fake>, SocketAddr) {
-    let fake = Arc::new(Fake::default());
-    let app = Router::new()
-        .route("/repos/{owner}/{repo}", routing::get(repo))
-        .route("/repos/{owner}/{repo}/issues", routing::get(repo).post(create_issue))
-        .route("/big", routing::get(big))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (fake, addr)
-}
+use support::{standin, wait_for};
 
 async fn get(url: &str, token: Option<&str>) -> (StatusCode, String, HeaderMap) {
     let mut request = reqwest::Client::new().get(url);
@@ -130,31 +29,32 @@ fn mode(headers: &HeaderMap) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_second_get_is_a_hit_with_one_upstream_call() {
-    let (fake, addr) = start_fake().await;
-    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
     let url = format!("{}/github/repos/octo/hello", pc.url);
     let (status, body, headers) = get(&url, Some("A")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(mode(&headers), "MISS");
     assert_eq!(headers["cache-status"], "peercache; fwd=uri-miss; stored");
     assert!(body.contains("octo/hello"));
+    let etag = headers["etag"].clone();
     let (status, again, headers) = get(&url, Some("A")).await;
     assert_eq!((status, mode(&headers)), (StatusCode::OK, "HIT"));
     assert_eq!(again, body);
-    assert_eq!(headers["etag"], ETAG);
+    assert_eq!(headers["etag"], etag);
     assert_eq!(headers["cache-status"], "peercache; hit");
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(gh.total(), 1);
 
     // A client that already has the body gets a free 304 from us.
     let response = reqwest::Client::new()
         .get(&url)
         .header("authorization", "token A")
-        .header("if-none-match", ETAG)
+        .header("if-none-match", etag)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(gh.total(), 1);
 
     let stats: serde_json::Value = serde_json::from_str(
         &reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().text().await.unwrap(),
@@ -172,26 +72,30 @@ async fn the_second_get_is_a_hit_with_one_upstream_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_ttl_a_304_revalidates_for_free() {
-    let (fake, addr) = start_fake().await;
-    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
     let url = format!("{}/github/repos/short/lived", pc.url);
     let (_, first, headers) = get(&url, None).await;
     assert_eq!(mode(&headers), "MISS");
+    let etag = headers["etag"].to_str().unwrap().to_owned();
     pc.clock.advance_secs(2); // past max-age=1
     let (status, body, headers) = get(&url, None).await;
     assert_eq!((status, mode(&headers)), (StatusCode::OK, "REVALIDATED"));
     assert_eq!(body, first);
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 2);
-    assert_eq!(fake.if_none_match.lock().unwrap().as_slice(), [None, Some(ETAG.to_owned())]);
+    assert_eq!(gh.total(), 2);
+    assert_eq!(gh.offered("/repos/short/lived"), [None, Some(etag)]);
+    assert_eq!(gh.free(), 1, "GitHub did not charge the revalidation");
     let (_, _, headers) = get(&url, None).await;
     assert_eq!(mode(&headers), "HIT", "the 304 refreshed the entry");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_identical_gets_make_one_upstream_call() {
-    let (fake, addr) = start_fake().await;
-    let pc = start_peercache(&format!("http://{addr}"), None).await;
-    let url = format!("{}/github/repos/slow/repo", pc.url);
+    let gh = standin::start("").await;
+    gh.slow_ms.store(0, Ordering::SeqCst);
+    gh.gate.send_replace(false);
+    let pc = start_peercache(&gh.base, None).await;
+    let url = format!("{}/github/slow/octo/repo", pc.url);
     let requests: Vec<_> = (0..50)
         .map(|_| {
             tokio::spawn({
@@ -202,26 +106,28 @@ async fn fifty_concurrent_identical_gets_make_one_upstream_call() {
         .collect();
     // GitHub holds the first request until peercache has everyone waiting on
     // it; requests arriving after it answered are hits, still no new call.
-    wait_for("the first request at GitHub", || (fake.requests.load(Ordering::SeqCst) == 1).then_some(())).await;
+    wait_for("the first request at GitHub", || (gh.total() == 1).then_some(())).await;
     wait_for("the others waiting", || (pc.state.core.github.waiting() >= 1).then_some(())).await;
-    fake.slow_gate.send_replace(true);
+    gh.gate.send_replace(true);
     let mut modes = std::collections::BTreeMap::new();
     for request in requests {
         let (status, body, headers) = request.await.unwrap();
         assert_eq!(status, StatusCode::OK);
-        assert!(body.contains("slow/repo"));
+        assert!(body.contains("octo/repo"));
         *modes.entry(mode(&headers).to_owned()).or_insert(0) += 1;
     }
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 1, "{modes:?}");
+    assert_eq!(gh.total(), 1, "{modes:?}");
     assert_eq!(modes.get("MISS"), Some(&1), "{modes:?}");
     assert_eq!(modes.values().sum::<i32>(), 50);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_never_gets_another_tokens_response() {
-    let (fake, addr) = start_fake().await;
-    let pc = start_peercache(&format!("http://{addr}"), None).await;
-    let url = format!("{}/github/repos/octo/private", pc.url);
+    let gh = standin::start("").await;
+    gh.slow_ms.store(0, Ordering::SeqCst);
+    let pc = start_peercache(&gh.base, None).await;
+    // An answer that names the token that asked.
+    let url = format!("{}/github/slow/octo/private", pc.url);
     let (_, for_a, _) = get(&url, Some("A")).await;
     assert!(for_a.contains("token A"));
     let (_, for_b, headers) = get(&url, Some("B")).await;
@@ -230,9 +136,9 @@ async fn a_token_never_gets_another_tokens_response() {
     let (_, anonymous, headers) = get(&url, None).await;
     assert_eq!(mode(&headers), "MISS");
     assert!(!anonymous.contains("token A") && !anonymous.contains("token B"));
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(gh.total(), 3);
     // And what is stored for A is sealed: nothing of it is readable in the cache.
-    let page = pc.state.core.cache.list("github:GET:/repos/octo/private", 0, 10);
+    let page = pc.state.core.cache.list("github:GET:/slow/octo/private", 0, 10);
     assert_eq!(page.total, 3);
     for summary in page.entries {
         let entry = pc.state.core.cache.peek(&summary.key).unwrap();
@@ -243,35 +149,35 @@ async fn a_token_never_gets_another_tokens_response() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_scope_gets_stale_answers_and_github_is_not_asked_again() {
-    let (fake, addr) = start_fake().await;
-    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
     let url = format!("{}/github/repos/short/limited", pc.url);
     let (_, fresh, _) = get(&url, Some("A")).await;
     pc.clock.advance_secs(2); // past max-age=1
-    fake.rate_limited.store(true, Ordering::SeqCst);
+    gh.rate_limited.store(true, Ordering::SeqCst);
     let (status, body, headers) = get(&url, Some("A")).await;
     assert_eq!((status, mode(&headers)), (StatusCode::OK, "STALE"));
     assert_eq!(body, fresh);
     assert!(headers["warning"].to_str().unwrap().starts_with("110"));
-    let asked = fake.requests.load(Ordering::SeqCst);
+    let asked = gh.total();
     assert_eq!(asked, 2);
     let (_, _, headers) = get(&url, Some("A")).await;
     assert_eq!(mode(&headers), "STALE");
-    assert_eq!(fake.requests.load(Ordering::SeqCst), asked, "Retry-After is honoured: no new call");
+    assert_eq!(gh.total(), asked, "Retry-After is honoured: no new call");
     // Nothing stale to give: GitHub's refusal, unchanged (replayed while blocked).
     let (status, body, _) = get(&format!("{}/github/repos/octo/never-seen", pc.url), Some("A")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("API rate limit exceeded"));
     // Another token is not blocked by A's limit.
     let (status, body, _) = get(&format!("{}/github/repos/octo/other", pc.url), Some("B")).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "the fake refuses everyone now: {body}");
-    assert_eq!(fake.requests.load(Ordering::SeqCst), asked + 1);
+    assert_eq!(status, StatusCode::FORBIDDEN, "the stand-in refuses everyone now: {body}");
+    assert_eq!(gh.total(), asked + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_passes_through_and_invalidates_the_repository() {
-    let (fake, addr) = start_fake().await;
-    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
     let issues = format!("{}/github/repos/octo/hello/issues", pc.url);
     get(&issues, Some("A")).await;
     get(&format!("{}/github/repos/octo/hello", pc.url), Some("A")).await;
@@ -285,10 +191,11 @@ async fn a_post_passes_through_and_invalidates_the_repository() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(response.headers()["x-peercache"], "PASS");
-    assert_eq!(response.text().await.unwrap(), r#"{"number": 1}"#);
+    let created: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(created["number"], standin::ISSUES + 1, "GitHub's answer, passed on: {created}");
     assert_eq!(pc.state.core.cache.list("github:GET:/repos/octo/hello", 0, 10).total, 0);
     assert_eq!(mode(&get(&issues, Some("A")).await.2), "MISS");
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 4);
+    assert_eq!(gh.total(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,8 +216,8 @@ async fn an_unreachable_github_is_a_502_json_error_and_nothing_is_cached() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_b_serves_a_peer_hit_for_what_node_a_fetched() {
-    let (fake, addr) = start_fake().await;
-    let upstream = format!("http://{addr}");
+    let gh = standin::start("").await;
+    let upstream = gh.base.clone();
     let a = start_peercache(&upstream, Some(String::new())).await;
     let a_addr = wait_for("A's address", || a.state.core.status.current().listen_addrs.first().cloned()).await;
     let a_id = a.state.core.status.current().peer_id.unwrap();
@@ -327,45 +234,46 @@ async fn node_b_serves_a_peer_hit_for_what_node_a_fetched() {
     .await;
     let (status, from_b, headers) = get(&format!("{}/github/repos/octo/shared", b.url), Some("A")).await;
     assert_eq!((status, mode(&headers)), (StatusCode::OK, "PEER-HIT"));
-    assert_eq!(from_b, from_a);
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 1, "one upstream call for the whole group");
-    // B without A's token gets nothing of A's.
-    let (_, other, headers) = get(&format!("{}/github/repos/octo/shared", b.url), Some("B")).await;
-    assert_eq!(mode(&headers), "MISS");
-    assert!(!other.contains("token A"));
+    assert_eq!(from_b, from_a.replace(&a.url, &b.url), "the same answer, its URLs made B's");
+    assert_eq!(gh.total(), 1, "one upstream call for the whole group");
+    // Another token gets A's bytes only once GitHub confirms them for it (a free 304).
+    let (_, for_b, headers) = get(&format!("{}/github/repos/octo/shared", b.url), Some("B")).await;
+    assert_eq!(mode(&headers), "CONFIRMED");
+    assert_eq!(for_b, from_b);
+    assert_eq!((gh.total(), gh.charged()), (2, 1), "B's token asked GitHub, which charged nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_stream_through_uncached() {
-    let (fake, addr) = start_fake().await;
-    let pc = start_peercache_with(&format!("http://{addr}"), None, |c| c.proxy_max_body = 64 * 1024).await;
+    let gh = standin::start("").await;
+    let pc = start_peercache_with(&gh.base, None, |c| c.proxy_max_body = 64 * 1024).await;
     let url = format!("{}/github/big", pc.url);
     for _ in 0..2 {
         let (status, body, headers) = get(&url, None).await;
         assert_eq!((status, mode(&headers)), (StatusCode::OK, "PASS"));
         assert_eq!(body.len(), 100 * 1024 + 10);
     }
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 2);
+    assert_eq!(gh.total(), 2);
     assert!(pc.state.core.cache.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_is_answered_from_the_cached_get() {
-    let (fake, addr) = start_fake().await;
-    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
     let url = format!("{}/github/repos/octo/hello", pc.url);
     let (_, body, _) = get(&url, None).await;
     let response = reqwest::Client::new().head(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-peercache"], "HIT");
     assert_eq!(response.headers()["content-length"], body.len().to_string().as_str());
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(gh.total(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_planted_through_the_cache_api_never_becomes_a_github_answer() {
-    let (fake, addr) = start_fake().await;
-    let upstream = format!("http://{addr}");
+    let gh = standin::start("").await;
+    let upstream = gh.base.clone();
     let a = start_peercache(&upstream, Some(String::new())).await;
     let a_addr = wait_for("A's address", || a.state.core.status.current().listen_addrs.first().cloned()).await;
     let b = start_peercache(&upstream, Some(a_addr)).await;
@@ -390,13 +298,13 @@ async fn an_entry_planted_through_the_cache_api_never_becomes_a_github_answer() 
     assert_eq!(response.headers()["x-peercache"], "MISS");
     assert!(response.headers().get("set-cookie").is_none());
     assert!(response.text().await.unwrap().contains("octocat/hello-world"));
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(gh.total(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_answer_moved_to_another_key_or_replayed_does_not_open() {
-    let (fake, addr) = start_fake().await;
-    let pc = start_peercache(&format!("http://{addr}"), None).await;
+    let gh = standin::start("").await;
+    let pc = start_peercache(&gh.base, None).await;
     let boss = format!("{}/github/repos/octo/boss", pc.url);
     let (_, body, _) = get(&boss, Some("A")).await;
     assert!(body.contains("octo/boss"));
@@ -424,5 +332,5 @@ async fn a_sealed_answer_moved_to_another_key_or_replayed_does_not_open() {
     let stats: serde_json::Value =
         reqwest::get(format!("{}/api/mcp/cache/stats", pc.url)).await.unwrap().json().await.unwrap();
     assert_eq!(stats["proxy"]["seal_mismatches"], 2, "{stats}");
-    assert_eq!(fake.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(gh.total(), 3);
 }

@@ -46,22 +46,29 @@ pub fn of_api(method: &Method, path: &str, headers: &HeaderMap) -> Option<Asked>
     if method != Method::GET {
         return None;
     }
-    let parts: Vec<&str> = path.strip_prefix("/repos/")?.split('/').collect();
-    let (owner, repo) = (name(parts.first()?)?, name(parts.get(1)?)?);
-    match parts.get(2..)? {
-        ["releases", "assets", id] if wants_bytes(headers) => {
-            Some(Asked::Asset { owner, repo, id: id.parse().ok().filter(|id| *id > 0)? })
+    // Told apart by borrowed segments first: every API read passes here,
+    // and only a download's names are worth making.
+    let mut parts = path.strip_prefix("/repos/")?.splitn(4, '/');
+    let (owner, repo, kind, tail) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
+    let asked = match (kind, tail) {
+        ("releases", Some(tail)) => {
+            let id = tail.strip_prefix("assets/").filter(|id| !id.contains('/'))?;
+            if !wants_bytes(headers) {
+                return None;
+            }
+            Asked::Asset { owner: name(owner)?, repo: name(repo)?, id: id.parse().ok().filter(|id| *id > 0)? }
         }
-        [kind @ ("tarball" | "zipball"), reference @ ..] => {
-            let format = if *kind == "tarball" { Format::Tarball } else { Format::Zipball };
-            let reference = reference.join("/");
+        ("tarball" | "zipball", reference) => {
+            let format = if kind == "tarball" { Format::Tarball } else { Format::Zipball };
+            let reference = reference.unwrap_or("");
             if reference.split('/').any(|part| part.is_empty() && !reference.is_empty()) {
                 return None;
             }
-            Some(Asked::Archive { owner, repo, format, reference })
+            Asked::Archive { owner: name(owner)?, repo: name(repo)?, format, reference: reference.to_owned() }
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(asked)
 }
 
 /// A path under `/download` (a `browser_download_url` with its host

@@ -56,7 +56,10 @@ impl RequestKey {
 
     /// Everything but the scope: what every scope's entry for this request shares.
     pub fn identity(&self) -> String {
-        let mut key = format!("github:{}:", self.method);
+        let mut key = String::with_capacity(80 + self.path.len() + self.query.len() + self.accept.len());
+        key.push_str("github:");
+        key.push_str(self.method);
+        key.push(':');
         escape_into(&mut key, &self.path);
         if !self.query.is_empty() {
             key.push('?');
@@ -113,20 +116,29 @@ pub fn sorted_query(query: Option<&str>) -> String {
 /// user (`/users/{u}`) and organization (`/orgs/{o}`) in lower case, as
 /// GitHub matches them.
 pub fn canonical_path(path: &str) -> String {
-    let decoded = decode_unreserved(path);
-    let mut segments: Vec<String> = decoded.split('/').map(str::to_owned).collect();
-    // segments[0] is the empty string before the leading '/'.
-    let folded = match segments.get(1).map(String::as_str) {
-        Some("repos") => 2..4,
-        Some("users" | "orgs") => 2..3,
-        _ => 0..0,
-    };
-    for index in folded {
-        if let Some(segment) = segments.get_mut(index) {
-            *segment = segment.to_ascii_lowercase();
+    // One pass into one string: every request's key is made of it.
+    let decoded = if path.contains('%') { std::borrow::Cow::Owned(decode_unreserved(path)) } else { path.into() };
+    let mut out = String::with_capacity(decoded.len());
+    let mut folded = 0..0;
+    // Segment 0 is the empty string before the leading '/'.
+    for (index, segment) in decoded.split('/').enumerate() {
+        if index > 0 {
+            out.push('/');
+        }
+        if index == 1 {
+            folded = match segment {
+                "repos" => 2..4,
+                "users" | "orgs" => 2..3,
+                _ => 0..0,
+            };
+        }
+        let start = out.len();
+        out.push_str(segment);
+        if folded.contains(&index) {
+            out[start..].make_ascii_lowercase();
         }
     }
-    segments.join("/")
+    out
 }
 
 /// Decodes `%XX` escapes of unreserved characters (RFC 3986: letters,
@@ -159,13 +171,13 @@ fn decode_unreserved(text: &str) -> String {
 
 /// Appends `part` with `%` and `:` escaped, so it cannot be read as another part.
 fn escape_into(key: &mut String, part: &str) {
-    for c in part.chars() {
-        match c {
-            '%' => key.push_str("%25"),
-            ':' => key.push_str("%3A"),
-            c => key.push(c),
-        }
+    let mut rest = part;
+    while let Some(at) = rest.find(['%', ':']) {
+        key.push_str(&rest[..at]);
+        key.push_str(if rest.as_bytes()[at] == b'%' { "%25" } else { "%3A" });
+        rest = &rest[at + 1..];
     }
+    key.push_str(rest);
 }
 
 /// What a write to `path` makes stale: every answer about its repository
@@ -248,6 +260,44 @@ mod tests {
         assert_eq!(canonical_path("/repos/o/r%"), "/repos/o/r%");
         assert_eq!(canonical_path("/repos/o/r%4"), "/repos/o/r%4");
         assert_eq!(canonical_path("/repos/o/ü"), "/repos/o/ü");
+    }
+
+    /// The rule as first written, segment by segment: the one-pass form must
+    /// key every path the same.
+    fn canonical_by_segments(path: &str) -> String {
+        let mut segments: Vec<String> = decode_unreserved(path).split('/').map(str::to_owned).collect();
+        let folded = match segments.get(1).map(String::as_str) {
+            Some("repos") => 2..4,
+            Some("users" | "orgs") => 2..3,
+            _ => 0..0,
+        };
+        for index in folded {
+            if let Some(segment) = segments.get_mut(index) {
+                *segment = segment.to_ascii_lowercase();
+            }
+        }
+        segments.join("/")
+    }
+
+    #[test]
+    fn the_one_pass_path_and_escapes_match_the_rule_on_many_spellings() {
+        let parts = ["", "repos", "users", "orgs", "Repos", "O", "r", "ÜBER", "%4F", "%2f", "%", "a:b", "x%3a", "%72"];
+        let mut checked = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for d in ["", "/issues", "/Contents/READ%4DE.md", "/"] {
+                        let path = format!("/{a}/{b}/{c}{d}");
+                        assert_eq!(canonical_path(&path), canonical_by_segments(&path), "{path}");
+                        let mut escaped = String::new();
+                        escape_into(&mut escaped, &path);
+                        assert_eq!(escaped, path.replace('%', "%25").replace(':', "%3A"), "{path}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, parts.len().pow(3) * 4);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! of responses, HTTP caching semantics, URL rewriting, rate-limit tracking,
 //! request coalescing and the proxy itself.
 
+pub mod answer;
 pub mod candidates;
 pub mod confirm;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod fleet;
 pub mod freshness;
 pub mod graphql;
 pub mod key;
+pub mod plan;
 pub mod proxy;
 pub mod ratelimit;
 pub mod ready;

@@ -16,8 +16,9 @@
 //! repository's answers stale on every node. GitHub's URLs in answers are
 //! rewritten to the base the client used.
 //!
-//! Each request ends as one [`Answer`]; its response, its mode count and its
-//! cache lookup count are all made from that one value. Talking to GitHub is
+//! A read's first step is `plan`'s pure decision; each request ends as one
+//! [`Answer`]; its response, its mode count and its cache lookup count are
+//! all made from that one value. Talking to GitHub is
 //! in `upstream`, the fleet's turn-taking in `fleet`, what is offered to
 //! GitHub in `candidates`.
 
@@ -31,11 +32,13 @@ use axum::response::Response;
 
 use crate::cache::entry::{Entry, Origin};
 use crate::cache::Cache;
+use crate::github::answer::{Answer, Shared};
 use crate::github::confirm::{Candidate, ConfirmCounters, ConfirmMode};
 use crate::github::error::ProxyError;
 use crate::github::fleet::{self, Awaited, FleetTurn};
 use crate::github::freshness::{self, Freshness};
 use crate::github::graphql::{self, Malformed, Operation};
+use crate::github::plan::{plan, Facts, Own, Plan};
 use crate::github::ratelimit::{hold_key, RateLimits};
 use crate::github::ready::Ready;
 use crate::github::request::{Call, GRAPHQL_KEY_PREFIX};
@@ -72,64 +75,6 @@ pub struct ProxyConfig {
     pub fleet_wait: Duration,
     /// Which answers are confirmed with GitHub before they are served.
     pub confirm: ConfirmMode,
-}
-
-/// How a request ended: the one value its response and every counter are
-/// made from.
-pub(super) enum Answer {
-    /// A body to send as it is (stored, from a peer, or just fetched), with
-    /// when it was stored (for `Age`); the waiters of a coalesced fetch get it too.
-    Body(Mode, Arc<Decoded>, Option<u64>),
-    /// Forwarded or streamed through: this caller's only.
-    Passed(Response),
-    /// The proxy itself could not answer.
-    Failed(Mode, ProxyError),
-    /// Another node of the fleet fetched it (holding the lease); this node
-    /// waited for its entry.
-    Fleet { decoded: Arc<Decoded>, stored_at: u64, holder: String },
-    /// GitHub's own answer just now (MISS), and whether it was stored.
-    Fetched { decoded: Arc<Decoded>, stored: bool },
-}
-
-impl Answer {
-    /// The status GitHub (or the proxy) answered with, when known.
-    pub(super) fn status(&self) -> Option<StatusCode> {
-        match self {
-            Answer::Body(_, decoded, _) => Some(decoded.status),
-            Answer::Passed(response) => Some(response.status()),
-            Answer::Failed(_, error) => Some(error.status),
-            Answer::Fleet { .. } => Some(StatusCode::OK),
-            Answer::Fetched { decoded, .. } => Some(decoded.status),
-        }
-    }
-
-    pub(super) fn mode(&self) -> Mode {
-        match self {
-            Answer::Body(mode, ..) | Answer::Failed(mode, _) => *mode,
-            Answer::Passed(_) => Mode::Pass,
-            Answer::Fleet { .. } => Mode::Coalesced,
-            Answer::Fetched { .. } => Mode::Miss,
-        }
-    }
-
-    /// What the waiters of a shared fetch get: `None` for a stream, which
-    /// cannot be shared (each waiter then asks on its own).
-    fn shared(&self) -> Option<Shared> {
-        match self {
-            Answer::Body(_, decoded, stored_at) => Some(Shared::Body(decoded.clone(), *stored_at)),
-            Answer::Failed(_, error) => Some(Shared::Failed(error.clone())),
-            Answer::Fleet { decoded, stored_at, .. } => Some(Shared::Body(decoded.clone(), Some(*stored_at))),
-            Answer::Fetched { decoded, .. } => Some(Shared::Body(decoded.clone(), None)),
-            Answer::Passed(_) => None,
-        }
-    }
-}
-
-/// A shared fetch's answer, as its waiters get it.
-#[derive(Clone)]
-enum Shared {
-    Body(Arc<Decoded>, Option<u64>),
-    Failed(ProxyError),
 }
 
 impl GithubProxy {
@@ -224,7 +169,11 @@ impl GithubProxy {
             Some(url) => url.clone(),
             None => {
                 let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-                format!("http://{host}/github")
+                let mut base = String::with_capacity(host.len() + 14);
+                base.push_str("http://");
+                base.push_str(host);
+                base.push_str("/github");
+                base
             }
         };
         (request.uri().path().strip_prefix("/github").unwrap_or("/").to_owned(), base)
@@ -238,9 +187,9 @@ impl GithubProxy {
             Err(error) => return stamp(error.to_response(), Mode::Pass),
         };
         if parts.method == Method::POST && call.path == "/graphql" {
-            return self.graphql(call, body).await;
+            return Box::pin(self.graphql(call, body)).await;
         }
-        let answer = if call.cacheable() { self.cached(&call).await } else { self.pass(&call, body).await };
+        let answer = if call.cacheable() { self.cached(&call).await } else { Box::pin(self.pass(&call, body)).await };
         self.respond(&call, answer)
     }
 
@@ -278,29 +227,42 @@ impl GithubProxy {
         }
     }
 
+    /// A cacheable read, carried out as `plan` decides from what is known of it.
     async fn cached(&self, call: &Call<'_>) -> Answer {
         let now = self.cache.now_ms();
+        let mut own = None;
         if let Some(entry) = self.cache.fresh(&call.key) {
             if let Some(decoded) = self.open(&entry, &call.scope).await {
-                if let Some(answer) = self.as_it_is(call, &entry, &decoded, now) {
-                    return answer;
-                }
+                own = Some((self.own_facts(call, &entry, &decoded, now), entry, decoded));
             }
         }
-        let held = match self.limits.blocked(&call.scope.id, call.resource, now) {
+        let served = own.as_ref().is_some_and(|(facts, ..)| facts.served().is_some());
+        let refusal = if served { None } else { self.refusal(call, now).await };
+        let facts =
+            Facts { own: own.as_ref().map(|(facts, ..)| *facts), refused: refusal.is_some(), head: call.head() };
+        match plan(&facts) {
+            Plan::Serve(mode) => {
+                let (_, entry, decoded) = own.expect("a served plan has a stored answer");
+                Answer::Body(mode, decoded, Some(entry.stored_at_ms))
+            }
+            Plan::Refused => match self.stale(call).await {
+                Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
+                None => Answer::Body(Mode::Held, refusal.expect("a refused plan has a refusal"), None),
+            },
+            // Boxed: the futures that ask the fleet and GitHub are large, and
+            // a hit's future (moved through every layer of the router) stays small.
+            Plan::Forward => Box::pin(self.forward(call, bytes::Bytes::new())).await,
+            Plan::Fetch => Box::pin(self.coalesced(call)).await,
+        }
+    }
+
+    /// GitHub's refusal of this scope for the resource, while it holds: this
+    /// node's own, or a fleet hold.
+    async fn refusal(&self, call: &Call<'_>, now: u64) -> Option<Arc<Decoded>> {
+        match self.limits.blocked(&call.scope.id, call.resource, now) {
             Some(refusal) => Some(refusal),
             None => self.held_by_the_fleet(call).await,
-        };
-        if let Some(refusal) = held {
-            return match self.stale(call).await {
-                Some((stored_at, stale)) => Answer::Body(Mode::Stale, stale, Some(stored_at)),
-                None => Answer::Body(Mode::Held, refusal, None),
-            };
         }
-        if call.head() {
-            return self.forward(call, bytes::Bytes::new()).await;
-        }
-        self.coalesced(call).await
     }
 
     /// A refusal another node of the fleet got for this scope and resource,
@@ -319,14 +281,21 @@ impl GithubProxy {
         self.open(&entry, &call.scope).await
     }
 
-    /// The requester's own stored answer, served as it is (HIT, or PEER-HIT
-    /// when it came from a peer) when it is fresh and nothing asks GitHub
-    /// first: the client's directives, "always revalidate", or confirmation.
-    fn as_it_is(&self, call: &Call<'_>, entry: &Entry, decoded: &Arc<Decoded>, now: u64) -> Option<Answer> {
-        if !entry.is_fresh(now) || self.must_revalidate(call, entry, decoded, now) || self.needs_confirming(entry) {
-            return None;
+    /// What the plan is told of the requester's own stored answer.
+    fn own_facts(&self, call: &Call<'_>, entry: &Entry, decoded: &Decoded, now: u64) -> Own {
+        Own {
+            fresh: entry.is_fresh(now),
+            revalidate: entry.is_fresh(now) && self.must_revalidate(call, entry, decoded, now),
+            confirm: self.needs_confirming(entry),
+            from_peer: matches!(entry.origin, Origin::Peer(_)),
         }
-        let mode = if matches!(entry.origin, Origin::Peer(_)) { Mode::PeerHit } else { Mode::Hit };
+    }
+
+    /// The requester's own stored answer, served as it is when the plan's
+    /// rule allows (fresh, and nothing asks GitHub first): one stored while
+    /// a request waited its turn, or a peer's.
+    fn as_it_is(&self, call: &Call<'_>, entry: &Entry, decoded: &Arc<Decoded>, now: u64) -> Option<Answer> {
+        let mode = self.own_facts(call, entry, decoded, now).served()?;
         Some(Answer::Body(mode, decoded.clone(), Some(entry.stored_at_ms)))
     }
 

@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use crate::cache::stats::Lookup;
-use crate::github::proxy::{header, stamp, Answer, GithubProxy, CACHE_STATUS};
+use crate::github::answer::Answer;
+use crate::github::proxy::{header, stamp, GithubProxy, CACHE_STATUS};
 use crate::github::request::Call;
 use crate::github::rewrite::{rewrite_body, rewrite_link};
 use crate::github::stats::Mode;

@@ -16,11 +16,12 @@ use futures::StreamExt;
 
 use crate::cache::entry::Entry;
 use crate::cache::ttl::{family_ttl_secs, longest_github_ttl, path_family};
+use crate::github::answer::Answer;
 use crate::github::confirm::{confirmed, if_none_match, Candidate, Outcome};
 use crate::github::error::ProxyError;
 use crate::github::freshness;
 use crate::github::key::invalidation_prefixes;
-use crate::github::proxy::{header, Answer, GithubProxy};
+use crate::github::proxy::{header, GithubProxy};
 use crate::github::ratelimit::{hold_key, is_rate_limited};
 use crate::github::request::{forwarded, Call};
 use crate::github::stats::{Mode, UpstreamError};

@@ -13,8 +13,11 @@
 //! `invalid` rejected as GitHub does: 200 with `errors`), `OPTIONS` answered
 //! 204 on every path as GitHub answers a preflight, and `/redirect` sending a
 //! 302 to wherever `redirect_to` says, and `/rate_limit` as GitHub shapes
-//! it (401 "Bad credentials" for tokens with `revoked` in them). It counts every request by path, and
-//! apart the calls GitHub charges (all but 304s).
+//! it (401 "Bad credentials" for tokens with `revoked` in them). Repositories
+//! of the owner `short` say `max-age=1`; `/big` is a 100 KiB body; switched to
+//! `rate_limited`, every request is refused as GitHub refuses a spent token.
+//! It counts every request by path, apart the calls GitHub charges (all but
+//! 304s), and keeps the `If-None-Match` of every GET.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -51,6 +54,10 @@ pub struct Standin {
     pub opaque_etags: std::sync::atomic::AtomicBool,
     /// Where `/redirect` points.
     pub redirect_to: Mutex<String>,
+    /// Every request refused with 403 "API rate limit exceeded".
+    pub rate_limited: std::sync::atomic::AtomicBool,
+    /// Each GET's path and `If-None-Match`, in order.
+    conditionals: Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl Standin {
@@ -67,6 +74,12 @@ impl Standin {
     /// Requests GitHub charges: all but the 304s.
     pub fn charged(&self) -> u64 {
         self.total() - self.free()
+    }
+
+    /// The `If-None-Match` of each GET for `path` (without the base path), in order.
+    pub fn offered(&self, path: &str) -> Vec<Option<String>> {
+        let conditionals = self.conditionals.lock().unwrap();
+        conditionals.iter().filter(|(p, _)| p == path).map(|(_, tag)| tag.clone()).collect()
     }
 
     /// Requests seen for `path` (without the base path).
@@ -95,6 +108,8 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
         free: AtomicU64::new(0),
         opaque_etags: std::sync::atomic::AtomicBool::new(false),
         redirect_to: Mutex::new(String::new()),
+        rate_limited: std::sync::atomic::AtomicBool::new(false),
+        conditionals: Mutex::default(),
     });
     let routes = Router::new()
         .route("/repos/{owner}/{repo}", get(repo))
@@ -110,7 +125,8 @@ pub async fn start(prefix: &str) -> Arc<Standin> {
         .route("/private-sso", get(sso))
         .route("/graphql", post(graphql))
         .route("/redirect", get(redirect))
-        .layer(axum::middleware::from_fn_with_state(standin.clone(), preflight))
+        .route("/big", get(big))
+        .layer(axum::middleware::from_fn_with_state(standin.clone(), before_routes))
         .with_state(standin.clone());
     let app = if prefix.is_empty() { routes } else { Router::new().nest(prefix, routes) };
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -249,7 +265,8 @@ async fn repo(
     if token.contains("admin") {
         body["permissions"] = json!({"admin": true, "push": true, "pull": true});
     }
-    answer(&s, &headers, body, &[])
+    let short: &[(&'static str, String)] = &[("cache-control", "private, max-age=1".to_owned())];
+    answer(&s, &headers, body, if owner == "short" { short } else { &[] })
 }
 
 fn issues_page(s: &Standin, owner: &str, repo: &str, page: u64, headers: &HeaderMap) -> Response {
@@ -436,8 +453,10 @@ async fn graphql(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap, bo
     (rate, data.to_string()).into_response()
 }
 
-/// `OPTIONS` on any path: 204, as GitHub answers a browser's preflight.
-async fn preflight(
+/// Before any route: `OPTIONS` answered 204 on any path, as GitHub answers a
+/// browser's preflight; everything refused while `rate_limited`; each GET's
+/// `If-None-Match` noted.
+async fn before_routes(
     State(s): State<Arc<Standin>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -446,7 +465,30 @@ async fn preflight(
         s.saw(request.uri());
         return StatusCode::NO_CONTENT.into_response();
     }
+    if s.rate_limited.load(Ordering::SeqCst) {
+        s.saw(request.uri());
+        let headers = [
+            ("content-type", "application/json; charset=utf-8"),
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "4102444800"),
+            ("x-ratelimit-resource", "core"),
+            ("retry-after", "60"),
+        ];
+        let refused = r#"{"message":"API rate limit exceeded for user ID 1.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}"#;
+        return (StatusCode::FORBIDDEN, headers, refused).into_response();
+    }
+    if request.method() == axum::http::Method::GET {
+        let tag = request.headers().get("if-none-match").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        s.conditionals.lock().unwrap().push((request.uri().path().to_owned(), tag));
+    }
     next.run(request).await
+}
+
+/// A body over the proxy's storable size in the tests (100 KiB of padding).
+async fn big(State(s): State<Arc<Standin>>, uri: Uri, headers: HeaderMap) -> Response {
+    s.saw(&uri);
+    answer(&s, &headers, json!({"pad": "x".repeat(100 * 1024)}), &[])
 }
 
 /// A 302 to `redirect_to`.
