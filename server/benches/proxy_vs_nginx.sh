@@ -15,9 +15,9 @@
 # PROFILE=1 (or 64) instead samples peercache's CPU with perf while wrk asks
 # for the 1 KiB (64 KiB) body, and prints the top symbols (apt-get install -y linux-perf).
 # INSTRUCTIONS=1 instead runs both servers under valgrind's callgrind (nginx
-# as one process) and counts the user-space instructions each spends per HIT,
-# and the system calls per HIT (perf): counts, not times, so they hold
-# whatever else the machine is doing and can be checked on another machine.
+# as one process) and counts the user-space instructions each spends per HIT:
+# a count, not a time, so it holds whatever else the machine is doing and can
+# be checked on another machine (the kernel's part, the loopback, is not in it).
 # Everything listens on 127.0.0.1 with free ports and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -161,22 +161,18 @@ run() { # url pids -> "rps p50 p99 cpu_us_per_request"
 
 if [ -n "${INSTRUCTIONS:-}" ]; then
   # Counted from zero over one wrk run each (4 connections: callgrind runs one thread at a time).
-  printf '%-6s %-10s %10s %22s %18s\n' size server requests "instructions per HIT" "syscalls per HIT"
+  printf '%-6s %-10s %10s %22s\n' size server requests "instructions per HIT"
   for size in 1 64; do
     for server in peercache nginx; do
       if [ "$server" = peercache ]; then url=$pc_url pid=$pc_pid out=$work/pc.cg; else url=$nginx_url pid=$nginx_pids out=$work/nginx.cg; fi
       callgrind_control -z "$pid" >/dev/null
-      perf stat -x, -e raw_syscalls:sys_enter -p "$pid" -o "$work/syscalls" -- sleep "${DURATION%s}" &
-      stat_pid=$!
       requests=$(wrk -t1 -c4 -d"$DURATION" -H "Authorization: token $TOKEN" "$url/github/repos/bench/r$size" | awk '/requests in/{print $1}')
-      wait "$stat_pid" || true
       rm -f "$out".*; callgrind_control -d "$pid" >/dev/null
       for _ in $(seq 100); do ls "$out".* >/dev/null 2>&1 && break; sleep 0.1; done
       sleep 1
       instructions=$(awk -F': ' '/^(summary|totals):/{print $2; exit}' "$out".*)
-      syscalls=$(awk -F, '/raw_syscalls/{print $1}' "$work/syscalls")
-      awk -v s="${size}KiB" -v n="$server" -v r="$requests" -v i="$instructions" -v c="$syscalls" \
-        'BEGIN{printf "%-6s %-10s %10d %22.0f %18.2f\n", s, n, r, i / r, c / r}'
+      awk -v s="${size}KiB" -v n="$server" -v r="$requests" -v i="$instructions" \
+        'BEGIN{printf "%-6s %-10s %10d %22.0f\n", s, n, r, i / r}'
     done
   done
   exit 0
