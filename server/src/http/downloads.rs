@@ -21,7 +21,8 @@ const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 /// anything else for the API proxy. The one way in for both doors.
 pub async fn github(core: &Core, request: axum::http::Request<Body>, path: &str, base: String) -> Response {
     match route::of_api(request.method(), path, request.headers()) {
-        Some(asked) => download(core, &asked, request, &base).await,
+        // Boxed: a download's future is large, and an API hit's stays small.
+        Some(asked) => Box::pin(download(core, &asked, request, &base)).await,
         None => core.github.serve(request, path, base).await,
     }
 }

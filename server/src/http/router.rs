@@ -1,6 +1,7 @@
 //! The one place the HTTP surface is assembled: health, JSON API, the
 //! dashboard (SSR + server functions) and its bundle.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use app::api::SharedBackend;
@@ -11,10 +12,11 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower::ServiceExt;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -54,7 +56,23 @@ pub fn router(state: AppState) -> Router {
             let html = response.headers().get(CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
             html.then_some(HeaderValue::from_static("no-store"))
         }));
-    Router::new().route("/github", any(github)).route("/github/{*path}", any(github)).merge(own).with_state(state)
+    let own = own.with_state(state.clone());
+    // `/github/...` is told apart by its prefix before any routing: the
+    // proxy reads the path itself, and a HIT skips the router's matching,
+    // its wildcard parameters and its matched path (see BENCHMARKS.md).
+    // Everything else is routed as the node's own. The layers `server::serve`
+    // adds (body deadline and budget) wrap both.
+    let front = tower::service_fn(move |request: Request| {
+        let (state, own) = (state.clone(), own.clone());
+        async move {
+            let path = request.uri().path();
+            if path == "/github" || path.starts_with("/github/") {
+                return Ok::<_, Infallible>(github(&state, request).await);
+            }
+            own.oneshot(request).await
+        }
+    });
+    Router::new().fallback_service(front)
 }
 
 /// `/mcp`: the MCP server (Streamable HTTP). Its tools call the core
@@ -97,7 +115,7 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
 }
 
 /// `/github/...`: the caching GitHub proxy, and downloads.
-async fn github(State(state): State<AppState>, request: Request<Body>) -> Response {
+async fn github(state: &AppState, request: Request<Body>) -> Response {
     let (path, base) = state.core.github.under_github(&request);
     downloads::github(&state.core, request, &path, base).await
 }
