@@ -120,6 +120,16 @@ fleet:
 	cargo build --release -p server
 	for n in 10 25 50; do python3 server/tests/fleet/fleet.py --bin $(CARGO_TARGET_DIR)/release/peercache --nodes $$n; done
 
+# The proxy's HITs against nginx: wall clock (3 alternating rounds), then
+# instructions per HIT under callgrind (see BENCHMARKS.md; about 10 minutes).
+bench: setup-rust
+	@for tool in nginx wrk valgrind; do command -v $$tool >/dev/null || missing="$${missing:-} $$tool"; done; \
+	if [ -n "$${missing:-}" ]; then \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y nginx-light wrk valgrind; \
+	fi
+	bash server/benches/proxy_vs_nginx.sh
+	INSTRUCTIONS=1 bash server/benches/proxy_vs_nginx.sh
+
 test-browser:
 	cd end2end && PEERCACHE_BIN=$(SERVER_BIN) PEERCACHE_RELEASE_BIN=$(CARGO_TARGET_DIR)/release/peercache \
 	  timeout 900 npx playwright test
