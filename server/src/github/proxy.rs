@@ -283,9 +283,10 @@ impl GithubProxy {
 
     /// What the plan is told of the requester's own stored answer.
     fn own_facts(&self, call: &Call<'_>, entry: &Entry, decoded: &Decoded, now: u64) -> Own {
+        let fresh = entry.is_fresh(now);
         Own {
-            fresh: entry.is_fresh(now),
-            revalidate: entry.is_fresh(now) && self.must_revalidate(call, entry, decoded, now),
+            fresh,
+            revalidate: fresh && self.must_revalidate(call, entry, decoded, now),
             confirm: self.needs_confirming(entry),
             from_peer: matches!(entry.origin, Origin::Peer(_)),
         }
