@@ -292,3 +292,20 @@ async fn a_node_that_joins_late_catches_up_on_what_was_stored_before_it() {
     let origin = b.cache.peek("get_repo:octo/early7").unwrap().origin.clone();
     assert_eq!(origin, Origin::Peer(a.status().peer_id.unwrap()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_the_largest_entries_gossip_carries_arrives_whole() {
+    use server::p2p::protocol::INLINE_BODY_MAX;
+    let a = Node::start("", Some(members()));
+    let b = Node::start(&a.addr().await, Some(members()));
+    b.wait_peers(1).await;
+    a.wait_all_subscribed().await;
+    // Each announcement is as large as gossip carries; sent back to back, the
+    // reader's buffer holds one whole and the start of the next.
+    let body = Bytes::from(format!("\"{}\"", "x".repeat(INLINE_BODY_MAX - 2)));
+    for i in 0..40 {
+        a.cache.put(&format!("burst:{i}"), body.clone(), PutOptions::default()).unwrap();
+    }
+    wait_for("all 40 on the peer", || (0..40).all(|i| b.cache.peek(&format!("burst:{i}")).is_some()).then_some(()))
+        .await;
+}

@@ -51,6 +51,11 @@ const MAX_INCOMING: u32 = 384;
 const MAX_PENDING_INCOMING: u32 = 64;
 const MAX_PER_PEER: u32 = 2;
 
+/// The largest gossip message: an announcement in gossipsub's envelope.
+const GOSSIP_MESSAGE_MAX: usize = ANNOUNCEMENT_MAX + 1024;
+/// How much gossipsub's stream reader (asynchronous-codec) reads at a time.
+const GOSSIP_READ_CHUNK: usize = 8 * 1024;
+
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     pub limits: connection_limits::Behaviour,
@@ -87,7 +92,13 @@ impl Behaviour {
             .heartbeat_interval(Duration::from_secs(1))
             .validation_mode(gossipsub::ValidationMode::Strict)
             .validate_messages()
-            .max_transmit_size(ANNOUNCEMENT_MAX + 1024)
+            // Each message on our topic: an announcement and gossip's envelope.
+            .max_transmit_size_for_topic(GOSSIP_MESSAGE_MAX, gossipsub::IdentTopic::new(ANNOUNCE_TOPIC).hash())
+            // Each read of the stream: gossipsub 0.50.1 checks the size of its
+            // whole read buffer, which holds a message and up to one more read
+            // (8 KiB) of the next. Held to one message, back-to-back large
+            // announcements broke the stream and were lost.
+            .max_transmit_size(GOSSIP_MESSAGE_MAX + GOSSIP_READ_CHUNK)
             // The same announcement from two peers is one message.
             .message_id_fn(|message| gossipsub::MessageId::from(Sha256::digest(&message.data).to_vec()))
             .build()
