@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """What a node costs its runner, against a reference build in the same run.
 
-Idle: a private swarm of N nodes on loopback (default 40) is started, waited
-for until every node is active, left alone SETTLE seconds, then each node's
-CPU time over IDLE seconds (as % of one core) and its RSS are read from
-/proc. Memory: one node takes ANSWERS distinct GitHub answers through
+Idle: a private swarm of N nodes on loopback (default 40) is started and
+waited for until every node is active; then each node's CPU time over IDLE
+seconds (as % of one core) is read from /proc twice: from SETTLE seconds
+after that (the fleet still forming: the DHT's first refreshes, the mesh
+grafted, first summaries) and from SETTLED seconds after it (a fleet left
+alone), and its RSS at the end. Memory: one node takes ANSWERS distinct GitHub answers through
 /github from the harness's stand-in (small JSON bodies, GitHub's headers),
 then its RSS is read at once and after 15 s idle, beside what the cache
 holds (`total_size_bytes`).
@@ -12,7 +14,8 @@ holds (`total_size_bytes`).
 The build under test and the reference (`--ref-bin`, e.g. the previous
 release) take turns, ROUNDS rounds each, alternating which goes first.
 
-Run: python3 server/benches/node_cost.py --bin PATH --ref-bin PATH [--nodes 40] [--rounds 3]
+Run: python3 server/benches/node_cost.py --bin PATH --ref-bin PATH [--nodes 40] [--rounds 3] [--answers 0]
+(`--answers 0` leaves the memory scenario out.)
 Prints, per build, the median and spread (min..max over rounds) of: the
 median and the highest node's idle CPU %, the median and highest idle RSS,
 and in the memory scenario RSS, stored bytes and RSS per answer; then the
@@ -31,6 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "fleet
 import fleet as harness  # noqa: E402
 
 SETTLE = 10
+SETTLED = 100
 IDLE = 60
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -42,15 +46,20 @@ def idle_round(binary, nodes):
         try:
             fleet.start()
             harness.wait("every node active", fleet.all_active, 180)
-            time.sleep(SETTLE)  # a measurement window, not a wait for a condition
-            before = [n.cpu_ticks() for n in fleet.nodes]
-            started = time.monotonic()
-            time.sleep(IDLE)
-            seconds = time.monotonic() - started
-            cpu = [100.0 * (n.cpu_ticks() - b) / TICKS / seconds for n, b in zip(fleet.nodes, before)]
+            active = time.monotonic()
+            figures = {}
+            for name, settle in (("forming", SETTLE), ("settled", SETTLED)):
+                # Measurement windows, not waits for a condition.
+                time.sleep(max(0.0, active + settle - time.monotonic()))
+                before = [n.cpu_ticks() for n in fleet.nodes]
+                started = time.monotonic()
+                time.sleep(IDLE)
+                seconds = time.monotonic() - started
+                cpu = [100.0 * (n.cpu_ticks() - b) / TICKS / seconds for n, b in zip(fleet.nodes, before)]
+                figures[f"cpu {name} median %"] = statistics.median(cpu)
+                figures[f"cpu {name} max %"] = max(cpu)
             rss = [n.rss_kib() / 1024 for n in fleet.nodes]
-            return {"cpu median %": statistics.median(cpu), "cpu max %": max(cpu),
-                    "rss median MiB": statistics.median(rss), "rss max MiB": max(rss)}
+            return figures | {"rss median MiB": statistics.median(rss), "rss max MiB": max(rss)}
         finally:
             fleet.stop()
 
@@ -96,14 +105,17 @@ def main():
         for name in order:
             loads.append(os.getloadavg()[0])
             results[name]["idle"].append(idle_round(builds[name], args.nodes))
-            results[name]["memory"].append(memory_round(builds[name], args.answers))
+            if args.answers:
+                results[name]["memory"].append(memory_round(builds[name], args.answers))
+            else:
+                results[name]["memory"].append({})
             print(f"round {round_no + 1} {name}: {results[name]['idle'][-1]} {results[name]['memory'][-1]} "
                   f"load {loads[-1]:.2f}", flush=True)
     for name in builds:
         print(f"== {name} ({builds[name]})")
         for scenario in ("idle", "memory"):
             rows = results[name][scenario]
-            for figure in rows[0]:
+            for figure in rows[0] if rows else []:
                 print(f"  {scenario} {figure}: {harness.spread([r[figure] for r in rows], 2)}")
     print(f"load average at round starts: {harness.spread(loads, 2)}; {os.cpu_count()} cores")
 

@@ -193,7 +193,7 @@ pub struct ServeConfig {
 
     /// How often this node tells the fleet its summary for the fleet view
     /// when its figures move (milliseconds, or 5s…; at least 100 ms); an idle
-    /// node says it again every 6 periods, and one silent for 13 periods (or
+    /// node says it again every 24 periods, and one silent for 49 periods (or
     /// whose last connection to this node closed) shows as gone.
     #[arg(long = "fleet-summary-ms", env = "CACHE_FLEET_SUMMARY_MS", default_value = "5s", value_parser = sample_period)]
     pub fleet_summary_ms: u64,

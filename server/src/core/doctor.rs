@@ -41,7 +41,7 @@ impl Core {
     /// Every check this node can make of itself. Dials the bootstrap peers
     /// that are not connected (a few seconds at most each).
     pub async fn diagnose(&self) -> Diagnosis {
-        let status = self.status.current();
+        let status = self.status.looked_at();
         let mut checks = vec![p2p_port(&status)];
         checks.extend(self.swarm_key(&status));
         if status.enabled {

@@ -336,7 +336,7 @@ fn start_node(
 
 impl Backend for Core {
     fn peer_status(&self) -> PeerStatus {
-        self.status.current()
+        self.status.looked_at()
     }
 
     fn assets(&self) -> app::model::AssetsView {

@@ -19,9 +19,12 @@ const MAX_TEXT: usize = 512;
 pub type Summary = app::model::NodeSummary;
 
 /// A node whose figures stand still says so again after this many summary
-/// periods (so the others know it is there); one whose figures move says so
-/// every period.
-pub const KEEPALIVE_PERIODS: u32 = 6;
+/// periods (so the others know it is there: 2 minutes at the default 5 s);
+/// one whose figures move says so every period. Every node hears every
+/// summary, from several of its mesh, and checks its signature: what an idle
+/// fleet does grows with how often. A node that stops is gone at once when
+/// its connections close; this is for one that is connected and silent.
+pub const KEEPALIVE_PERIODS: u32 = 24;
 
 /// A node silent for this long is gone: two keepalives missed, and a period.
 pub fn gone_after(period: std::time::Duration) -> std::time::Duration {
@@ -118,17 +121,17 @@ mod tests {
             ..Summary::default()
         };
         let mut herald = Herald::default();
-        // Periods 0..=14: hits move at 3 and 4, then stand still.
+        // Periods 0..=50: hits move at 3 and 4, then stand still.
         let hits = |period: u64| match period {
             0..=2 => 1,
             3 => 2,
             _ => 3,
         };
-        let published: Vec<u64> = (0..=14).filter(|&p| herald.period(at(p, hits(p))).is_some()).collect();
-        assert_eq!(published, [0, 3, 4, 10]);
-        assert!(herald.period(at(15, 3)).is_none(), "only the clock moved");
-        assert!(herald.period(at(16, 3)).is_some(), "six quiet periods: said again");
-        assert_eq!(herald.period(at(17, 4)).map(|s| s.hits), Some(4), "figures that move go at once");
+        let published: Vec<u64> = (0..=50).filter(|&p| herald.period(at(p, hits(p))).is_some()).collect();
+        assert_eq!(published, [0, 3, 4, 28]);
+        assert!(herald.period(at(51, 3)).is_none(), "only the clock moved");
+        assert!(herald.period(at(52, 3)).is_some(), "24 quiet periods: said again");
+        assert_eq!(herald.period(at(53, 4)).map(|s| s.hits), Some(4), "figures that move go at once");
     }
 
     const NOW: u64 = 1_700_000_000_000;

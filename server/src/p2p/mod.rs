@@ -35,14 +35,14 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::model::{NodeState, PeerStatus};
+use app::model::NodeState;
 use futures::FutureExt;
 use libp2p::gossipsub::IdentTopic;
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::pnet::PreSharedKey;
 use libp2p::{Multiaddr, PeerId, Swarm, TransportError};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use self::behaviour::Behaviour;
 use self::bootstrap::{parse_bootstrap_list, Redial};
@@ -50,7 +50,7 @@ use self::client::{Command, NodeClient};
 use self::dial_guard::DialGuard;
 use self::event_loop::{EventLoop, Parts, Refusals};
 use self::protocol::{Trust, ANNOUNCE_TOPIC};
-use self::status::{disabled, NodeStatusHandle};
+use self::status::{disabled, NodeStatusHandle, StatusSender};
 use crate::cache::entry::Entry;
 use crate::cache::{Cache, CacheError};
 use crate::fleet::book::Book;
@@ -136,7 +136,7 @@ struct Blueprint {
     config: NodeConfig,
     metrics: Option<Arc<libp2p::metrics::Metrics>>,
     cache: Arc<Cache>,
-    status: Arc<watch::Sender<PeerStatus>>,
+    status: Arc<StatusSender>,
     store: mpsc::Sender<Entry>,
     trust: Trust,
     book: Arc<Mutex<Book>>,
@@ -289,7 +289,7 @@ impl Blueprint {
                 Redial::new(peer, now)
             })
             .collect();
-        let event_loop = EventLoop::new(Parts {
+        let mut event_loop = EventLoop::new(Parts {
             swarm,
             identity: config.identity.clone(),
             cache: self.cache.clone(),

@@ -57,6 +57,9 @@ pub enum Announcement {
     Summary(WireSummary),
 }
 
+/// `Summary`'s place among [`Announcement`]'s variants.
+const SUMMARY_VARIANT: u32 = 3;
+
 /// The same, borrowed, for sending (the same variants in the same order).
 #[derive(Serialize)]
 enum Outgoing<'a> {
@@ -89,6 +92,17 @@ fn encode(message: &Outgoing<'_>) -> Vec<u8> {
 }
 
 impl Announcement {
+    /// Whether `bytes` frame a node's summary, read from the framing alone
+    /// (whether it holds one that verifies is [`Announcement::decode`]'s and
+    /// the summary's to say).
+    pub fn is_summary(bytes: &[u8]) -> bool {
+        let Some(framed) = bytes.strip_prefix(ANNOUNCEMENT_MAGIC) else { return false };
+        let Ok((version, rest)) = postcard::take_from_bytes::<u16>(framed) else { return false };
+        // Postcard writes an enum's variant as its index, a varint.
+        version == WIRE_VERSION
+            && postcard::take_from_bytes::<u32>(rest).is_ok_and(|(variant, _)| variant == SUMMARY_VARIANT)
+    }
+
     /// Decodes an announcement, refusing oversized ones before parsing and
     /// telling another version from garbage.
     pub fn decode(bytes: &[u8]) -> Result<Announcement, Rejection> {

@@ -38,7 +38,7 @@ use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, DialError, ListenError, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId, Swarm};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::cache::entry::Entry;
 use crate::cache::ttl::{longest_github_ttl, max_ttl_for, rfc3339, MAX_TTL_SECS};
@@ -59,6 +59,7 @@ use crate::p2p::protocol::{
     UNTRUSTED_MAX_BYTES,
 };
 use crate::p2p::rendezvous::rank;
+use crate::p2p::status::StatusSender;
 use crate::p2p::wire::{self, WireError};
 
 /// The DHT is asked who else is in the group this often at first and after
@@ -152,7 +153,7 @@ pub struct Parts {
     pub swarm: Swarm<Behaviour>,
     pub identity: Keypair,
     pub cache: Arc<Cache>,
-    pub status: Arc<watch::Sender<PeerStatus>>,
+    pub status: Arc<StatusSender>,
     pub store: mpsc::Sender<Entry>,
     pub topic: IdentTopic,
     pub redials: Vec<Redial>,
@@ -179,7 +180,7 @@ pub struct EventLoop {
     swarm: Swarm<Behaviour>,
     identity: Keypair,
     local_puts: broadcast::Receiver<Arc<Entry>>,
-    status: Arc<watch::Sender<PeerStatus>>,
+    status: Arc<StatusSender>,
     store: mpsc::Sender<Entry>,
     cache: Arc<Cache>,
     topic: IdentTopic,
@@ -226,6 +227,7 @@ pub struct EventLoop {
     /// Kept by the supervisor when the loop restarts.
     pub refusals: Refusals,
     last_kad_refresh: Instant,
+    published_at: Instant,
     kad_refresh_every: Duration,
     blobs: Option<Arc<crate::blobs::Blobs>>,
     /// This node's piece requests waiting for their answers, and peers'
@@ -275,6 +277,7 @@ impl EventLoop {
             sync_asked: HashMap::new(),
             dials_waiting: HashMap::new(),
             last_kad_refresh: Instant::now(),
+            published_at: Instant::now(),
             kad_refresh_every: KAD_REFRESH,
             blobs: parts.blobs,
             piece_replies: HashMap::new(),
@@ -297,7 +300,7 @@ impl EventLoop {
         self.publish_status();
         loop {
             // A snapshot of every peer: after anything but a settled node's
-            // routine, which the next tick shows (see `snapshot`).
+            // routine, which a tick shows when a refresh is due (see `snapshot`).
             let mut routine = false;
             tokio::select! {
                 event = self.swarm.select_next_some() => {
@@ -317,7 +320,10 @@ impl EventLoop {
                 },
                 Some(id) = self.hedges.next(), if !self.hedges.is_empty() => self.ask_next(id),
                 Some(answer) = self.piece_answers.1.recv() => self.send_piece(answer),
-                _ = tick.tick() => self.on_tick(),
+                _ = tick.tick() => {
+                    self.on_tick();
+                    routine = !self.refresh_due();
+                }
             }
             if !routine {
                 self.publish_status();

@@ -1,13 +1,17 @@
 //! The status snapshot readers see (`NodeClient::status`), so a status
 //! request never waits on the network: published after anything that
 //! changes what the node looks like, except the routine of a settled node
-//! (pings, the DHT), which the next tick shows: a snapshot names every
-//! peer, and taking one per ping was most of an idle node's CPU.
+//! (pings, the DHT, identify, other nodes' summaries), which a tick shows:
+//! each second while someone looks at the status, else every
+//! `UNWATCHED_REFRESH`. A snapshot names every peer; taking one per ping,
+//! then one per tick, was most of an idle node's CPU.
 
 use super::*;
+use crate::p2p::status::UNWATCHED_REFRESH;
 
 impl EventLoop {
-    pub fn publish_status(&self) {
+    pub fn publish_status(&mut self) {
+        self.published_at = Instant::now();
         let status = self.snapshot();
         self.status.send_if_modified(|current| {
             if *current == status {
@@ -17,6 +21,12 @@ impl EventLoop {
                 true
             }
         });
+    }
+
+    /// Whether a tick refreshes the routine figures: someone looked since
+    /// the last tick, or nobody did for `UNWATCHED_REFRESH`.
+    pub(super) fn refresh_due(&self) -> bool {
+        self.status.looked() || self.published_at.elapsed() >= UNWATCHED_REFRESH
     }
 
     pub(super) fn snapshot(&self) -> PeerStatus {
@@ -123,17 +133,43 @@ fn routable_first(addrs: &[Multiaddr]) -> Vec<&Multiaddr> {
 }
 
 /// Whether `event` is the routine of a settled node (a ping's round trip,
-/// the DHT and identify talking): shown with the next tick rather than at once.
+/// the DHT and identify talking, another node's summary): shown with a tick
+/// rather than at once.
 pub(super) fn routine(event: &SwarmEvent<BehaviourEvent>) -> bool {
-    matches!(
-        event,
-        SwarmEvent::Behaviour(BehaviourEvent::Ping(_) | BehaviourEvent::Kad(_) | BehaviourEvent::Identify(_))
-    )
+    match event {
+        SwarmEvent::Behaviour(BehaviourEvent::Ping(_) | BehaviourEvent::Kad(_) | BehaviourEvent::Identify(_)) => true,
+        SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) => {
+            Announcement::is_summary(&message.data)
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gossip(data: Vec<u8>) -> SwarmEvent<BehaviourEvent> {
+        let message =
+            gossipsub::Message { source: None, data, sequence_number: None, topic: IdentTopic::new("t").hash() };
+        let (propagation_source, message_id) = (PeerId::random(), gossipsub::MessageId::new(b"m"));
+        SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+            propagation_source,
+            message_id,
+            message,
+        }))
+    }
+
+    #[test]
+    fn another_nodes_summary_waits_for_a_tick_and_an_entry_is_shown_at_once() {
+        let node = Keypair::generate_ed25519();
+        let summary = WireSummary::new(Default::default(), &node).encode_announcement();
+        assert!(routine(&gossip(summary)), "a summary changes only the fleet book");
+        let entry = Entry::new("k".into(), bytes::Bytes::from_static(b"{}"), 1, 60, None, Some(200));
+        let announcement = WireEntry::announcement(&entry, &node).encode_announcement();
+        assert!(!routine(&gossip(announcement)), "an entry counts in the status");
+        assert!(!routine(&gossip(b"garbage".to_vec())), "a refusal counts in the status");
+    }
 
     #[test]
     fn routable_addresses_come_before_loopback_ones() {

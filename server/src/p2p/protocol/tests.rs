@@ -322,3 +322,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_summary_is_told_from_every_other_announcement_by_its_framing() {
+    let node = Keypair::generate_ed25519();
+    let summary = crate::fleet::summary::WireSummary::new(Default::default(), &node).encode_announcement();
+    assert!(matches!(Announcement::decode(&summary), Ok(Announcement::Summary(_))));
+    assert!(Announcement::is_summary(&summary));
+    let entry = WireEntry::announcement(&local("k", "{}", NOW), &node).encode_announcement();
+    let write = WireInvalidation::new(Cause::Write, vec!["github:GET:/repos/o/r/".into()], NOW, &node);
+    let flush = WireInvalidation::new(Cause::Operator, vec!["github:".into()], NOW, &node);
+    for other in [entry, write.encode_announcement(Cause::Write), flush.encode_announcement(Cause::Operator)] {
+        assert!(!Announcement::is_summary(&other));
+    }
+    assert!(!Announcement::is_summary(&summary[ANNOUNCEMENT_MAGIC.len()..]), "not framed");
+    assert!(!Announcement::is_summary(b"PCAN"), "cut short");
+}
