@@ -86,8 +86,10 @@ impl NodeClient {
         self.book.lock().expect("fleet book lock").view(&self.local.to_string(), &own, now_ms)
     }
 
+    /// The status as a reader sees it (its routine figures kept fresh while
+    /// anyone reads: see `p2p::status`).
     pub fn status(&self) -> PeerStatus {
-        self.status.current()
+        self.status.looked_at()
     }
 
     pub fn status_handle(&self) -> NodeStatusHandle {
