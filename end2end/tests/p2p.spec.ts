@@ -237,6 +237,9 @@ test('the Cache tab invalidates on every node of a private swarm, and the P2P ca
   const addr: string = await until('A to listen', async () => (await a.json('/api/mcp/peers')).listen_addrs[0]);
   b = await PeercacheServer.start({ env: { CACHE_SWARM_KEY: key, CACHE_BOOTSTRAP_PEERS: addr } });
   await until('B to connect', async () => ((await b.json('/api/mcp/peers')).peer_count === 1 ? true : undefined));
+  // Announced only to peers A knows are on the topic: a put before B's
+  // subscription reached A would reach B only by a later catch-up.
+  await until('A to know B is on the topic', async () => ((await a.json('/api/mcp/peers')).gossip.topic_peers === 1 ? true : undefined));
   const put = await fetch(`${a.url}/api/cache/entry?key=get_repo:octo/everywhere&ttl=600`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"id": 9}' });
   expect(put.status).toBe(201);
   await until('the entry on B', async () => ((await b.json('/api/cache/entries?prefix=get_repo:octo/')).total === 1 ? true : undefined));
