@@ -6,10 +6,10 @@ waited for until every node is active; then each node's CPU time over IDLE
 seconds (as % of one core) is read from /proc twice: from SETTLE seconds
 after that (the fleet still forming: the DHT's first refreshes, the mesh
 grafted, first summaries) and from SETTLED seconds after it (a fleet left
-alone), and its RSS at the end. Memory: one node takes ANSWERS distinct GitHub answers through
-/github from the harness's stand-in (small JSON bodies, GitHub's headers),
-then its RSS is read at once and after 15 s idle, beside what the cache
-holds (`total_size_bytes`).
+alone), and its RSS at the end. Memory: one node takes ANSWERS distinct
+GitHub answers through /github from the harness's stand-in (small JSON
+bodies, GitHub's headers), then its RSS is read at once and after 15 s
+idle, beside what the cache holds (`total_size_bytes`).
 
 The build under test and the reference (`--ref-bin`, e.g. the previous
 release) take turns, ROUNDS rounds each, alternating which goes first.
@@ -17,7 +17,7 @@ release) take turns, ROUNDS rounds each, alternating which goes first.
 Run: python3 server/benches/node_cost.py --bin PATH --ref-bin PATH [--nodes 40] [--rounds 3] [--answers 0]
 (`--answers 0` leaves the memory scenario out.)
 Prints, per build, the median and spread (min..max over rounds) of: the
-median and the highest node's idle CPU %, the median and highest idle RSS,
+median and the highest node's idle CPU % in each window, the median and highest idle RSS,
 and in the memory scenario RSS, stored bytes and RSS per answer; then the
 machine's load average.
 """
@@ -115,7 +115,7 @@ def main():
         print(f"== {name} ({builds[name]})")
         for scenario in ("idle", "memory"):
             rows = results[name][scenario]
-            for figure in rows[0] if rows else []:
+            for figure in rows[0]:
                 print(f"  {scenario} {figure}: {harness.spread([r[figure] for r in rows], 2)}")
     print(f"load average at round starts: {harness.spread(loads, 2)}; {os.cpu_count()} cores")
 

@@ -3,8 +3,8 @@
 //! changes what the node looks like, except the routine of a settled node
 //! (pings, the DHT, identify, other nodes' summaries), which a tick shows:
 //! each second while someone looks at the status, else every
-//! `UNWATCHED_REFRESH`. A snapshot names every peer; taking one per ping,
-//! then one per tick, was most of an idle node's CPU.
+//! `UNWATCHED_REFRESH`. A snapshot names every peer: one per ping was most
+//! of an idle node's CPU, and one per tick still its largest single item.
 
 use super::*;
 use crate::p2p::status::UNWATCHED_REFRESH;
