@@ -6,7 +6,8 @@ waited for until every node is active; then each node's CPU time over IDLE
 seconds (as % of one core) is read from /proc twice: from SETTLE seconds
 after that (the fleet still forming: the DHT's first refreshes, the mesh
 grafted, first summaries) and from SETTLED seconds after it (a fleet left
-alone), and its RSS at the end. Memory: one node takes ANSWERS distinct
+alone), and its RSS at the end; beside them, the whole machine's busy time
+over the window divided by N (the kernel's work for the nodes included). Memory: one node takes ANSWERS distinct
 GitHub answers through /github from the harness's stand-in (small JSON
 bodies, GitHub's headers), then its RSS is read at once and after 15 s
 idle, beside what the cache holds (`total_size_bytes`).
@@ -39,6 +40,15 @@ IDLE = 60
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_ticks():
+    """The whole machine's busy CPU time (every core, user, system, interrupts;
+    not idle or iowait): work the kernel does for the nodes outside their own
+    accounting, such as answering TCP keepalive probes, shows here."""
+    with open("/proc/stat") as stat:
+        fields = [int(f) for f in stat.readline().split()[1:]]
+    return sum(fields) - fields[3] - fields[4]
+
+
 def idle_round(binary, nodes):
     args = argparse.Namespace(bin=binary, nodes=nodes)
     with tempfile.TemporaryDirectory() as workdir:
@@ -52,12 +62,15 @@ def idle_round(binary, nodes):
                 # Measurement windows, not waits for a condition.
                 time.sleep(max(0.0, active + settle - time.monotonic()))
                 before = [n.cpu_ticks() for n in fleet.nodes]
+                busy = machine_busy_ticks()
                 started = time.monotonic()
                 time.sleep(IDLE)
                 seconds = time.monotonic() - started
+                busy = machine_busy_ticks() - busy
                 cpu = [100.0 * (n.cpu_ticks() - b) / TICKS / seconds for n, b in zip(fleet.nodes, before)]
                 figures[f"cpu {name} median %"] = statistics.median(cpu)
                 figures[f"cpu {name} max %"] = max(cpu)
+                figures[f"machine {name} per node %"] = 100.0 * busy / TICKS / seconds / nodes
             rss = [n.rss_kib() / 1024 for n in fleet.nodes]
             return figures | {"rss median MiB": statistics.median(rss), "rss max MiB": max(rss)}
         finally:

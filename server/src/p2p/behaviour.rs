@@ -31,12 +31,23 @@ use crate::AGENT;
 
 const IDENTIFY_PROTOCOL: &str = "/peercache/id/1.0.0";
 const KAD_PROTOCOL: &str = "/peercache/kad/1.0.0";
-/// Each connection is pinged this often (two lost in a row drop it, so a cut
-/// path is noticed within about 30 s); an idle node's most frequent work.
-pub const PING_INTERVAL: Duration = Duration::from_secs(10);
+/// Each connection is pinged this often: its round trip for the dashboard,
+/// and a second watch on the path (two lost in a row drop it). Noticing a
+/// cut path is the kernel's job ([`keep_alive`]): a ping every 10 s to each
+/// peer was an idle node's most frequent work.
+pub const PING_INTERVAL: Duration = Duration::from_secs(60);
 /// A ping unanswered this long failed (the event loop drops a connection
 /// after two failures in a row: a cut network, not a slow peer).
-pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
+pub const PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// The kernel probes a connection quiet this long, then every
+/// [`KEEPALIVE_INTERVAL`] ...
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_PROBES: u32 = 3;
+/// ... and drops it once the peer has acknowledged nothing for this long,
+/// probes or data: a cut path is noticed within about 20 s.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const UNACKNOWLEDGED_LIMIT: Duration = Duration::from_secs(20);
 /// A connection that has not finished pnet + Noise + Yamux by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// An incoming connection that has sent nothing by then is dropped: the
@@ -200,8 +211,26 @@ pub fn score_thresholds() -> gossipsub::PeerScoreThresholds {
     gossipsub::PeerScoreThresholds::default()
 }
 
-/// `socket`, once an incoming one has sent its first byte (within the deadline).
+/// Asks the kernel to watch `socket`'s path: probe it when quiet, drop it
+/// when the peer stops acknowledging. This costs the node no wakeups, where
+/// a ping per peer costs both ends a timer, a Noise frame and a round of
+/// their tasks.
+fn keep_alive(socket: &tokio::net::TcpStream) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(socket);
+    let probes = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_PROBES);
+    socket.set_tcp_keepalive(&probes)?;
+    #[cfg(target_os = "linux")]
+    socket.set_tcp_user_timeout(Some(UNACKNOWLEDGED_LIMIT))?;
+    Ok(())
+}
+
+/// `socket`, watched by the kernel ([`keep_alive`]), once an incoming one
+/// has sent its first byte (within the deadline).
 async fn first_byte(socket: tcp::tokio::TcpStream, point: ConnectedPoint) -> std::io::Result<tcp::tokio::TcpStream> {
+    keep_alive(&socket.0)?;
     if point.is_listener() {
         let mut first = [0u8; 1];
         match tokio::time::timeout(FIRST_BYTE_TIMEOUT, socket.0.peek(&mut first)).await {
@@ -244,4 +273,54 @@ pub fn transport(key: &Keypair, psk: Option<PreSharedKey>) -> anyhow::Result<Box
             .boxed(),
     };
     Ok(transport)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_kernel_watches_every_peer_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dialed = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let untouched = socket2::SockRef::from(&dialed);
+        assert!(!untouched.keepalive().unwrap(), "a socket is not probed unless asked");
+
+        keep_alive(&dialed).unwrap();
+        let socket = socket2::SockRef::from(&dialed);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
+        assert_eq!(socket.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
+        #[cfg(target_os = "linux")]
+        assert_eq!(socket.tcp_user_timeout().unwrap(), Some(UNACKNOWLEDGED_LIMIT));
+        // Noticing a cut within the limit beats the ping's own watch.
+        assert!(UNACKNOWLEDGED_LIMIT < PING_INTERVAL);
+    }
+
+    #[tokio::test]
+    async fn both_ends_of_a_connection_are_watched() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let dialer = tokio::spawn(async move {
+            let socket = tokio::net::TcpStream::connect(address).await.unwrap();
+            let socket = tcp::tokio::TcpStream(socket);
+            let point = ConnectedPoint::Dialer {
+                address: libp2p::Multiaddr::empty(),
+                role_override: libp2p::core::Endpoint::Dialer,
+                port_use: libp2p::core::transport::PortUse::New,
+            };
+            first_byte(socket, point).await.unwrap()
+        });
+        let (accepted, remote) = listener.accept().await.unwrap();
+        let mut dialed = dialer.await.unwrap();
+        assert!(socket2::SockRef::from(&dialed.0).keepalive().unwrap(), "the dialer's end");
+        tokio::io::AsyncWriteExt::write_all(&mut dialed.0, b"/").await.unwrap();
+        let point = ConnectedPoint::Listener {
+            local_addr: libp2p::Multiaddr::empty(),
+            send_back_addr: libp2p::Multiaddr::from(remote.ip()),
+        };
+        let accepted = first_byte(tcp::tokio::TcpStream(accepted), point).await.unwrap();
+        assert!(socket2::SockRef::from(&accepted.0).keepalive().unwrap(), "the listener's end");
+    }
 }

@@ -460,11 +460,14 @@ def partition(fleet, report):
     # other side: right after start, nodes may know each other only through
     # node 0 (side a) until the DHT has introduced them.
     wait("each side connected within itself", lambda: connected_within(side_a) and connected_within(side_b), 60)
+    ids_b = {(n.peers() or {}).get("peer_id") for n in side_b}
     fleet.net.partition()
+    cut = now()
     try:
-        # Both sides notice: no node has a peer across the cut.
-        ids_b = {(n.peers() or {}).get("peer_id") for n in side_b}
+        # Both sides notice: no node has a peer across the cut (the kernel
+        # drops a connection whose peer acknowledges nothing for 20 s).
         wait("the cut to show", lambda: all(not ({p["peer_id"] for p in (n.peers() or {}).get("peers", [])} & ids_b) for n in side_a), 60)
+        report["partition noticed (s)"] = round(now() - cut, 2)
         for k in range(5):
             assert side_a[k % len(side_a)].put(f"cut:a{k}", {"side": "a"})
             assert side_b[k % len(side_b)].put(f"cut:b{k}", {"side": "b"})
