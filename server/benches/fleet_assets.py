@@ -17,8 +17,10 @@ fetch it at once, both ways in turn (alternating which goes first):
              without peercache.
 Measured per round: the time until all N nodes hold a whole copy (each copy's
 SHA-256 checked), and the bytes the objects host sent, as multiples of the
-asset; then, as the reference, one node downloading a fresh asset alone. Prints the median and spread (min..max) over the rounds, and the load
-average.
+asset, with how many of its requests started at the beginning and how many
+resumed part way (a node whose peers stopped); then, as the reference, one
+node downloading a fresh asset alone. Prints the median and spread (min..max)
+over the rounds, and the load average.
 
 Run (as root for namespaces):
   python3 server/benches/fleet_assets.py --bin PATH [--nodes 8] [--size-mib 64] [--rounds 3]
@@ -51,7 +53,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def releases(host):
     """The API and the objects host; `assets[id] = bytes`, `sent` counts the objects host's bytes."""
-    state = {"assets": {}, "sent": 0, "objects_port": None}
+    state = {"assets": {}, "sent": 0, "objects_port": None, "gets": []}
     lock = threading.Lock()
 
     class Api(http.server.BaseHTTPRequestHandler):
@@ -99,6 +101,8 @@ def releases(host):
             ranged = (self.headers.get("Range") or "").removeprefix("bytes=")
             if ranged:
                 first = int(ranged.split("-")[0])
+            with lock:
+                state["gets"].append(first)
             self.send_response(206 if ranged else 200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(body) - first))
@@ -183,6 +187,7 @@ def main():
                 state["assets"][asset_id] = body
                 want = hashlib.sha256(body).hexdigest()
                 before = state["sent"]
+                state["gets"].clear()
                 if mode == "peercache":
                     urls = [f"{node.url}/github/repos/o/r/releases/assets/{asset_id}" for node in fleet.nodes]
                 elif mode == "direct":
@@ -193,6 +198,11 @@ def main():
                 assert all(d == want for d in digests), f"{mode}: {sum(d == want for d in digests)} of {len(digests)} copies whole"
                 rows[mode]["secs"].append(secs)
                 rows[mode]["sent"].append((state["sent"] - before) / size)
+                gets = list(state["gets"])
+                if mode == "peercache":
+                    whole = sum(first == 0 for first in gets)
+                    print(f"round {r + 1}: the objects host had {whole} requests from the start "
+                          f"and {len(gets) - whole} resuming part way", flush=True)
                 del state["assets"][asset_id]
             loads.append(os.getloadavg()[0])
             print(f"round {r + 1}: peercache {rows['peercache']['secs'][-1]:.2f} s, "

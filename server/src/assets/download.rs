@@ -48,7 +48,10 @@ impl Download {
                     }
                     return;
                 }
-                Ok(FromFleet::Fetch { lease: taken }) => lease = taken,
+                Ok(FromFleet::Fetch { lease: taken }) => {
+                    tracing::info!(name = %self.want.name, "nobody in the fleet holds it: downloading from GitHub");
+                    lease = taken;
+                }
                 Err(why) => {
                     // Every holder went part way: the rest from GitHub.
                     tracing::info!(name = %self.want.name, at = writer.taken(), "{why}; the rest from GitHub");

@@ -91,6 +91,7 @@ pub async fn from_fleet(
                 tokio::time::sleep(POLL).await;
             }
             LeaseAnswer::Wait { holder, .. } => {
+                tracing::info!(%holder, name = %want.name, "no bytes from the lease's holder within the fleet wait; fetching");
                 node.stalled(&holder).await;
                 return Ok(FromFleet::Fetch { lease: None });
             }

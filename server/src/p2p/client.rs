@@ -154,7 +154,13 @@ impl NodeClient {
         if self.commands.send(Command::Lease { key: key.to_owned(), reply }).await.is_err() {
             return LeaseAnswer::Fetch;
         }
-        tokio::time::timeout(self.fetch_timeout, answer).await.ok().and_then(Result::ok).unwrap_or(LeaseAnswer::Fetch)
+        match tokio::time::timeout(self.fetch_timeout, answer).await {
+            Ok(Ok(answer)) => answer,
+            _ => {
+                tracing::info!(key, "the lease's coordinator did not answer in time; fetching");
+                LeaseAnswer::Fetch
+            }
+        }
     }
 
     /// This node waited for `holder`'s entry until its wait ran out: it is

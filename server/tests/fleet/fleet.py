@@ -21,7 +21,9 @@ router, healed by deleting it. A GitHub-like stand-in runs in the harness.
 Usage: fleet.py --bin PATH [--nodes N] [--short] [--net auto|netns|loopback]
                 [--scenarios delivery,partition,kill,soak] [--soak-secs S]
 Exit status 0 when every scenario met its bound; the figures are printed as a
-table (for BENCHMARKS.md).
+table (for BENCHMARKS.md). With FLEET_LOG_DIR set, each node's log goes to
+FLEET_LOG_DIR/node-I.log at the level FLEET_RUST_LOG names (default warn);
+otherwise nodes log nowhere.
 """
 
 import argparse
@@ -268,10 +270,14 @@ class Node:
             "--p2p-host", self.ip, "--p2p-port", p2p_port, "--bootstrap", bootstrap,
             "--github-api-url", self.fleet.upstream, "--max-entries", str(self.max_entries),
         ] + self.fleet.extra
-        env = dict(os.environ, RUST_LOG="warn", PEERCACHE_ADMIN_TOKEN=TOKEN, PEERCACHE_PUBLIC_NAMES=self.ip,
-                   CACHE_SWARM_KEY=self.fleet.swarm_key)
+        env = dict(os.environ, RUST_LOG=os.environ.get("FLEET_RUST_LOG", "warn"), PEERCACHE_ADMIN_TOKEN=TOKEN,
+                   PEERCACHE_PUBLIC_NAMES=self.ip, CACHE_SWARM_KEY=self.fleet.swarm_key)
         env.pop("CACHE_BOOTSTRAP_PEERS", None)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        logs = os.environ.get("FLEET_LOG_DIR")
+        stderr = open(os.path.join(logs, f"node-{self.i}.log"), "a") if logs else subprocess.DEVNULL
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
+        if logs:
+            stderr.close()
         line = self.proc.stdout.readline()
         if "listening on " not in line:
             raise AssertionError(f"node {self.i} did not start: {line!r}")

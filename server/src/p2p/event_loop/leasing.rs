@@ -99,6 +99,7 @@ impl EventLoop {
                 }
                 // The coordinator did not answer: fetch (an extra call at worst).
                 if let Some(reply) = self.lease_replies.remove(&request_id) {
+                    tracing::info!(%peer, %error, "the lease's coordinator did not answer; fetching");
                     let _ = reply.send(LeaseAnswer::Fetch);
                 }
             }
