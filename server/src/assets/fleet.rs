@@ -84,11 +84,17 @@ pub async fn from_fleet(
             return Ok(FromFleet::Delivered);
         }
         let key = format!("blob:{}", want.digest.map_or_else(|| want.name.clone(), |d| d.to_string()));
-        match node.lease(&key).await {
+        let answer = node.lease(&key).await;
+        let waiting = tokio::time::Instant::now() < deadline;
+        match answer {
             LeaseAnswer::Fetch => return Ok(FromFleet::Fetch { lease: Some(key) }),
-            LeaseAnswer::Wait { .. } if tokio::time::Instant::now() < deadline => {
-                // Another node fetches it: ask again until its download shows.
-                tokio::time::sleep(POLL).await;
+            // Another node fetches it, or a busy coordinator's answer is late
+            // (it may have gone to this node): ask again until a download shows.
+            LeaseAnswer::Wait { .. } | LeaseAnswer::Unanswered if waiting => tokio::time::sleep(POLL).await,
+            // Given to this node late, perhaps: given back after.
+            LeaseAnswer::Unanswered => {
+                tracing::info!(name = %want.name, "the lease's coordinator did not answer within the fleet wait; fetching");
+                return Ok(FromFleet::Fetch { lease: Some(key) });
             }
             LeaseAnswer::Wait { holder, .. } => {
                 tracing::info!(%holder, name = %want.name, "no bytes from the lease's holder within the fleet wait; fetching");
@@ -260,4 +266,84 @@ async fn reprobe(
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use app::model::PeerInfo;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::blobs::{Begun, Blobs};
+    use crate::fleet::book::Book;
+    use crate::p2p::client::Command;
+    use crate::p2p::protocol::Trust;
+    use crate::p2p::status::{disabled, NodeStatusHandle};
+
+    /// A node of a private swarm with one peer, whose event loop the test
+    /// plays: nobody holds the asset yet, and the lease's coordinator is too
+    /// busy to answer. Counts the node's asks for the lease.
+    fn with_a_busy_coordinator(fetch_timeout: Duration) -> (NodeClient, Arc<AtomicUsize>) {
+        let (local, peer) = (PeerId::random(), PeerId::random());
+        let mut status = disabled("");
+        status.peer_count = 1;
+        status.peers = vec![PeerInfo {
+            peer_id: peer.to_string(),
+            addr: String::new(),
+            direction: "outbound".into(),
+            latency_ms: None,
+            agent: None,
+            protocols: Vec::new(),
+            connected_since: String::new(),
+            entries_received: 0,
+            entries_sent: 0,
+            gossip_score: None,
+            trusted: true,
+            refused: 0,
+            clock_offset_ms: None,
+        }];
+        let (sender, status) = NodeStatusHandle::channel(status);
+        let (commands, mut played) = mpsc::channel(64);
+        let asks = Arc::new(AtomicUsize::new(0));
+        let counted = asks.clone();
+        tokio::spawn(async move {
+            let _status = sender;
+            let mut never_answered = Vec::new();
+            while let Some(command) = played.recv().await {
+                match command {
+                    Command::Piece { reply, .. } => drop(reply.send(Some(PieceResponse::NotHeld))),
+                    Command::Lease { reply, .. } => {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        never_answered.push(reply);
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let trust = Trust::new(local, true, Default::default());
+        let book = Arc::new(Mutex::new(Book::new(60_000)));
+        (NodeClient { commands, status, fetch_timeout, trust, book, local }, asks)
+    }
+
+    /// At 50 nodes on 2 cores, a coordinator's answer sometimes came after
+    /// the 2 s fetch timeout, and each node it was late for downloaded the
+    /// whole asset from GitHub again (3 copies in one round): a late answer
+    /// is asked again while the fleet wait lasts.
+    #[tokio::test]
+    async fn a_coordinator_too_busy_to_answer_sends_nobody_to_github_before_the_fleet_wait_ends() {
+        let (node, asks) = with_a_busy_coordinator(Duration::from_millis(50));
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Arc::new(Blobs::open(dir.path(), 1 << 20, 1 << 20).unwrap());
+        let want = Want { name: "asset:o/r/1".into(), digest: Some(Digest::of(b"x")), size: Some(1) };
+        let Ok(Begun::Write(mut writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
+        let (wait, started) = (Duration::from_millis(400), tokio::time::Instant::now());
+        let counters = AssetCounters::default();
+        let outcome = from_fleet(&node, &want, &mut writer, &counters, &Demoted::default(), wait).await;
+        assert!(matches!(outcome, Ok(FromFleet::Fetch { lease: Some(_) })), "it fetches at last, and gives the lease back");
+        assert!(started.elapsed() >= wait, "went to GitHub {:?} after asking", started.elapsed());
+        assert!(asks.load(Ordering::SeqCst) >= 2, "asked {} times", asks.load(Ordering::SeqCst));
+    }
 }

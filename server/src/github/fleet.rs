@@ -108,7 +108,8 @@ pub async fn turn(
     let mut waited = false;
     loop {
         let (holder, remaining) = match node.lease(awaited.lease_key()).await {
-            LeaseAnswer::Fetch => return FleetTurn::Fetch { mine: true },
+            // Unanswered: the lease may have been granted, its answer late.
+            LeaseAnswer::Fetch | LeaseAnswer::Unanswered => return FleetTurn::Fetch { mine: true },
             LeaseAnswer::Wait { holder, remaining } => (holder, remaining),
         };
         if !waited {

@@ -60,6 +60,10 @@ pub enum LeaseAnswer {
     Fetch,
     /// A trusted node is fetching it: wait for its entry at most `remaining`.
     Wait { holder: String, remaining: Duration },
+    /// The coordinator did not answer in time (busy, or gone). An API
+    /// answer fetches (one extra call at worst); a release asset asks again
+    /// while its fleet wait lasts (an extra copy is the whole asset).
+    Unanswered,
 }
 
 #[derive(Clone)]
@@ -157,8 +161,8 @@ impl NodeClient {
         match tokio::time::timeout(self.fetch_timeout, answer).await {
             Ok(Ok(answer)) => answer,
             _ => {
-                tracing::info!(key, "the lease's coordinator did not answer in time; fetching");
-                LeaseAnswer::Fetch
+                tracing::info!(key, "the lease's coordinator did not answer in time");
+                LeaseAnswer::Unanswered
             }
         }
     }

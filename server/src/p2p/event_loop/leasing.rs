@@ -97,10 +97,9 @@ impl EventLoop {
                 if let request_response::OutboundFailure::Io(io) = &error {
                     self.unreadable(peer, io, "lease response");
                 }
-                // The coordinator did not answer: fetch (an extra call at worst).
                 if let Some(reply) = self.lease_replies.remove(&request_id) {
-                    tracing::info!(%peer, %error, "the lease's coordinator did not answer; fetching");
-                    let _ = reply.send(LeaseAnswer::Fetch);
+                    tracing::info!(%peer, %error, "the lease's coordinator did not answer");
+                    let _ = reply.send(LeaseAnswer::Unanswered);
                 }
             }
             request_response::Event::InboundFailure {
