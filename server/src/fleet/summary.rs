@@ -26,6 +26,19 @@ pub type Summary = app::model::NodeSummary;
 /// its connections close; this is for one that is connected and silent.
 pub const KEEPALIVE_PERIODS: u32 = 24;
 
+/// Nodes a fleet holds per period of a moving node's spacing: in a larger
+/// fleet a node whose figures move says so once every `peers / 20` periods
+/// (rounded up), so the fleet sends about 20 summaries a period whatever its
+/// size. Every node checks every copy it gets of every summary (gossip's
+/// signature and the summary's): at 100 nodes, summaries sent every period
+/// were a quarter of the machine's CPU.
+pub const NODES_PER_PERIOD: u64 = 20;
+
+/// Periods between a moving node's summaries in a fleet where it has `peers`.
+fn spacing(peers: u64) -> u32 {
+    ((peers + 1).div_ceil(NODES_PER_PERIOD) as u32).clamp(1, KEEPALIVE_PERIODS)
+}
+
 /// A node silent for this long is gone: two keepalives missed, and a period.
 pub fn gone_after(period: std::time::Duration) -> std::time::Duration {
     period * (2 * KEEPALIVE_PERIODS + 1)
@@ -38,8 +51,8 @@ fn same_figures(a: &Summary, b: &Summary) -> bool {
 }
 
 /// Which of a node's summaries, made once a period, go to the fleet: the
-/// first, any whose figures moved, and after [`KEEPALIVE_PERIODS`] of the
-/// same figures the same again.
+/// first, any whose figures moved (at most one every [`spacing`] periods),
+/// and after [`KEEPALIVE_PERIODS`] of the same figures the same again.
 #[derive(Default)]
 pub struct Herald {
     said: Option<Summary>,
@@ -50,8 +63,12 @@ impl Herald {
     /// This period's summary, when it is to be published.
     pub fn period(&mut self, summary: Summary) -> Option<Summary> {
         self.quiet_periods += 1;
-        let news = !self.said.as_ref().is_some_and(|said| same_figures(said, &summary));
-        if !news && self.quiet_periods < KEEPALIVE_PERIODS {
+        let due = match &self.said {
+            None => true,
+            Some(said) if same_figures(said, &summary) => self.quiet_periods >= KEEPALIVE_PERIODS,
+            Some(_) => self.quiet_periods >= spacing(summary.peers),
+        };
+        if !due {
             return None;
         }
         self.quiet_periods = 0;
@@ -132,6 +149,27 @@ mod tests {
         assert!(herald.period(at(51, 3)).is_none(), "only the clock moved");
         assert!(herald.period(at(52, 3)).is_some(), "24 quiet periods: said again");
         assert_eq!(herald.period(at(53, 4)).map(|s| s.hits), Some(4), "figures that move go at once");
+    }
+
+    #[test]
+    fn in_a_large_fleet_a_busy_node_speaks_less_often_and_an_idle_one_as_before() {
+        let at = |period: u64, peers: u64, hits: u64| Summary {
+            at_ms: NOW + period * 5_000,
+            uptime_secs: period * 5,
+            peers,
+            hits,
+            ..Summary::default()
+        };
+        for (peers, every) in [(0, 1), (19, 1), (20, 2), (99, 5), (10_000, KEEPALIVE_PERIODS as u64)] {
+            let mut herald = Herald::default();
+            // Figures that move every period.
+            let published: Vec<u64> = (0..=20).filter(|&p| herald.period(at(p, peers, p)).is_some()).collect();
+            let expected: Vec<u64> = (0..=20).filter(|p| p % every == 0).collect();
+            assert_eq!(published, expected, "{peers} peers");
+        }
+        let mut herald = Herald::default();
+        let published: Vec<u64> = (0..=50).filter(|&p| herald.period(at(p, 99, 7)).is_some()).collect();
+        assert_eq!(published, [0, 24, 48], "an idle node of a large fleet keeps its keepalive");
     }
 
     const NOW: u64 = 1_700_000_000_000;
