@@ -447,6 +447,8 @@ def delivery(fleet, report, puts, short):
         times.append(fleet.last_arrival(f"probe:{k}", before, 30))
     report["put->visible p50 (ms)"] = round(pct(times, 0.5) * 1000, 1)
     report["put->visible p99 (ms)"] = round(pct(times, 0.99) * 1000, 1)
+    report["load average (1 min) after the puts"] = round(os.getloadavg()[0], 1)
+    report["slowest put (which, of how many)"] = f"{times.index(max(times)) + 1} of {puts}"
     bound = 2.0
     assert pct(times, 0.99) < bound, f"put -> visible on all {len(fleet.nodes)} nodes took {max(times):.2f} s (> {bound} s)"
     # Messages per put: entries each node took from peers, over the puts.
