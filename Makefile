@@ -115,10 +115,12 @@ test-rust:
 test-fleet:
 	timeout 300 python3 server/tests/fleet/fleet.py --bin $(SERVER_BIN) --nodes 8 --short
 
-# The full fleet runs, release build, for BENCHMARKS.md (about 40 minutes: a 10-minute soak each).
+# The full fleet runs, release build, for BENCHMARKS.md (about 45 minutes: a 10-minute soak each),
+# then 100 nodes' delivery (network namespaces: as root).
 fleet:
 	cargo build --release -p server
 	for n in 10 25 50; do python3 server/tests/fleet/fleet.py --bin $(CARGO_TARGET_DIR)/release/peercache --nodes $$n; done
+	python3 server/tests/fleet/fleet.py --bin $(CARGO_TARGET_DIR)/release/peercache --nodes 100 --net netns --scenarios delivery
 
 # The proxy's HITs against nginx: wall clock (3 alternating rounds), then
 # instructions per HIT under callgrind (see BENCHMARKS.md; about 10 minutes).
