@@ -195,8 +195,8 @@ pub struct Blobs {
 
 impl Blobs {
     /// Opens (or creates) the store under `dir`: the blobs there are known
-    /// again (to be hashed on their first read), partial files of downloads
-    /// a stopped server left are removed.
+    /// again (to be hashed on their first read), and the names learnt (see
+    /// `names`); partial files of downloads a stopped server left are removed.
     pub fn open(dir: &Path, budget: u64, max_blob: u64) -> std::io::Result<Blobs> {
         crate::private::private_dir(dir)?;
         let partial = dir.join("partial");
@@ -205,7 +205,7 @@ impl Blobs {
         }
         crate::private::private_dir(&partial)?;
         crate::private::private_dir(&dir.join("sha256"))?;
-        let mut state = State::default();
+        let mut state = State { names: names::load(dir)?, ..State::default() };
         for file in std::fs::read_dir(dir.join("sha256"))? {
             let file = file?;
             let name = file.file_name();
@@ -471,6 +471,7 @@ fn hash_file(path: &Path) -> std::io::Result<Digest> {
     }
 }
 
+mod names;
 mod reader;
 mod writer;
 

@@ -135,3 +135,44 @@ async fn the_budget_evicts_the_least_recently_used_and_a_rotten_blob_is_refused_
     assert_eq!(blobs.usage(), (1, 1000));
     assert_eq!(all(blobs.read(first, 0, u64::MAX).await.unwrap()).await.unwrap(), vec![0u8; 1000]);
 }
+
+#[tokio::test]
+async fn an_archive_is_known_by_its_name_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = bytes(300 * 1024);
+    let archive = want("tarball:o/r@0123456789abcdef0123456789abcdef01234567", None, None);
+    {
+        let blobs = store(dir.path(), 1 << 30, 1 << 30);
+        let Begun::Write(mut writer) = blobs.begin(&archive).unwrap() else { panic!("new") };
+        writer.write(&body).await.unwrap();
+        writer.finish().await.unwrap();
+    }
+    // A torn last line (a crash while noting a name) is skipped.
+    let mut names = std::fs::OpenOptions::new().append(true).open(dir.path().join("names")).unwrap();
+    std::io::Write::write_all(&mut names, b"{\"name\":\"tarball:o/r@ff").unwrap();
+    let blobs = store(dir.path(), 1 << 30, 1 << 30);
+    assert!(
+        matches!(blobs.begin(&archive).unwrap(), Begun::Held(d, _) if d == Digest::of(&body)),
+        "held, known by its name: not downloaded again"
+    );
+}
+
+#[tokio::test]
+async fn a_name_whose_next_download_hashes_otherwise_is_forgotten_and_learnt_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room for one of the two: the archive is evicted by the next blob.
+    let blobs = store(dir.path(), 700 * 1024, 1 << 30);
+    let archive = want("zipball:o/r@0123456789abcdef0123456789abcdef01234567", None, None);
+    let Begun::Write(mut writer) = blobs.begin(&archive).unwrap() else { panic!("new") };
+    writer.write(&bytes(600 * 1024)).await.unwrap();
+    let (first, _) = writer.finish().await.unwrap();
+    put(&blobs, "other", &bytes(500 * 1024)).await;
+    assert_eq!(blobs.holds(&first), None, "evicted");
+    assert_eq!(blobs.digest_of(&archive), Some(first));
+    let Begun::Write(mut writer) = blobs.begin(&archive).unwrap() else { panic!("fetched again") };
+    writer.write(&bytes(601 * 1024)).await.unwrap();
+    assert!(matches!(writer.finish().await, Err(WriteError::Mismatch { .. })));
+    assert_eq!(blobs.digest_of(&archive), None, "forgotten");
+    drop(blobs);
+    assert_eq!(store(dir.path(), 700 * 1024, 1 << 30).digest_of(&archive), None, "and still after a restart");
+}
