@@ -369,6 +369,35 @@ async fn a_peer_killed_mid_transfer_is_replaced_by_github_from_where_it_stopped(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_download_takes_it_up_where_it_stopped_after_a_restart() {
+    let releases = releases::start(vec![releases::asset(7, "big.bin", 8 * MIB, true)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = node(dir.path(), &releases);
+    releases.hold.send_replace(true);
+    let _cut = tokio::spawn({
+        let url = format!("{}/github/repos/o/r/releases/assets/7", server.url);
+        async move { get(&url, "ghp_a", "application/octet-stream").await.bytes().await }
+    });
+    // The first half is on disk (the objects host holds back the second).
+    let digest = releases.assets[0].digest();
+    let partial = dir.path().join("blobs/partial").join(digest.trim_start_matches("sha256:"));
+    wait_for("half the download on disk", || (std::fs::metadata(&partial).ok()?.len() >= 4 * MIB as u64).then_some(()))
+        .await;
+    server.kill();
+    releases.hold.send_replace(false);
+    let before = releases.sent.load(Ordering::SeqCst);
+    let server = node(dir.path(), &releases);
+    let response =
+        get(&format!("{}/github/repos/o/r/releases/assets/7", server.url), "ghp_a", "application/octet-stream").await;
+    assert_eq!(response.status(), 200);
+    let body = response.bytes().await.unwrap();
+    assert_eq!(sha256(&body), digest, "old bytes and new, checked as one");
+    let sent = releases.sent.load(Ordering::SeqCst) - before;
+    assert_eq!(sent, 4 * MIB as u64, "GitHub sent only the rest, from the last whole piece on disk");
+    assert_eq!(assets_of(&server)["bytes_from_github"].as_u64(), Some(4 * MIB as u64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_serving_corrupt_pieces_is_refused_and_the_piece_taken_from_another() {
     let releases = releases::start(vec![releases::asset(7, "big.bin", 8 * MIB, true)]).await;
     let (nodes, dirs) = fleet(3, &releases).await;

@@ -35,6 +35,14 @@ pub(super) struct Download {
 
 impl Download {
     pub(super) async fn run(self, mut writer: Writer) {
+        if let Err(error) = writer.resume().await {
+            self.counters.failed();
+            writer.fail(&format!("could not take up the download left part way: {error}"));
+            return;
+        }
+        if writer.taken() > 0 {
+            tracing::info!(name = %self.want.name, at = writer.taken(), "resuming a download left part way");
+        }
         let mut lease = None;
         if let Some(node) = &self.peers {
             match fleet::from_fleet(node, &self.want, &mut writer, &self.counters, &self.demoted, FLEET_WAIT).await {

@@ -342,7 +342,10 @@ mod tests {
         let (wait, started) = (Duration::from_millis(400), tokio::time::Instant::now());
         let counters = AssetCounters::default();
         let outcome = from_fleet(&node, &want, &mut writer, &counters, &Demoted::default(), wait).await;
-        assert!(matches!(outcome, Ok(FromFleet::Fetch { lease: Some(_) })), "it fetches at last, and gives the lease back");
+        assert!(
+            matches!(outcome, Ok(FromFleet::Fetch { lease: Some(_) })),
+            "it fetches at last, and gives the lease back"
+        );
         assert!(started.elapsed() >= wait, "went to GitHub {:?} after asking", started.elapsed());
         assert!(asks.load(Ordering::SeqCst) >= 2, "asked {} times", asks.load(Ordering::SeqCst));
     }

@@ -196,14 +196,13 @@ pub struct Blobs {
 impl Blobs {
     /// Opens (or creates) the store under `dir`: the blobs there are known
     /// again (to be hashed on their first read), and the names learnt (see
-    /// `names`); partial files of downloads a stopped server left are removed.
+    /// `names`); downloads a stopped server left part way are kept to be
+    /// resumed (see `partial`).
     pub fn open(dir: &Path, budget: u64, max_blob: u64) -> std::io::Result<Blobs> {
         crate::private::private_dir(dir)?;
         let partial = dir.join("partial");
-        if partial.exists() {
-            std::fs::remove_dir_all(&partial)?;
-        }
         crate::private::private_dir(&partial)?;
+        partial::sweep(&partial)?;
         crate::private::private_dir(&dir.join("sha256"))?;
         let mut state = State { names: names::load(dir)?, ..State::default() };
         for file in std::fs::read_dir(dir.join("sha256"))? {
@@ -274,7 +273,7 @@ impl Blobs {
             return Ok(Begun::Follow(growing.clone()));
         }
         let path = self.dir.join("partial").join(key.hex());
-        let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+        let (file, resumed) = partial::open(&path, digest.is_some(), want.size)?;
         let (progress, _) = watch::channel(Progress::Receiving(0));
         let pieces = Mutex::default();
         let growing = Arc::new(Growing { file: Arc::new(file), pieces, expected: want.size, progress });
@@ -282,7 +281,7 @@ impl Blobs {
         if let Some(digest) = digest {
             state.growing_digests.insert(key, digest);
         }
-        Ok(Begun::Write(Writer::new(self.clone(), key, digest, want.name.clone(), path, growing)))
+        Ok(Begun::Write(Writer::new(self.clone(), key, digest, want.name.clone(), path, growing).resuming(resumed)))
     }
 
     /// What the store can tell a peer about a download, by its key (a
@@ -472,6 +471,7 @@ fn hash_file(path: &Path) -> std::io::Result<Digest> {
 }
 
 mod names;
+mod partial;
 mod reader;
 mod writer;
 

@@ -176,3 +176,35 @@ async fn a_name_whose_next_download_hashes_otherwise_is_forgotten_and_learnt_aga
     drop(blobs);
     assert_eq!(store(dir.path(), 700 * 1024, 1 << 30).digest_of(&archive), None, "and still after a restart");
 }
+
+#[tokio::test]
+async fn a_download_left_part_way_keeps_its_whole_pieces_and_other_leftovers_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let piece = PIECE_BYTES as usize;
+    let body = bytes(3 * piece + 1000);
+    let digest = Digest::of(&body);
+    drop(store(dir.path(), 1 << 30, 1 << 30));
+    let partial = dir.path().join("partial");
+    std::fs::write(partial.join(digest.hex()), &body[..2 * piece + 500]).unwrap();
+    std::fs::write(partial.join("not-a-digest"), b"x").unwrap();
+    let stale = partial.join(Digest::of(b"two days old").hex());
+    std::fs::write(&stale, b"x").unwrap();
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(two_days_ago).unwrap();
+    let blobs = store(dir.path(), 1 << 30, 1 << 30);
+    assert!(!partial.join("not-a-digest").exists() && !stale.exists(), "leftovers not to resume are removed");
+    let asked = want("a", Some(digest), Some(body.len() as u64));
+    let Begun::Write(mut writer) = blobs.begin(&asked).unwrap() else { panic!("not held yet") };
+    writer.resume().await.unwrap();
+    assert_eq!(writer.taken(), 2 * PIECE_BYTES, "whole pieces kept, the torn one cut off");
+    let pieces = writer.growing().pieces.lock().unwrap().clone();
+    assert_eq!(*pieces, [Digest::of(&body[..piece]), Digest::of(&body[piece..2 * piece])]);
+    writer.write(&body[2 * piece..]).await.unwrap();
+    assert_eq!(writer.finish().await.unwrap(), (digest, body.len() as u64));
+    // Without a digest, the bytes cannot be checked: such a download starts over.
+    let name = want("tarball:o/r@0123456789abcdef0123456789abcdef01234567", None, None);
+    std::fs::write(partial.join(name.stand_in().hex()), &body[..2 * piece]).unwrap();
+    let Begun::Write(mut writer) = blobs.begin(&name).unwrap() else { panic!("not held yet") };
+    writer.resume().await.unwrap();
+    assert_eq!(writer.taken(), 0);
+}

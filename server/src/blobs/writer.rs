@@ -27,6 +27,8 @@ pub struct Writer {
     piece_fill: u64,
     buffer: Vec<u8>,
     written: u64,
+    /// Bytes a stopped server left, to be hashed again before the rest.
+    resumable: u64,
     done: bool,
 }
 
@@ -42,7 +44,44 @@ impl Writer {
         let buffer = Vec::with_capacity(WRITE_CHUNK);
         let hasher = Sha256::new();
         let (piece, piece_fill) = (Sha256::new(), 0);
-        Writer { blobs, key, expect, name, path, growing, hasher, piece, piece_fill, buffer, written: 0, done: false }
+        let (written, resumable, done) = (0, 0, false);
+        Writer { blobs, key, expect, name, path, growing, hasher, piece, piece_fill, buffer, written, resumable, done }
+    }
+
+    /// The same, with `bytes` a stopped server left on disk to take up first
+    /// (see [`Writer::resume`]).
+    pub(super) fn resuming(mut self, bytes: u64) -> Writer {
+        self.resumable = bytes;
+        self
+    }
+
+    /// Takes up a download a stopped server left part way (whole pieces of
+    /// it on disk): its bytes are hashed again, so that the rest follows
+    /// where it stopped and the whole is checked as one. Nothing to do for
+    /// a download that starts from the beginning.
+    pub async fn resume(&mut self) -> Result<(), WriteError> {
+        let bytes = std::mem::take(&mut self.resumable);
+        if bytes == 0 {
+            return Ok(());
+        }
+        let file = self.growing.file.clone();
+        let (hasher, pieces) = tokio::task::spawn_blocking(move || {
+            let (mut hasher, mut pieces) = (Sha256::new(), Vec::new());
+            let mut piece = vec![0; PIECE_BYTES as usize];
+            for at in (0..bytes).step_by(PIECE_BYTES as usize) {
+                file.read_exact_at(&mut piece, at)?;
+                hasher.update(&piece);
+                pieces.push(Digest::of(&piece));
+            }
+            Ok::<_, std::io::Error>((hasher, pieces))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        self.hasher = hasher;
+        *self.growing.pieces.lock().expect("piece list lock") = Arc::new(pieces);
+        self.written = bytes;
+        self.growing.progress.send_replace(Progress::Receiving(bytes));
+        Ok(())
     }
 
     /// The digest the bytes must match, learnt after the download began (a
