@@ -192,7 +192,8 @@ pub struct ServeConfig {
     pub fleet_wait_ms: u64,
 
     /// How often this node tells the fleet its summary for the fleet view
-    /// when its figures move (milliseconds, or 5s…; at least 100 ms); an idle
+    /// when its figures move (milliseconds, or 5s…; at least 100 ms; in a
+    /// fleet of more than 20 nodes, once every peers/20 periods); an idle
     /// node says it again every 24 periods, and one silent for 49 periods (or
     /// whose last connection to this node closed) shows as gone.
     #[arg(long = "fleet-summary-ms", env = "CACHE_FLEET_SUMMARY_MS", default_value = "5s", value_parser = sample_period)]
