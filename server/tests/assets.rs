@@ -388,17 +388,22 @@ async fn a_node_killed_mid_download_takes_it_up_where_it_stopped_after_a_restart
     // What a restart resumes from: the whole pieces on disk.
     let kept = on_disk() / MIB as u64 * MIB as u64;
     releases.hold.send_replace(false);
-    let before = releases.sent.load(Ordering::SeqCst);
     let server = node(dir.path(), &releases);
     let response =
         get(&format!("{}/github/repos/o/r/releases/assets/7", server.url), "ghp_a", "application/octet-stream").await;
     assert_eq!(response.status(), 200);
     let body = response.bytes().await.unwrap();
     assert_eq!(sha256(&body), digest, "old bytes and new, checked as one");
-    let sent = releases.sent.load(Ordering::SeqCst) - before;
     assert!(kept >= 3 * MIB as u64);
-    assert_eq!(sent, 8 * MIB as u64 - kept, "GitHub sent only the rest, from the last whole piece on disk");
-    assert_eq!(assets_of(&server)["bytes_from_github"].as_u64(), Some(8 * MIB as u64 - kept));
+    // The restarted node's own count of what came from the objects host (the
+    // stand-in's count would race: the killed download's held-back half may
+    // be counted there once the hold is lifted, though nobody reads it).
+    let from_github = assets_of(&server)["bytes_from_github"].as_u64();
+    assert_eq!(
+        from_github,
+        Some(8 * MIB as u64 - kept),
+        "GitHub sent only the rest, from the last whole piece on disk"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
