@@ -326,7 +326,7 @@ impl Blobs {
         }
         let path = self.path(&digest);
         let (whole, list) = hash_pieces(&path).ok()?;
-        if whole != digest {
+        if Digest(whole.finalize().into()) != digest {
             tracing::warn!(%digest, "a stored blob no longer matches its digest; removed");
             self.remove(&digest);
             return None;
@@ -431,8 +431,9 @@ impl Blobs {
     }
 }
 
-/// The SHA-256 of a file, and of each of its pieces.
-fn hash_pieces(path: &Path) -> std::io::Result<(Digest, Vec<Digest>)> {
+/// The SHA-256 of a file, not yet finished (a resumed download goes on
+/// with it), and of each of its pieces.
+fn hash_pieces(path: &Path) -> std::io::Result<(Sha256, Vec<Digest>)> {
     let mut file = std::fs::File::open(path)?;
     let mut whole = Sha256::new();
     let mut pieces = Vec::new();
@@ -447,12 +448,12 @@ fn hash_pieces(path: &Path) -> std::io::Result<(Digest, Vec<Digest>)> {
             filled += n;
         }
         if filled == 0 {
-            return Ok((Digest(whole.finalize().into()), pieces));
+            return Ok((whole, pieces));
         }
         whole.update(&buffer[..filled]);
         pieces.push(Digest::of(&buffer[..filled]));
         if filled < buffer.len() {
-            return Ok((Digest(whole.finalize().into()), pieces));
+            return Ok((whole, pieces));
         }
     }
 }

@@ -64,19 +64,10 @@ impl Writer {
         if bytes == 0 {
             return Ok(());
         }
-        let file = self.growing.file.clone();
-        let (hasher, pieces) = tokio::task::spawn_blocking(move || {
-            let (mut hasher, mut pieces) = (Sha256::new(), Vec::new());
-            let mut piece = vec![0; PIECE_BYTES as usize];
-            for at in (0..bytes).step_by(PIECE_BYTES as usize) {
-                file.read_exact_at(&mut piece, at)?;
-                hasher.update(&piece);
-                pieces.push(Digest::of(&piece));
-            }
-            Ok::<_, std::io::Error>((hasher, pieces))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
+        // The partial file was cut to those bytes when the download began.
+        let path = self.path.clone();
+        let (hasher, pieces) =
+            tokio::task::spawn_blocking(move || super::hash_pieces(&path)).await.map_err(std::io::Error::other)??;
         self.hasher = hasher;
         *self.growing.pieces.lock().expect("piece list lock") = Arc::new(pieces);
         self.written = bytes;
