@@ -397,22 +397,20 @@ class Fleet:
         get it. The nodes are asked at once (a thread each, up to 32), each
         until it lists it: asked one after another, 100 nodes took the
         harness seconds to go round, and that time was counted as delivery."""
-        pending, last = list(self.nodes), 0.0
-        deadline = now() + timeout
+        pending, last = list(self.nodes), [0.0]
 
         def ask(node):
             return node, node.count(prefix) >= 1, now()
 
+        def everyone_has_it():
+            answers = list(pool.map(ask, pending))
+            pending[:] = [node for node, seen, _ in answers if not seen]
+            last[0] = max(last + [at - since for _, seen, at in answers if seen])
+            return not pending
+
         with concurrent.futures.ThreadPoolExecutor(min(32, len(pending))) as pool:
-            while pending:
-                if now() > deadline:
-                    raise AssertionError(f"timed out after {timeout} s waiting for {prefix} on {len(pending)} nodes")
-                answers = list(pool.map(ask, pending))
-                pending = [node for node, seen, _ in answers if not seen]
-                last = max([last] + [at - since for _, seen, at in answers if seen])
-                if pending:
-                    time.sleep(0.05)
-        return last
+            wait(f"{prefix} on every node", everyone_has_it, timeout)
+        return last[0]
 
     def stop(self):
         for node in self.nodes:
