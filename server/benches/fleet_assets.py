@@ -18,7 +18,8 @@ fetch it at once, both ways in turn (alternating which goes first):
 Measured per round: the time until all N nodes hold a whole copy (each copy's
 SHA-256 checked), and the bytes the objects host sent, as multiples of the
 asset, with how many of its requests started at the beginning and how many
-resumed part way (a node whose peers stopped); then, as the reference, one
+resumed part way (a node whose peers stopped), and the bytes of pieces the
+busiest node and the median node sent to their peers; then, as the reference, one
 node downloading a fresh asset alone. Prints the median and spread (min..max)
 over the rounds, and the load average.
 
@@ -151,6 +152,16 @@ def fetch_all(fleet, urls, headers):
     return time.monotonic() - start, digests
 
 
+def peer_uploads(fleet):
+    """Each node's bytes of pieces sent to peers so far (-1 where a build does not count them)."""
+    def sent(node):
+        try:
+            return node.get("/api/assets").get("bytes_to_peers", -1)
+        except Exception:  # noqa: BLE001 - a node that does not answer counts as unknown
+            return -1
+    return [sent(node) for node in fleet.nodes]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", required=True)
@@ -194,6 +205,7 @@ def main():
                     urls = [f"{api_url}/repos/o/r/releases/assets/{asset_id}"] * len(fleet.nodes)
                 else:
                     urls = [f"{api_url}/repos/o/r/releases/assets/{asset_id}"]
+                sent_to_peers = peer_uploads(fleet)
                 secs, digests = fetch_all(fleet, urls, auth + " -H 'Accept: application/octet-stream'")
                 assert all(d == want for d in digests), f"{mode}: {sum(d == want for d in digests)} of {len(digests)} copies whole"
                 rows[mode]["secs"].append(secs)
@@ -203,6 +215,11 @@ def main():
                     whole = sum(first == 0 for first in gets)
                     print(f"round {r + 1}: the objects host had {whole} requests from the start "
                           f"and {len(gets) - whole} resuming part way", flush=True)
+                    uploads = sorted(after - before for after, before in zip(peer_uploads(fleet), sent_to_peers))
+                    if all(upload >= 0 for upload in uploads):
+                        print(f"round {r + 1}: pieces sent to peers, as multiples of the asset: the most by one node "
+                              f"{uploads[-1] / size:.2f}x, the median node {statistics.median(uploads) / size:.2f}x",
+                              flush=True)
                 del state["assets"][asset_id]
             loads.append(os.getloadavg()[0])
             print(f"round {r + 1}: peercache {rows['peercache']['secs'][-1]:.2f} s, "

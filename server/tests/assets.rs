@@ -287,6 +287,62 @@ async fn the_fleet_takes_an_asset_from_github_once_and_the_rest_from_the_node_fe
     assert_eq!(on_b["blobs_held"], 1);
 }
 
+/// Four nodes, one downloading from GitHub and three following it: the
+/// followers pass each piece among themselves, so the downloading node's
+/// uplink carries the file about once, not once per follower. Before each
+/// piece had a relay, every follower took every piece from the downloading
+/// node: it sent three times the last 9 MiB here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_pass_pieces_among_themselves_so_the_downloading_node_sends_each_about_once() {
+    let releases = releases::start(vec![releases::asset(7, "big.bin", 16 * MIB, true)]).await;
+    let (nodes, _dirs) = fleet(4, &releases).await;
+    let url = |node: &Serve| format!("{}/github/repos/o/r/releases/assets/7", node.url);
+    let assets = |node: &Serve| json_now(&format!("{}/api/assets", node.url));
+    releases.hold.send_replace(true);
+    let fetch = |node: &Serve, token: String| {
+        let url = url(node);
+        tokio::spawn(async move { get(&url, &token, "application/octet-stream").await.bytes().await })
+    };
+    let first = fetch(&nodes[0], "ghp_a".into());
+    wait_for("the first node's download to start", || (releases.sent.load(Ordering::SeqCst) > 0).then_some(())).await;
+    let followers: Vec<_> = nodes[1..].iter().enumerate().map(|(i, node)| fetch(node, format!("ghp_{i}"))).collect();
+    // The first half is out (the stand-in holds the rest back; the
+    // downloading node's last bytes of it may still wait in its write buffer,
+    // so its followers may have 7 whole pieces only), and each follower
+    // follows it with all three others.
+    for node in &nodes[1..] {
+        wait_for("each follower to have the first 7 MiB, with the three other nodes", || {
+            let transfer = assets(node)?["transfers"][0].clone();
+            (transfer["bytes"].as_u64()? >= 7 * MIB as u64 && transfer["peers"] == 3).then_some(())
+        })
+        .await;
+    }
+    let sent_before = assets(&nodes[0]).unwrap()["bytes_to_peers"].as_u64().unwrap();
+    releases.hold.send_replace(false);
+    assert_eq!(sha256(&first.await.unwrap().unwrap()), releases.assets[0].digest());
+    for follower in followers {
+        let body = follower.await.unwrap().expect("a whole body");
+        assert_eq!(sha256(&body), releases.assets[0].digest(), "every copy matches GitHub's digest");
+    }
+    assert_eq!(releases.sent.load(Ordering::SeqCst), 16 * MIB as u64, "the objects host sent the asset once");
+    let rest = assets(&nodes[0]).unwrap()["bytes_to_peers"].as_u64().unwrap() - sent_before;
+    // On a debug build a relay is sometimes slower than the downloading node
+    // (it has the file at once) and is passed over: 9 to 18 MiB in 5 runs.
+    assert!(
+        rest <= 5 * 9 * MIB as u64 / 2,
+        "the downloading node sent {} MiB of the last 9 MiB to its three followers",
+        rest / MIB as u64
+    );
+    let mut sent_by_followers = 0;
+    for node in &nodes[1..] {
+        let view = assets(node).unwrap();
+        assert_eq!(view["bytes_from_peers"], 16 * MIB as u64, "{view}");
+        assert!(view["pieces_from"].as_array().unwrap().len() >= 2, "pieces from more than one peer: {view}");
+        sent_by_followers += view["bytes_to_peers"].as_u64().unwrap();
+    }
+    assert!(sent_by_followers >= 8 * MIB as u64, "the followers passed pieces on: {sent_by_followers} bytes");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_asking_at_once_take_turns_and_github_sends_it_about_once() {
     let releases = releases::start(vec![releases::asset(9, "tool", 4 * MIB, true)]).await;
@@ -408,25 +464,27 @@ async fn a_node_killed_mid_download_takes_it_up_where_it_stopped_after_a_restart
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_serving_corrupt_pieces_is_refused_and_the_piece_taken_from_another() {
-    let releases = releases::start(vec![releases::asset(7, "big.bin", 8 * MIB, true)]).await;
+    let releases = releases::start(vec![releases::asset(7, "big.bin", 16 * MIB, true)]).await;
     let (nodes, dirs) = fleet(3, &releases).await;
     let url = |node: &Serve| format!("{}/github/repos/o/r/releases/assets/7", node.url);
     let digest = releases.assets[0].digest();
     assert_eq!(sha256(&get(&url(&nodes[0]), "ghp_a", "application/octet-stream").await.bytes().await.unwrap()), digest);
     assert_eq!(sha256(&get(&url(&nodes[1]), "ghp_b", "application/octet-stream").await.bytes().await.unwrap()), digest);
-    assert_eq!(assets_of(&nodes[1])["bytes_from_peers"], 8 * MIB as u64, "B took it from A (whose list A made then)");
+    assert_eq!(assets_of(&nodes[1])["bytes_from_peers"], 16 * MIB as u64, "B took it from A (whose list A made then)");
     // A's copy rots on disk after it made its piece list: every piece it sends is wrong.
     let file = dirs[0].path().join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap());
-    std::fs::write(&file, vec![0x5a; 8 * MIB]).unwrap();
+    std::fs::write(&file, vec![0x5a; 16 * MIB]).unwrap();
     let body = get(&url(&nodes[2]), "ghp_c", "application/octet-stream").await.bytes().await.unwrap();
     assert_eq!(sha256(&body), digest, "C's copy is whole and right");
     let on_c = assets_of(&nodes[2]);
-    assert_eq!(on_c["bytes_from_peers"], 8 * MIB as u64, "every piece from a peer: {on_c}");
+    assert_eq!(on_c["bytes_from_peers"], 16 * MIB as u64, "every piece from a peer: {on_c}");
     let peers = json_now(&format!("{}/api/mcp/peers", nodes[2].url)).unwrap();
-    // Pieces are asked for four at a time, from A and B in turn: A's two of the
-    // first four are refused, and A is asked no more (8 pieces in all).
-    assert_eq!(peers["refused_by_reason"]["bad_piece"], 2, "{peers}");
-    assert_eq!(releases.sent.load(Ordering::SeqCst), 8 * MIB as u64, "GitHub sent it once");
+    // Pieces are asked for four at a time, from A and B in turn: those in
+    // flight to A when its first comes back are refused, and A is asked no
+    // more (of 16 pieces, A's turn would have been 8).
+    let refused = peers["refused_by_reason"]["bad_piece"].as_u64().unwrap();
+    assert!((1..=4).contains(&refused), "{refused} pieces refused: {peers}");
+    assert_eq!(releases.sent.load(Ordering::SeqCst), 16 * MIB as u64, "GitHub sent it once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

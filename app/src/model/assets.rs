@@ -22,15 +22,28 @@ pub struct AssetsView {
     pub bytes_from_github: u64,
     pub bytes_from_peers: u64,
     pub bytes_served: u64,
+    /// Bytes of pieces this node sent to its peers.
+    pub bytes_to_peers: u64,
+    /// Who sent this node the pieces it took from peers, most first.
+    pub pieces_from: Vec<PieceSource>,
     /// Downloads in progress.
     pub transfers: Vec<Transfer>,
 }
 
+/// A peer and the bytes of pieces it sent this node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PieceSource {
+    pub peer_id: String,
+    pub bytes: u64,
+}
+
 /// A download in progress: its digest (or the stand-in of a name whose
-/// digest is not known yet), the bytes so far, and its size when known.
+/// digest is not known yet), the bytes so far, its size when known, and
+/// the peers it takes pieces from or follows with (0: from GitHub).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transfer {
     pub key: String,
     pub bytes: u64,
     pub size: Option<u64>,
+    pub peers: usize,
 }

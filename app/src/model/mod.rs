@@ -10,7 +10,7 @@ mod assets;
 mod doctor;
 mod fleet;
 mod invalidation;
-pub use assets::{AssetsView, Transfer};
+pub use assets::{AssetsView, PieceSource, Transfer};
 pub use doctor::{Check, Diagnosis, Level};
 pub use fleet::{FleetNode, FleetState, FleetTotals, FleetView, NodeSummary, ResourceLimit};
 pub use invalidation::{Invalidated, Invalidation, Reach};

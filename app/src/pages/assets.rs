@@ -1,13 +1,13 @@
 //! The Assets tab: release assets and source archives — the headline (the
 //! bytes the fleet kept from GitHub), the blob store against its budget,
-//! how downloads were answered, and the downloads in progress with their
-//! progress.
+//! how downloads were answered, which peers sent pieces, and the downloads
+//! in progress with their progress.
 
 use leptos::prelude::*;
 
 use crate::api::{failure_words, get_assets};
 use crate::components::poll::use_polled;
-use crate::format::bytes;
+use crate::format::{bytes, short_id};
 use crate::model::AssetsView;
 
 #[component]
@@ -44,6 +44,7 @@ fn AssetCards(assets: AssetsView) -> impl IntoView {
         )
     };
     let transfers = assets.transfers.clone();
+    let pieces_from = assets.pieces_from.clone();
     let failed = assets.failures > 0;
     view! {
         <section class="card wide" aria-labelledby="assets-headline-title">
@@ -53,7 +54,22 @@ fn AssetCards(assets: AssetsView) -> impl IntoView {
                 <dt>"From GitHub"</dt><dd id="assets-from-github">{bytes(assets.bytes_from_github)}</dd>
                 <dt>"From peers"</dt><dd id="assets-from-peers">{bytes(assets.bytes_from_peers)}</dd>
                 <dt>"Sent to clients"</dt><dd id="assets-served">{bytes(assets.bytes_served)}</dd>
+                <dt>"Sent to peers"</dt><dd id="assets-to-peers">{bytes(assets.bytes_to_peers)}</dd>
             </dl>
+        </section>
+        <section class="card" aria-labelledby="assets-sources-title">
+            <h2 id="assets-sources-title">"Pieces from"</h2>
+            {if pieces_from.is_empty() {
+                view! { <p id="assets-sources">"No piece taken from a peer yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul id="assets-sources" class="sources">
+                        {pieces_from.into_iter().map(|source| view! {
+                            <li><code title=source.peer_id.clone()>{short_id(&source.peer_id)}</code>" "{bytes(source.bytes)}</li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
         </section>
         <section class="card" aria-labelledby="assets-store-title">
             <h2 id="assets-store-title">"Blob store"</h2>
@@ -91,6 +107,11 @@ fn AssetCards(assets: AssetsView) -> impl IntoView {
                                     <code>{transfer.key.chars().take(19).collect::<String>()}"…"</code>
                                     <progress max=max value=transfer.bytes.to_string()></progress>
                                     {format!("{} of {of}", bytes(transfer.bytes))}
+                                    {match transfer.peers {
+                                        0 => String::new(),
+                                        1 => ", with 1 peer".to_owned(),
+                                        peers => format!(", with {peers} peers"),
+                                    }}
                                 </li>
                             }
                         }).collect_view()}

@@ -3,9 +3,10 @@
 //! nobody holds them, one node of the fleet (the lease's holder) fetching
 //! them from GitHub while the others follow its download.
 //!
-//! Pieces are asked for a few at a time, from the holders in turn, and
-//! each is checked against the piece list of a whole copy (else the longest
-//! list): a piece that does not match is refused, counted against its peer,
+//! Pieces are asked for a few at a time, each of the peer `relay` picks
+//! (the holders in turn, or while the only source is one node's download,
+//! the follower whose turn it is to relay that piece), and each is checked
+//! against the piece list of a whole copy (else the longest list): a piece that does not match is refused, counted against its peer,
 //! and that peer is asked no more for a while; one that does not answer is
 //! replaced by the others. Whatever the peers send, the writer checks the
 //! whole file against GitHub's digest (or, for a name GitHub gives none for,
@@ -13,25 +14,34 @@
 //! do not match never become a blob and are never served whole. When every
 //! holder is gone part way, the rest comes from GitHub (see `Download`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 use libp2p::PeerId;
 
+use crate::assets::relay::View;
 use crate::assets::stats::AssetCounters;
-use crate::blobs::{Digest, Want, Writer};
+use crate::blobs::{Digest, Piece, Want, Writer};
 use crate::p2p::client::{LeaseAnswer, NodeClient};
 use crate::p2p::piece::{PieceRequest, PieceResponse, WireHave, PIECE_BYTES};
 use crate::p2p::protocol::Rejection;
 
-/// How often holders are asked again while their download has no new bytes.
+/// How often the download's leader is asked again how far it is.
 const POLL: Duration = Duration::from_millis(50);
 /// How long a download from peers waits for new bytes before it gives up.
 const STALL: Duration = Duration::from_secs(20);
-/// Pieces asked for at once (from the holders in turn).
+/// Pieces asked for at once (each of the peer `relay::View` picks).
 const IN_FLIGHT: usize = 4;
+/// How often every trusted peer is asked again what it holds of a download
+/// being followed (to find whole copies, and followers that came later).
+const REDISCOVER: Duration = Duration::from_secs(1);
+/// How long a piece's relay may go on answering that it does not have it
+/// yet (asked again at each look at the leader) before the piece is taken
+/// from anyone who has it.
+const RELAY_PATIENCE: Duration = Duration::from_secs(1);
 /// How long a peer that sent a bad piece is not asked.
 const DEMOTED_FOR: Duration = Duration::from_secs(600);
 
@@ -79,7 +89,9 @@ pub async fn from_fleet(
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let holders = probe(node, want, demoted).await;
-        if !holders.is_empty() {
+        // A peer whose own download has no byte yet is waiting too: two such
+        // would wait on each other.
+        if holders.iter().any(|(_, have)| have.complete || have.readable > 0) {
             from_holders(node, want, holders, writer, counters, demoted).await?;
             return Ok(FromFleet::Delivered);
         }
@@ -105,22 +117,19 @@ pub async fn from_fleet(
     }
 }
 
-/// The trusted peers that hold some of `want`, with what they hold.
+/// The trusted peers that hold some of `want`, with what they hold: those
+/// whose own download of it has no byte yet too (they follow it as well).
 async fn probe(node: &NodeClient, want: &Want, demoted: &Demoted) -> Vec<(PeerId, WireHave)> {
     let request = PieceRequest { key: want.digest, name: Some(want.name.clone()), offset: 0, len: 0 };
     let asked = node.trusted_peers().into_iter().filter(|peer| !demoted.is(peer)).map(|peer| {
         let request = request.clone();
         async move { (peer, node.piece(peer, request).await) }
     });
-    // A peer whose own download has no byte yet is waiting too: two such
-    // would wait on each other.
     let mut holders: Vec<(PeerId, WireHave)> = join_all(asked)
         .await
         .into_iter()
         .filter_map(|(peer, answer)| match answer {
-            Some(PieceResponse::Have(have)) if agrees(want, &have) && (have.complete || have.readable > 0) => {
-                Some((peer, have))
-            }
+            Some(PieceResponse::Have(have)) if agrees(want, &have) => Some((peer, have)),
             _ => None,
         })
         .collect();
@@ -148,92 +157,103 @@ async fn from_holders(
 ) -> Result<(), Broken> {
     let mut turn = 0usize;
     let mut stalled_since = tokio::time::Instant::now();
-    // Pieces that came ahead of the next one to write.
-    let mut ahead: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+    let (mut refreshed, mut discovered) = (tokio::time::Instant::now(), tokio::time::Instant::now());
+    // Pieces that came ahead of the next one to write, and who sent them.
+    let mut ahead: BTreeMap<usize, (PeerId, Piece)> = BTreeMap::new();
+    let mut in_flight = FuturesUnordered::new();
+    let mut asked: HashSet<usize> = HashSet::new();
+    // Pieces whose relay did not have them yet: since when, and those not
+    // to ask again before the next look at the leader.
+    let mut missed: HashMap<usize, tokio::time::Instant> = HashMap::new();
+    let mut waiting: HashSet<usize> = HashSet::new();
     loop {
-        while let Some(bytes) = ahead.remove(&((writer.taken() / PIECE_BYTES) as usize)) {
-            writer.write(&bytes).await.map_err(|e| Broken(e.to_string()))?;
-            counters.from_peers(bytes.len() as u64);
+        while let Some((peer, piece)) = ahead.remove(&((writer.taken() / PIECE_BYTES) as usize)) {
+            writer.write_piece(&piece).await.map_err(|e| Broken(e.to_string()))?;
+            counters.from_peer(peer, piece.bytes().len() as u64);
             stalled_since = tokio::time::Instant::now();
         }
         let offset = writer.taken();
         let next = (offset / PIECE_BYTES) as usize;
-        let whole = holders.iter().find(|(_, have)| have.complete).map(|(_, have)| have.clone());
-        if let Some(digest) = whole.as_ref().and_then(|have| have.digest) {
-            expect(writer, want, digest);
-        }
-        // The list pieces are checked by: a whole copy's, else the longest.
-        let list = whole
-            .as_ref()
-            .map(|have| have.pieces.clone())
-            .or_else(|| holders.iter().map(|(_, have)| have.pieces.clone()).max_by_key(Vec::len))
-            .unwrap_or_default();
-        let size = want.size.or_else(|| whole.as_ref().and_then(|have| have.size));
-        if whole.is_some() && size == Some(offset) {
-            return Ok(());
-        }
-        let end = |piece: usize, have: &WireHave| match (have.complete, size) {
-            (true, Some(size)) => ((piece as u64 + 1) * PIECE_BYTES).min(size),
-            _ => (piece as u64 + 1) * PIECE_BYTES,
-        };
-        // The next pieces not yet here, each from a holder that has it, in turn.
-        let mut asks = Vec::new();
-        for piece in next..next + IN_FLIGHT {
-            let start = piece as u64 * PIECE_BYTES;
-            if ahead.contains_key(&piece) {
-                continue;
+        writer.growing().peers.store(holders.len(), std::sync::atomic::Ordering::Relaxed);
+        {
+            let view = View::of(node.local, want, &holders);
+            if let Some(digest) = view.whole_digest() {
+                expect(writer, want, digest);
             }
-            if size.is_some_and(|size| start >= size) {
-                break;
+            if view.done(offset) {
+                return Ok(());
             }
-            let ready: Vec<&(PeerId, WireHave)> = holders
-                .iter()
-                .filter(|(_, have)| {
-                    list.len() > piece && have.pieces.get(piece) == list.get(piece) && have.readable >= end(piece, have)
-                })
-                .collect();
-            let Some((peer, have)) = ready.get(turn % ready.len().max(1)).copied() else { break };
-            turn += 1;
-            let request =
-                PieceRequest { key: Some(have.key), name: None, offset: start, len: end(piece, have) - start };
-            asks.push((piece, *peer, request));
+            // The next pieces not yet here or asked for, each from the peer the view picks.
+            for piece in next..next + 2 * IN_FLIGHT {
+                if in_flight.len() >= IN_FLIGHT || view.beyond(piece) {
+                    break;
+                }
+                if ahead.contains_key(&piece) || asked.contains(&piece) || waiting.contains(&piece) {
+                    continue;
+                }
+                let passed_over = missed.get(&piece).is_some_and(|since| since.elapsed() >= RELAY_PATIENCE);
+                let Some((peer, request)) = view.choose(piece, passed_over, turn) else { continue };
+                turn += 1;
+                asked.insert(piece);
+                let digest = view.list[piece];
+                in_flight.push(async move { (piece, peer, request.len, digest, node.piece(peer, request).await) });
+            }
         }
-        if asks.is_empty() {
-            if holders.is_empty() {
+        if in_flight.is_empty() {
+            if !holders.iter().any(|(_, have)| have.complete || have.readable > 0) {
                 return Err(Broken("every peer holding the download stopped answering".into()));
             }
             if stalled_since.elapsed() > STALL {
                 return Err(Broken(format!("no peer's download went past byte {offset} for {} s", STALL.as_secs())));
             }
-            tokio::time::sleep(POLL).await;
-            holders = reprobe(node, want, holders, demoted).await;
-            continue;
         }
-        let answers = join_all(asks.iter().map(|(_, peer, request)| node.piece(*peer, request.clone()))).await;
-        let mut changed = false;
-        for ((piece, peer, request), answer) in asks.into_iter().zip(answers) {
-            match answer {
-                Some(PieceResponse::Bytes(bytes))
-                    if bytes.len() as u64 == request.len && Digest::of(&bytes) == list[piece] =>
-                {
-                    ahead.insert(piece, bytes);
-                }
-                Some(PieceResponse::Bytes(_)) => {
+        tokio::select! {
+            Some((piece, peer, len, digest, answer)) = in_flight.next() => {
+                asked.remove(&piece);
+                let refused = match answer {
+                    Some(PieceResponse::Bytes(bytes)) if bytes.len() as u64 == len => {
+                        let got = Piece::new(bytes);
+                        let matches = got.digest() == digest;
+                        if matches {
+                            ahead.insert(piece, (peer, got));
+                        }
+                        !matches
+                    }
+                    Some(PieceResponse::Bytes(_)) => true,
+                    // A relay that has not got it yet, or a download that
+                    // finished (and took its digest as key) or stopped.
+                    Some(PieceResponse::NotHeld) => {
+                        missed.entry(piece).or_insert_with(tokio::time::Instant::now);
+                        waiting.insert(piece);
+                        false
+                    }
+                    _ => {
+                        tracing::info!(%peer, piece, "a peer did not answer a piece request; asking others");
+                        holders.retain(|(holder, _)| *holder != peer);
+                        false
+                    }
+                };
+                if refused {
                     tracing::warn!(%peer, piece, "a peer sent a piece that does not match its list; asked no more");
                     node.report(peer.to_string(), Rejection::BadPiece);
                     demoted.demote(peer);
                     holders.retain(|(holder, _)| *holder != peer);
                 }
-                // Its download finished (and took its digest as key), or stopped.
-                Some(PieceResponse::NotHeld) => changed = true,
-                _ => {
-                    tracing::info!(%peer, piece, "a peer did not answer a piece request; asking others");
-                    holders.retain(|(holder, _)| *holder != peer);
-                }
             }
+            _ = tokio::time::sleep_until(refreshed + POLL) => {}
         }
-        if changed {
-            holders = reprobe(node, want, holders, demoted).await;
+        if refreshed.elapsed() >= POLL {
+            // Every trusted peer now and then (whole copies, followers that
+            // came later), else the leader only: what they hold now.
+            holders = if discovered.elapsed() >= REDISCOVER {
+                discovered = tokio::time::Instant::now();
+                probe(node, want, demoted).await
+            } else {
+                refresh(node, want, holders).await
+            };
+            refreshed = tokio::time::Instant::now();
+            waiting.clear();
+            missed.retain(|piece, _| *piece >= next);
         }
     }
 }
@@ -246,26 +266,22 @@ fn expect(writer: &mut Writer, want: &Want, digest: Digest) {
     }
 }
 
-/// What the same holders hold now (those that still answer).
-async fn reprobe(
-    node: &NodeClient,
-    want: &Want,
-    holders: Vec<(PeerId, WireHave)>,
-    demoted: &Demoted,
-) -> Vec<(PeerId, WireHave)> {
+/// The holders with what the leader of the download (the furthest along)
+/// holds now, while no holder has it whole: the others hold at least what
+/// they said. A leader that no longer answers goes.
+async fn refresh(node: &NodeClient, want: &Want, mut holders: Vec<(PeerId, WireHave)>) -> Vec<(PeerId, WireHave)> {
+    if holders.iter().any(|(_, have)| have.complete) {
+        return holders;
+    }
+    let Some(at) = holders.iter().enumerate().max_by_key(|(_, (_, have))| have.readable).map(|(at, _)| at) else {
+        return holders;
+    };
     let request = PieceRequest { key: want.digest, name: Some(want.name.clone()), offset: 0, len: 0 };
-    let asked = holders.into_iter().filter(|(peer, _)| !demoted.is(peer)).map(|(peer, _)| {
-        let request = request.clone();
-        async move { (peer, node.piece(peer, request).await) }
-    });
-    join_all(asked)
-        .await
-        .into_iter()
-        .filter_map(|(peer, answer)| match answer {
-            Some(PieceResponse::Have(have)) if agrees(want, &have) => Some((peer, have)),
-            _ => None,
-        })
-        .collect()
+    match node.piece(holders[at].0, request).await {
+        Some(PieceResponse::Have(have)) if agrees(want, &have) => holders[at].1 = have,
+        _ => drop(holders.remove(at)),
+    }
+    holders
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 mod download;
 pub mod fleet;
 pub mod hosts;
+mod relay;
 pub mod route;
 pub mod stats;
 

@@ -1,11 +1,13 @@
 //! What downloads did: how each was answered, and the bytes that came from
-//! GitHub, from peers and went to clients — the figures that say what the
-//! store saves.
+//! GitHub, from peers (and which peers) and went to clients and to peers —
+//! the figures that say what the store saves.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
+use libp2p::PeerId;
 
 use crate::blobs::ByteStream;
 
@@ -45,7 +47,7 @@ impl Mode {
 
 /// The store and its downloads at a glance: `GET /api/assets` (the type
 /// the dashboard shows).
-pub use app::model::{AssetsView, Transfer};
+pub use app::model::{AssetsView, PieceSource, Transfer};
 
 #[derive(Default)]
 pub struct AssetCounters {
@@ -61,6 +63,8 @@ pub struct AssetCounters {
     pub bytes_from_github: AtomicU64,
     pub bytes_from_peers: AtomicU64,
     pub bytes_served: AtomicU64,
+    /// The bytes of pieces each peer sent.
+    pieces_from: Mutex<HashMap<PeerId, u64>>,
 }
 
 impl AssetCounters {
@@ -91,8 +95,10 @@ impl AssetCounters {
         self.bytes_from_github.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    pub fn from_peers(&self, bytes: u64) {
+    /// A piece's bytes, taken from `peer`.
+    pub fn from_peer(&self, peer: PeerId, bytes: u64) {
         self.bytes_from_peers.fetch_add(bytes, Ordering::Relaxed);
+        *self.pieces_from.lock().expect("pieces_from lock").entry(peer).or_default() += bytes;
     }
 
     /// The figures, with what the store holds and what it is fetching.
@@ -102,8 +108,12 @@ impl AssetCounters {
         let transfers = blobs
             .transfers()
             .into_iter()
-            .map(|(key, bytes, size)| Transfer { key: key.to_string(), bytes, size })
+            .map(|(key, bytes, size, peers)| Transfer { key: key.to_string(), bytes, size, peers })
             .collect();
+        let mut pieces_from: Vec<PieceSource> = (self.pieces_from.lock().expect("pieces_from lock").iter())
+            .map(|(peer, bytes)| PieceSource { peer_id: peer.to_string(), bytes: *bytes })
+            .collect();
+        pieces_from.sort_by_key(|source| std::cmp::Reverse(source.bytes));
         AssetsView {
             blobs_held,
             bytes_held,
@@ -118,6 +128,8 @@ impl AssetCounters {
             bytes_from_github: read(&self.bytes_from_github),
             bytes_from_peers: read(&self.bytes_from_peers),
             bytes_served: read(&self.bytes_served),
+            bytes_to_peers: blobs.read_for_peers.load(Ordering::Relaxed),
+            pieces_from,
             transfers,
         }
     }

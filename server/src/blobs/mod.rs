@@ -16,7 +16,6 @@
 //! download only: its partial file is removed and the store goes on.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -30,49 +29,11 @@ const READ_CHUNK: usize = 256 * 1024;
 /// Bytes gathered in memory before a download writes them out.
 const WRITE_CHUNK: usize = 256 * 1024;
 
-/// A SHA-256, written as GitHub writes an asset's `digest`: `sha256:<hex>`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct Digest(pub [u8; 32]);
-
-impl Digest {
-    /// `sha256:<64 hex digits>`, as GitHub's release assets carry it.
-    pub fn parse(text: &str) -> Option<Digest> {
-        let hex = text.strip_prefix("sha256:")?;
-        if hex.len() != 64 {
-            return None;
-        }
-        let mut bytes = [0u8; 32];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
-        Some(Digest(bytes))
-    }
-
-    pub fn of(bytes: &[u8]) -> Digest {
-        Digest(Sha256::digest(bytes).into())
-    }
-
-    pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.hex())
-    }
-}
-
-impl fmt::Debug for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}…", &self.hex()[..12])
-    }
-}
-
 /// How far a download has come, as its readers see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Progress {
-    /// This many bytes are on disk (the last of them not yet readable).
+    /// This many bytes are on disk (the file's last byte, when among them,
+    /// not yet readable: see [`Progress::readable`]).
     Receiving(u64),
     /// Every byte is there and matches the digest: the file is a blob.
     Complete(u64),
@@ -88,6 +49,24 @@ pub struct Growing {
     /// The size GitHub gave, when it gave one.
     pub expected: Option<u64>,
     pub(super) progress: watch::Sender<Progress>,
+    /// The peers it takes pieces from or follows with, as its download
+    /// from the fleet last counted them (0 for a download from GitHub).
+    pub peers: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    /// The bytes that may be read now, from the start: all of them once the
+    /// file is whole, else all but the file's last byte, which is read only
+    /// once the whole file matches its digest. With no size given, any byte
+    /// may be the last: the last one written waits.
+    pub fn readable(&self, expected: Option<u64>) -> u64 {
+        match *self {
+            Progress::Receiving(n) if expected.is_some_and(|size| n < size) => n,
+            Progress::Receiving(n) => n.saturating_sub(1),
+            Progress::Complete(n) => n,
+            Progress::Failed(_) => 0,
+        }
+    }
 }
 
 impl Growing {
@@ -191,6 +170,8 @@ pub struct Blobs {
     /// The largest one blob may be.
     pub max_blob: u64,
     state: Mutex<State>,
+    /// Bytes read out for peers' piece requests ([`Blobs::read_now`]).
+    pub read_for_peers: std::sync::atomic::AtomicU64,
 }
 
 impl Blobs {
@@ -213,7 +194,8 @@ impl Blobs {
             state.used += size;
             state.held.insert(digest, Held { size, last_used: 0, checked: false });
         }
-        let blobs = Blobs { dir: dir.to_owned(), budget, max_blob, state: Mutex::new(state) };
+        let read_for_peers = Default::default();
+        let blobs = Blobs { dir: dir.to_owned(), budget, max_blob, state: Mutex::new(state), read_for_peers };
         blobs.evict(None);
         Ok(blobs)
     }
@@ -233,14 +215,17 @@ impl Blobs {
     }
 
     /// Downloads in progress: each digest, its bytes so far and its size when known.
-    pub fn transfers(&self) -> Vec<(Digest, u64, Option<u64>)> {
+    pub fn transfers(&self) -> Vec<(Digest, u64, Option<u64>, usize)> {
         let state = self.state.lock().expect("blob store lock");
         let mut out: Vec<_> = state
             .growing
             .iter()
-            .map(|(digest, growing)| match growing.progress() {
-                Progress::Receiving(n) | Progress::Complete(n) => (*digest, n, growing.expected),
-                Progress::Failed(_) => (*digest, 0, growing.expected),
+            .map(|(digest, growing)| {
+                let bytes = match growing.progress() {
+                    Progress::Receiving(n) | Progress::Complete(n) => n,
+                    Progress::Failed(_) => 0,
+                };
+                (*digest, bytes, growing.expected, growing.peers.load(std::sync::atomic::Ordering::Relaxed))
             })
             .collect();
         out.sort();
@@ -276,7 +261,8 @@ impl Blobs {
         let (file, resumed) = partial::open(&path, digest.is_some(), want.size)?;
         let (progress, _) = watch::channel(Progress::Receiving(0));
         let pieces = Mutex::default();
-        let growing = Arc::new(Growing { file: Arc::new(file), pieces, expected: want.size, progress });
+        let (file, expected, peers) = (Arc::new(file), want.size, Default::default());
+        let growing = Arc::new(Growing { file, pieces, expected, progress, peers });
         state.growing.insert(key, growing.clone());
         if let Some(digest) = digest {
             state.growing_digests.insert(key, digest);
@@ -300,11 +286,11 @@ impl Blobs {
                 Some(held) => (key, Some(held.size)),
                 None => {
                     let growing = state.growing.get(&key)?;
-                    let readable = match growing.progress() {
-                        Progress::Receiving(n) => n.saturating_sub(1),
-                        Progress::Complete(n) => n,
-                        Progress::Failed(_) => return None,
-                    };
+                    let progress = growing.progress();
+                    if let Progress::Failed(_) = progress {
+                        return None;
+                    }
+                    let readable = progress.readable(growing.expected);
                     let pieces = growing.pieces.lock().expect("piece list lock").clone();
                     let digest = state.growing_digests.get(&key).copied();
                     return Some(Have { key, digest, size: growing.expected, readable, complete: false, pieces });
@@ -340,8 +326,18 @@ impl Blobs {
         Some(list)
     }
 
+    /// Waits, at most `wait`, until the download in progress under `key` can
+    /// be read up to `end` (or is over); at once when none is.
+    pub async fn until_readable(&self, key: Digest, end: u64, wait: std::time::Duration) {
+        let Some(growing) = self.state.lock().expect("blob store lock").growing.get(&key).cloned() else { return };
+        let mut progress = growing.subscribe();
+        let there = |now: &Progress| !matches!(now, Progress::Receiving(_)) || now.readable(growing.expected) >= end;
+        let _ = tokio::time::timeout(wait, progress.wait_for(there)).await;
+    }
+
     /// Bytes `offset..offset + len` of the download under `key`, when they
-    /// are all readable now (a blocking read: call it off the runtime).
+    /// are all readable now (a blocking read: call it off the runtime), for a
+    /// peer: counted in `read_for_peers`.
     pub fn read_now(&self, key: Digest, offset: u64, len: u64) -> Option<Vec<u8>> {
         let have = self.have(Some(key), None)?;
         if len == 0 || offset.checked_add(len)? > have.readable {
@@ -353,6 +349,7 @@ impl Blobs {
         };
         let mut buffer = vec![0u8; len as usize];
         file.read_exact_at(&mut buffer, offset).ok()?;
+        self.read_for_peers.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
         Some(buffer)
     }
 
@@ -471,11 +468,13 @@ fn hash_file(path: &Path) -> std::io::Result<Digest> {
     }
 }
 
+mod digest;
 mod names;
 mod partial;
 mod reader;
 mod writer;
 
+pub use digest::{Digest, Piece};
 pub use reader::{follow, ByteStream};
 use reader::{stream, Source};
 pub use writer::Writer;

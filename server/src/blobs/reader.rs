@@ -12,7 +12,7 @@ use super::{Growing, Progress, READ_CHUNK};
 
 /// The bytes `start..end` of a download as it goes.
 pub fn follow(growing: &Growing, start: u64, end: u64) -> ByteStream {
-    stream(Source::Growing(growing.file.clone(), growing.progress.subscribe()), start, end)
+    stream(Source::Growing(growing.file.clone(), growing.progress.subscribe(), growing.expected), start, end)
 }
 
 pub(super) fn stream(source: Source, start: u64, end: u64) -> ByteStream {
@@ -33,7 +33,8 @@ pub type ByteStream = std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>
 
 pub(super) enum Source {
     Whole(Arc<std::fs::File>, u64),
-    Growing(Arc<std::fs::File>, watch::Receiver<Progress>),
+    /// A download in progress, and the size GitHub gave.
+    Growing(Arc<std::fs::File>, watch::Receiver<Progress>, Option<u64>),
 }
 
 /// The next bytes from `pos` (before `end`), waiting for a download to
@@ -44,16 +45,14 @@ async fn next_chunk(source: &Source, pos: u64, end: u64) -> std::io::Result<Opti
     }
     let (file, until) = match source {
         Source::Whole(file, size) => (file, end.min(*size)),
-        Source::Growing(file, progress) => {
+        Source::Growing(file, progress, expected) => {
             let mut progress = progress.clone();
             loop {
                 let now = progress.borrow_and_update().clone();
-                // The last byte is readable only once the whole file matches.
-                let readable = match &now {
-                    Progress::Receiving(n) => n.saturating_sub(1),
-                    Progress::Complete(n) => *n,
-                    Progress::Failed(why) => return Err(std::io::Error::other(why.to_string())),
-                };
+                if let Progress::Failed(why) = &now {
+                    return Err(std::io::Error::other(why.to_string()));
+                }
+                let readable = now.readable(*expected);
                 if pos < end.min(readable) || matches!(now, Progress::Complete(_)) || pos >= end {
                     break (file, end.min(readable));
                 }

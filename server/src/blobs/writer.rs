@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
-use super::{Blobs, Digest, Growing, Held, Progress, WriteError, PIECE_BYTES, WRITE_CHUNK};
+use super::{Blobs, Digest, Growing, Held, Piece, Progress, WriteError, PIECE_BYTES, WRITE_CHUNK};
 
 /// Writes one download; dropped without [`Writer::finish`] it fails, and its
 /// readers end short.
@@ -93,16 +93,41 @@ impl Writer {
 
     /// Takes the next bytes of the download.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), WriteError> {
-        let got = self.taken() + chunk.len() as u64;
+        self.admit(chunk.len())?;
+        self.hasher.update(chunk);
+        self.hash_pieces(chunk);
+        self.take(chunk).await
+    }
+
+    /// Takes the next piece of the download, whole (or the last, short):
+    /// its hash joins the piece list as it is, not made again. Bytes that
+    /// do not start a piece are taken as [`Writer::write`] takes them.
+    pub async fn write_piece(&mut self, piece: &Piece) -> Result<(), WriteError> {
+        let bytes = piece.bytes();
+        let ends_the_file = self.growing.expected == Some(self.taken() + bytes.len() as u64);
+        if self.piece_fill > 0 || !(bytes.len() as u64 == PIECE_BYTES || ends_the_file) {
+            return self.write(bytes).await;
+        }
+        self.admit(bytes.len())?;
+        self.hasher.update(bytes);
+        self.push(piece.digest());
+        self.take(bytes).await
+    }
+
+    /// Whether `len` more bytes keep the download within its limits.
+    fn admit(&self, len: usize) -> Result<(), WriteError> {
+        let got = self.taken() + len as u64;
         if got > self.blobs.max_blob {
             return Err(WriteError::TooLarge { got, limit: self.blobs.max_blob });
         }
         if let Some(want) = self.growing.expected.filter(|want| got > *want) {
             return Err(WriteError::WrongSize { want, got });
         }
-        self.hasher.update(chunk);
-        self.hash_pieces(chunk);
-        self.buffer.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    async fn take(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
+        self.buffer.extend_from_slice(bytes);
         if self.buffer.len() >= WRITE_CHUNK {
             self.flush().await?;
         }
@@ -127,6 +152,10 @@ impl Writer {
     fn push_piece(&mut self) {
         let digest = Digest(std::mem::take(&mut self.piece).finalize().into());
         self.piece_fill = 0;
+        self.push(digest);
+    }
+
+    fn push(&mut self, digest: Digest) {
         let mut list = self.growing.pieces.lock().expect("piece list lock");
         Arc::make_mut(&mut list).push(digest);
     }

@@ -52,7 +52,7 @@ pub fn assets_text(assets: &crate::assets::stats::AssetsView) -> String {
     let size = |bytes: u64| bytesize::ByteSize(bytes).display().iec().to_string();
     let mut out = format!(
         "store:     {} files, {} of {}\n\
-         bytes:     {} from GitHub, {} from peers, {} served\n\
+         bytes:     {} from GitHub, {} from peers, {} served, {} sent to peers\n\
          downloads: {} from GitHub, {} from peers, {} failed\n\
          answers:   {} from the store, {} following a download, {} fetched, {} passed on\n",
         assets.blobs_held,
@@ -61,6 +61,7 @@ pub fn assets_text(assets: &crate::assets::stats::AssetsView) -> String {
         size(assets.bytes_from_github),
         size(assets.bytes_from_peers),
         size(assets.bytes_served),
+        size(assets.bytes_to_peers),
         assets.downloads_from_github,
         assets.downloads_from_peers,
         assets.failures,
@@ -69,9 +70,16 @@ pub fn assets_text(assets: &crate::assets::stats::AssetsView) -> String {
         assets.misses,
         assets.passed,
     );
+    for source in &assets.pieces_from {
+        let _ = writeln!(out, "pieces:    {} from {}", size(source.bytes), source.peer_id);
+    }
     for transfer in &assets.transfers {
         let of = transfer.size.map_or_else(|| "?".to_owned(), size);
-        let _ = writeln!(out, "receiving: {} {} of {}", transfer.key, size(transfer.bytes), of);
+        let with = match transfer.peers {
+            0 => String::new(),
+            peers => format!(", with {peers} peers"),
+        };
+        let _ = writeln!(out, "receiving: {} {} of {}{with}", transfer.key, size(transfer.bytes), of);
     }
     out
 }

@@ -229,6 +229,7 @@ impl Collector for AssetsCollector {
             ConstCounter::new(value).encode(family.encode_family(&[("source", source)])?)?;
         }
         counter(e, "asset_served_bytes", "Bytes of release assets and archives sent to clients", view.bytes_served)?;
+        counter(e, "asset_peer_sent_bytes", "Bytes of release asset and archive pieces sent to peers", view.bytes_to_peers)?;
         let mut family =
             e.encode_descriptor("asset_downloads", "Downloads into the blob store, by outcome", None, kind)?;
         let outcomes =

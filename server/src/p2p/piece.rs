@@ -4,15 +4,18 @@
 //! not know its digest yet), with the SHA-256 of each of its pieces — made
 //! by the node from bytes it checked against the whole digest, or as its
 //! own download goes; one with a length asks for those bytes, which the
-//! peer sends only when it can read them all now (a download in progress is
-//! read as far as it goes). Only trusted peers are answered: a
+//! peer sends once it can read them all (a download in progress is read as
+//! far as it goes; bytes it has not reached are waited for a little). Only trusted peers are answered: a
 //! digest is no authorization (GitHub authorizes each requester before any
 //! byte is asked for), so the bytes stay inside the group.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::blobs::PIECE_BYTES;
-use crate::blobs::{Digest, Have};
+use crate::blobs::{Blobs, Digest, Have};
 
 pub const PIECE_PROTOCOL: &str = "/peercache/piece/1.0.0";
 
@@ -62,8 +65,22 @@ impl From<Have> for WireHave {
     }
 }
 
-/// The answer to `request` from what `blobs` holds (a blocking read).
-pub fn answer(blobs: &crate::blobs::Blobs, request: &PieceRequest) -> PieceResponse {
+/// How long a request for bytes that a download in progress has not
+/// reached yet waits for them (a follower asking the peer whose turn it is
+/// to relay a piece gets it the moment that peer has it).
+pub const PIECE_WAIT: Duration = Duration::from_millis(500);
+
+/// The answer to `request` from what `blobs` holds, once the bytes asked
+/// for are there (waiting at most [`PIECE_WAIT`]).
+pub async fn answer_when_there(blobs: Arc<Blobs>, request: PieceRequest) -> PieceResponse {
+    if let (Some(key), true) = (request.key, request.len > 0) {
+        blobs.until_readable(key, request.offset.saturating_add(request.len), PIECE_WAIT).await;
+    }
+    tokio::task::spawn_blocking(move || answer(&blobs, &request)).await.unwrap_or(PieceResponse::NotHeld)
+}
+
+/// The answer to `request` from what `blobs` holds now (a blocking read).
+fn answer(blobs: &Blobs, request: &PieceRequest) -> PieceResponse {
     if request.len == 0 {
         return match blobs.have(request.key, request.name.as_deref()) {
             Some(have) => PieceResponse::Have(have.into()),

@@ -1,6 +1,6 @@
 //! The piece protocol's two sides in the loop: a trusted peer's request is
-//! answered from the blob store off the loop (a disk read), its answer sent
-//! when it comes back; this node's own requests are sent and their answers
+//! answered from the blob store off the loop (a disk read, once the bytes
+//! are there), its answer sent when it comes back; this node's own requests are sent and their answers
 //! (or failures) handed to whoever asked.
 
 use libp2p::request_response::{self, ResponseChannel};
@@ -38,8 +38,8 @@ impl EventLoop {
                         return;
                     };
                     let answers = self.piece_answers.0.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let _ = answers.send((channel, piece::answer(&blobs, &request)));
+                    tokio::spawn(async move {
+                        let _ = answers.send((channel, piece::answer_when_there(blobs, request).await));
                     });
                 }
                 request_response::Message::Response { request_id, response } => {

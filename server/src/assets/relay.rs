@@ -1,0 +1,212 @@
+//! Which peer a node asks for each piece of a download, from what the
+//! holders said they hold: a pure decision, so that the fleet's uplinks
+//! share the work.
+//!
+//! With whole copies on several nodes, the pieces are asked of every holder
+//! that has them, in turn. While there is one source only — one node's own
+//! download from GitHub (the lease's holder), or the one whole copy it
+//! became — every follower asking that node for every piece would make its
+//! uplink carry the file once per follower. So each piece has one *relay*
+//! among the followers, the same in every follower's eyes (rendezvous
+//! hashing of the piece and the peer ids): the relay takes the piece from
+//! that source (the *leader*), and the others take it from the relay. A relay that has not got it yet answers
+//! "not held" and is asked again; once it has kept this node waiting long
+//! enough (the caller's patience), the piece is taken from whoever has it,
+//! the leader too, so a slow or gone relay only delays a piece, never stops
+//! it.
+
+use libp2p::PeerId;
+use sha2::{Digest as _, Sha256};
+
+use crate::blobs::{Digest, Want};
+use crate::p2p::piece::{PieceRequest, WireHave, PIECE_BYTES};
+
+/// What the holders hold of one download, as this node last heard it.
+pub struct View<'a> {
+    me: PeerId,
+    holders: &'a [(PeerId, WireHave)],
+    /// What each piece must hash to: a whole copy's list, else the longest.
+    pub list: &'a [Digest],
+    /// The file's size, when GitHub or a whole copy gave it.
+    pub size: Option<u64>,
+    whole: Option<&'a WireHave>,
+}
+
+impl<'a> View<'a> {
+    pub fn of(me: PeerId, want: &Want, holders: &'a [(PeerId, WireHave)]) -> View<'a> {
+        let whole = holders.iter().map(|(_, have)| have).find(|have| have.complete);
+        let list = match whole {
+            Some(have) => &have.pieces[..],
+            None => holders.iter().map(|(_, have)| &have.pieces[..]).max_by_key(|list| list.len()).unwrap_or(&[]),
+        };
+        let size = want.size.or_else(|| whole.and_then(|have| have.size));
+        View { me, holders, list, size, whole }
+    }
+
+    /// A whole copy's digest, when a holder has one.
+    pub fn whole_digest(&self) -> Option<Digest> {
+        self.whole.and_then(|have| have.digest)
+    }
+
+    /// Every byte is here (known once a holder has the whole file).
+    pub fn done(&self, taken: u64) -> bool {
+        self.whole.is_some() && self.size == Some(taken)
+    }
+
+    /// The piece starts past the end of the file.
+    pub fn beyond(&self, piece: usize) -> bool {
+        self.size.is_some_and(|size| piece as u64 * PIECE_BYTES >= size)
+    }
+
+    fn end(&self, piece: usize) -> u64 {
+        let end = (piece as u64 + 1) * PIECE_BYTES;
+        self.size.map_or(end, |size| end.min(size))
+    }
+
+    /// Whom to ask for `piece`, and the request; `None` while nobody should
+    /// be asked yet. `passed_over`: its relay kept this node waiting too
+    /// long. `turn` spreads pieces over the holders that have them.
+    pub fn choose(&self, piece: usize, passed_over: bool, turn: usize) -> Option<(PeerId, PieceRequest)> {
+        let digest = self.list.get(piece)?;
+        let (start, end) = (piece as u64 * PIECE_BYTES, self.end(piece));
+        let request = |have: &WireHave| PieceRequest { key: Some(have.key), name: None, offset: start, len: end - start };
+        let ready: Vec<&(PeerId, WireHave)> = self
+            .holders
+            .iter()
+            .filter(|(_, have)| have.pieces.get(piece) == Some(digest) && have.readable >= end)
+            .collect();
+        let in_turn = || ready.get(turn % ready.len().max(1)).map(|(peer, have)| (*peer, request(have)));
+        // The sources: the whole copies, else the download furthest along.
+        let whole = self.holders.iter().filter(|(_, have)| have.complete).count();
+        if whole > 1 || passed_over {
+            return in_turn();
+        }
+        let (leader, lead) = self.holders.iter().max_by_key(|(_, have)| (have.complete, have.readable))?;
+        let relay = self.relay(piece, leader);
+        if relay == self.me {
+            return ready.iter().find(|(peer, _)| peer == leader).map(|(peer, have)| (*peer, request(have))).or_else(in_turn);
+        }
+        if let Some((peer, have)) = ready.iter().find(|(peer, _)| *peer == relay) {
+            return Some((*peer, request(have)));
+        }
+        // It follows the leader too: asked as if it held it (the leader's key).
+        Some((relay, request(lead)))
+    }
+
+    /// The follower (this node among them) that takes `piece` from the leader.
+    fn relay(&self, piece: usize, leader: &PeerId) -> PeerId {
+        let followers = self.holders.iter().map(|(peer, _)| peer).filter(|peer| *peer != leader);
+        std::iter::once(&self.me).chain(followers).copied().max_by_key(|peer| rank(piece, peer)).unwrap_or(self.me)
+    }
+}
+
+/// A peer's rank for a piece: the same on every node.
+fn rank(piece: usize, peer: &PeerId) -> [u8; 32] {
+    Sha256::new().chain_update((piece as u64).to_be_bytes()).chain_update(peer.to_bytes()).finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const PIECES: usize = 64;
+
+    fn have(readable_pieces: usize, complete: bool) -> WireHave {
+        let pieces: Vec<Digest> = (0..readable_pieces).map(|i| Digest::of(&i.to_be_bytes())).collect();
+        WireHave {
+            key: Digest::of(b"file"),
+            digest: Some(Digest::of(b"file")),
+            size: Some(PIECES as u64 * PIECE_BYTES),
+            readable: readable_pieces as u64 * PIECE_BYTES,
+            complete,
+            pieces,
+        }
+    }
+
+    fn want() -> Want {
+        Want { name: "asset:o/r/1".into(), digest: Some(Digest::of(b"file")), size: Some(PIECES as u64 * PIECE_BYTES) }
+    }
+
+    /// Seven followers at the front of one node's download: each piece the
+    /// leader has is asked of the leader by exactly one of them (its relay),
+    /// and of that relay by the other six; over the whole file every
+    /// follower relays some pieces.
+    #[test]
+    fn followers_at_the_front_take_each_new_piece_from_the_leader_once() {
+        let leader = PeerId::random();
+        let followers: Vec<PeerId> = (0..7).map(|_| PeerId::random()).collect();
+        let mut from_leader = vec![0; PIECES];
+        let mut relayed: HashMap<PeerId, usize> = HashMap::new();
+        for piece in 0..PIECES {
+            for me in &followers {
+                // What `me` last heard: the leader one piece past this one, the others level with it.
+                let mut holders = vec![(leader, have(piece + 1, false))];
+                holders.extend(followers.iter().filter(|peer| *peer != me).map(|peer| (*peer, have(piece, false))));
+                let want = want();
+                let view = View::of(*me, &want, &holders);
+                let (asked, _) = view.choose(piece, false, piece).expect("someone is asked");
+                if asked == leader {
+                    from_leader[piece] += 1;
+                    *relayed.entry(*me).or_default() += 1;
+                } else {
+                    let relay = view.relay(piece, &leader);
+                    assert_eq!(asked, relay, "a follower asks the piece's relay");
+                }
+            }
+        }
+        assert!(from_leader.iter().all(|&n| n == 1), "pieces asked of the leader, each: {from_leader:?}");
+        assert_eq!(relayed.len(), followers.len(), "every follower relays some pieces: {relayed:?}");
+    }
+
+    /// A piece is asked of its relay, as if it held it, until the relay has
+    /// kept this node waiting too long; then of whoever has it.
+    #[test]
+    fn a_relay_that_keeps_a_node_waiting_is_passed_over() {
+        let (leader, other) = (PeerId::random(), PeerId::random());
+        let me = PeerId::random();
+        let want = want();
+        // A piece whose relay is `other`, seen from `me`.
+        let piece = (0..PIECES)
+            .find(|&piece| {
+                let holders = [(leader, have(PIECES / 2, false)), (other, have(0, false))];
+                View::of(me, &want, &holders).relay(piece, &leader) == other
+            })
+            .expect("some piece is the other's to relay");
+        let holders = [(leader, have(piece + 1, false)), (other, have(0, false))];
+        let view = View::of(me, &want, &holders);
+        let (asked, request) = view.choose(piece, false, 0).unwrap();
+        assert_eq!(asked, other, "asked of its relay first");
+        assert_eq!(request.key, Some(holders[0].1.key), "by the leader's key");
+        assert_eq!(view.choose(piece, true, 0).map(|(peer, _)| peer), Some(leader), "then of the leader");
+        assert_eq!(view.choose(piece + 1, true, 0), None, "nobody has the next piece yet");
+    }
+
+    /// One whole copy is a leader as a download is: its followers relay.
+    #[test]
+    fn followers_of_the_one_whole_copy_relay_its_pieces_too() {
+        let (whole, me, other) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let holders = [(whole, have(PIECES, true)), (other, have(0, false))];
+        let want = want();
+        let view = View::of(me, &want, &holders);
+        let asked: Vec<PeerId> = (0..PIECES).map(|piece| view.choose(piece, false, piece).unwrap().0).collect();
+        assert!(asked.contains(&whole) && asked.contains(&other), "some pieces of each: {asked:?}");
+        for (piece, peer) in asked.iter().enumerate() {
+            assert_eq!(*peer == whole, view.relay(piece, &whole) == me, "piece {piece}");
+        }
+    }
+
+    /// With whole copies on several nodes, pieces go round the holders that have them.
+    #[test]
+    fn whole_copies_share_the_pieces_in_turn() {
+        let (a, b, following) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let holders = [(a, have(PIECES, true)), (b, have(PIECES, true)), (following, have(3, false))];
+        let want = want();
+        let view = View::of(PeerId::random(), &want, &holders);
+        let asked: Vec<PeerId> = (0..6).map(|turn| view.choose(2, false, turn).unwrap().0).collect();
+        assert_eq!(asked, [a, b, following, a, b, following]);
+        assert_eq!(view.choose(5, false, 0).map(|(peer, _)| peer), Some(a), "piece 5: the whole copies only");
+        assert_eq!(view.choose(PIECES, false, 0), None, "past the end");
+    }
+}
