@@ -215,8 +215,9 @@ def main():
                     whole = sum(first == 0 for first in gets)
                     print(f"round {r + 1}: the objects host had {whole} requests from the start "
                           f"and {len(gets) - whole} resuming part way", flush=True)
-                    uploads = sorted(after - before for after, before in zip(peer_uploads(fleet), sent_to_peers))
-                    if all(upload >= 0 for upload in uploads):
+                    counted = peer_uploads(fleet)
+                    uploads = sorted(after - before for after, before in zip(counted, sent_to_peers))
+                    if min(counted + sent_to_peers) >= 0:
                         print(f"round {r + 1}: pieces sent to peers, as multiples of the asset: the most by one node "
                               f"{uploads[-1] / size:.2f}x, the median node {statistics.median(uploads) / size:.2f}x",
                               flush=True)

@@ -464,27 +464,27 @@ async fn a_node_killed_mid_download_takes_it_up_where_it_stopped_after_a_restart
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_serving_corrupt_pieces_is_refused_and_the_piece_taken_from_another() {
-    let releases = releases::start(vec![releases::asset(7, "big.bin", 16 * MIB, true)]).await;
+    let releases = releases::start(vec![releases::asset(7, "big.bin", 32 * MIB, true)]).await;
     let (nodes, dirs) = fleet(3, &releases).await;
     let url = |node: &Serve| format!("{}/github/repos/o/r/releases/assets/7", node.url);
     let digest = releases.assets[0].digest();
     assert_eq!(sha256(&get(&url(&nodes[0]), "ghp_a", "application/octet-stream").await.bytes().await.unwrap()), digest);
     assert_eq!(sha256(&get(&url(&nodes[1]), "ghp_b", "application/octet-stream").await.bytes().await.unwrap()), digest);
-    assert_eq!(assets_of(&nodes[1])["bytes_from_peers"], 16 * MIB as u64, "B took it from A (whose list A made then)");
+    assert_eq!(assets_of(&nodes[1])["bytes_from_peers"], 32 * MIB as u64, "B took it from A (whose list A made then)");
     // A's copy rots on disk after it made its piece list: every piece it sends is wrong.
     let file = dirs[0].path().join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap());
-    std::fs::write(&file, vec![0x5a; 16 * MIB]).unwrap();
+    std::fs::write(&file, vec![0x5a; 32 * MIB]).unwrap();
     let body = get(&url(&nodes[2]), "ghp_c", "application/octet-stream").await.bytes().await.unwrap();
     assert_eq!(sha256(&body), digest, "C's copy is whole and right");
     let on_c = assets_of(&nodes[2]);
-    assert_eq!(on_c["bytes_from_peers"], 16 * MIB as u64, "every piece from a peer: {on_c}");
+    assert_eq!(on_c["bytes_from_peers"], 32 * MIB as u64, "every piece from a peer: {on_c}");
     let peers = json_now(&format!("{}/api/mcp/peers", nodes[2].url)).unwrap();
     // Pieces are asked for four at a time, from A and B in turn: those in
     // flight to A when its first comes back are refused, and A is asked no
-    // more (of 16 pieces, A's turn would have been 8).
+    // more (of 32 pieces, A's turn would have been 16).
     let refused = peers["refused_by_reason"]["bad_piece"].as_u64().unwrap();
     assert!((1..=4).contains(&refused), "{refused} pieces refused: {peers}");
-    assert_eq!(releases.sent.load(Ordering::SeqCst), 16 * MIB as u64, "GitHub sent it once");
+    assert_eq!(releases.sent.load(Ordering::SeqCst), 32 * MIB as u64, "GitHub sent it once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

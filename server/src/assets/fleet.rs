@@ -15,7 +15,7 @@
 //! holder is gone part way, the rest comes from GitHub (see `Download`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -159,7 +159,7 @@ async fn from_holders(
     let mut stalled_since = tokio::time::Instant::now();
     let (mut refreshed, mut discovered) = (tokio::time::Instant::now(), tokio::time::Instant::now());
     // Pieces that came ahead of the next one to write, and who sent them.
-    let mut ahead: BTreeMap<usize, (PeerId, Piece)> = BTreeMap::new();
+    let mut ahead: BTreeMap<usize, (PeerId, Arc<Piece>)> = BTreeMap::new();
     let mut in_flight = FuturesUnordered::new();
     let mut asked: HashSet<usize> = HashSet::new();
     // Pieces whose relay did not have them yet: since when, and those not
@@ -212,9 +212,11 @@ async fn from_holders(
                 asked.remove(&piece);
                 let refused = match answer {
                     Some(PieceResponse::Bytes(bytes)) if bytes.len() as u64 == len => {
-                        let got = Piece::new(bytes);
+                        let got = Arc::new(Piece::new(bytes));
                         let matches = got.digest() == digest;
                         if matches {
+                            // Peers may take it from here already (it may be theirs to relay on).
+                            writer.offer(piece as u64 * PIECE_BYTES, got.clone());
                             ahead.insert(piece, (peer, got));
                         }
                         !matches

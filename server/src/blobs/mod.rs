@@ -52,6 +52,12 @@ pub struct Growing {
     /// The peers it takes pieces from or follows with, as its download
     /// from the fleet last counted them (0 for a download from GitHub).
     pub peers: std::sync::atomic::AtomicUsize,
+    /// Pieces checked against the piece list and taken ahead of the bytes
+    /// written (by offset), readable by peers before the bytes before them
+    /// are here; each goes once it is written ([`Writer::offer`]). Counts
+    /// them as they come, for peers waiting on one.
+    pub(super) ahead: Mutex<HashMap<u64, Arc<Piece>>>,
+    pub(super) offered: watch::Sender<u64>,
 }
 
 impl Progress {
@@ -261,8 +267,9 @@ impl Blobs {
         let (file, resumed) = partial::open(&path, digest.is_some(), want.size)?;
         let (progress, _) = watch::channel(Progress::Receiving(0));
         let pieces = Mutex::default();
-        let (file, expected, peers) = (Arc::new(file), want.size, Default::default());
-        let growing = Arc::new(Growing { file, pieces, expected, progress, peers });
+        let (file, expected, peers, ahead) = (Arc::new(file), want.size, Default::default(), Default::default());
+        let offered = watch::channel(0).0;
+        let growing = Arc::new(Growing { file, pieces, expected, progress, peers, ahead, offered });
         state.growing.insert(key, growing.clone());
         if let Some(digest) = digest {
             state.growing_digests.insert(key, digest);
@@ -327,28 +334,47 @@ impl Blobs {
     }
 
     /// Waits, at most `wait`, until the download in progress under `key` can
-    /// be read up to `end` (or is over); at once when none is.
-    pub async fn until_readable(&self, key: Digest, end: u64, wait: std::time::Duration) {
+    /// be read from `offset` up to `end` — written, or that piece taken
+    /// ahead — or is over; at once when none is.
+    pub async fn until_readable(&self, key: Digest, offset: u64, end: u64, wait: std::time::Duration) {
         let Some(growing) = self.state.lock().expect("blob store lock").growing.get(&key).cloned() else { return };
-        let mut progress = growing.subscribe();
-        let there = |now: &Progress| !matches!(now, Progress::Receiving(_)) || now.readable(growing.expected) >= end;
-        let _ = tokio::time::timeout(wait, progress.wait_for(there)).await;
+        let (mut progress, mut offered) = (growing.subscribe(), growing.offered.subscribe());
+        let there = || {
+            let now = growing.progress();
+            !matches!(now, Progress::Receiving(_))
+                || now.readable(growing.expected) >= end
+                || growing.ahead.lock().expect("ahead lock").contains_key(&offset)
+        };
+        let _ = tokio::time::timeout(wait, async {
+            while !there() {
+                tokio::select! {
+                    changed = progress.changed() => if changed.is_err() { break },
+                    changed = offered.changed() => if changed.is_err() { break },
+                }
+            }
+        })
+        .await;
     }
 
     /// Bytes `offset..offset + len` of the download under `key`, when they
-    /// are all readable now (a blocking read: call it off the runtime), for a
-    /// peer: counted in `read_for_peers`.
+    /// are all readable now, or are a piece taken ahead (a blocking read: call
+    /// it off the runtime), for a peer: counted in `read_for_peers`.
     pub fn read_now(&self, key: Digest, offset: u64, len: u64) -> Option<Vec<u8>> {
         let have = self.have(Some(key), None)?;
-        if len == 0 || offset.checked_add(len)? > have.readable {
-            return None;
-        }
-        let file = match self.state.lock().expect("blob store lock").growing.get(&key) {
-            Some(growing) => growing.file.clone(),
-            None => Arc::new(std::fs::File::open(self.path(&key)).ok()?),
+        let growing = self.state.lock().expect("blob store lock").growing.get(&key).cloned();
+        let buffer = if len > 0 && offset.checked_add(len)? <= have.readable {
+            let file = match &growing {
+                Some(growing) => growing.file.clone(),
+                None => Arc::new(std::fs::File::open(self.path(&key)).ok()?),
+            };
+            let mut buffer = vec![0u8; len as usize];
+            file.read_exact_at(&mut buffer, offset).ok()?;
+            buffer
+        } else {
+            // A piece taken ahead of the bytes written.
+            let ahead = growing?.ahead.lock().expect("ahead lock").get(&offset).cloned()?;
+            (ahead.bytes().len() as u64 == len).then(|| ahead.bytes().to_vec())?
         };
-        let mut buffer = vec![0u8; len as usize];
-        file.read_exact_at(&mut buffer, offset).ok()?;
         self.read_for_peers.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
         Some(buffer)
     }

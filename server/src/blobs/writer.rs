@@ -99,19 +99,31 @@ impl Writer {
         self.take(chunk).await
     }
 
+    /// A piece checked against the piece list that came ahead of the bytes
+    /// written (at `offset`): peers may read it from now on, until it is
+    /// written ([`Writer::write_piece`]).
+    pub fn offer(&self, offset: u64, piece: Arc<Piece>) {
+        self.growing.ahead.lock().expect("ahead lock").insert(offset, piece);
+        self.growing.offered.send_modify(|offered| *offered += 1);
+    }
+
     /// Takes the next piece of the download, whole (or the last, short):
     /// its hash joins the piece list as it is, not made again. Bytes that
     /// do not start a piece are taken as [`Writer::write`] takes them.
     pub async fn write_piece(&mut self, piece: &Piece) -> Result<(), WriteError> {
-        let bytes = piece.bytes();
-        let ends_the_file = self.growing.expected == Some(self.taken() + bytes.len() as u64);
-        if self.piece_fill > 0 || !(bytes.len() as u64 == PIECE_BYTES || ends_the_file) {
-            return self.write(bytes).await;
-        }
-        self.admit(bytes.len())?;
-        self.hasher.update(bytes);
-        self.push(piece.digest());
-        self.take(bytes).await
+        let (bytes, offset) = (piece.bytes(), self.taken());
+        let ends_the_file = self.growing.expected == Some(offset + bytes.len() as u64);
+        let written = if self.piece_fill > 0 || !(bytes.len() as u64 == PIECE_BYTES || ends_the_file) {
+            self.write(bytes).await
+        } else {
+            self.admit(bytes.len())?;
+            self.hasher.update(bytes);
+            self.push(piece.digest());
+            self.take(bytes).await
+        };
+        // Readable as written now (a whole piece fills the write buffer, which goes to disk at once).
+        self.growing.ahead.lock().expect("ahead lock").remove(&offset);
+        written
     }
 
     /// Whether `len` more bytes keep the download within its limits.

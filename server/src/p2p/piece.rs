@@ -74,7 +74,7 @@ pub const PIECE_WAIT: Duration = Duration::from_millis(500);
 /// for are there (waiting at most [`PIECE_WAIT`]).
 pub async fn answer_when_there(blobs: Arc<Blobs>, request: PieceRequest) -> PieceResponse {
     if let (Some(key), true) = (request.key, request.len > 0) {
-        blobs.until_readable(key, request.offset.saturating_add(request.len), PIECE_WAIT).await;
+        blobs.until_readable(key, request.offset, request.offset.saturating_add(request.len), PIECE_WAIT).await;
     }
     tokio::task::spawn_blocking(move || answer(&blobs, &request)).await.unwrap_or(PieceResponse::NotHeld)
 }
