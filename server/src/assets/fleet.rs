@@ -4,11 +4,12 @@
 //! them from GitHub while the others follow its download.
 //!
 //! Pieces are asked for a few at a time, each of the peer `relay` picks
-//! (the holders in turn, or while the only source is one node's download,
-//! the follower whose turn it is to relay that piece), and each is checked
-//! against the piece list of a whole copy (else the longest list): a piece that does not match is refused, counted against its peer,
-//! and that peer is asked no more for a while; one that does not answer is
-//! replaced by the others. Whatever the peers send, the writer checks the
+//! (the holders in turn, or, while there is one source only, the follower
+//! whose turn it is to relay that piece), and each is checked against the
+//! piece list of a whole copy (else the longest list) as it comes: a piece
+//! that matches is readable by peers at once, one that does not is
+//! refused, counted against its peer, and that peer is asked no more for a
+//! while; one that does not answer is replaced by the others. Whatever the peers send, the writer checks the
 //! whole file against GitHub's digest (or, for a name GitHub gives none for,
 //! the digest the holders report), which also checks the list: bytes that
 //! do not match never become a blob and are never served whole. When every

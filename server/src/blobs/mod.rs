@@ -8,7 +8,9 @@
 //! peers fetching pieces of it — but the last byte is held back until the
 //! whole file hashes to its digest, and only then does the file become a
 //! blob. So nothing that does not match is ever served whole: a bad download
-//! ends every reader's response short, and is removed.
+//! ends every reader's response short, and is removed. A piece from a peer,
+//! checked against the piece list, is readable by other peers as soon as it
+//! comes, before the bytes before it are written (see `growing`).
 //!
 //! A blob is hashed again the first time it is read after the store opens
 //! (a disk can rot, a file can be edited); one that no longer matches is
@@ -28,63 +30,6 @@ use tokio::sync::watch;
 const READ_CHUNK: usize = 256 * 1024;
 /// Bytes gathered in memory before a download writes them out.
 const WRITE_CHUNK: usize = 256 * 1024;
-
-/// How far a download has come, as its readers see it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// This many bytes are on disk (the file's last byte, when among them,
-    /// not yet readable: see [`Progress::readable`]).
-    Receiving(u64),
-    /// Every byte is there and matches the digest: the file is a blob.
-    Complete(u64),
-    /// The download failed, and why: its readers end short.
-    Failed(Arc<str>),
-}
-
-/// A download in progress: its partial file, open, and how far it is.
-pub struct Growing {
-    pub(super) file: Arc<std::fs::File>,
-    /// The hashes of the pieces written so far (see [`Have::pieces`]).
-    pub(super) pieces: Mutex<Arc<Vec<Digest>>>,
-    /// The size GitHub gave, when it gave one.
-    pub expected: Option<u64>,
-    pub(super) progress: watch::Sender<Progress>,
-    /// The peers it takes pieces from or follows with, as its download
-    /// from the fleet last counted them (0 for a download from GitHub).
-    pub peers: std::sync::atomic::AtomicUsize,
-    /// Pieces checked against the piece list and taken ahead of the bytes
-    /// written (by offset), readable by peers before the bytes before them
-    /// are here; each goes once it is written ([`Writer::offer`]). Counts
-    /// them as they come, for peers waiting on one.
-    pub(super) ahead: Mutex<HashMap<u64, Arc<Piece>>>,
-    pub(super) offered: watch::Sender<u64>,
-}
-
-impl Progress {
-    /// The bytes that may be read now, from the start: all of them once the
-    /// file is whole, else all but the file's last byte, which is read only
-    /// once the whole file matches its digest. With no size given, any byte
-    /// may be the last: the last one written waits.
-    pub fn readable(&self, expected: Option<u64>) -> u64 {
-        match *self {
-            Progress::Receiving(n) if expected.is_some_and(|size| n < size) => n,
-            Progress::Receiving(n) => n.saturating_sub(1),
-            Progress::Complete(n) => n,
-            Progress::Failed(_) => 0,
-        }
-    }
-}
-
-impl Growing {
-    pub fn progress(&self) -> Progress {
-        self.progress.borrow().clone()
-    }
-
-    /// Hears of each step of the download.
-    pub fn subscribe(&self) -> watch::Receiver<Progress> {
-        self.progress.subscribe()
-    }
-}
 
 /// What the store holds of a download, as a peer is told it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -334,26 +279,13 @@ impl Blobs {
     }
 
     /// Waits, at most `wait`, until the download in progress under `key` can
-    /// be read from `offset` up to `end` — written, or that piece taken
-    /// ahead — or is over; at once when none is.
+    /// be read from `offset` up to `end` (see [`Growing::until_readable`]);
+    /// at once when none is.
     pub async fn until_readable(&self, key: Digest, offset: u64, end: u64, wait: std::time::Duration) {
-        let Some(growing) = self.state.lock().expect("blob store lock").growing.get(&key).cloned() else { return };
-        let (mut progress, mut offered) = (growing.subscribe(), growing.offered.subscribe());
-        let there = || {
-            let now = growing.progress();
-            !matches!(now, Progress::Receiving(_))
-                || now.readable(growing.expected) >= end
-                || growing.ahead.lock().expect("ahead lock").contains_key(&offset)
-        };
-        let _ = tokio::time::timeout(wait, async {
-            while !there() {
-                tokio::select! {
-                    changed = progress.changed() => if changed.is_err() { break },
-                    changed = offered.changed() => if changed.is_err() { break },
-                }
-            }
-        })
-        .await;
+        let growing = self.state.lock().expect("blob store lock").growing.get(&key).cloned();
+        if let Some(growing) = growing {
+            growing.until_readable(offset, end, wait).await;
+        }
     }
 
     /// Bytes `offset..offset + len` of the download under `key`, when they
@@ -371,9 +303,7 @@ impl Blobs {
             file.read_exact_at(&mut buffer, offset).ok()?;
             buffer
         } else {
-            // A piece taken ahead of the bytes written.
-            let ahead = growing?.ahead.lock().expect("ahead lock").get(&offset).cloned()?;
-            (ahead.bytes().len() as u64 == len).then(|| ahead.bytes().to_vec())?
+            growing?.ahead(offset, len)?
         };
         self.read_for_peers.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
         Some(buffer)
@@ -495,12 +425,14 @@ fn hash_file(path: &Path) -> std::io::Result<Digest> {
 }
 
 mod digest;
+mod growing;
 mod names;
 mod partial;
 mod reader;
 mod writer;
 
 pub use digest::{Digest, Piece};
+pub use growing::{Growing, Progress};
 pub use reader::{follow, ByteStream};
 use reader::{stream, Source};
 pub use writer::Writer;

@@ -208,3 +208,43 @@ async fn a_download_left_part_way_keeps_its_whole_pieces_and_other_leftovers_go(
     writer.resume().await.unwrap();
     assert_eq!(writer.taken(), 0);
 }
+
+/// A follower passes a piece on before the bytes before it are here: a
+/// piece checked and offered ahead is read from memory, a peer waiting on
+/// it gets it the moment it is offered, and once it is written it is read
+/// from disk like the rest. The file's last byte still waits for the digest.
+#[tokio::test]
+async fn a_piece_taken_ahead_is_readable_by_peers_before_the_bytes_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = store(dir.path(), 1 << 30, 1 << 30);
+    let body = bytes(2 * PIECE_BYTES as usize + 10);
+    let digest = Digest::of(&body);
+    let Begun::Write(mut writer) = blobs.begin(&want("a", Some(digest), Some(body.len() as u64))).unwrap() else {
+        panic!()
+    };
+    let (first, second) = (&body[..PIECE_BYTES as usize], &body[PIECE_BYTES as usize..2 * PIECE_BYTES as usize]);
+    assert_eq!(blobs.read_now(digest, PIECE_BYTES, PIECE_BYTES), None, "nothing yet");
+    let waiting = {
+        let blobs = blobs.clone();
+        tokio::spawn(async move {
+            blobs.until_readable(digest, PIECE_BYTES, 2 * PIECE_BYTES, std::time::Duration::from_secs(10)).await;
+            blobs.read_now(digest, PIECE_BYTES, PIECE_BYTES)
+        })
+    };
+    let second = Arc::new(Piece::new(second.to_vec()));
+    writer.offer(PIECE_BYTES, second.clone());
+    assert_eq!(waiting.await.unwrap().as_deref(), Some(second.bytes()), "the waiting peer got it when it came");
+    assert_eq!(blobs.read_now(digest, PIECE_BYTES, 10), None, "only the piece as it was taken");
+    writer.write_piece(&Piece::new(first.to_vec())).await.unwrap();
+    writer.write_piece(&second).await.unwrap();
+    assert!(writer.growing().ahead.lock().unwrap().is_empty(), "written, it is read from disk");
+    assert_eq!(blobs.read_now(digest, PIECE_BYTES, PIECE_BYTES).as_deref(), Some(second.bytes()));
+    assert_eq!(blobs.have(Some(digest), None).unwrap().readable, 2 * PIECE_BYTES, "short of the size: all of it");
+    let all = body.len() as u64;
+    assert_eq!(Progress::Receiving(all).readable(Some(all)), all - 1, "the last byte waits for the digest");
+    assert_eq!(Progress::Receiving(all).readable(None), all - 1, "with no size, any byte may be the last");
+    writer.write(&body[2 * PIECE_BYTES as usize..]).await.unwrap();
+    assert_eq!(writer.finish().await.unwrap().0, digest);
+    let list = blobs.have(Some(digest), None).unwrap().pieces;
+    assert_eq!(list[1], second.digest(), "the list holds the piece's hash as it was checked");
+}
