@@ -23,7 +23,7 @@ use futures::future::join_all;
 use futures::stream::{FuturesUnordered, StreamExt};
 use libp2p::PeerId;
 
-use crate::assets::relay::View;
+use crate::assets::relay::{View, RELAY_FANOUT};
 use crate::assets::stats::AssetCounters;
 use crate::blobs::{Digest, Piece, Want, Writer};
 use crate::p2p::client::{LeaseAnswer, NodeClient};
@@ -248,7 +248,10 @@ async fn from_holders(
         if refreshed.elapsed() >= POLL {
             // Every trusted peer now and then (whole copies, followers that
             // came later), else the leader only: what they hold now.
-            holders = if discovered.elapsed() >= REDISCOVER {
+            // (Only in a fleet small enough to relay: asking dozens of peers
+            // each second cost a 50-node fleet more than it found.)
+            let small = holders.len() <= RELAY_FANOUT;
+            holders = if small && discovered.elapsed() >= REDISCOVER {
                 discovered = tokio::time::Instant::now();
                 probe(node, want, demoted).await
             } else {
