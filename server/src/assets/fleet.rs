@@ -121,7 +121,7 @@ pub async fn from_fleet(
 /// The trusted peers that hold some of `want`, with what they hold: those
 /// whose own download of it has no byte yet too (they follow it as well).
 async fn probe(node: &NodeClient, want: &Want, demoted: &Demoted) -> Vec<(PeerId, WireHave)> {
-    let request = PieceRequest { key: want.digest, name: Some(want.name.clone()), offset: 0, len: 0 };
+    let request = what_is_held(want);
     let asked = node.trusted_peers().into_iter().filter(|peer| !demoted.is(peer)).map(|peer| {
         let request = request.clone();
         async move { (peer, node.piece(peer, request).await) }
@@ -137,6 +137,11 @@ async fn probe(node: &NodeClient, want: &Want, demoted: &Demoted) -> Vec<(PeerId
     // Whole copies first, then the furthest along.
     holders.sort_by_key(|(_, have)| (!have.complete, std::cmp::Reverse(have.readable)));
     holders
+}
+
+/// The request that asks a peer what it holds of `want`.
+fn what_is_held(want: &Want) -> PieceRequest {
+    PieceRequest { key: want.digest, name: Some(want.name.clone()), offset: 0, len: 0 }
 }
 
 /// A holder's copy is of the same bytes: GitHub's digest, when it gave one.
@@ -282,8 +287,7 @@ async fn refresh(node: &NodeClient, want: &Want, mut holders: Vec<(PeerId, WireH
     let Some(at) = holders.iter().enumerate().max_by_key(|(_, (_, have))| have.readable).map(|(at, _)| at) else {
         return holders;
     };
-    let request = PieceRequest { key: want.digest, name: Some(want.name.clone()), offset: 0, len: 0 };
-    match node.piece(holders[at].0, request).await {
+    match node.piece(holders[at].0, what_is_held(want)).await {
         Some(PieceResponse::Have(have)) if agrees(want, &have) => holders[at].1 = have,
         _ => drop(holders.remove(at)),
     }
