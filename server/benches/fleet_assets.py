@@ -139,17 +139,24 @@ def cap(net, link_mbit, objects_mbit):
 
 
 def fetch_all(fleet, urls, headers):
-    """`curl` in every node's namespace at once; seconds until the last whole copy, and the digests."""
+    """`curl` in every node's namespace at once; the seconds until each node held its whole copy
+    (sorted), and the digests."""
     start = time.monotonic()
     procs = []
     for node, url in zip(fleet.nodes, urls):
         command = fleet.net.prefix(node.i) + ["sh", "-c", f"curl -sfL {headers} '{url}' | sha256sum"]
         procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
-    digests = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=600)
-        digests.append(out.split()[0] if out else "")
-    return time.monotonic() - start, digests
+    digests, times = [""] * len(procs), [0.0] * len(procs)
+
+    def finish(i):
+        out, _ = procs[i].communicate(timeout=600)
+        digests[i], times[i] = (out.split()[0] if out else ""), time.monotonic() - start
+    waiters = [threading.Thread(target=finish, args=(i,)) for i in range(len(procs))]
+    for waiter in waiters:
+        waiter.start()
+    for waiter in waiters:
+        waiter.join()
+    return sorted(times), digests
 
 
 def peer_uploads(fleet):
@@ -206,13 +213,16 @@ def main():
                 else:
                     urls = [f"{api_url}/repos/o/r/releases/assets/{asset_id}"]
                 sent_to_peers = peer_uploads(fleet)
-                secs, digests = fetch_all(fleet, urls, auth + " -H 'Accept: application/octet-stream'")
+                times, digests = fetch_all(fleet, urls, auth + " -H 'Accept: application/octet-stream'")
+                secs = times[-1]
                 assert all(d == want for d in digests), f"{mode}: {sum(d == want for d in digests)} of {len(digests)} copies whole"
                 rows[mode]["secs"].append(secs)
                 rows[mode]["sent"].append((state["sent"] - before) / size)
                 gets = list(state["gets"])
                 if mode == "peercache":
                     whole = sum(first == 0 for first in gets)
+                    print(f"round {r + 1}: the nodes held it after {', '.join(f'{t:.2f}' for t in times)} s",
+                          flush=True)
                     print(f"round {r + 1}: the objects host had {whole} requests from the start "
                           f"and {len(gets) - whole} resuming part way", flush=True)
                     counted = peer_uploads(fleet)

@@ -167,6 +167,7 @@ async fn from_holders(
     // Pieces that came ahead of the next one to write, and who sent them.
     let mut ahead: BTreeMap<usize, (PeerId, Arc<Piece>)> = BTreeMap::new();
     let mut in_flight = FuturesUnordered::new();
+    let mut relaying = 0usize;
     let mut asked: HashSet<usize> = HashSet::new();
     // Pieces whose relay did not have them yet: since when, and those not
     // to ask again before the next look at the leader.
@@ -189,20 +190,29 @@ async fn from_holders(
             if view.done(offset) {
                 return Ok(());
             }
-            // The next pieces not yet here or asked for, each from the peer the view picks.
-            for piece in next..next + 2 * IN_FLIGHT {
-                if in_flight.len() >= IN_FLIGHT || view.beyond(piece) {
+            // The next pieces not yet here or asked for, each from the peer
+            // the view picks; those this node relays first, and apart: the
+            // others wait for them.
+            let span = 2 * IN_FLIGHT;
+            for piece in next..next + 2 * span {
+                if view.beyond(piece) {
                     break;
                 }
                 if ahead.contains_key(&piece) || asked.contains(&piece) || waiting.contains(&piece) {
                     continue;
                 }
                 let passed_over = missed.get(&piece).is_some_and(|since| since.elapsed() >= RELAY_PATIENCE);
+                let duty = !passed_over && view.relays(piece);
+                let room = if duty { relaying < IN_FLIGHT } else { piece < next + span && in_flight.len() - relaying < IN_FLIGHT };
+                if !room {
+                    continue;
+                }
                 let Some((peer, request)) = view.choose(piece, passed_over, turn) else { continue };
+                relaying += usize::from(duty);
                 turn += 1;
                 asked.insert(piece);
                 let digest = view.list[piece];
-                in_flight.push(async move { (piece, peer, request.len, digest, node.piece(peer, request).await) });
+                in_flight.push(async move { (piece, peer, request.len, digest, duty, node.piece(peer, request).await) });
             }
         }
         if in_flight.is_empty() {
@@ -214,8 +224,9 @@ async fn from_holders(
             }
         }
         tokio::select! {
-            Some((piece, peer, len, digest, answer)) = in_flight.next() => {
+            Some((piece, peer, len, digest, duty, answer)) = in_flight.next() => {
                 asked.remove(&piece);
+                relaying -= usize::from(duty);
                 let refused = match answer {
                     Some(PieceResponse::Bytes(bytes)) if bytes.len() as u64 == len => {
                         let got = Arc::new(Piece::new(bytes));

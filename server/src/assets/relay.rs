@@ -7,9 +7,13 @@
 //! download from GitHub (the lease's holder), or the one whole copy it
 //! became — every follower asking that node for every piece would make its
 //! uplink carry the file once per follower. So each piece has one *relay*
-//! among the followers, the same in every follower's eyes (rendezvous
-//! hashing of the piece and the peer ids): the relay takes the piece from
-//! that source (the *leader*), and the others take it from the relay. A relay that has not got it yet answers
+//! among the followers, the same in every follower's eyes: the followers
+//! take turns, piece by piece, in an order all of them make alike (a
+//! rendezvous ranking of their peer ids for the download). The relay takes
+//! the piece from that source (the *leader*), and the others take it from
+//! the relay. Turns, not a ranking per piece: with 64 pieces and 7
+//! followers, a ranking per piece gave one follower 17 pieces to pass on
+//! and another 5, and the busiest one's uplink held everyone back. A relay that has not got it yet answers
 //! "not held" and is asked again; once it has kept this node waiting long
 //! enough (the caller's patience), the piece is taken from whoever has it,
 //! the leader too, so a slow or gone relay only delays a piece, never stops
@@ -30,6 +34,7 @@ pub const RELAY_FANOUT: usize = 8;
 /// What the holders hold of one download, as this node last heard it.
 pub struct View<'a> {
     me: PeerId,
+    name: &'a str,
     holders: &'a [(PeerId, WireHave)],
     /// What each piece must hash to: a whole copy's list, else the longest.
     pub list: &'a [Digest],
@@ -39,14 +44,14 @@ pub struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    pub fn of(me: PeerId, want: &Want, holders: &'a [(PeerId, WireHave)]) -> View<'a> {
+    pub fn of(me: PeerId, want: &'a Want, holders: &'a [(PeerId, WireHave)]) -> View<'a> {
         let whole = holders.iter().map(|(_, have)| have).find(|have| have.complete);
         let list = match whole {
             Some(have) => &have.pieces[..],
             None => holders.iter().map(|(_, have)| &have.pieces[..]).max_by_key(|list| list.len()).unwrap_or(&[]),
         };
         let size = want.size.or_else(|| whole.and_then(|have| have.size));
-        View { me, holders, list, size, whole }
+        View { me, name: &want.name, holders, list, size, whole }
     }
 
     /// A whole copy's digest, when a holder has one.
@@ -82,13 +87,7 @@ impl<'a> View<'a> {
             .filter(|(_, have)| have.pieces.get(piece) == Some(digest) && have.readable >= end)
             .collect();
         let in_turn = || ready.get(turn % ready.len().max(1)).map(|(peer, have)| (*peer, request(have)));
-        // The sources: the whole copies, else the download furthest along.
-        // Relays only while each passes a piece to a few others at once.
-        let whole = self.holders.iter().filter(|(_, have)| have.complete).count();
-        if whole > 1 || passed_over || self.holders.len() > RELAY_FANOUT {
-            return in_turn();
-        }
-        let (leader, lead) = self.holders.iter().max_by_key(|(_, have)| (have.complete, have.readable))?;
+        let Some((leader, lead)) = self.leader().filter(|_| !passed_over) else { return in_turn() };
         let relay = self.relay(piece, leader);
         if relay == self.me {
             return ready.iter().find(|(peer, _)| peer == leader).map(|(peer, have)| (*peer, request(have))).or_else(in_turn);
@@ -100,11 +99,28 @@ impl<'a> View<'a> {
         Some((relay, request(lead)))
     }
 
+    /// This node is `piece`'s relay: it takes the piece from the leader,
+    /// and the other followers take it from this node.
+    pub fn relays(&self, piece: usize) -> bool {
+        self.leader().is_some_and(|(leader, _)| self.relay(piece, leader) == self.me)
+    }
+
+    /// The one source (the whole copy, else the download furthest along),
+    /// while it has few enough followers to relay it.
+    fn leader(&self) -> Option<&'a (PeerId, WireHave)> {
+        let whole = self.holders.iter().filter(|(_, have)| have.complete).count();
+        if whole > 1 || self.holders.len() > RELAY_FANOUT {
+            return None;
+        }
+        self.holders.iter().max_by_key(|(_, have)| (have.complete, have.readable))
+    }
+
     /// The follower (this node among them) that takes `piece` from the
-    /// leader: the first in the piece's rendezvous ranking.
+    /// leader: the followers' turns, in their ranking for this download.
     fn relay(&self, piece: usize, leader: &PeerId) -> PeerId {
         let followers = self.holders.iter().map(|(peer, _)| *peer).filter(|peer| peer != leader);
-        rank(&format!("piece:{piece}"), std::iter::once(self.me).chain(followers)).first().copied().unwrap_or(self.me)
+        let order = rank(&format!("relays:{}", self.name), std::iter::once(self.me).chain(followers));
+        order[piece % order.len()]
     }
 }
 
@@ -135,7 +151,7 @@ mod tests {
     /// Seven followers at the front of one node's download: each piece the
     /// leader has is asked of the leader by exactly one of them (its relay),
     /// and of that relay by the other six; over the whole file every
-    /// follower relays some pieces.
+    /// follower relays an equal share, within one piece.
     #[test]
     fn followers_at_the_front_take_each_new_piece_from_the_leader_once() {
         let leader = PeerId::random();
@@ -161,6 +177,8 @@ mod tests {
         }
         assert!(from_leader.iter().all(|&n| n == 1), "pieces asked of the leader, each: {from_leader:?}");
         assert_eq!(relayed.len(), followers.len(), "every follower relays some pieces: {relayed:?}");
+        let share = PIECES / followers.len();
+        assert!(relayed.values().all(|&n| n == share || n == share + 1), "each an equal share: {relayed:?}");
     }
 
     /// A piece is asked of its relay, as if it held it, until the relay has
