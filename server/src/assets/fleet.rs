@@ -23,7 +23,7 @@ use futures::future::join_all;
 use futures::stream::{FuturesUnordered, StreamExt};
 use libp2p::PeerId;
 
-use crate::assets::relay::{View, RELAY_FANOUT};
+use crate::assets::relay::{Kept, View, RELAY_FANOUT};
 use crate::assets::stats::AssetCounters;
 use crate::blobs::{Digest, Piece, Want, Writer};
 use crate::p2p::client::{LeaseAnswer, NodeClient};
@@ -39,10 +39,6 @@ const IN_FLIGHT: usize = 4;
 /// How often every trusted peer is asked again what it holds of a download
 /// being followed (to find whole copies, and followers that came later).
 const REDISCOVER: Duration = Duration::from_secs(1);
-/// How long a piece's relay may go on answering that it does not have it
-/// yet (asked again at each look at the leader) before the piece is taken
-/// from anyone who has it.
-const RELAY_PATIENCE: Duration = Duration::from_secs(1);
 /// How long a peer that sent a bad piece is not asked.
 const DEMOTED_FOR: Duration = Duration::from_secs(600);
 
@@ -201,13 +197,13 @@ async fn from_holders(
                 if ahead.contains_key(&piece) || asked.contains(&piece) || waiting.contains(&piece) {
                     continue;
                 }
-                let passed_over = missed.get(&piece).is_some_and(|since| since.elapsed() >= RELAY_PATIENCE);
-                let duty = !passed_over && view.relays(piece);
+                let kept = Kept::after(missed.get(&piece).map_or(Duration::ZERO, |since| since.elapsed()));
+                let duty = kept != Kept::TooLong && view.relays(piece);
                 let room = if duty { relaying < IN_FLIGHT } else { piece < next + span && in_flight.len() - relaying < IN_FLIGHT };
                 if !room {
                     continue;
                 }
-                let Some((peer, request)) = view.choose(piece, passed_over, turn) else { continue };
+                let Some((peer, request)) = view.choose(piece, kept, turn) else { continue };
                 relaying += usize::from(duty);
                 turn += 1;
                 asked.insert(piece);

@@ -13,11 +13,19 @@
 //! the piece from that source (the *leader*), and the others take it from
 //! the relay. Turns, not a ranking per piece: with 64 pieces and 7
 //! followers, a ranking per piece gave one follower 17 pieces to pass on
-//! and another 5, and the busiest one's uplink held everyone back. A relay that has not got it yet answers
-//! "not held" and is asked again; once it has kept this node waiting long
-//! enough (the caller's patience), the piece is taken from whoever has it,
-//! the leader too, so a slow or gone relay only delays a piece, never stops
-//! it.
+//! and another 5, and the busiest one's uplink held everyone back.
+//!
+//! A relay that has not got a piece yet answers "not held" and is asked
+//! again. Once it has kept this node waiting a while ([`Kept::Long`]), the
+//! piece is taken from any other follower known to have it; only after a
+//! long while ([`Kept::TooLong`]) from the leader too. The leader's uplink
+//! is the fleet's narrowest point: it carries every piece once already, and
+//! each piece asked of it again slows its own download from GitHub (on
+//! 50 Mbit/s links, a leader that sent 2.2 copies held everyone back to
+//! 27 s, where one that sent 1.0 let them finish in 16 s). So a slow or gone
+//! relay only delays a piece, never stops it, and costs the leader little.
+
+use std::time::Duration;
 
 use libp2p::PeerId;
 
@@ -30,6 +38,34 @@ use crate::p2p::rendezvous::rank;
 /// passing each piece to dozens at once was slower than that (50 nodes on 2
 /// cores: 175 s against 42 s), and relays of relays are not built yet.
 pub const RELAY_FANOUT: usize = 8;
+
+/// How long a piece's relay has kept this node waiting for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// Not long, or not at all: the piece is asked of its relay.
+    Briefly,
+    /// A while: of any other follower known to have it, else of the relay again.
+    Long,
+    /// A long while: of whoever has it, the leader too.
+    TooLong,
+}
+
+impl Kept {
+    /// A relay passes on one piece to up to seven followers: on 50 Mbit/s
+    /// links that alone takes it about a second.
+    const LONG: Duration = Duration::from_secs(1);
+    const TOO_LONG: Duration = Duration::from_secs(4);
+
+    pub fn after(waited: Duration) -> Kept {
+        if waited >= Kept::TOO_LONG {
+            Kept::TooLong
+        } else if waited >= Kept::LONG {
+            Kept::Long
+        } else {
+            Kept::Briefly
+        }
+    }
+}
 
 /// What the holders hold of one download, as this node last heard it.
 pub struct View<'a> {
@@ -75,9 +111,9 @@ impl<'a> View<'a> {
     }
 
     /// Whom to ask for `piece`, and the request; `None` while nobody should
-    /// be asked yet. `passed_over`: its relay kept this node waiting too
-    /// long. `turn` spreads pieces over the holders that have them.
-    pub fn choose(&self, piece: usize, passed_over: bool, turn: usize) -> Option<(PeerId, PieceRequest)> {
+    /// be asked yet. `kept`: how long its relay has kept this node waiting.
+    /// `turn` spreads pieces over the holders that have them.
+    pub fn choose(&self, piece: usize, kept: Kept, turn: usize) -> Option<(PeerId, PieceRequest)> {
         let digest = self.list.get(piece)?;
         let (start, end) = (piece as u64 * PIECE_BYTES, self.end(piece));
         let request = |have: &WireHave| PieceRequest { key: Some(have.key), name: None, offset: start, len: end - start };
@@ -86,13 +122,17 @@ impl<'a> View<'a> {
             .iter()
             .filter(|(_, have)| have.pieces.get(piece) == Some(digest) && have.readable >= end)
             .collect();
-        let in_turn = || ready.get(turn % ready.len().max(1)).map(|(peer, have)| (*peer, request(have)));
-        let Some((leader, lead)) = self.leader().filter(|_| !passed_over) else { return in_turn() };
+        let in_turn = |among: &[&(PeerId, WireHave)]| among.get(turn % among.len().max(1)).map(|(peer, have)| (*peer, request(have)));
+        let Some((leader, lead)) = self.leader().filter(|_| kept != Kept::TooLong) else { return in_turn(&ready) };
         let relay = self.relay(piece, leader);
         if relay == self.me {
-            return ready.iter().find(|(peer, _)| peer == leader).map(|(peer, have)| (*peer, request(have))).or_else(in_turn);
+            return ready.iter().find(|(peer, _)| peer == leader).map(|(peer, have)| (*peer, request(have))).or_else(|| in_turn(&ready));
         }
-        if let Some((peer, have)) = ready.iter().find(|(peer, _)| *peer == relay) {
+        let followers: Vec<&(PeerId, WireHave)> = ready.iter().copied().filter(|(peer, _)| peer != leader).collect();
+        if kept == Kept::Long && !followers.is_empty() {
+            return in_turn(&followers);
+        }
+        if let Some((peer, have)) = followers.iter().find(|(peer, _)| *peer == relay) {
             return Some((*peer, request(have)));
         }
         // It follows the leader too: asked as if it held it (the leader's key).
@@ -126,7 +166,7 @@ impl<'a> View<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
 
     use super::*;
 
@@ -165,7 +205,7 @@ mod tests {
                 holders.extend(followers.iter().filter(|peer| *peer != me).map(|peer| (*peer, have(piece, false))));
                 let want = want();
                 let view = View::of(*me, &want, &holders);
-                let (asked, _) = view.choose(piece, false, piece).expect("someone is asked");
+                let (asked, _) = view.choose(piece, Kept::Briefly, piece).expect("someone is asked");
                 if asked == leader {
                     from_leader[piece] += 1;
                     *relayed.entry(*me).or_default() += 1;
@@ -182,26 +222,45 @@ mod tests {
     }
 
     /// A piece is asked of its relay, as if it held it, until the relay has
-    /// kept this node waiting too long; then of whoever has it.
+    /// kept this node waiting a while; then of another follower that has
+    /// it (the leader's uplink spared), else of the relay again; and only
+    /// after a long while of the leader.
     #[test]
-    fn a_relay_that_keeps_a_node_waiting_is_passed_over() {
-        let (leader, other) = (PeerId::random(), PeerId::random());
+    fn a_relay_that_keeps_a_node_waiting_is_passed_over_by_followers_first() {
+        let (leader, other, third) = (PeerId::random(), PeerId::random(), PeerId::random());
         let me = PeerId::random();
         let want = want();
         // A piece whose relay is `other`, seen from `me`.
         let piece = (0..PIECES)
             .find(|&piece| {
-                let holders = [(leader, have(PIECES / 2, false)), (other, have(0, false))];
+                let holders = [(leader, have(PIECES / 2, false)), (other, have(0, false)), (third, have(0, false))];
                 View::of(me, &want, &holders).relay(piece, &leader) == other
             })
             .expect("some piece is the other's to relay");
-        let holders = [(leader, have(piece + 1, false)), (other, have(0, false))];
-        let view = View::of(me, &want, &holders);
-        let (asked, request) = view.choose(piece, false, 0).unwrap();
-        assert_eq!(asked, other, "asked of its relay first");
-        assert_eq!(request.key, Some(holders[0].1.key), "by the leader's key");
-        assert_eq!(view.choose(piece, true, 0).map(|(peer, _)| peer), Some(leader), "then of the leader");
-        assert_eq!(view.choose(piece + 1, true, 0), None, "nobody has the next piece yet");
+        let asked = |holders: &[(PeerId, WireHave)], kept, turn| {
+            View::of(me, &want, holders).choose(piece, kept, turn).map(|(peer, request)| (peer, request.key))
+        };
+        let lead = have(piece + 2, false).key;
+        let nobody_else = [(leader, have(piece + 2, false)), (other, have(0, false)), (third, have(0, false))];
+        assert_eq!(asked(&nobody_else, Kept::Briefly, 0), Some((other, Some(lead))), "its relay first, by the leader's key");
+        for turn in 0..4 {
+            assert_eq!(asked(&nobody_else, Kept::Long, turn).map(|(peer, _)| peer), Some(other), "no other follower has it: the relay again");
+        }
+        let third_has_it = [(leader, have(piece + 2, false)), (other, have(0, false)), (third, have(piece + 1, false))];
+        for turn in 0..4 {
+            assert_eq!(asked(&third_has_it, Kept::Long, turn).map(|(peer, _)| peer), Some(third), "the follower that has it, never the leader");
+        }
+        let turns: HashSet<PeerId> = (0..4).filter_map(|turn| asked(&third_has_it, Kept::TooLong, turn)).map(|(peer, _)| peer).collect();
+        assert_eq!(turns, HashSet::from([leader, third]), "then whoever has it, in turn");
+        assert_eq!(View::of(me, &want, &nobody_else).choose(piece + 2, Kept::TooLong, 0), None, "nobody has that piece yet");
+    }
+
+    #[test]
+    fn how_long_a_relay_kept_a_node_waiting() {
+        assert_eq!(Kept::after(Duration::ZERO), Kept::Briefly);
+        assert_eq!(Kept::after(Duration::from_millis(999)), Kept::Briefly);
+        assert_eq!(Kept::after(Duration::from_secs(1)), Kept::Long);
+        assert_eq!(Kept::after(Duration::from_secs(4)), Kept::TooLong);
     }
 
     /// Past the fanout, followers take pieces from the holders in turn.
@@ -213,7 +272,7 @@ mod tests {
         let want = want();
         let view = View::of(PeerId::random(), &want, &holders);
         for piece in 0..4 {
-            assert_eq!(view.choose(piece, false, piece).map(|(peer, _)| peer), Some(leader), "the one that has it");
+            assert_eq!(view.choose(piece, Kept::Briefly, piece).map(|(peer, _)| peer), Some(leader), "the one that has it");
         }
     }
 
@@ -224,7 +283,7 @@ mod tests {
         let holders = [(whole, have(PIECES, true)), (other, have(0, false))];
         let want = want();
         let view = View::of(me, &want, &holders);
-        let asked: Vec<PeerId> = (0..PIECES).map(|piece| view.choose(piece, false, piece).unwrap().0).collect();
+        let asked: Vec<PeerId> = (0..PIECES).map(|piece| view.choose(piece, Kept::Briefly, piece).unwrap().0).collect();
         assert!(asked.contains(&whole) && asked.contains(&other), "some pieces of each: {asked:?}");
         for (piece, peer) in asked.iter().enumerate() {
             assert_eq!(*peer == whole, view.relay(piece, &whole) == me, "piece {piece}");
@@ -238,9 +297,9 @@ mod tests {
         let holders = [(a, have(PIECES, true)), (b, have(PIECES, true)), (following, have(3, false))];
         let want = want();
         let view = View::of(PeerId::random(), &want, &holders);
-        let asked: Vec<PeerId> = (0..6).map(|turn| view.choose(2, false, turn).unwrap().0).collect();
+        let asked: Vec<PeerId> = (0..6).map(|turn| view.choose(2, Kept::Briefly, turn).unwrap().0).collect();
         assert_eq!(asked, [a, b, following, a, b, following]);
-        assert_eq!(view.choose(5, false, 0).map(|(peer, _)| peer), Some(a), "piece 5: the whole copies only");
-        assert_eq!(view.choose(PIECES, false, 0), None, "past the end");
+        assert_eq!(view.choose(5, Kept::Briefly, 0).map(|(peer, _)| peer), Some(a), "piece 5: the whole copies only");
+        assert_eq!(view.choose(PIECES, Kept::Briefly, 0), None, "past the end");
     }
 }
