@@ -51,8 +51,8 @@ pub enum Kept {
 }
 
 impl Kept {
-    /// A relay passes on one piece to up to seven followers: on 50 Mbit/s
-    /// links that alone takes it about a second.
+    /// A relay passes on one piece to up to six other followers: on
+    /// 50 Mbit/s links that alone takes it about a second.
     const LONG: Duration = Duration::from_secs(1);
     const TOO_LONG: Duration = Duration::from_secs(4);
 
