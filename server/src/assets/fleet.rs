@@ -6,14 +6,19 @@
 //! Pieces are asked for a few at a time, each of the peer `relay` picks
 //! (the holders in turn, or, while there is one source only, the follower
 //! whose turn it is to relay that piece), and each is checked against the
-//! piece list of a whole copy (else the longest list) as it comes: a piece
-//! that matches is readable by peers at once, one that does not is
-//! refused, counted against its peer, and that peer is asked no more for a
-//! while; one that does not answer is replaced by the others. Whatever the peers send, the writer checks the
-//! whole file against GitHub's digest (or, for a name GitHub gives none for,
-//! the digest the holders report), which also checks the list: bytes that
-//! do not match never become a blob and are never served whole. When every
-//! holder is gone part way, the rest comes from GitHub (see `Download`).
+//! piece list of a whole copy (else the longest list) as it comes. Every
+//! list is signed by the node whose bytes it was made from and passed on
+//! unchanged by followers (see `p2p::piece_list`); one whose signature
+//! fails, or that does not cover what its holder says it holds, is a
+//! forgery: refused, counted, its peer demoted, and no piece is taken
+//! against it. A piece that matches is readable by peers at once; one that
+//! does not is refused, counted against its peer, and that peer is asked no
+//! more for a while; one that does not answer is replaced by the others.
+//! Whatever the peers send, the writer checks the whole file against
+//! GitHub's digest (or, for a name GitHub gives none for, the digest a whole
+//! copy's signed list names), which also checks the list: bytes that do not
+//! match never become a blob and are never served whole. When every holder
+//! is gone part way, the rest comes from GitHub (see `Download`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -28,6 +33,7 @@ use crate::assets::stats::AssetCounters;
 use crate::blobs::{Digest, Piece, Want, Writer};
 use crate::p2p::client::{LeaseAnswer, NodeClient};
 use crate::p2p::piece::{PieceRequest, PieceResponse, WireHave, PIECE_BYTES};
+use crate::p2p::piece_list::{vouched, PassingOn};
 use crate::p2p::protocol::Rejection;
 
 /// How often the download's leader is asked again how far it is.
@@ -132,13 +138,29 @@ async fn probe(node: &NodeClient, want: &Want, demoted: &Demoted) -> Vec<(PeerId
         .await
         .into_iter()
         .filter_map(|(peer, answer)| match answer {
-            Some(PieceResponse::Have(have)) if agrees(want, &have) => Some((peer, have)),
+            Some(PieceResponse::Have(have)) if agrees(want, &have) => vetted(node, demoted, peer, *have),
             _ => None,
         })
         .collect();
     // Whole copies first, then the furthest along.
     holders.sort_by_key(|(_, have)| (!have.complete, std::cmp::Reverse(have.readable)));
     holders
+}
+
+/// `have`, when its piece list is vouched for (see `piece_list`); else the
+/// refusal is counted against its peer, demoted when the list is forged.
+fn vetted(node: &NodeClient, demoted: &Demoted, peer: PeerId, have: WireHave) -> Option<(PeerId, WireHave)> {
+    match vouched(&have, |signer| node.trust.trusts(signer)) {
+        Ok(()) => Some((peer, have)),
+        Err(why) => {
+            tracing::warn!(%peer, "a peer's piece list was refused: {why}");
+            if why.is_forgery() {
+                demoted.demote(peer);
+            }
+            node.report(peer.to_string(), why);
+            None
+        }
+    }
 }
 
 /// Some holder has bytes to give: a whole copy, or part of its own download.
@@ -180,6 +202,8 @@ async fn from_holders(
     // to ask again before the next look at the leader.
     let mut missed: HashMap<usize, tokio::time::Instant> = HashMap::new();
     let mut waiting: HashSet<usize> = HashSet::new();
+    // Its peers are answered with the list its pieces were taken against.
+    let mut passing = PassingOn::new(&node.lists);
     loop {
         while let Some((peer, piece)) = ahead.remove(&((writer.taken() / PIECE_BYTES) as usize)) {
             writer.write_piece(&piece).await.map_err(|e| Broken(e.to_string()))?;
@@ -191,6 +215,9 @@ async fn from_holders(
         writer.growing().peers.store(holders.len(), std::sync::atomic::Ordering::Relaxed);
         {
             let view = View::of(node.local, want, &holders);
+            if let Some(signed) = view.signed {
+                passing.list(signed);
+            }
             if let Some(digest) = view.whole_digest() {
                 expect(writer, want, digest);
             }
@@ -210,7 +237,11 @@ async fn from_holders(
                 }
                 let kept = Kept::after(missed.get(&piece).map_or(Duration::ZERO, |since| since.elapsed()));
                 let duty = kept != Kept::TooLong && view.relays(piece);
-                let room = if duty { relaying < IN_FLIGHT } else { piece < next + span && in_flight.len() - relaying < IN_FLIGHT };
+                let room = if duty {
+                    relaying < IN_FLIGHT
+                } else {
+                    piece < next + span && in_flight.len() - relaying < IN_FLIGHT
+                };
                 if !room {
                     continue;
                 }
@@ -219,7 +250,8 @@ async fn from_holders(
                 turn += 1;
                 asked.insert(piece);
                 let digest = view.list[piece];
-                in_flight.push(async move { (piece, peer, request.len, digest, duty, node.piece(peer, request).await) });
+                in_flight
+                    .push(async move { (piece, peer, request.len, digest, duty, node.piece(peer, request).await) });
             }
         }
         if in_flight.is_empty() {
@@ -288,7 +320,7 @@ async fn from_holders(
                 discovered = tokio::time::Instant::now();
                 probe(node, want, demoted).await
             } else {
-                refresh(node, want, holders).await
+                refresh(node, want, demoted, holders).await
             };
             refreshed = tokio::time::Instant::now();
             waiting.clear();
@@ -308,138 +340,28 @@ fn expect(writer: &mut Writer, want: &Want, digest: Digest) {
 /// The holders with what the leader of the download (the furthest along)
 /// holds now, while no holder has it whole: the others hold at least what
 /// they said. A leader that no longer answers goes.
-async fn refresh(node: &NodeClient, want: &Want, mut holders: Vec<(PeerId, WireHave)>) -> Vec<(PeerId, WireHave)> {
+async fn refresh(
+    node: &NodeClient,
+    want: &Want,
+    demoted: &Demoted,
+    mut holders: Vec<(PeerId, WireHave)>,
+) -> Vec<(PeerId, WireHave)> {
     if holders.iter().any(|(_, have)| have.complete) {
         return holders;
     }
     let Some(at) = holders.iter().enumerate().max_by_key(|(_, (_, have))| have.readable).map(|(at, _)| at) else {
         return holders;
     };
-    match node.piece(holders[at].0, what_is_held(want)).await {
-        Some(PieceResponse::Have(have)) if agrees(want, &have) => holders[at].1 = have,
+    let peer = holders[at].0;
+    match node.piece(peer, what_is_held(want)).await {
+        Some(PieceResponse::Have(have)) if agrees(want, &have) => match vetted(node, demoted, peer, *have) {
+            Some((_, have)) => holders[at].1 = have,
+            None => drop(holders.remove(at)),
+        },
         _ => drop(holders.remove(at)),
     }
     holders
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
-    use app::model::PeerInfo;
-    use tokio::sync::mpsc;
-
-    use super::*;
-    use crate::blobs::{Begun, Blobs};
-    use crate::fleet::book::Book;
-    use crate::p2p::client::Command;
-    use crate::p2p::protocol::Trust;
-    use crate::p2p::status::{disabled, NodeStatusHandle};
-
-    /// A node of a private swarm with one trusted peer, whose event loop the
-    /// test plays: `play` answers each command.
-    fn with_one_peer(fetch_timeout: Duration, mut play: impl FnMut(Command) + Send + 'static) -> NodeClient {
-        let (local, peer) = (PeerId::random(), PeerId::random());
-        let mut status = disabled("");
-        status.peer_count = 1;
-        status.peers = vec![PeerInfo {
-            peer_id: peer.to_string(),
-            addr: String::new(),
-            direction: "outbound".into(),
-            latency_ms: None,
-            agent: None,
-            protocols: Vec::new(),
-            connected_since: String::new(),
-            entries_received: 0,
-            entries_sent: 0,
-            gossip_score: None,
-            trusted: true,
-            refused: 0,
-            clock_offset_ms: None,
-        }];
-        let (sender, status) = NodeStatusHandle::channel(status);
-        let (commands, mut played) = mpsc::channel(64);
-        tokio::spawn(async move {
-            let _status = sender;
-            while let Some(command) = played.recv().await {
-                play(command);
-            }
-        });
-        let trust = Trust::new(local, true, Default::default());
-        let book = Arc::new(Mutex::new(Book::new(60_000)));
-        NodeClient { commands, status, fetch_timeout, trust, book, local }
-    }
-
-    /// Nobody holds the asset yet, and the lease's coordinator is too busy
-    /// to answer. Counts the node's asks for the lease.
-    fn with_a_busy_coordinator(fetch_timeout: Duration) -> (NodeClient, Arc<AtomicUsize>) {
-        let asks = Arc::new(AtomicUsize::new(0));
-        let counted = asks.clone();
-        let mut never_answered = Vec::new();
-        let node = with_one_peer(fetch_timeout, move |command| match command {
-            Command::Piece { reply, .. } => drop(reply.send(Some(PieceResponse::NotHeld))),
-            Command::Lease { reply, .. } => {
-                counted.fetch_add(1, Ordering::SeqCst);
-                never_answered.push(reply);
-            }
-            _ => {}
-        });
-        (node, asks)
-    }
-
-    /// At 50 nodes on 50 Mbit/s links the busy leader's answers to piece
-    /// requests came late; each follower it was late for dropped it, found
-    /// no byte in what it had last heard of the others, and took the rest
-    /// from GitHub (16-20 of 49 each round). Here the one holder misses its
-    /// first answer: it is looked for again, and the bytes come from it.
-    #[tokio::test]
-    async fn a_holder_that_misses_one_answer_is_looked_for_again_before_github() {
-        let body = b"the asset's bytes".to_vec();
-        let (digest, size) = (Digest::of(&body), body.len() as u64);
-        let pieces = vec![Piece::new(body.clone()).digest()];
-        let have = WireHave { key: digest, digest: Some(digest), size: Some(size), readable: size, complete: true, pieces };
-        let (mut missed, sent) = (false, body.clone());
-        let node = with_one_peer(Duration::from_millis(200), move |command| {
-            if let Command::Piece { request, reply, .. } = command {
-                let answer = match request.len {
-                    0 => Some(PieceResponse::Have(have.clone())),
-                    _ if !missed => None,
-                    _ => Some(PieceResponse::Bytes(sent.clone())),
-                };
-                missed |= request.len > 0;
-                drop(reply.send(answer));
-            }
-        });
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = Arc::new(Blobs::open(dir.path(), 1 << 20, 1 << 20).unwrap());
-        let want = Want { name: "asset:o/r/1".into(), digest: Some(digest), size: Some(size) };
-        let Ok(Begun::Write(mut writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
-        let counters = AssetCounters::default();
-        let outcome = from_fleet(&node, &want, &mut writer, &counters, &Demoted::default(), Duration::from_millis(400)).await;
-        assert!(matches!(outcome, Ok(FromFleet::Delivered)), "went to GitHub: {:?}", outcome.err());
-        assert_eq!(writer.finish().await.unwrap(), (digest, size));
-    }
-
-    /// At 50 nodes on 2 cores, a coordinator's answer sometimes came after
-    /// the 2 s fetch timeout, and each node it was late for downloaded the
-    /// whole asset from GitHub again (3 copies in one round): a late answer
-    /// is asked again while the fleet wait lasts.
-    #[tokio::test]
-    async fn a_coordinator_too_busy_to_answer_sends_nobody_to_github_before_the_fleet_wait_ends() {
-        let (node, asks) = with_a_busy_coordinator(Duration::from_millis(50));
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = Arc::new(Blobs::open(dir.path(), 1 << 20, 1 << 20).unwrap());
-        let want = Want { name: "asset:o/r/1".into(), digest: Some(Digest::of(b"x")), size: Some(1) };
-        let Ok(Begun::Write(mut writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
-        let (wait, started) = (Duration::from_millis(400), tokio::time::Instant::now());
-        let counters = AssetCounters::default();
-        let outcome = from_fleet(&node, &want, &mut writer, &counters, &Demoted::default(), wait).await;
-        assert!(
-            matches!(outcome, Ok(FromFleet::Fetch { lease: Some(_) })),
-            "it fetches at last, and gives the lease back"
-        );
-        assert!(started.elapsed() >= wait, "went to GitHub {:?} after asking", started.elapsed());
-        assert!(asks.load(Ordering::SeqCst) >= 2, "asked {} times", asks.load(Ordering::SeqCst));
-    }
-}
+mod tests;

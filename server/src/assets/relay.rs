@@ -31,6 +31,7 @@ use libp2p::PeerId;
 
 use crate::blobs::{Digest, Want};
 use crate::p2p::piece::{PieceRequest, WireHave, PIECE_BYTES};
+use crate::p2p::piece_list::SignedList;
 use crate::p2p::rendezvous::rank;
 
 /// How long a piece's relay has kept this node waiting for it.
@@ -66,7 +67,10 @@ pub struct View<'a> {
     me: PeerId,
     name: &'a str,
     holders: &'a [(PeerId, WireHave)],
-    /// What each piece must hash to: a whole copy's list, else the longest.
+    /// The piece list pieces are taken against: a whole copy's, else the
+    /// longest (each holder's was vetted: `piece_list::vouched`).
+    pub signed: Option<&'a SignedList>,
+    /// What each piece must hash to: that list's pieces.
     pub list: &'a [Digest],
     /// The file's size, when GitHub or a whole copy gave it.
     pub size: Option<u64>,
@@ -76,12 +80,13 @@ pub struct View<'a> {
 impl<'a> View<'a> {
     pub fn of(me: PeerId, want: &'a Want, holders: &'a [(PeerId, WireHave)]) -> View<'a> {
         let whole = holders.iter().map(|(_, have)| have).find(|have| have.complete);
-        let list = match whole {
-            Some(have) => &have.pieces[..],
-            None => holders.iter().map(|(_, have)| &have.pieces[..]).max_by_key(|list| list.len()).unwrap_or(&[]),
+        let signed = match whole {
+            Some(have) => Some(&have.list),
+            None => holders.iter().map(|(_, have)| &have.list).max_by_key(|signed| signed.list.pieces.len()),
         };
+        let list = signed.map_or(&[][..], |signed| &signed.list.pieces[..]);
         let size = want.size.or_else(|| whole.and_then(|have| have.size));
-        View { me, name: &want.name, holders, list, size, whole }
+        View { me, name: &want.name, holders, signed, list, size, whole }
     }
 
     /// A whole copy's digest, when a holder has one.
@@ -110,17 +115,24 @@ impl<'a> View<'a> {
     pub fn choose(&self, piece: usize, kept: Kept, turn: usize) -> Option<(PeerId, PieceRequest)> {
         let digest = self.list.get(piece)?;
         let (start, end) = (piece as u64 * PIECE_BYTES, self.end(piece));
-        let request = |have: &WireHave| PieceRequest { key: Some(have.key), name: None, offset: start, len: end - start };
+        let request =
+            |have: &WireHave| PieceRequest { key: Some(have.key), name: None, offset: start, len: end - start };
         let ready: Vec<&(PeerId, WireHave)> = self
             .holders
             .iter()
-            .filter(|(_, have)| have.pieces.get(piece) == Some(digest) && have.readable >= end)
+            .filter(|(_, have)| have.pieces().get(piece) == Some(digest) && have.readable >= end)
             .collect();
-        let in_turn = |among: &[&(PeerId, WireHave)]| among.get(turn % among.len().max(1)).map(|(peer, have)| (*peer, request(have)));
+        let in_turn = |among: &[&(PeerId, WireHave)]| {
+            among.get(turn % among.len().max(1)).map(|(peer, have)| (*peer, request(have)))
+        };
         let Some((leader, lead)) = self.leader().filter(|_| kept != Kept::TooLong) else { return in_turn(&ready) };
         let relay = self.relay(piece, leader);
         if relay == self.me {
-            return ready.iter().find(|(peer, _)| peer == leader).map(|(peer, have)| (*peer, request(have))).or_else(|| in_turn(&ready));
+            return ready
+                .iter()
+                .find(|(peer, _)| peer == leader)
+                .map(|(peer, have)| (*peer, request(have)))
+                .or_else(|| in_turn(&ready));
         }
         let followers: Vec<&(PeerId, WireHave)> = ready.iter().copied().filter(|(peer, _)| peer != leader).collect();
         if kept == Kept::Long && !followers.is_empty() {
@@ -167,18 +179,22 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     use super::*;
+    use crate::p2p::piece_list::PieceList;
 
     const PIECES: usize = 64;
 
     fn have(readable_pieces: usize, complete: bool) -> WireHave {
         let pieces: Vec<Digest> = (0..readable_pieces).map(|i| Digest::of(&i.to_be_bytes())).collect();
+        let (key, digest, size) = (Digest::of(b"file"), Some(Digest::of(b"file")), Some(PIECES as u64 * PIECE_BYTES));
+        let list = SignedList::unsigned(PieceList { key, digest, size, complete, pieces });
         WireHave {
-            key: Digest::of(b"file"),
-            digest: Some(Digest::of(b"file")),
-            size: Some(PIECES as u64 * PIECE_BYTES),
+            key,
+            digest,
+            size,
             readable: readable_pieces as u64 * PIECE_BYTES,
             complete,
-            pieces,
+            held: readable_pieces as u32,
+            list,
         }
     }
 
@@ -218,7 +234,10 @@ mod tests {
                 }
             }
         }
-        assert!(from_leader.iter().all(|&n| n == 1), "{count} followers: pieces asked of the leader, each: {from_leader:?}");
+        assert!(
+            from_leader.iter().all(|&n| n == 1),
+            "{count} followers: pieces asked of the leader, each: {from_leader:?}"
+        );
         assert_eq!(relayed.len(), followers.len(), "every follower relays some pieces: {relayed:?}");
         let share = PIECES / followers.len();
         assert!(relayed.values().all(|&n| n == share || n == share + 1), "each an equal share: {relayed:?}");
@@ -245,17 +264,34 @@ mod tests {
         };
         let lead = have(piece + 2, false).key;
         let nobody_else = [(leader, have(piece + 2, false)), (other, have(0, false)), (third, have(0, false))];
-        assert_eq!(asked(&nobody_else, Kept::Briefly, 0), Some((other, Some(lead))), "its relay first, by the leader's key");
+        assert_eq!(
+            asked(&nobody_else, Kept::Briefly, 0),
+            Some((other, Some(lead))),
+            "its relay first, by the leader's key"
+        );
         for turn in 0..4 {
-            assert_eq!(asked(&nobody_else, Kept::Long, turn).map(|(peer, _)| peer), Some(other), "no other follower has it: the relay again");
+            assert_eq!(
+                asked(&nobody_else, Kept::Long, turn).map(|(peer, _)| peer),
+                Some(other),
+                "no other follower has it: the relay again"
+            );
         }
         let third_has_it = [(leader, have(piece + 2, false)), (other, have(0, false)), (third, have(piece + 1, false))];
         for turn in 0..4 {
-            assert_eq!(asked(&third_has_it, Kept::Long, turn).map(|(peer, _)| peer), Some(third), "the follower that has it, never the leader");
+            assert_eq!(
+                asked(&third_has_it, Kept::Long, turn).map(|(peer, _)| peer),
+                Some(third),
+                "the follower that has it, never the leader"
+            );
         }
-        let turns: HashSet<PeerId> = (0..4).filter_map(|turn| asked(&third_has_it, Kept::TooLong, turn)).map(|(peer, _)| peer).collect();
+        let turns: HashSet<PeerId> =
+            (0..4).filter_map(|turn| asked(&third_has_it, Kept::TooLong, turn)).map(|(peer, _)| peer).collect();
         assert_eq!(turns, HashSet::from([leader, third]), "then whoever has it, in turn");
-        assert_eq!(View::of(me, &want, &nobody_else).choose(piece + 2, Kept::TooLong, 0), None, "nobody has that piece yet");
+        assert_eq!(
+            View::of(me, &want, &nobody_else).choose(piece + 2, Kept::TooLong, 0),
+            None,
+            "nobody has that piece yet"
+        );
     }
 
     #[test]

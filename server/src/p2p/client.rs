@@ -76,6 +76,9 @@ pub struct NodeClient {
     pub(crate) book: Arc<Mutex<Book>>,
     /// This node's peer id.
     pub(crate) local: libp2p::PeerId,
+    /// The piece lists this node answers peers with (it passes on those of
+    /// the downloads it follows).
+    pub(crate) lists: Arc<crate::p2p::piece_list::PieceLists>,
 }
 
 impl NodeClient {

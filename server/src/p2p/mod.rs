@@ -21,6 +21,7 @@ pub mod lease;
 pub mod limits;
 pub mod pending;
 pub mod piece;
+pub mod piece_list;
 pub mod protocol;
 pub mod rejection;
 pub mod rendezvous;
@@ -140,6 +141,7 @@ struct Blueprint {
     store: mpsc::Sender<Entry>,
     trust: Trust,
     book: Arc<Mutex<Book>>,
+    lists: Arc<piece_list::PieceLists>,
 }
 
 /// Starts the node on the current tokio runtime. A port that cannot be bound
@@ -156,6 +158,7 @@ pub fn start(mut config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeCl
     let metrics = config.metrics.take().map(Arc::new);
     let book = Arc::new(Mutex::new(Book::new(config.fleet_gone_after.as_millis() as u64)));
     let blueprint_peer_id = config.identity.public().to_peer_id();
+    let lists = Arc::new(piece_list::PieceLists::default());
     let blueprint = Blueprint {
         metrics,
         config,
@@ -164,12 +167,13 @@ pub fn start(mut config: NodeConfig, cache: Arc<Cache>) -> anyhow::Result<NodeCl
         store,
         trust: trust.clone(),
         book: book.clone(),
+        lists: lists.clone(),
     };
     let event_loop = blueprint.build(blueprint.config.port, Refusals::default())?;
     tracing::info!(peer_id = %blueprint.config.identity.public().to_peer_id(), "P2P node started");
     tokio::spawn(supervise(blueprint, event_loop, commands));
     let local = blueprint_peer_id;
-    Ok(NodeClient { commands: commands_tx, status, fetch_timeout, trust, book, local })
+    Ok(NodeClient { commands: commands_tx, status, fetch_timeout, trust, book, local, lists })
 }
 
 /// Commits entries from peers, one at a time, in the order they came.
@@ -308,7 +312,7 @@ impl Blueprint {
             fanout: config.fanout,
             // Hedged so that the asked peers together fit in the miss's wait.
             hedge: config.fetch_timeout / (config.fanout.max(1) as u32 + 1),
-            blobs: config.blobs.clone(),
+            pieces: config.blobs.clone().map(|blobs| piece::PieceServer { blobs, lists: self.lists.clone() }),
         });
         // Readers see the real state from the first moment, not a placeholder.
         event_loop.publish_status();

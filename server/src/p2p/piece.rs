@@ -1,9 +1,9 @@
-//! `/peercache/piece/1.0.0`: the bytes of release assets and archives, by
+//! `/peercache/piece/2.0.0`: the bytes of release assets and archives, by
 //! range, between members of the fleet. A request of no length asks what a
 //! peer holds of a download (by its key, or by its name when the asker does
-//! not know its digest yet), with the SHA-256 of each of its pieces — made
-//! by the node from bytes it checked against the whole digest, or as its
-//! own download goes; one with a length asks for those bytes, which the
+//! not know its digest yet), with the piece list it holds them against —
+//! signed by the node whose bytes it was made from (see `piece_list`); one
+//! with a length asks for those bytes, which the
 //! peer sends once it can read them all (a download in progress is read as
 //! far as it goes; bytes it has not reached are waited for a little). Only trusted peers are answered: a
 //! digest is no authorization (GitHub authorizes each requester before any
@@ -12,12 +12,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use libp2p::identity::Keypair;
 use serde::{Deserialize, Serialize};
 
 pub use crate::blobs::PIECE_BYTES;
-use crate::blobs::{Blobs, Digest, Have};
+use crate::blobs::{Blobs, Digest};
+use crate::p2p::piece_list::{PieceLists, SignedList};
 
-pub const PIECE_PROTOCOL: &str = "/peercache/piece/1.0.0";
+pub const PIECE_PROTOCOL: &str = "/peercache/piece/2.0.0";
+
+/// What peers' piece requests are answered from: the blob store, and the
+/// piece lists this node answers with.
+#[derive(Clone)]
+pub struct PieceServer {
+    pub blobs: Arc<Blobs>,
+    pub lists: Arc<PieceLists>,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PieceRequest {
@@ -33,14 +43,15 @@ pub struct PieceRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PieceResponse {
     /// What the peer holds of it.
-    Have(WireHave),
+    Have(Box<WireHave>),
     #[serde(with = "serde_bytes")]
     Bytes(Vec<u8>),
     /// Nothing (or not those bytes yet, or not for this asker).
     NotHeld,
 }
 
-/// [`Have`] as it travels.
+/// What a peer holds of a download, as it travels: with the piece list it
+/// holds it against, signed (see `piece_list`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireHave {
     pub key: Digest,
@@ -48,20 +59,16 @@ pub struct WireHave {
     pub size: Option<u64>,
     pub readable: u64,
     pub complete: bool,
-    /// The SHA-256 of each whole piece so far (see `blobs::Have::pieces`).
-    pub pieces: Vec<Digest>,
+    /// How many of the list's pieces the peer holds.
+    pub held: u32,
+    pub list: SignedList,
 }
 
-impl From<Have> for WireHave {
-    fn from(have: Have) -> WireHave {
-        WireHave {
-            key: have.key,
-            digest: have.digest,
-            size: have.size,
-            readable: have.readable,
-            complete: have.complete,
-            pieces: have.pieces.to_vec(),
-        }
+impl WireHave {
+    /// The SHA-256 of each piece the peer holds.
+    pub fn pieces(&self) -> &[Digest] {
+        let pieces = &self.list.list.pieces;
+        &pieces[..(self.held as usize).min(pieces.len())]
     }
 }
 
@@ -72,18 +79,22 @@ pub const PIECE_WAIT: Duration = Duration::from_millis(500);
 
 /// The answer to `request` from what `blobs` holds, once the bytes asked
 /// for are there (waiting at most [`PIECE_WAIT`]).
-pub async fn answer_when_there(blobs: Arc<Blobs>, request: PieceRequest) -> PieceResponse {
+/// What it holds is answered with the piece list it holds it against, or
+/// its own, signed by `signer`.
+pub async fn answer_when_there(server: PieceServer, signer: Keypair, request: PieceRequest) -> PieceResponse {
     if let (Some(key), true) = (request.key, request.len > 0) {
-        blobs.until_readable(key, request.offset, request.offset.saturating_add(request.len), PIECE_WAIT).await;
+        let end = request.offset.saturating_add(request.len);
+        server.blobs.until_readable(key, request.offset, end, PIECE_WAIT).await;
     }
-    tokio::task::spawn_blocking(move || answer(&blobs, &request)).await.unwrap_or(PieceResponse::NotHeld)
+    tokio::task::spawn_blocking(move || answer(&server, &signer, &request)).await.unwrap_or(PieceResponse::NotHeld)
 }
 
-/// The answer to `request` from what `blobs` holds now (a blocking read).
-fn answer(blobs: &Blobs, request: &PieceRequest) -> PieceResponse {
+/// The answer to `request` from what is held now (a blocking read).
+fn answer(server: &PieceServer, signer: &Keypair, request: &PieceRequest) -> PieceResponse {
+    let blobs = &server.blobs;
     if request.len == 0 {
         return match blobs.have(request.key, request.name.as_deref()) {
-            Some(have) => PieceResponse::Have(have.into()),
+            Some(have) => PieceResponse::Have(Box::new(server.lists.answer(have, signer))),
             None => PieceResponse::NotHeld,
         };
     }

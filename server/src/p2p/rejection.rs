@@ -48,6 +48,8 @@ pub enum Rejection {
     OwnEntry,
     #[error("a piece of a download that does not match its piece list")]
     BadPiece,
+    #[error("a download's piece list whose signature does not hold, or that does not cover what its holder says")]
+    BadPieceList,
 }
 
 impl Rejection {
@@ -69,6 +71,7 @@ impl Rejection {
             Rejection::TooWide(_) => "too_wide",
             Rejection::OwnEntry => "own_entry",
             Rejection::BadPiece => "bad_piece",
+            Rejection::BadPieceList => "bad_piece_list",
         }
     }
 

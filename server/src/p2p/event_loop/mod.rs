@@ -172,8 +172,8 @@ pub struct Parts {
     pub fanout: usize,
     /// How long a miss waits for a peer before asking the next too.
     pub hedge: Duration,
-    /// Release assets and archives, for peers' piece requests.
-    pub blobs: Option<Arc<crate::blobs::Blobs>>,
+    /// Release assets and archives, and their piece lists, for peers' piece requests.
+    pub pieces: Option<crate::p2p::piece::PieceServer>,
 }
 
 pub struct EventLoop {
@@ -229,7 +229,7 @@ pub struct EventLoop {
     last_kad_refresh: Instant,
     published_at: Instant,
     kad_refresh_every: Duration,
-    blobs: Option<Arc<crate::blobs::Blobs>>,
+    pieces: Option<crate::p2p::piece::PieceServer>,
     /// This node's piece requests waiting for their answers, and peers'
     /// requests answered off the loop, to send.
     piece_replies: HashMap<OutboundRequestId, oneshot::Sender<Option<crate::p2p::piece::PieceResponse>>>,
@@ -279,7 +279,7 @@ impl EventLoop {
             last_kad_refresh: Instant::now(),
             published_at: Instant::now(),
             kad_refresh_every: KAD_REFRESH,
-            blobs: parts.blobs,
+            pieces: parts.pieces,
             piece_replies: HashMap::new(),
             piece_answers: mpsc::unbounded_channel(),
         }

@@ -33,13 +33,13 @@ impl EventLoop {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
                     let Some(request) = self.readable(peer, request, "piece request") else { return };
-                    let (Some(blobs), true) = (self.blobs.clone(), self.trust.trusts(&peer)) else {
+                    let (Some(server), true) = (self.pieces.clone(), self.trust.trusts(&peer)) else {
                         let _ = self.swarm.behaviour_mut().piece.send_response(channel, PieceResponse::NotHeld);
                         return;
                     };
-                    let answers = self.piece_answers.0.clone();
+                    let (answers, signer) = (self.piece_answers.0.clone(), self.identity.clone());
                     tokio::spawn(async move {
-                        let _ = answers.send((channel, piece::answer_when_there(blobs, request).await));
+                        let _ = answers.send((channel, piece::answer_when_there(server, signer, request).await));
                     });
                 }
                 request_response::Message::Response { request_id, response } => {
