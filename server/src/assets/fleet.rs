@@ -41,8 +41,9 @@ use crate::p2p::protocol::Rejection;
 /// answer carries the piece list, about 2 KiB for 64 MiB: 49 followers
 /// asking every 50 ms would take a third of a 50 Mbit/s uplink).
 const POLL: Duration = Duration::from_millis(50);
-/// How long a download from peers waits for new bytes before it gives up.
-const STALL: Duration = Duration::from_secs(20);
+/// A download from peers gives up after this many fleet waits without new
+/// bytes (20 s, with the download's 10 s).
+const STALL_WAITS: u32 = 2;
 /// Pieces asked for at once (each of the peer `relay::View` picks).
 const IN_FLIGHT: usize = 4;
 /// How often every trusted peer is asked again what it holds of a download
@@ -104,7 +105,7 @@ pub async fn from_fleet(
         // A peer whose own download has no byte yet is waiting too: two such
         // would wait on each other.
         if holds_bytes(&holders) {
-            from_holders(node, want, holders, writer, counters, demoted).await?;
+            from_holders(node, want, holders, writer, counters, demoted, wait * STALL_WAITS).await?;
             return Ok(FromFleet::Delivered);
         }
         let key = format!("blob:{}", want.digest.map_or_else(|| want.name.clone(), |d| d.to_string()));
@@ -192,6 +193,7 @@ async fn from_holders(
     writer: &mut Writer,
     counters: &AssetCounters,
     demoted: &Demoted,
+    stall: Duration,
 ) -> Result<(), Broken> {
     let mut turn = 0usize;
     let mut stalled_since = tokio::time::Instant::now();
@@ -258,22 +260,25 @@ async fn from_holders(
             }
         }
         if in_flight.is_empty() {
+            // First: the looks below must not go on for ever (a holder that
+            // says it has bytes and never sends them).
+            if stalled_since.elapsed() > stall {
+                return Err(Broken(format!("no peer's download went past byte {offset} for {stall:?}")));
+            }
             if !holds_bytes(&holders) {
                 // The holders with bytes did not answer in time — at 50 nodes
                 // on 50 Mbit/s links a busy leader's answers came late, and
                 // the followers left (as this node last heard them) had
                 // none: 16-20 of 49 took the rest from GitHub. A look at
                 // everyone first: the leader may answer now, and the others'
-                // downloads have gone on.
+                // downloads have gone on. At most once a poll.
+                tokio::time::sleep_until(discovered + POLL).await;
                 holders = probe(node, want, demoted).await;
                 discovered = tokio::time::Instant::now();
                 if !holds_bytes(&holders) {
                     return Err(Broken("every peer holding the download stopped answering".into()));
                 }
                 continue;
-            }
-            if stalled_since.elapsed() > STALL {
-                return Err(Broken(format!("no peer's download went past byte {offset} for {} s", STALL.as_secs())));
             }
         }
         tokio::select! {

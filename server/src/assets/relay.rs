@@ -56,7 +56,7 @@ impl Kept {
     /// longer to pass a piece to all the others: at 50 nodes on 50 Mbit/s
     /// links (48 others, about 8 s a piece), followers turning to the leader
     /// after 4 s took its uplink from its own relays, their pieces came
-    /// later still, and more turned to it; it sent 7.8-8.5 copies, nodes
+    /// later still, and more turned to it; it sent 7.8-8.8 copies, nodes
     /// that waited 20 s for a byte took the rest from GitHub (2.6-6.0
     /// copies), and all held it after 97-118 s. Waiting up to 12 s:
     /// see BENCHMARKS.md.

@@ -174,3 +174,41 @@ async fn a_piece_list_changed_by_the_relay_passing_it_on_is_refused_and_no_piece
     let relay = node.trusted_peers()[0];
     assert!(demoted.is(&relay), "the relay is demoted");
 }
+
+/// A holder that says it has the file and never sends a piece: the looks
+/// again (above) come at most once a poll, and the download gives up once
+/// no byte came for two fleet waits (the rest then from GitHub), rather
+/// than asking for ever.
+#[tokio::test]
+async fn a_holder_that_never_sends_its_bytes_is_given_up_on_after_two_fleet_waits() {
+    let body = b"the asset's bytes".to_vec();
+    let (digest, size) = (Digest::of(&body), body.len() as u64);
+    let pieces = vec![Piece::new(body).digest()];
+    let list = PieceList { key: digest, digest: Some(digest), size: Some(size), complete: true, pieces };
+    let list = SignedList::new(list, &Keypair::generate_ed25519());
+    let have = WireHave { key: digest, digest: Some(digest), size: Some(size), readable: size, complete: true, held: 1, list };
+    let looks = Arc::new(AtomicUsize::new(0));
+    let counted = looks.clone();
+    let node = with_one_peer(Duration::from_millis(200), move |command| {
+        if let Command::Piece { request, reply, .. } = command {
+            counted.fetch_add(usize::from(request.len == 0), Ordering::SeqCst);
+            drop(reply.send((request.len == 0).then(|| PieceResponse::Have(Box::new(have.clone())))));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = Arc::new(Blobs::open(dir.path(), 1 << 20, 1 << 20).unwrap());
+    let want = Want { name: "asset:o/r/1".into(), digest: Some(digest), size: Some(size) };
+    let Ok(Begun::Write(mut writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
+    let (counters, wait, started) = (AssetCounters::default(), Duration::from_millis(300), tokio::time::Instant::now());
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(10),
+        from_fleet(&node, &want, &mut writer, &counters, &Demoted::default(), wait),
+    )
+    .await
+    .expect("it gives up in the end");
+    let Err(Broken(why)) = outcome else { panic!("delivered from a peer that sent nothing") };
+    assert!(why.contains("went past byte 0"), "{why}");
+    assert!(started.elapsed() >= 2 * wait, "gave up after {:?}", started.elapsed());
+    let most = (started.elapsed().as_millis() / POLL.as_millis() + 2) as usize;
+    assert!(looks.load(Ordering::SeqCst) <= most, "{} looks in {:?}", looks.load(Ordering::SeqCst), started.elapsed());
+}
