@@ -28,7 +28,7 @@ use futures::future::join_all;
 use futures::stream::{FuturesUnordered, StreamExt};
 use libp2p::PeerId;
 
-use crate::assets::relay::{Kept, View};
+use crate::assets::relay::{groups_of_eight, Kept, View};
 use crate::assets::stats::AssetCounters;
 use crate::blobs::{Digest, Piece, Want, Writer};
 use crate::p2p::client::{LeaseAnswer, NodeClient};
@@ -319,8 +319,7 @@ async fn from_holders(
             }
             _ = tokio::time::sleep_until(refreshed + POLL) => {}
         }
-        let crowd = (holders.len() / REDISCOVER_UP_TO).max(1) as u32;
-        if refreshed.elapsed() >= POLL * crowd {
+        if refreshed.elapsed() >= POLL * groups_of_eight(holders.len()) {
             // Every trusted peer now and then (whole copies, followers that
             // came later) in a small fleet, else the leader only: what they
             // hold now.

@@ -61,8 +61,7 @@ impl Kept {
     /// copies), and all held it after 97-118 s. Waiting up to 12 s:
     /// see BENCHMARKS.md.
     pub fn after(waited: Duration, holders: usize) -> Kept {
-        let crowd = (holders / 8).clamp(1, 3) as u32;
-        if waited >= Kept::TOO_LONG * crowd {
+        if waited >= Kept::TOO_LONG * groups_of_eight(holders).min(3) {
             Kept::TooLong
         } else if waited >= Kept::LONG {
             Kept::Long
@@ -70,6 +69,12 @@ impl Kept {
             Kept::Briefly
         }
     }
+}
+
+/// How many groups of 8 a download's holders make, at least one: past 8,
+/// a follower waits longer for its relays and asks the leader less often.
+pub fn groups_of_eight(holders: usize) -> u32 {
+    (holders / 8).max(1) as u32
 }
 
 /// What the holders hold of one download, as this node last heard it.

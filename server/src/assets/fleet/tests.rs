@@ -66,6 +66,26 @@ fn with_a_busy_coordinator(fetch_timeout: Duration) -> (NodeClient, Arc<AtomicUs
     (node, asks)
 }
 
+/// What a holder of `body` whole says it holds: its piece list, signed.
+fn whole_copy(body: &[u8]) -> WireHave {
+    let (digest, size) = (Digest::of(body), body.len() as u64);
+    let pieces: Vec<Digest> = body.chunks(PIECE_BYTES as usize).map(|piece| Piece::new(piece.to_vec()).digest()).collect();
+    let held = pieces.len() as u32;
+    let list = PieceList { key: digest, digest: Some(digest), size: Some(size), complete: true, pieces };
+    let list = SignedList::new(list, &Keypair::generate_ed25519());
+    WireHave { key: digest, digest: Some(digest), size: Some(size), readable: size, complete: true, held, list }
+}
+
+/// An asset with GitHub's digest and size, and the writer of this node's
+/// download of it (nobody downloads it yet), in a store of its own.
+fn nobody_has_yet(digest: Digest, size: u64) -> (tempfile::TempDir, Want, Writer) {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = Arc::new(Blobs::open(dir.path(), 4 << 20, 4 << 20).unwrap());
+    let want = Want { name: "asset:o/r/1".into(), digest: Some(digest), size: Some(size) };
+    let Ok(Begun::Write(writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
+    (dir, want, writer)
+}
+
 /// At 50 nodes on 50 Mbit/s links the busy leader's answers to piece
 /// requests came late; each follower it was late for dropped it, found
 /// no byte in what it had last heard of the others, and took the rest
@@ -75,11 +95,7 @@ fn with_a_busy_coordinator(fetch_timeout: Duration) -> (NodeClient, Arc<AtomicUs
 async fn a_holder_that_misses_one_answer_is_looked_for_again_before_github() {
     let body = b"the asset's bytes".to_vec();
     let (digest, size) = (Digest::of(&body), body.len() as u64);
-    let pieces = vec![Piece::new(body.clone()).digest()];
-    let list = PieceList { key: digest, digest: Some(digest), size: Some(size), complete: true, pieces };
-    let list = SignedList::new(list, &Keypair::generate_ed25519());
-    let have =
-        WireHave { key: digest, digest: Some(digest), size: Some(size), readable: size, complete: true, held: 1, list };
+    let have = whole_copy(&body);
     let (mut missed, sent) = (false, body.clone());
     let node = with_one_peer(Duration::from_millis(200), move |command| {
         if let Command::Piece { request, reply, .. } = command {
@@ -92,10 +108,7 @@ async fn a_holder_that_misses_one_answer_is_looked_for_again_before_github() {
             drop(reply.send(answer));
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = Arc::new(Blobs::open(dir.path(), 1 << 20, 1 << 20).unwrap());
-    let want = Want { name: "asset:o/r/1".into(), digest: Some(digest), size: Some(size) };
-    let Ok(Begun::Write(mut writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
+    let (_dir, want, mut writer) = nobody_has_yet(digest, size);
     let counters = AssetCounters::default();
     let outcome =
         from_fleet(&node, &want, &mut writer, &counters, &Demoted::default(), Duration::from_millis(400)).await;
@@ -110,10 +123,7 @@ async fn a_holder_that_misses_one_answer_is_looked_for_again_before_github() {
 #[tokio::test]
 async fn a_coordinator_too_busy_to_answer_sends_nobody_to_github_before_the_fleet_wait_ends() {
     let (node, asks) = with_a_busy_coordinator(Duration::from_millis(50));
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = Arc::new(Blobs::open(dir.path(), 1 << 20, 1 << 20).unwrap());
-    let want = Want { name: "asset:o/r/1".into(), digest: Some(Digest::of(b"x")), size: Some(1) };
-    let Ok(Begun::Write(mut writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
+    let (_dir, want, mut writer) = nobody_has_yet(Digest::of(b"x"), 1);
     let (wait, started) = (Duration::from_millis(400), tokio::time::Instant::now());
     let counters = AssetCounters::default();
     let outcome = from_fleet(&node, &want, &mut writer, &counters, &Demoted::default(), wait).await;
@@ -133,23 +143,10 @@ async fn a_piece_list_changed_by_the_relay_passing_it_on_is_refused_and_no_piece
     let body: Vec<u8> = (0..PIECE_BYTES as usize + 100).map(|i| i as u8).collect();
     let fake = vec![0u8; 100];
     let (digest, size) = (Digest::of(&body), body.len() as u64);
-    let piece = |bytes: &[u8]| Piece::new(bytes.to_vec()).digest();
-    let pieces = vec![piece(&body[..PIECE_BYTES as usize]), piece(&body[PIECE_BYTES as usize..])];
-    let fetchers = SignedList::new(
-        PieceList { key: digest, digest: Some(digest), size: Some(size), complete: true, pieces },
-        &Keypair::generate_ed25519(),
-    );
-    let mut forged = fetchers.clone();
-    forged.list.pieces[1] = piece(&fake);
-    let have = WireHave {
-        key: digest,
-        digest: Some(digest),
-        size: Some(size),
-        readable: size,
-        complete: true,
-        held: 2,
-        list: forged,
-    };
+    // The fetcher's whole copy, as the relay passes it on: its last piece the relay's.
+    let mut have = whole_copy(&body);
+    assert_eq!(have.held, 2);
+    have.list.list.pieces[1] = Piece::new(fake.clone()).digest();
     let reports = Arc::new(Mutex::new(Vec::new()));
     let reported = reports.clone();
     let node = with_one_peer(Duration::from_millis(200), move |command| match command {
@@ -162,10 +159,7 @@ async fn a_piece_list_changed_by_the_relay_passing_it_on_is_refused_and_no_piece
         Command::Report { rejection, .. } => reported.lock().unwrap().push(rejection),
         _ => {}
     });
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = Arc::new(Blobs::open(dir.path(), 4 << 20, 4 << 20).unwrap());
-    let want = Want { name: "asset:o/r/1".into(), digest: Some(digest), size: Some(size) };
-    let Ok(Begun::Write(mut writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
+    let (_dir, want, mut writer) = nobody_has_yet(digest, size);
     let (counters, demoted) = (AssetCounters::default(), Demoted::default());
     let outcome = from_fleet(&node, &want, &mut writer, &counters, &demoted, Duration::from_millis(400)).await;
     assert!(matches!(outcome, Ok(FromFleet::Fetch { .. })), "it fetches from GitHub, trusting no piece of the relay's");
@@ -181,12 +175,8 @@ async fn a_piece_list_changed_by_the_relay_passing_it_on_is_refused_and_no_piece
 /// than asking for ever.
 #[tokio::test]
 async fn a_holder_that_never_sends_its_bytes_is_given_up_on_after_two_fleet_waits() {
-    let body = b"the asset's bytes".to_vec();
-    let (digest, size) = (Digest::of(&body), body.len() as u64);
-    let pieces = vec![Piece::new(body).digest()];
-    let list = PieceList { key: digest, digest: Some(digest), size: Some(size), complete: true, pieces };
-    let list = SignedList::new(list, &Keypair::generate_ed25519());
-    let have = WireHave { key: digest, digest: Some(digest), size: Some(size), readable: size, complete: true, held: 1, list };
+    let have = whole_copy(b"the asset's bytes");
+    let (digest, size) = (have.key, have.readable);
     let looks = Arc::new(AtomicUsize::new(0));
     let counted = looks.clone();
     let node = with_one_peer(Duration::from_millis(200), move |command| {
@@ -195,10 +185,7 @@ async fn a_holder_that_never_sends_its_bytes_is_given_up_on_after_two_fleet_wait
             drop(reply.send((request.len == 0).then(|| PieceResponse::Have(Box::new(have.clone())))));
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = Arc::new(Blobs::open(dir.path(), 1 << 20, 1 << 20).unwrap());
-    let want = Want { name: "asset:o/r/1".into(), digest: Some(digest), size: Some(size) };
-    let Ok(Begun::Write(mut writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
+    let (_dir, want, mut writer) = nobody_has_yet(digest, size);
     let (counters, wait, started) = (AssetCounters::default(), Duration::from_millis(300), tokio::time::Instant::now());
     let outcome = tokio::time::timeout(
         Duration::from_secs(10),
