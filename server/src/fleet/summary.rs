@@ -9,6 +9,7 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
 use crate::p2p::rejection::{Rejection, MAX_CLOCK_SKEW_MS};
+use crate::p2p::wire::under_domain;
 
 const SUMMARY_DOMAIN: &[u8] = b"peercache/summary/v1\0";
 /// Resources a summary names at most, and the longest texts it carries.
@@ -88,9 +89,7 @@ pub struct WireSummary {
 }
 
 fn signed(summary: &Summary) -> Vec<u8> {
-    let mut bytes = SUMMARY_DOMAIN.to_vec();
-    bytes.extend(postcard::to_allocvec(summary).expect("a summary always encodes"));
-    bytes
+    under_domain(SUMMARY_DOMAIN, summary)
 }
 
 impl WireSummary {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::key::validate_key;
 use crate::p2p::rejection::{Rejection, MAX_CLOCK_SKEW_MS};
 use crate::p2p::trust::Trust;
+use crate::p2p::wire::under_domain;
 
 const INVALIDATION_DOMAIN: &[u8] = b"peercache/invalidation/v1\0";
 const FLUSH_DOMAIN: &[u8] = b"peercache/flush/v1\0";
@@ -56,9 +57,7 @@ impl WireInvalidation {
     }
 
     fn signed(cause: Cause, prefixes: &[String], at_ms: u64) -> Vec<u8> {
-        let mut bytes = cause.domain().to_vec();
-        bytes.extend(postcard::to_allocvec(&(prefixes, at_ms)).expect("an invalidation always encodes"));
-        bytes
+        under_domain(cause.domain(), &(prefixes, at_ms))
     }
 
     /// Its publisher, when it may be acted on: prefixes its cause allows,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::blobs::{Digest, Have};
 use crate::p2p::piece::WireHave;
 use crate::p2p::rejection::Rejection;
+use crate::p2p::wire::under_domain;
 
 const LIST_DOMAIN: &[u8] = b"peercache/piece-list/v1\0";
 /// Own lists kept signed at most (a node answers for the downloads it holds).
@@ -46,9 +47,7 @@ pub struct SignedList {
 }
 
 fn signed(list: &PieceList) -> Vec<u8> {
-    let mut bytes = LIST_DOMAIN.to_vec();
-    bytes.extend(postcard::to_allocvec(list).expect("a piece list always encodes"));
-    bytes
+    under_domain(LIST_DOMAIN, list)
 }
 
 impl SignedList {

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::entry::{content_id, Entry, Origin, Provenance};
 use crate::cache::key::{is_github_key, validate_key};
 use crate::fleet::summary::WireSummary;
+use crate::p2p::wire::under_domain;
 pub use crate::p2p::invalidation::{narrow_prefix, Cause, WireInvalidation, MAX_INVALIDATED_PREFIXES};
 pub use crate::p2p::rejection::{Rejection, MAX_CLOCK_SKEW_MS};
 pub use crate::p2p::trust::{Trust, UNTRUSTED_MAX_BYTES};
@@ -161,11 +162,9 @@ pub fn signed_fields(
     etag: Option<&str>,
     status: Option<u16>,
 ) -> Vec<u8> {
-    let mut bytes = SIGNATURE_DOMAIN.to_vec();
-    let fields = (key, cid, stored_at_ms, ttl_secs, etag, status);
-    bytes.extend(postcard::to_allocvec(&fields).expect("the signed fields always encode"));
-    bytes
+    under_domain(SIGNATURE_DOMAIN, &(key, cid, stored_at_ms, ttl_secs, etag, status))
 }
+
 
 impl WireEntry {
     /// The announcement of an entry: with its body when that is small.

@@ -66,6 +66,14 @@ struct VersionOnly {
     v: u16,
 }
 
+/// What a node signs: `fields` in postcard, after a domain of their own, so
+/// that a signature made under one domain means nothing under another.
+pub fn under_domain<T: Serialize + ?Sized>(domain: &[u8], fields: &T) -> Vec<u8> {
+    let mut bytes = domain.to_vec();
+    bytes.extend(postcard::to_allocvec(fields).expect("signed fields always encode"));
+    bytes
+}
+
 /// A message in its envelope.
 pub fn encode<T: Serialize>(message: &T) -> io::Result<Vec<u8>> {
     cbor4ii::serde::to_vec(Vec::new(), &Envelope { v: WIRE_VERSION, m: message }).map_err(io::Error::other)
