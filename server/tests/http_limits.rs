@@ -3,7 +3,8 @@
 //! off loopback a request that takes too long gets a JSON 408 and no more than
 //! the connection bound are served at once; idle HTTP/2 connections holding
 //! every slot are closed so others are served; request bodies never finished
-//! hold no more than the body budget.
+//! hold no more than the body budget; a connection is served on one front
+//! thread.
 
 mod support;
 
@@ -48,6 +49,23 @@ async fn a_client_that_sends_half_a_header_is_dropped_and_others_are_served() {
     let read = tokio::time::timeout(support::WAIT, slow.read_to_end(&mut rest)).await;
     assert!(read.is_ok(), "the half-sent request was never dropped");
     assert!(!String::from_utf8_lossy(&rest).contains("200 OK"));
+}
+
+/// A connection's requests are answered on one front thread of its own, not
+/// on the runtime that accepted it (whose workers woke each other per
+/// request; see BENCHMARKS.md, the proxy against nginx).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connections_requests_are_answered_on_one_front_thread() {
+    let app =
+        Router::new().route("/thread", get(|| async { std::thread::current().name().unwrap_or_default().to_string() }));
+    let addr = start(app, limits(10_000)).await;
+    let client = reqwest::Client::new();
+    let mut names = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        names.insert(client.get(format!("http://{addr}/thread")).send().await.unwrap().text().await.unwrap());
+    }
+    assert_eq!(names.len(), 1, "one connection, one thread: {names:?}");
+    assert!(names.iter().all(|name| name.starts_with("http-front-")), "{names:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod cache_api;
 pub mod downloads;
 pub mod errors;
+pub mod front;
 pub mod gh_socket;
 pub mod guard;
 pub mod metrics;

@@ -8,7 +8,8 @@
 //! moving (HTTP/2 included, which has no header deadline between streams),
 //! and a budget for request bodies held in memory at once. Off loopback,
 //! where strangers connect, a request also has a deadline to be answered (on
-//! loopback a large download may take as long as it takes).
+//! loopback a large download may take as long as it takes). Connections are
+//! accepted here and served on the front threads (see [`front`](super::front)).
 
 use std::future::Future;
 use std::io;
@@ -38,6 +39,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use crate::config::ServeConfig;
 use crate::core::error::CoreError;
 use crate::http::errors::ApiError;
+use crate::http::front::Fronts;
 
 /// How long open connections get to finish when the server stops.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -114,6 +116,7 @@ pub async fn serve(
     }
     let slots = limits.max_connections.map(|n| Arc::new(Semaphore::new(n)));
     let graceful = GracefulShutdown::new();
+    let fronts = Fronts::per_core()?;
     tokio::pin!(shutdown);
     loop {
         let slot = match &slots {
@@ -132,26 +135,38 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let activity = Activity::new();
-        let app = app.clone();
-        let in_service = activity.clone();
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let busy = in_service.busy();
-            let answer = app.clone().oneshot(request);
-            async move {
-                let answer = answer.await;
-                drop(busy);
-                answer
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::warn!(%peer, %error, "could not hand a connection to a front thread");
+                continue;
             }
-        });
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-        let io = TokioIo::new(Counted { stream, activity: activity.clone() });
-        let connection = builder.serve_connection_with_upgrades(io, service).into_owned();
-        let connection = graceful.watch(connection);
+        };
+        let app = app.clone();
+        let watcher = graceful.watcher();
+        let header_timeout = limits.header_timeout;
         let idle_timeout = limits.idle_timeout;
         let all_slots = slots.clone();
-        tokio::spawn(async move {
+        fronts.serve(async move {
+            let stream = match TcpStream::from_std(stream) {
+                Ok(stream) => stream,
+                Err(error) => return tracing::warn!(%peer, %error, "a front thread could not take a connection"),
+            };
+            let activity = Activity::new();
+            let in_service = activity.clone();
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let busy = in_service.busy();
+                let answer = app.clone().oneshot(request);
+                async move {
+                    let answer = answer.await;
+                    drop(busy);
+                    answer
+                }
+            });
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+            let io = TokioIo::new(Counted { stream, activity: activity.clone() });
+            let connection = watcher.watch(builder.serve_connection_with_upgrades(io, service).into_owned());
             tokio::select! {
                 ended = connection => if let Err(error) = ended {
                     tracing::debug!(%peer, %error, "connection ended");
