@@ -3,7 +3,8 @@
 //! off loopback a request that takes too long gets a JSON 408 and no more than
 //! the connection bound are served at once; idle HTTP/2 connections holding
 //! every slot are closed so others are served; request bodies never finished
-//! hold no more than the body budget; a connection is served on one front
+//! hold no more than the body budget, and one that stops arriving is given
+//! up on after its deadline; a connection is served on one front
 //! thread.
 
 mod support;
@@ -110,6 +111,33 @@ async fn off_loopback_a_slow_answer_is_a_json_408_and_connections_are_bounded() 
     let n = tokio::time::timeout(support::WAIT, second.read(&mut buf)).await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     drop(release);
+}
+
+/// A body that stops arriving is given up on after the body deadline: the
+/// handler reading it gets an error, and the client an answer, not a wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_is_given_up_on_after_its_deadline() {
+    let app = Router::new().route(
+        "/upload",
+        axum::routing::post(|body: axum::body::Body| async move {
+            match axum::body::to_bytes(body, usize::MAX).await {
+                Ok(bytes) => format!("got {}", bytes.len()),
+                Err(error) => format!("gave up: {error}"),
+            }
+        }),
+    );
+    let addr = start(app, Limits { body_timeout: Some(Duration::from_millis(300)), ..loopback(8) }).await;
+    let mut connection = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nx";
+    connection.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 512];
+    while !String::from_utf8_lossy(&answer).contains("gave up") {
+        let n = tokio::time::timeout(support::WAIT, connection.read(&mut buf)).await.expect("an answer").unwrap();
+        assert!(n > 0, "closed without an answer: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
 }
 
 /// The limits a node on loopback serves with, but short enough for a test.

@@ -11,6 +11,7 @@
 //! loopback a large download may take as long as it takes). Connections are
 //! accepted here and served on the front threads (see [`front`](super::front)).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -21,12 +22,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use app::model::ErrorKind;
-use axum::extract::Request;
-use axum::http::header::CONTENT_LENGTH;
-use axum::middleware::Next;
+use axum::body::Body;
+use axum::http::Request;
 use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::Router;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -34,7 +35,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::timeout::TimeoutBody;
 
 use crate::config::ServeConfig;
 use crate::core::error::CoreError;
@@ -92,28 +93,11 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let mut app = app;
-    if let Some(timeout) = limits.request_timeout {
-        app = app.layer(axum::middleware::from_fn(move |request: Request, next: Next| async move {
-            match tokio::time::timeout(timeout, next.run(request)).await {
-                Ok(response) => response,
-                Err(_) => {
-                    let message = format!("the request took longer than {} ms to answer", timeout.as_millis());
-                    ApiError(CoreError::new(ErrorKind::TimedOut, message)).into_response()
-                }
-            }
-        }));
-    }
-    if let Some(timeout) = limits.body_timeout {
-        app = app.layer(RequestBodyTimeoutLayer::new(timeout));
-    }
-    if let Some((budget, largest)) = limits.body_budget {
-        let bytes = Arc::new(Semaphore::new(budget));
-        app = app.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
-            let bytes = bytes.clone();
-            async move { within_budget(&bytes, largest, request, next).await }
-        }));
-    }
+    let admission = Arc::new(Admission {
+        request_timeout: limits.request_timeout,
+        body_timeout: limits.body_timeout,
+        bodies: limits.body_budget.map(|(budget, largest)| (Arc::new(Semaphore::new(budget)), largest)),
+    });
     let slots = limits.max_connections.map(|n| Arc::new(Semaphore::new(n)));
     let graceful = GracefulShutdown::new();
     let fronts = Fronts::per_core()?;
@@ -142,7 +126,7 @@ pub async fn serve(
                 continue;
             }
         };
-        let app = app.clone();
+        let (app, admission) = (app.clone(), admission.clone());
         let watcher = graceful.watcher();
         let header_timeout = limits.header_timeout;
         let idle_timeout = limits.idle_timeout;
@@ -156,11 +140,11 @@ pub async fn serve(
             let in_service = activity.clone();
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let busy = in_service.busy();
-                let answer = app.clone().oneshot(request);
+                let (app, admission) = (app.clone(), admission.clone());
                 async move {
-                    let answer = answer.await;
+                    let answer = admission.answer(app, request).await;
                     drop(busy);
-                    answer
+                    Ok::<_, Infallible>(answer)
                 }
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -183,33 +167,65 @@ pub async fn serve(
     Ok(())
 }
 
-/// Runs the request when its body fits in what is left of the budget
-/// (counted by its `Content-Length`, else as the largest allowed), else
-/// answers 503 at once; the share is held until the answer is made.
-async fn within_budget(
-    bytes: &Arc<Semaphore>,
-    largest: usize,
-    request: Request,
-    next: Next,
-) -> axum::response::Response {
-    let length = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    let chunked = request.headers().contains_key(axum::http::header::TRANSFER_ENCODING);
-    let share = match (length, chunked) {
-        (Some(length), false) => length.min(largest),
-        (None, false) => 0,
-        (_, true) => largest,
-    };
-    if share == 0 {
-        return next.run(request).await;
+/// What a request must get past before the router sees it: its share of
+/// the budget for request bodies held at once, a deadline for its body's
+/// bytes, and (off loopback) one for its answer. A plain step rather than
+/// router layers: each of those was one more boxed service and future on
+/// every hit (about 4,000 instructions of some 31,000; see BENCHMARKS.md).
+struct Admission {
+    request_timeout: Option<Duration>,
+    body_timeout: Option<Duration>,
+    /// The bytes left to hold, and what a body of unknown length counts as.
+    bodies: Option<(Arc<Semaphore>, usize)>,
+}
+
+impl Admission {
+    /// A request without a body (a GET, mostly) holds nothing and has no
+    /// body to wait for. One with a body is answered when it fits in what
+    /// is left of the budget (counted by its length, else as the largest
+    /// allowed), else refused at once with a 503; its share is held until
+    /// the answer is made.
+    async fn answer(&self, app: Router, request: Request<Incoming>) -> Response {
+        if request.body().is_end_stream() {
+            return self.in_time(app.oneshot(request.map(Body::new))).await;
+        }
+        let held = match &self.bodies {
+            Some((bytes, largest)) => {
+                let share =
+                    request.body().size_hint().exact().map_or(*largest, |length| (length as usize).min(*largest));
+                let permits = u32::try_from(share).unwrap_or(u32::MAX);
+                match bytes.clone().try_acquire_many_owned(permits) {
+                    Ok(held) => Some(held),
+                    Err(_) => {
+                        let message = "too many request bodies are being received at once; try again shortly";
+                        return ApiError(CoreError::new(ErrorKind::Unavailable, message)).into_response();
+                    }
+                }
+            }
+            None => None,
+        };
+        let request = match self.body_timeout {
+            Some(timeout) => request.map(|body| Body::new(TimeoutBody::new(timeout, body))),
+            None => request.map(Body::new),
+        };
+        let answer = self.in_time(app.oneshot(request)).await;
+        drop(held);
+        answer
     }
-    let permits = u32::try_from(share).unwrap_or(u32::MAX);
-    let Ok(held) = bytes.clone().try_acquire_many_owned(permits) else {
-        let message = "too many request bodies are being received at once; try again shortly";
-        return ApiError(CoreError::new(ErrorKind::Unavailable, message)).into_response();
-    };
-    let response = next.run(request).await;
-    drop(held);
-    response
+
+    /// The answer, or (past the request deadline) a JSON 408.
+    async fn in_time(&self, answer: impl Future<Output = Result<Response, Infallible>>) -> Response {
+        let Some(timeout) = self.request_timeout else {
+            return answer.await.unwrap_or_else(|never| match never {});
+        };
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(answer) => answer.unwrap_or_else(|never| match never {}),
+            Err(_) => {
+                let message = format!("the request took longer than {} ms to answer", timeout.as_millis());
+                ApiError(CoreError::new(ErrorKind::TimedOut, message)).into_response()
+            }
+        }
+    }
 }
 
 /// When a connection last moved a byte, and how many of its requests are
