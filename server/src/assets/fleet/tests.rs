@@ -11,7 +11,8 @@ use super::*;
 use crate::blobs::{Begun, Blobs};
 use crate::fleet::book::Book;
 use crate::p2p::client::Command;
-use crate::p2p::piece_list::{PieceList, SignedList};
+use crate::p2p::piece::{answer_when_there, PieceRequest, PieceServer};
+use crate::p2p::piece_list::{vouched, PieceList, SignedList};
 use crate::p2p::protocol::Trust;
 use crate::p2p::status::{disabled, NodeStatusHandle};
 
@@ -68,22 +69,34 @@ fn with_a_busy_coordinator(fetch_timeout: Duration) -> (NodeClient, Arc<AtomicUs
 
 /// What a holder of `body` whole says it holds: its piece list, signed.
 fn whole_copy(body: &[u8]) -> WireHave {
+    whole_copy_signed_by(body, &Keypair::generate_ed25519())
+}
+
+/// ... signed by `signer`, the node whose bytes they are.
+fn whole_copy_signed_by(body: &[u8], signer: &Keypair) -> WireHave {
     let (digest, size) = (Digest::of(body), body.len() as u64);
-    let pieces: Vec<Digest> = body.chunks(PIECE_BYTES as usize).map(|piece| Piece::new(piece.to_vec()).digest()).collect();
+    let pieces: Vec<Digest> =
+        body.chunks(PIECE_BYTES as usize).map(|piece| Piece::new(piece.to_vec()).digest()).collect();
     let held = pieces.len() as u32;
     let list = PieceList { key: digest, digest: Some(digest), size: Some(size), complete: true, pieces };
-    let list = SignedList::new(list, &Keypair::generate_ed25519());
+    let list = SignedList::new(list, signer);
     WireHave { key: digest, digest: Some(digest), size: Some(size), readable: size, complete: true, held, list }
 }
 
 /// An asset with GitHub's digest and size, and the writer of this node's
 /// download of it (nobody downloads it yet), in a store of its own.
 fn nobody_has_yet(digest: Digest, size: u64) -> (tempfile::TempDir, Want, Writer) {
+    let (dir, _, want, writer) = nobody_has_yet_in(digest, size);
+    (dir, want, writer)
+}
+
+/// ... and the store.
+fn nobody_has_yet_in(digest: Digest, size: u64) -> (tempfile::TempDir, Arc<Blobs>, Want, Writer) {
     let dir = tempfile::tempdir().unwrap();
     let blobs = Arc::new(Blobs::open(dir.path(), 4 << 20, 4 << 20).unwrap());
     let want = Want { name: "asset:o/r/1".into(), digest: Some(digest), size: Some(size) };
     let Ok(Begun::Write(writer)) = blobs.begin(&want) else { panic!("nobody downloads it yet") };
-    (dir, want, writer)
+    (dir, blobs, want, writer)
 }
 
 /// At 50 nodes on 50 Mbit/s links the busy leader's answers to piece
@@ -198,4 +211,59 @@ async fn a_holder_that_never_sends_its_bytes_is_given_up_on_after_two_fleet_wait
     assert!(started.elapsed() >= 2 * wait, "gave up after {:?}", started.elapsed());
     let most = (started.elapsed().as_millis() / POLL.as_millis() + 2) as usize;
     assert!(looks.load(Ordering::SeqCst) <= most, "{} looks in {:?}", looks.load(Ordering::SeqCst), started.elapsed());
+}
+
+/// A follower holding the first piece of a fetcher's download answers a
+/// third node with the fetcher's list, signed by the fetcher and covering
+/// what the follower holds (a relay signs no list for bytes it has not
+/// checked whole); once it holds the file whole and checked, with its own.
+#[tokio::test]
+async fn a_follower_answers_with_the_fetchers_signed_list_until_it_holds_the_file_whole() {
+    let body: Vec<u8> = (0..PIECE_BYTES as usize + 100).map(|i| (i * 7) as u8).collect();
+    let (digest, size) = (Digest::of(&body), body.len() as u64);
+    let fetcher = Keypair::generate_ed25519();
+    let have = whole_copy_signed_by(&body, &fetcher);
+    let (first, rest) = (body[..PIECE_BYTES as usize].to_vec(), body[PIECE_BYTES as usize..].to_vec());
+    // The fetcher's answers, the second piece's held back until the test lets it go.
+    let (held_back, mut second_piece) = mpsc::unbounded_channel();
+    let node = with_one_peer(Duration::from_secs(5), move |command| {
+        if let Command::Piece { request, reply, .. } = command {
+            match (request.len, request.offset) {
+                (0, _) => drop(reply.send(Some(PieceResponse::Have(Box::new(have.clone()))))),
+                (_, 0) => drop(reply.send(Some(PieceResponse::Bytes(first.clone())))),
+                _ => drop(held_back.send(reply)),
+            }
+        }
+    });
+    let (_dir, blobs, want, mut writer) = nobody_has_yet_in(digest, size);
+    let server = PieceServer { blobs, lists: node.lists.clone() };
+    let follower = Keypair::generate_ed25519();
+    let ask = PieceRequest { key: Some(digest), name: None, offset: 0, len: 0 };
+    let asked_by_a_third = || answer_when_there(server.clone(), follower.clone(), ask.clone());
+    let midway = async {
+        let reply = second_piece.recv().await.expect("the second piece is asked for");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let passed = loop {
+            if let PieceResponse::Have(have) = asked_by_a_third().await {
+                if have.held == 1 {
+                    break have;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the first piece was never held");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        assert_eq!(passed.list.signer().unwrap(), PeerId::from(fetcher.public()), "the fetcher's list, passed on");
+        assert!(!passed.complete && passed.list.list.complete, "a whole copy's list, held in part");
+        assert_eq!(vouched(&passed, |_| true), Ok(()));
+        drop(reply.send(Some(PieceResponse::Bytes(rest))));
+    };
+    let (counters, demoted) = (AssetCounters::default(), Demoted::default());
+    let (outcome, ()) =
+        tokio::join!(from_fleet(&node, &want, &mut writer, &counters, &demoted, Duration::from_secs(5)), midway);
+    assert!(matches!(outcome, Ok(FromFleet::Delivered)), "went to GitHub: {:?}", outcome.err());
+    assert_eq!(writer.finish().await.unwrap(), (digest, size));
+    let PieceResponse::Have(whole) = asked_by_a_third().await else { panic!("the whole file is not held") };
+    assert!(whole.complete);
+    assert_eq!(whole.list.signer().unwrap(), PeerId::from(follower.public()), "its own list, once whole");
+    assert_eq!(vouched(&whole, |_| true), Ok(()));
 }
