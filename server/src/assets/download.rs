@@ -46,12 +46,13 @@ impl Download {
         let mut lease = None;
         if let Some(node) = &self.peers {
             match fleet::from_fleet(node, &self.want, &mut writer, &self.counters, &self.demoted, FLEET_WAIT).await {
-                Ok(FromFleet::Delivered) => {
+                Ok(FromFleet::Delivered { vouched_by }) => {
                     match writer.finish().await {
                         Ok(_) => self.counters.from_fleet(),
                         Err(why) => {
                             self.counters.failed();
-                            tracing::warn!(name = %self.want.name, "a download from peers does not match: {why}");
+                            tracing::warn!(name = %self.want.name, ?vouched_by, "a download from peers does not match: {why}");
+                            fleet::blame(node, &self.demoted, &vouched_by);
                         }
                     }
                     return;

@@ -58,7 +58,8 @@ const REDISCOVER_UP_TO: usize = 8;
 /// How long a peer that sent a bad piece is not asked.
 const DEMOTED_FOR: Duration = Duration::from_secs(600);
 
-/// Peers that sent a piece that did not match its list, and when: not asked
+/// Peers that sent a piece that did not match its list, or signed a list
+/// whose pieces made a file that is not the one named, and when: not asked
 /// for a while.
 #[derive(Default)]
 pub struct Demoted(Mutex<HashMap<PeerId, Instant>>);
@@ -77,8 +78,10 @@ impl Demoted {
 
 /// What the fleet did for a download.
 pub enum FromFleet {
-    /// The bytes came from peers, all of them, into the writer.
-    Delivered,
+    /// The bytes came from peers, all of them, into the writer, taken
+    /// against the piece lists of `vouched_by` (the nodes that signed
+    /// them): to blame should the whole file not match.
+    Delivered { vouched_by: Vec<PeerId> },
     /// Nobody has them: this node fetches them from GitHub; `lease` is the
     /// fleet lease to give back after, if it took one.
     Fetch { lease: Option<String> },
@@ -105,8 +108,8 @@ pub async fn from_fleet(
         // A peer whose own download has no byte yet is waiting too: two such
         // would wait on each other.
         if holds_bytes(&holders) {
-            from_holders(node, want, holders, writer, counters, demoted, wait * STALL_WAITS).await?;
-            return Ok(FromFleet::Delivered);
+            let vouched_by = from_holders(node, want, holders, writer, counters, demoted, wait * STALL_WAITS).await?;
+            return Ok(FromFleet::Delivered { vouched_by });
         }
         let key = format!("blob:{}", want.digest.map_or_else(|| want.name.clone(), |d| d.to_string()));
         let answer = node.lease(&key).await;
@@ -194,7 +197,7 @@ async fn from_holders(
     counters: &AssetCounters,
     demoted: &Demoted,
     stall: Duration,
-) -> Result<(), Broken> {
+) -> Result<Vec<PeerId>, Broken> {
     let mut turn = 0usize;
     let mut stalled_since = tokio::time::Instant::now();
     let (mut refreshed, mut discovered) = (tokio::time::Instant::now(), tokio::time::Instant::now());
@@ -209,6 +212,7 @@ async fn from_holders(
     let mut waiting: HashSet<usize> = HashSet::new();
     // Its peers are answered with the list its pieces were taken against.
     let mut passing = PassingOn::new(&node.lists);
+    let mut vouched_by = Vec::new();
     loop {
         while let Some((peer, piece)) = ahead.remove(&((writer.taken() / PIECE_BYTES) as usize)) {
             writer.write_piece(&piece).await.map_err(|e| Broken(e.to_string()))?;
@@ -222,12 +226,17 @@ async fn from_holders(
             let view = View::of(node.local, want, &holders);
             if let Some(signed) = view.signed {
                 passing.list(signed);
+                if let Some(signer) =
+                    signed.signer().ok().filter(|signer| *signer != node.local && !vouched_by.contains(signer))
+                {
+                    vouched_by.push(signer);
+                }
             }
             if let Some(digest) = view.whole_digest() {
                 expect(writer, want, digest);
             }
             if view.done(offset) {
-                return Ok(());
+                return Ok(vouched_by);
             }
             // The next pieces not yet here or asked for, each from the peer
             // the view picks; those this node relays first, and apart: the
@@ -240,7 +249,8 @@ async fn from_holders(
                 if ahead.contains_key(&piece) || asked.contains(&piece) || waiting.contains(&piece) {
                     continue;
                 }
-                let kept = Kept::after(missed.get(&piece).map_or(Duration::ZERO, |since| since.elapsed()), holders.len());
+                let kept =
+                    Kept::after(missed.get(&piece).map_or(Duration::ZERO, |since| since.elapsed()), holders.len());
                 let duty = kept != Kept::TooLong && view.relays(piece);
                 let room = if duty {
                     relaying < IN_FLIGHT
@@ -334,6 +344,18 @@ async fn from_holders(
             waiting.clear();
             missed.retain(|piece, _| *piece >= next);
         }
+    }
+}
+
+/// A download from peers whose whole file does not match: each node whose
+/// piece list its pieces were taken against is demoted and reported, since
+/// one of them signed a list of bytes that are not the file it names (the
+/// lists are checked against each other as they come, the pieces against
+/// the lists, and only the whole against the digest).
+pub fn blame(node: &NodeClient, demoted: &Demoted, vouched_by: &[PeerId]) {
+    for signer in vouched_by {
+        demoted.demote(*signer);
+        node.report(signer.to_string(), Rejection::BadPieceList);
     }
 }
 

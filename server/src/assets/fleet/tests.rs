@@ -125,7 +125,7 @@ async fn a_holder_that_misses_one_answer_is_looked_for_again_before_github() {
     let counters = AssetCounters::default();
     let outcome =
         from_fleet(&node, &want, &mut writer, &counters, &Demoted::default(), Duration::from_millis(400)).await;
-    assert!(matches!(outcome, Ok(FromFleet::Delivered)), "went to GitHub: {:?}", outcome.err());
+    assert!(matches!(outcome, Ok(FromFleet::Delivered { .. })), "went to GitHub: {:?}", outcome.err());
     assert_eq!(writer.finish().await.unwrap(), (digest, size));
 }
 
@@ -260,10 +260,54 @@ async fn a_follower_answers_with_the_fetchers_signed_list_until_it_holds_the_fil
     let (counters, demoted) = (AssetCounters::default(), Demoted::default());
     let (outcome, ()) =
         tokio::join!(from_fleet(&node, &want, &mut writer, &counters, &demoted, Duration::from_secs(5)), midway);
-    assert!(matches!(outcome, Ok(FromFleet::Delivered)), "went to GitHub: {:?}", outcome.err());
+    assert!(matches!(outcome, Ok(FromFleet::Delivered { .. })), "went to GitHub: {:?}", outcome.err());
     assert_eq!(writer.finish().await.unwrap(), (digest, size));
     let PieceResponse::Have(whole) = asked_by_a_third().await else { panic!("the whole file is not held") };
     assert!(whole.complete);
     assert_eq!(whole.list.signer().unwrap(), PeerId::from(follower.public()), "its own list, once whole");
     assert_eq!(vouched(&whole, |_| true), Ok(()));
+}
+
+/// A trusted node signs a list of a whole copy that names the asset's
+/// digest, of bytes that are not the asset, and sends those bytes: each
+/// piece matches the list, and only the whole file's digest finds it out.
+/// The signer is then blamed: demoted and reported, not asked again.
+#[tokio::test]
+async fn the_signer_of_a_list_whose_pieces_do_not_make_the_file_is_blamed() {
+    let body = b"the asset's bytes".to_vec();
+    let other = b"other bytes here!".to_vec();
+    assert_eq!(other.len(), body.len());
+    let (digest, size) = (Digest::of(&body), body.len() as u64);
+    let signer = Keypair::generate_ed25519();
+    let mut have = whole_copy_signed_by(&other, &signer);
+    have.list.list.digest = Some(digest);
+    have.list.list.size = Some(size);
+    have.list.list.key = digest;
+    have.list = SignedList::new(have.list.list.clone(), &signer);
+    (have.key, have.digest, have.size, have.readable) = (digest, Some(digest), Some(size), other.len() as u64);
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let reported = reports.clone();
+    let node = with_one_peer(Duration::from_millis(200), move |command| match command {
+        Command::Piece { request, reply, .. } => drop(reply.send(Some(match request.len {
+            0 => PieceResponse::Have(Box::new(have.clone())),
+            _ => PieceResponse::Bytes(other.clone()),
+        }))),
+        Command::Report { peer, rejection } => reported.lock().unwrap().push((peer, rejection)),
+        _ => {}
+    });
+    let (_dir, want, mut writer) = nobody_has_yet(digest, size);
+    let (counters, demoted) = (AssetCounters::default(), Demoted::default());
+    let outcome = from_fleet(&node, &want, &mut writer, &counters, &demoted, Duration::from_millis(400)).await;
+    let Ok(FromFleet::Delivered { vouched_by }) = outcome else { panic!("not delivered: {:?}", outcome.err()) };
+    let signer = PeerId::from(signer.public());
+    assert_eq!(vouched_by, [signer]);
+    assert!(writer.finish().await.is_err(), "the whole file does not match");
+    blame(&node, &demoted, &vouched_by);
+    assert!(demoted.is(&signer), "the signer is not asked again for a while");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while reports.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the signer was never reported");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(*reports.lock().unwrap(), [(signer.to_string(), Rejection::BadPieceList)]);
 }
