@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 use crate::config::ServeConfig;
 use crate::http::assets::Bundle;
 use crate::http::gh_socket;
-use crate::http::router::router;
+use crate::http::router::front;
 use crate::http::server::{self, Limits};
 use crate::http::state::AppState;
 
@@ -49,7 +49,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     };
-    server::serve(listener, router(state), Limits::of(&config), stopping).await?;
+    server::serve(listener, front(state), Limits::of(&config), stopping).await?;
     Ok(())
 }
 

@@ -29,7 +29,17 @@ use crate::http::{admin, api, assets, downloads, guard};
 use crate::mcp::api::PeercacheApi;
 use crate::mcp::PeercacheMcp;
 
+/// The whole surface as one router (for tests that call it directly).
 pub fn router(state: AppState) -> Router {
+    Router::new().fallback_service(front(state))
+}
+
+/// The whole surface as the service `server::serve` runs: `/github/...`
+/// told apart by its prefix, everything else routed as the node's own.
+pub fn front(
+    state: AppState,
+) -> impl tower::Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + Sync + 'static
+{
     let backend: SharedBackend = Arc::new(state.core.clone());
     let options = state.leptos_options.clone();
     let bundle = state.bundle.clone();
@@ -60,9 +70,10 @@ pub fn router(state: AppState) -> Router {
     // `/github/...` is told apart by its prefix before any routing: the
     // proxy reads the path itself, and a HIT skips the router's matching,
     // its wildcard parameters and its matched path (see BENCHMARKS.md).
-    // Everything else is routed as the node's own. The layers `server::serve`
-    // adds (body deadline and budget) wrap both.
-    let front = tower::service_fn(move |request: Request| {
+    // Everything else is routed as the node's own. What `server::serve`
+    // checks first (body deadline and budget) holds for both; no router
+    // wraps the two (one more boxed service and match on every hit).
+    tower::service_fn(move |request: Request| {
         let (state, own) = (state.clone(), own.clone());
         async move {
             let path = request.uri().path();
@@ -71,8 +82,7 @@ pub fn router(state: AppState) -> Router {
             }
             own.oneshot(request).await
         }
-    });
-    Router::new().fallback_service(front)
+    })
 }
 
 /// `/mcp`: the MCP server (Streamable HTTP). Its tools call the core

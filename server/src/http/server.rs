@@ -26,7 +26,6 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::response::IntoResponse;
 use axum::response::Response;
-use axum::Router;
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -34,7 +33,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 use tower_http::timeout::TimeoutBody;
 
 use crate::config::ServeConfig;
@@ -87,12 +86,15 @@ impl Limits {
 
 /// Serves `app` on `listener` with `limits` until `shutdown` resolves, then
 /// lets open connections finish (for a while).
-pub async fn serve(
+pub async fn serve<App>(
     listener: TcpListener,
-    app: Router,
+    app: App,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    App: Service<Request<Body>, Response = Response, Error = Infallible, Future: Send> + Clone + Send + Sync + 'static,
+{
     let admission = Arc::new(Admission {
         request_timeout: limits.request_timeout,
         body_timeout: limits.body_timeout,
@@ -185,7 +187,10 @@ impl Admission {
     /// is left of the budget (counted by its length, else as the largest
     /// allowed), else refused at once with a 503; its share is held until
     /// the answer is made.
-    async fn answer(&self, app: Router, request: Request<Incoming>) -> Response {
+    async fn answer<App>(&self, app: App, request: Request<Incoming>) -> Response
+    where
+        App: Service<Request<Body>, Response = Response, Error = Infallible>,
+    {
         if request.body().is_end_stream() {
             return self.in_time(app.oneshot(request.map(Body::new))).await;
         }
