@@ -210,9 +210,9 @@ async fn from_holders(
     // to ask again before the next look at the leader.
     let mut missed: HashMap<usize, tokio::time::Instant> = HashMap::new();
     let mut waiting: HashSet<usize> = HashSet::new();
-    // Its peers are answered with the list its pieces were taken against.
+    // Its peers are answered with the list its pieces were taken against,
+    // whose signers are blamed should the whole file not match.
     let mut passing = PassingOn::new(&node.lists);
-    let mut vouched_by = Vec::new();
     loop {
         while let Some((peer, piece)) = ahead.remove(&((writer.taken() / PIECE_BYTES) as usize)) {
             writer.write_piece(&piece).await.map_err(|e| Broken(e.to_string()))?;
@@ -226,17 +226,12 @@ async fn from_holders(
             let view = View::of(node.local, want, &holders);
             if let Some(signed) = view.signed {
                 passing.list(signed);
-                if let Some(signer) =
-                    signed.signer().ok().filter(|signer| *signer != node.local && !vouched_by.contains(signer))
-                {
-                    vouched_by.push(signer);
-                }
             }
             if let Some(digest) = view.whole_digest() {
                 expect(writer, want, digest);
             }
             if view.done(offset) {
-                return Ok(vouched_by);
+                return Ok(passing.signers().into_iter().filter(|signer| *signer != node.local).collect());
             }
             // The next pieces not yet here or asked for, each from the peer
             // the view picks; those this node relays first, and apart: the

@@ -135,19 +135,25 @@ impl PieceLists {
 }
 
 /// The list a follower passes on while it follows one download: the
-/// newest it took pieces against, given up when it stops following.
+/// newest it took pieces against, given up when it stops following; and
+/// who signed the lists it took pieces against.
 pub struct PassingOn<'a> {
     lists: &'a PieceLists,
     passed: Option<(Digest, usize, bool)>,
+    /// The keys of the lists' signers, each once.
+    signer_keys: Vec<Vec<u8>>,
 }
 
 impl<'a> PassingOn<'a> {
     pub fn new(lists: &'a PieceLists) -> PassingOn<'a> {
-        PassingOn { lists, passed: None }
+        PassingOn { lists, passed: None, signer_keys: Vec::new() }
     }
 
-    /// Pieces are taken against `signed` now.
+    /// Pieces are taken against `signed` now (a list already vouched for).
     pub fn list(&mut self, signed: &SignedList) {
+        if !self.signer_keys.contains(&signed.signer_key) {
+            self.signer_keys.push(signed.signer_key.clone());
+        }
         let now = (signed.list.key, signed.list.pieces.len(), signed.list.complete);
         if self.passed == Some(now) {
             return;
@@ -157,6 +163,14 @@ impl<'a> PassingOn<'a> {
         }
         self.lists.pass_on(signed);
         self.passed = Some(now);
+    }
+
+    /// The nodes that signed the lists pieces were taken against. Their
+    /// signatures held when the lists were vouched for, and are not
+    /// checked again.
+    pub fn signers(&self) -> Vec<PeerId> {
+        let keys = self.signer_keys.iter().filter_map(|key| PublicKey::try_decode_protobuf(key).ok());
+        keys.map(|key| key.to_peer_id()).collect()
     }
 }
 

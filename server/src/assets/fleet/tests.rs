@@ -74,7 +74,13 @@ fn whole_copy(body: &[u8]) -> WireHave {
 
 /// ... signed by `signer`, the node whose bytes they are.
 fn whole_copy_signed_by(body: &[u8], signer: &Keypair) -> WireHave {
-    let (digest, size) = (Digest::of(body), body.len() as u64);
+    whole_copy_named(Digest::of(body), body, signer)
+}
+
+/// What `signer` says of a whole copy of the file `digest` names: the
+/// piece list of `body` (the file's bytes, or others of its length).
+fn whole_copy_named(digest: Digest, body: &[u8], signer: &Keypair) -> WireHave {
+    let size = body.len() as u64;
     let pieces: Vec<Digest> =
         body.chunks(PIECE_BYTES as usize).map(|piece| Piece::new(piece.to_vec()).digest()).collect();
     let held = pieces.len() as u32;
@@ -279,12 +285,7 @@ async fn the_signer_of_a_list_whose_pieces_do_not_make_the_file_is_blamed() {
     assert_eq!(other.len(), body.len());
     let (digest, size) = (Digest::of(&body), body.len() as u64);
     let signer = Keypair::generate_ed25519();
-    let mut have = whole_copy_signed_by(&other, &signer);
-    have.list.list.digest = Some(digest);
-    have.list.list.size = Some(size);
-    have.list.list.key = digest;
-    have.list = SignedList::new(have.list.list.clone(), &signer);
-    (have.key, have.digest, have.size, have.readable) = (digest, Some(digest), Some(size), other.len() as u64);
+    let have = whole_copy_named(digest, &other, &signer);
     let reports = Arc::new(Mutex::new(Vec::new()));
     let reported = reports.clone();
     let node = with_one_peer(Duration::from_millis(200), move |command| match command {
