@@ -277,7 +277,8 @@ async fn a_follower_answers_with_the_fetchers_signed_list_until_it_holds_the_fil
 /// A trusted node signs a list of a whole copy that names the asset's
 /// digest, of bytes that are not the asset, and sends those bytes: each
 /// piece matches the list, and only the whole file's digest finds it out.
-/// The signer is then blamed: demoted and reported, not asked again.
+/// The download (as a request runs it) fails, nothing is stored, and the
+/// signer is blamed: demoted and reported, not asked again.
 #[tokio::test]
 async fn the_signer_of_a_list_whose_pieces_do_not_make_the_file_is_blamed() {
     let body = b"the asset's bytes".to_vec();
@@ -296,14 +297,24 @@ async fn the_signer_of_a_list_whose_pieces_do_not_make_the_file_is_blamed() {
         Command::Report { peer, rejection } => reported.lock().unwrap().push((peer, rejection)),
         _ => {}
     });
-    let (_dir, want, mut writer) = nobody_has_yet(digest, size);
-    let (counters, demoted) = (AssetCounters::default(), Demoted::default());
-    let outcome = from_fleet(&node, &want, &mut writer, &counters, &demoted, Duration::from_millis(400)).await;
-    let Ok(FromFleet::Delivered { vouched_by }) = outcome else { panic!("not delivered: {:?}", outcome.err()) };
+    let (_dir, blobs, want, writer) = nobody_has_yet_in(digest, size);
+    let (counters, demoted) = (Arc::new(AssetCounters::default()), Arc::new(Demoted::default()));
+    let download = crate::assets::download::Download {
+        peers: Some(node),
+        want,
+        demoted: demoted.clone(),
+        client: reqwest::Client::new(),
+        // Never asked: the bytes come from the peer.
+        url: "http://127.0.0.1:9/never-asked".into(),
+        authorization: None,
+        hosts: "127.0.0.1:9".parse().expect("hosts"),
+        counters: counters.clone(),
+    };
+    tokio::time::timeout(Duration::from_secs(10), download.run(writer)).await.expect("the download ends");
+    assert_eq!(counters.failures.load(Ordering::Relaxed), 1, "the download failed");
+    assert_eq!(counters.from_fleet.load(Ordering::Relaxed), 0, "and is not counted as delivered");
+    assert_eq!(blobs.usage().0, 0, "nothing that does not match is stored");
     let signer = PeerId::from(signer.public());
-    assert_eq!(vouched_by, [signer]);
-    assert!(writer.finish().await.is_err(), "the whole file does not match");
-    blame(&node, &demoted, &vouched_by);
     assert!(demoted.is(&signer), "the signer is not asked again for a while");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while reports.lock().unwrap().is_empty() {
